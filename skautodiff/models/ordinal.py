@@ -1,0 +1,66 @@
+"""Ordinal logistic regression (proportional odds), a model scikit-learn does not have.
+
+Classes are ordered (as ``np.unique`` sorts them). One linear score z = Xw is shared by all
+classes, and K-1 increasing thresholds t_0 < ... < t_{K-2} cut it:
+
+    P(y <= k | x) = sigmoid(t_k - z)
+
+The thresholds are kept ordered without constraints by fitting the first one and the logarithms
+of the gaps between them.
+"""
+import numpy as np
+
+from ..estimators import AutodiffClassifier
+from ._common import weighted_mean
+
+
+def _thresholds(params):
+    cuts = params["cuts"]
+    return np.cumsum(np.concatenate([cuts[:1], np.exp(cuts[1:])]))
+
+
+def _cumulative(params, X):
+    """P(y <= k) for k = 0..K-2, shape (n, K-1)."""
+    z = X @ params["w"]
+    return 1 / (1 + np.exp(z[:, None] - _thresholds(params)[None, :]))
+
+
+class OrdinalLogisticRegression(AutodiffClassifier):
+    """Proportional-odds model for ordered classes, with ``alpha/2 ||w||^2`` added to the mean
+    negative log-likelihood. With two classes it is logistic regression (intercept = -t_0)."""
+
+    target_encoding = "onehot"
+
+    def __init__(self, alpha=0.0, max_iter=1000, tol=None, verbose=0):
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+
+    def init_params(self, X, y, rng):
+        n_classes = y.shape[1]
+        # Thresholds start evenly spaced, one unit apart, around zero.
+        cuts = np.zeros(n_classes - 1)
+        cuts[0] = -(n_classes - 2) / 2
+        return {"w": np.zeros(X.shape[1]), "cuts": cuts}
+
+    def loss(self, params, X, y, sample_weight=None):
+        cdf = _cumulative(params, X)
+        # P(y = k) = P(y <= k) - P(y <= k-1), with P(y <= -1) = 0 and P(y <= K-1) = 1.
+        upper = np.sum(y[:, :-1] * cdf, axis=1) + y[:, -1]
+        lower = np.sum(y[:, 1:] * cdf, axis=1)
+        nll = weighted_mean(-np.log(upper - lower), sample_weight)
+        return nll + self.alpha / 2 * np.sum(params["w"] ** 2)
+
+    def proba_fn(self, params, X):
+        cdf = _cumulative(params, X)
+        ones = np.ones((len(X), 1), dtype=cdf.dtype)
+        return np.diff(np.hstack([0 * ones, cdf, ones]), axis=1)
+
+    @property
+    def coef_(self):
+        return self.params_["w"]
+
+    @property
+    def thresholds_(self):
+        return _thresholds(self.params_)
