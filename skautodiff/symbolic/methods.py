@@ -1,0 +1,125 @@
+"""ndarray methods and attributes in PyTensor: METHODS and ATTRIBUTES.
+
+A method rule receives the array's variable first, then the method's own arguments. Where a
+method's signature is numpy function's signature minus the array (x.sum(axis) == np.sum(x, axis)),
+the function's rule is reused; adapters cover the methods whose signatures differ (x.reshape(2, 3),
+x.transpose(1, 0), x.item(), ...). shape, ndim, dtype and size are answered by the engine.
+"""
+import pytensor.tensor as pt
+
+from . import numpy_functions as F
+
+
+def _shape_from(args, kwargs, name):
+    # x.reshape(2, 3) and x.reshape((2, 3)) mean the same; so do x.transpose(1, 0) and x.transpose((1, 0))
+    if name in kwargs:
+        return kwargs.pop(name)
+    if len(args) == 1 and (isinstance(args[0], (tuple, list)) or args[0] is None):
+        return args[0]
+    return tuple(args)
+
+
+def _reshape(x, *shape, order="C", copy=None, **kwargs):
+    return F._reshape(x, _shape_from(shape, kwargs, "shape"), order=order)
+
+
+def _transpose(x, *axes):
+    axes = _shape_from(axes, {}, "axes")
+    return F._transpose(x, axes if axes else None)
+
+
+def _astype(x, dtype, order="K", casting="unsafe", subok=True, copy=True):
+    return F._scalar_type(dtype)(x)
+
+
+def _item(x, *args):
+    if not args:
+        # numpy requires exactly one element; the engine ran numpy first
+        return pt.reshape(x, (), ndim=0)
+    if len(args) == 1 and isinstance(args[0], tuple):
+        args = args[0]
+    if len(args) == 1:
+        return x.flatten()[args[0]]  # one index: a flat (C order) position
+    return x[tuple(args)]
+
+
+def _copy(x, order="C"):
+    return x
+
+
+def _flatten(x, order="C"):
+    return F._ravel(x, order)
+
+
+def _clip(x, min=None, max=None, out=None, **kwargs):
+    return F._clip(x, min, max, out, **kwargs)
+
+
+def _conj(x):
+    return pt.conj(x) if x.dtype in pt.complex_dtypes else x
+
+
+def _in_place(name, instead):
+    def rule(x, *args, **kwargs):
+        raise NotImplementedError(f"ndarray.{name}() changes the array in place, which traced code cannot "
+                                  f"follow; use {instead} instead")
+    rule.__name__ = f"_{name}_in_place"
+    return rule
+
+
+def _real(x):
+    return pt.real(x) if x.dtype in pt.complex_dtypes else x
+
+
+def _imag(x):
+    return pt.imag(x) if x.dtype in pt.complex_dtypes else pt.zeros_like(x)
+
+
+METHODS = {
+    # same signature as the numpy function, minus the array
+    "sum": F._sum,
+    "prod": F._prod,
+    "mean": F._mean,
+    "max": F._max,
+    "min": F._min,
+    "var": F._var,
+    "std": F._std,
+    "any": F._any,
+    "all": F._all,
+    "cumsum": F._cumsum,
+    "cumprod": F._cumprod,
+    "argmax": F.FUNCTIONS[F.np.argmax],
+    "argmin": F.FUNCTIONS[F.np.argmin],
+    "argsort": F._argsort,
+    "round": F._round,
+    "dot": F._dot,
+    "squeeze": F._squeeze,
+    "swapaxes": F._swapaxes,
+    "repeat": F._repeat,
+    "take": F._take,
+    "diagonal": F._diagonal,
+    "trace": F._trace,
+    "nonzero": F._nonzero,
+    "searchsorted": F._searchsorted,
+    "ravel": F._ravel,
+    # different signatures
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "astype": _astype,
+    "item": _item,
+    "copy": _copy,
+    "flatten": _flatten,
+    "clip": _clip,
+    "conj": _conj,
+    "conjugate": _conj,
+    # in place: refused with a hint
+    "sort": _in_place("sort", "x = np.sort(x)"),
+    "fill": _in_place("fill", "np.full_like(x, value)"),
+}
+
+ATTRIBUTES = {
+    "T": lambda x: x.T,
+    "mT": lambda x: pt.swapaxes(x, -1, -2),
+    "real": _real,
+    "imag": _imag,
+}

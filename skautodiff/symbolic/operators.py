@@ -1,0 +1,68 @@
+"""Python operators on traced values, with numpy's meaning.
+
+Rules receive the two operands (either may be an untraced Python number or numpy array) and return
+the PyTensor variable of the result. PyTensor's own operator overloads are avoided where their
+meaning differs from numpy's: `==` on variables is identity in PyTensor, `@` must follow numpy's
+1-D/2-D/N-D rules, and there is no `<<`/`>>`.
+"""
+import pytensor.tensor as pt
+
+
+def matmul(a, b):
+    """numpy's `@`: 1-D operands are vectors, N-D operands are stacks of matrices (batch broadcast)."""
+    a, b = pt.as_tensor_variable(a), pt.as_tensor_variable(b)
+    if a.ndim == 0 or b.ndim == 0:
+        # numpy refuses scalars in matmul; the engine ran numpy first, so this is unreachable in a
+        # trace, but a clear message is better than PyTensor's shape error.
+        raise NotImplementedError("matmul with a 0-d operand is not defined (numpy raises too)")
+    if a.ndim <= 2 and b.ndim <= 2:
+        # pt.dot lowers to BLAS gemm/gemv directly; matmul goes through a Blockwise
+        return pt.dot(a, b)
+    return pt.matmul(a, b)
+
+
+def left_shift(a, b):
+    # PyTensor has no shift operator; for integers x << n == x * 2**n (numpy wraps on overflow alike)
+    return pt.mul(a, pt.power(2, b).astype(pt.as_tensor_variable(a).dtype))
+
+
+def right_shift(a, b):
+    # numpy's >> on signed integers is an arithmetic shift, i.e. floor division by 2**n
+    return pt.floor_div(a, pt.power(2, b).astype(pt.as_tensor_variable(a).dtype))
+
+
+def positive(a):
+    return pt.as_tensor_variable(a)
+
+
+BINARY = {
+    "+": pt.add,
+    "-": pt.sub,
+    "*": pt.mul,
+    "/": pt.true_div,
+    "//": pt.floor_div,
+    "%": pt.mod,
+    "**": pt.power,
+    "@": matmul,
+    "&": pt.and_,
+    "|": pt.or_,
+    "^": pt.xor,
+    "<<": left_shift,
+    ">>": right_shift,
+}
+
+UNARY = {
+    "-": pt.neg,
+    "+": positive,
+    "~": pt.invert,
+}
+
+COMPARE = {
+    "<": pt.lt,
+    "<=": pt.le,
+    ">": pt.gt,
+    ">=": pt.ge,
+    # never `a == b` on variables: PyTensor defines it as identity, not elementwise equality
+    "==": pt.eq,
+    "!=": pt.neq,
+}
