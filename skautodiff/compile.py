@@ -1,0 +1,167 @@
+"""Trace -> compiled PyTensor functions, and the in-process cache that makes refits free.
+
+The cache key is the code object, the type of a bound `self`, the argument structure, each
+numeric leaf's dtype and which of its axes have length 1, and what is differentiated: never full
+shapes, so one compiled function serves any number of rows. A key holds a list of traces, each
+valid while its guards hold; a failed guard traces again at the new values.
+"""
+import collections
+import os
+import warnings
+
+import numpy as np
+
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")   # see doc/performance.md
+import pytensor  # noqa: E402
+import pytensor.tensor as pt  # noqa: E402
+from pytensor.compile.mode import Mode  # noqa: E402
+
+from . import pytree  # noqa: E402
+from .engine.context import read_path  # noqa: E402
+from .trace import bind, leaf_signature, resolve_callable, restore, trace  # noqa: E402
+
+CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
+_stats = collections.Counter()
+_cache = {}
+
+
+def cache_info():
+    """Counts since the process started (or the last clear_cache): traces and compiles."""
+    return CacheInfo(_stats["traces"], _stats["compiles"], sum(len(v) for v in _cache.values()))
+
+
+def clear_cache():
+    _cache.clear()
+    _stats.clear()
+
+
+_warned_no_cxx = False
+
+
+def mode():
+    """PyTensor's C backend (what users run), or a fast-compiling Python mode.
+
+    SKAUTODIFF_MODE=fast selects the latter (the test suite uses it for tiny arrays).
+    """
+    global _warned_no_cxx
+    if os.environ.get("SKAUTODIFF_MODE", "c") == "fast":
+        return Mode(linker="py", optimizer="fast_compile")
+    if not pytensor.config.cxx:
+        if not _warned_no_cxx:
+            warnings.warn("skautodiff: no C++ compiler found (pytensor.config.cxx is empty); compiled "
+                          "functions fall back to PyTensor's Python implementation, which is roughly "
+                          "100x slower. Install g++ to get C speed.", RuntimeWarning, stacklevel=3)
+            _warned_no_cxx = True
+        return Mode(linker="py", optimizer="fast_run")
+    return Mode(linker="cvm", optimizer="fast_run")
+
+
+class GuardFailed(Exception):
+    """A compiled trace does not apply to these arguments (internal control flow)."""
+
+
+class Entry:
+    """One trace and its compiled functions, built lazily per kind."""
+
+    def __init__(self, tr):
+        self.trace = tr
+        self._functions = {}
+        guards = [pt.eq(g.var, g.outcome) for g in tr.guards]
+        self._guard = pt.all(pt.stack(guards)) if guards else None
+
+    def function(self, kind):
+        fn = self._functions.get(kind)
+        if fn is None:
+            fn = self._functions[kind] = self._compile(kind)
+        return fn
+
+    def _compile(self, kind):
+        tr = self.trace
+        inputs = list(tr.all_inputs)
+        if kind == "value":
+            outputs = list(tr.outputs)
+        else:
+            cost = _scalar_output(tr)
+            wrt = [tr.inputs[i] for i in tr.wrt_leaves]
+            grads = pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero")
+            if kind == "value_and_grad":
+                outputs = [cost, *grads]
+            else:   # Hessian-vector product: the gradient of <grad, v>
+                vectors = [w.type(name=f"v_{w.name}") for w in wrt]
+                inner = pt.sum([pt.sum(g * v) for g, v in zip(grads, vectors)])
+                outputs = list(pytensor.grad(inner, wrt, disconnected_inputs="ignore",
+                                             return_disconnected="zero"))
+                inputs += vectors
+        if self._guard is not None:
+            outputs.append(self._guard)
+        _stats["compiles"] += 1
+        return pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
+
+    def inputs(self, call):
+        tr = self.trace
+        values = [np.asarray(leaf, dtype=sig[0]) for leaf, sig in zip(call.leaves, tr.signature)]
+        for path, var in tr.attr_inputs:
+            values.append(np.asarray(read_path(call, path), dtype=var.dtype))
+        return values
+
+    def run(self, kind, values, fresh=False):
+        """Outputs of the compiled `kind` for input values; GuardFailed when a guard fails."""
+        fn = self.function(kind)
+        try:
+            outs = fn(*values)
+        except Exception:
+            if self._guard is None or fresh:
+                raise
+            raise GuardFailed() from None   # a branch taken at trace time no longer fits
+        if self._guard is not None:
+            if not outs[-1]:
+                raise GuardFailed()
+            outs = outs[:-1]
+        return outs
+
+    def values(self, outs):
+        """The user function's return value from compiled outputs."""
+        tr = self.trace
+        return pytree.unflatten(tr.out_treedef, [restore(k, o) for k, o in zip(tr.out_kinds, outs)])
+
+
+def _scalar_output(tr):
+    if len(tr.outputs) != 1 or tr.out_treedef.kind != "leaf" or tr.outputs[0].ndim != 0:
+        shapes = ", ".join(str(v.ndim) + "-d" for v in tr.outputs)
+        raise ValueError(f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
+                         f"{len(tr.outputs)} value(s) ({shapes})")
+    return tr.outputs[0]
+
+
+class Call:
+    """A call's arguments, flattened, and the cache entries that may serve it."""
+
+    def __init__(self, fn, args, kwargs, wrt_names):
+        self.fn, self.args, self.kwargs, self.wrt_names = fn, args, kwargs, wrt_names
+        self.func, bound_self = func, bound_self = resolve_callable(fn)
+        arguments = bind(func, bound_self, args, kwargs)
+        self.leaves, treedef, self.statics = pytree.flatten(arguments)
+        owners = []
+        for name, child in zip(treedef.meta, treedef.children):
+            owners.extend([name] * child.num_leaves)
+        self.names = list(treedef.meta)
+        self.wrt_indices = [i for i, owner in enumerate(owners) if owner in wrt_names]
+        signature = tuple(leaf_signature(leaf, owner in wrt_names) for leaf, owner in zip(self.leaves, owners))
+        self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
+
+    def run(self, kind, extra=()):
+        """(entry, compiled outputs), tracing when no cached trace's guards hold."""
+        for entry in _cache.get(self.key, ()):
+            if all(g.holds(self) for g in entry.trace.value_guards):
+                try:
+                    return entry, entry.run(kind, entry.inputs(self) + list(extra))
+                except GuardFailed:
+                    continue
+        entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
+        _stats["traces"] += 1
+        _cache.setdefault(self.key, []).append(entry)
+        try:
+            return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True)
+        except GuardFailed:
+            raise RuntimeError("internal error: a fresh trace's guards fail on the values it was "
+                               "traced with; please report this function") from None

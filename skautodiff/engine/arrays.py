@@ -1,0 +1,65 @@
+"""Attributes and methods of traced arrays: x.shape, x.T, x.sum(axis=0), ...
+
+Shapes used as numbers stay symbolic (`np.sum(r) / X.shape[0]` serves any row count); axes whose
+length is fixed in the graph's type (1, for broadcasting) are plain ints.
+"""
+import numpy as np
+import pytensor.tensor as pt
+
+from .. import symbolic
+from . import lowering
+from .values import Traced
+
+
+class TracedMethod:
+    """`x.name` for a traced array x, waiting to be called."""
+
+    __slots__ = ("target", "name")
+
+    def __init__(self, target, name):
+        self.target, self.name = target, name
+
+    def __repr__(self):
+        return f"<method ndarray.{self.name} of traced array>"
+
+
+def shape(value):
+    var = value.var
+    static = var.type.shape
+    return tuple(n if static[i] is not None else Traced(n, var.shape[i])
+                 for i, n in enumerate(np.shape(value.value)))
+
+
+def attribute(interp, value, name):
+    if name == "shape":
+        return shape(value)
+    if name in ("ndim", "dtype", "itemsize", "flags", "nbytes", "strides", "__class__"):
+        return getattr(value.value, name)
+    if name == "size":
+        n = np.size(value.value)
+        return n if all(s is not None for s in value.var.type.shape) else Traced(n, value.var.size)
+    if name in symbolic.ATTRIBUTES:
+        what = f"ndarray.{name}"
+        return lowering.apply_rule(interp, symbolic.ATTRIBUTES[name], lambda v: getattr(v, name), (value,), {}, what)
+    if name in symbolic.METHODS or callable(getattr(value.value, name, None)):
+        return TracedMethod(value, name)
+    if hasattr(value.value, name):
+        raise interp.error(f"attribute ndarray.{name} of a traced array has no symbolic rule")
+    raise AttributeError(f"'{type(value.value).__name__}' object has no attribute '{name}'")
+
+
+def call_method(interp, method, args, kwargs):
+    target, name = method.target, method.name
+    rule = symbolic.METHODS.get(name)
+    if rule is not None and symbolic.lookup(rule) is not None:   # mapped to a numpy function
+        rule = symbolic.lookup(rule)
+    if rule is None:
+        close = symbolic.closest_names(name)
+        raise interp.error(f"ndarray.{name} has no symbolic rule",
+                           f"supported methods with similar names: {', '.join(close)}" if close else
+                           "see doc/supported.md for the supported methods")
+    native = lambda value, *a, **k: getattr(value, name)(*a, **k)   # noqa: E731
+    return lowering.apply_rule(interp, rule, native, (target, *args), kwargs, f"ndarray.{name}")
+
+
+__all__ = ["TracedMethod", "attribute", "call_method", "shape", "pt"]

@@ -1,0 +1,246 @@
+"""What a call from interpreted code does, decided in one place.
+
+In order: methods of traced arrays; the engine's own versions of builtins that must see engine
+values (len, range, zip, map, super, ...); randomness (refused); symbolic rules from the tables;
+user code (interpreted recursively: functions, bound methods, classes, callable objects,
+functools.partial); and finally native code, which never receives a Traced value: integers and
+booleans are concretised under a guard, anything differentiable is an error.
+"""
+import builtins
+import functools
+import sys
+import types
+
+import numpy as np
+
+from .. import symbolic
+from . import arrays, lowering
+from .values import Traced, contains_traced, is_traced, unwrap
+
+# Packages whose Python functions run natively (never interpreted).
+_NATIVE_ROOTS = {"numpy", "scipy", "sklearn", "pytensor", "numba", "pandas", "jax", "jaxlib", "torch",
+                 "autograd", "joblib", "threadpoolctl", "sympy"}
+_ENGINE_PACKAGES = ("skautodiff.engine", "skautodiff.symbolic")
+
+
+def is_user_code(fn):
+    module = getattr(fn, "__module__", None) or ""
+    root = module.split(".")[0]
+    if root in _NATIVE_ROOTS or root in sys.stdlib_module_names or module.startswith(_ENGINE_PACKAGES):
+        return False
+    return True
+
+
+def call(interp, fn, args, kwargs):
+    if type(fn) is arrays.TracedMethod:
+        return arrays.call_method(interp, fn, _materialize(args), kwargs)
+    override = _override(fn)
+    if override is not None:
+        return override(interp, args, kwargs)
+    if _is_random(fn):
+        raise interp.error(
+            f"randomness inside a traced function ({symbolic.display_name(fn)})",
+            "draw the noise outside the function and pass it in as an argument, so the compiled "
+            "function and its gradient see the same numbers")
+    traced = contains_traced(args) or contains_traced(kwargs)
+    if traced:
+        rule = symbolic.lookup(fn)
+        if rule is not None:
+            return _apply(interp, fn, rule, _materialize(args), kwargs)
+    user = _user_callable(fn)
+    if user is not None:
+        func, bound_self = user
+        return interp.call_function(func, args, kwargs, bound_self)
+    if isinstance(fn, functools.partial):
+        return call(interp, fn.func, [*fn.args, *args], {**fn.keywords, **kwargs})
+    if isinstance(fn, type) and is_user_code(fn) and traced and not issubclass(fn, tuple):
+        obj = fn.__new__(fn)
+        call(interp, getattr(fn, "__init__"), [obj, *args], kwargs)
+        return obj
+    if not traced:
+        return fn(*args, **kwargs)
+    return _native(interp, fn, args, kwargs)
+
+
+def _apply(interp, fn, rule, args, kwargs):
+    what = symbolic.display_name(fn)
+    target = symbolic.inplace_argument(fn)
+    if target is None:
+        return lowering.apply_rule(interp, rule, fn, args, kwargs, what)
+    # A call that updates an argument in place (np.add.at): numpy updates the concrete array,
+    # the rule returns that argument's new symbolic value.
+    array = args[target]
+    if is_traced(array):
+        lowering.check_writable(interp, array)
+    concrete = array.value if is_traced(array) else array
+    result = fn(*unwrap(args), **unwrap(kwargs))
+    new = lowering.fit(interp, lowering.run_rule(interp, rule, args, kwargs, what), concrete, what)
+    if is_traced(array):
+        array.var = new
+    else:
+        interp.ctx.promote(concrete, new)
+    return result
+
+
+def _user_callable(fn):
+    """(function, bound self) when fn is user code to interpret, else None."""
+    if isinstance(fn, types.FunctionType):
+        return (fn, None) if is_user_code(fn) else None
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return (fn.__func__, fn.__self__) if is_user_code(fn.__func__) else None
+    if not isinstance(fn, type) and not isinstance(fn, types.BuiltinFunctionType):
+        call_ = getattr(type(fn), "__call__", None)
+        if isinstance(call_, types.FunctionType) and is_user_code(call_):
+            return call_, fn
+    return None
+
+
+def _is_random(fn):
+    module = getattr(fn, "__module__", None) or ""
+    if module.startswith("numpy.random") or module == "random":
+        return True
+    owner = getattr(fn, "__self__", None)
+    return isinstance(owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)) or (
+        owner is not None and type(owner).__module__ == "random")
+
+
+# ---------------------------------------------------------------- native code
+_INSPECT = {print, repr, str, format, isinstance, issubclass, type, id, callable, hasattr, ascii, hash}
+_STRUCTURAL = {list, tuple, dict, set, frozenset, zip, enumerate, reversed, iter, next, sorted}
+
+
+def _native(interp, fn, args, kwargs):
+    owner = getattr(fn, "__self__", None)
+    if fn in _INSPECT if _hashable(fn) else False:
+        return fn(*unwrap(args), **unwrap(kwargs))
+    if isinstance(owner, (list, dict, set, tuple)) or (_hashable(fn) and fn in _STRUCTURAL):
+        # Containers only move values around: they may hold engine values.
+        args = [lowering.iterate(interp, a) if is_traced(a) else a for a in args]
+        return fn(*args, **kwargs)
+    if isinstance(owner, str):   # "...".format(x), ", ".join(...)
+        return fn(*unwrap(args), **unwrap(kwargs))
+    name = symbolic.display_name(fn)
+    root = (getattr(fn, "__module__", None) or type(owner).__module__ if owner is not None else "").split(".")[0]
+    if root in ("numpy", "scipy"):
+        short = name.rsplit(".", 1)[-1]
+        close = symbolic.closest_names(short)
+        raise interp.error(
+            f"{name} has no symbolic rule, so its result cannot be differentiated",
+            (f"supported functions with similar names: {', '.join(close)}" if close else
+             "see doc/supported.md for what is supported") + "; computing it outside the traced "
+            "function and passing the result in as an argument also works")
+    args = lowering.concretize_all(interp, list(args), f"calling {name}")
+    kwargs = lowering.concretize_all(interp, dict(kwargs), f"calling {name}")
+    return fn(*args, **kwargs)
+
+
+def _hashable(fn):
+    try:
+        hash(fn)
+        return True
+    except TypeError:
+        return False
+
+
+def _materialize(args):
+    """Generators the engine created are consumed before a rule sees them (np.stack(gen))."""
+    return [list(a) if isinstance(a, types.GeneratorType) else a for a in args]
+
+
+# ---------------------------------------------------------------- builtins that see engine values
+def _len(interp, args, kwargs):
+    (value,) = args
+    if is_traced(value):
+        return arrays.shape(value)[0] if np.ndim(value.value) else len(value.value)
+    return len(value)
+
+
+def _range(interp, args, kwargs):
+    return range(*(lowering.concretize(interp, a, "range()") for a in args))
+
+
+def _map(interp, args, kwargs):
+    fn, *iterables = args
+    iterables = [lowering.iterate(interp, it) if is_traced(it) else it for it in iterables]
+    return (call(interp, fn, list(items), {}) for items in zip(*iterables))
+
+
+def _filter(interp, args, kwargs):
+    fn, iterable = args
+    iterable = lowering.iterate(interp, iterable) if is_traced(iterable) else iterable
+    keep = (lambda x: lowering.truth(interp, x)) if fn is None else (
+        lambda x: lowering.truth(interp, call(interp, fn, [x], {})))
+    return (x for x in iterable if keep(x))
+
+
+def _reduce(interp, args, kwargs):
+    fn, iterable, *initial = args
+    items = list(lowering.iterate(interp, iterable) if is_traced(iterable) else iterable)
+    acc = initial[0] if initial else items.pop(0)
+    for item in items:
+        acc = call(interp, fn, [acc, item], {})
+    return acc
+
+
+def _bool(interp, args, kwargs):
+    return lowering.truth(interp, args[0]) if args else False
+
+
+def _super(interp, args, kwargs):
+    if args:
+        return super(*unwrap(args))
+    frame = interp.frames[-1]
+    names = frame.info.varnames
+    cls = frame.locals[names.index("__class__")].cell_contents
+    first = frame.locals[0]
+    if isinstance(first, types.CellType):
+        first = first.cell_contents
+    return super(cls, first)
+
+
+def _reducer(name):
+    """sum / max / min / any / all over an iterable of engine values, by folding."""
+    def fold(interp, args, kwargs):
+        if len(args) == 1 and not is_traced(args[0]):
+            items = list(args[0])
+        elif len(args) == 1:
+            items = lowering.iterate(interp, args[0])
+        else:
+            items = list(args)
+        if not contains_traced(items):
+            return getattr(builtins, name)(*([items] if len(args) == 1 else items), **kwargs)
+        if name == "sum":
+            acc = kwargs.get("start", 0)
+            for item in items:
+                acc = lowering.binary(interp, "+", acc, item)
+            return acc
+        if name in ("any", "all"):
+            for item in items:
+                if lowering.truth(interp, item) == (name == "any"):
+                    return name == "any"
+            return name == "all"
+        # max/min: Python picks an element by comparing; the engine picks the same one (guarded).
+        best = items[0]
+        for item in items[1:]:
+            better = lowering.compare(interp, ">" if name == "max" else "<", item, best)
+            if lowering.truth(interp, better):
+                best = item
+        return best
+    return fold
+
+
+_OVERRIDES = {
+    len: _len, range: _range, map: _map, filter: _filter, functools.reduce: _reduce, bool: _bool,
+    super: _super, sum: _reducer("sum"), max: _reducer("max"), min: _reducer("min"),
+    any: _reducer("any"), all: _reducer("all"),
+}
+
+
+def _override(fn):
+    try:
+        return _OVERRIDES.get(fn)
+    except TypeError:
+        return None
+
+
+__all__ = ["call", "is_user_code", "Traced"]

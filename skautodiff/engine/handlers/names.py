@@ -1,0 +1,140 @@
+"""Loading and storing names: locals, cells, globals, attributes."""
+import types
+
+from . import handles, PY
+from ..frame import UNBOUND, localsplus_value
+from ..values import NULL
+
+
+@handles("LOAD_FAST")
+def load_fast(interp, frame, ins):
+    frame.push(interp.ctx.resolve(localsplus_value(frame, ins.arg)))
+
+
+handles("LOAD_FAST_CHECK", since=(3, 12))(load_fast)
+
+
+@handles("LOAD_FAST_AND_CLEAR", since=(3, 12))
+def load_fast_and_clear(interp, frame, ins):
+    # Inlined comprehensions save the outer binding of their loop variable; UNBOUND is a value.
+    frame.push(frame.locals[ins.arg])
+    frame.locals[ins.arg] = UNBOUND
+
+
+@handles("STORE_FAST")
+def store_fast(interp, frame, ins):
+    frame.locals[ins.arg] = frame.pop()
+
+
+@handles("DELETE_FAST")
+def delete_fast(interp, frame, ins):
+    localsplus_value(frame, ins.arg)
+    frame.locals[ins.arg] = UNBOUND
+
+
+@handles("MAKE_CELL")
+def make_cell(interp, frame, ins):
+    value = frame.locals[ins.arg]
+    cell = types.CellType() if value is UNBOUND else types.CellType(value)
+    interp.ctx.own_cells.add(id(cell))
+    interp.ctx.keep(cell)
+    frame.locals[ins.arg] = cell
+
+
+@handles("COPY_FREE_VARS")
+def copy_free_vars(interp, frame, ins):
+    closure = frame.func.__closure__ or ()
+    n = ins.arg
+    frame.locals[len(frame.locals) - n:] = closure[-n:]
+
+
+@handles("LOAD_CLOSURE", until=(3, 12))
+def load_closure(interp, frame, ins):
+    frame.push(frame.locals[ins.arg])
+
+
+
+@handles("LOAD_DEREF")
+def load_deref(interp, frame, ins):
+    cell = frame.locals[ins.arg]
+    try:
+        value = cell.cell_contents
+    except ValueError:
+        raise NameError(f"cannot access free variable '{ins.argval}' where it is not associated with a value") from None
+    if id(cell) not in interp.ctx.own_cells:
+        interp.ctx.guard_cell(cell, value)   # a closure value from outside: constant, guarded
+    frame.push(interp.ctx.resolve(value))
+
+
+@handles("STORE_DEREF")
+def store_deref(interp, frame, ins):
+    frame.locals[ins.arg].cell_contents = frame.pop()
+
+
+@handles("DELETE_DEREF")
+def delete_deref(interp, frame, ins):
+    del frame.locals[ins.arg].cell_contents
+
+
+def _global(interp, frame, name):
+    if name in frame.globals:
+        value = frame.globals[name]
+        interp.ctx.guard_global(frame.globals, name, value)
+        return value
+    if name in frame.builtins:
+        return frame.builtins[name]
+    raise NameError(f"name '{name}' is not defined")
+
+
+@handles("LOAD_GLOBAL")
+def load_global(interp, frame, ins):
+    value = interp.ctx.resolve(_global(interp, frame, ins.argval))
+    push_null = ins.arg & 1
+    if push_null and PY < (3, 13):
+        frame.push(NULL)
+    frame.push(value)
+    if push_null and PY >= (3, 13):
+        frame.push(NULL)
+
+
+@handles("LOAD_NAME")
+def load_name(interp, frame, ins):
+    frame.push(_global(interp, frame, ins.argval))
+
+
+@handles("STORE_GLOBAL")
+def store_global(interp, frame, ins):
+    raise interp.error(f"assignment to the global '{ins.argval}' inside a traced function",
+                       "return the value instead of storing it in a global")
+
+
+@handles("LOAD_ATTR")
+def load_attr(interp, frame, ins):
+    obj = frame.pop()
+    value = interp.ctx.getattr(obj, ins.argval)
+    method = PY >= (3, 12) and ins.arg & 1
+    # Methods are pushed already bound, with NULL in the `self` slot: one calling convention.
+    if method and PY < (3, 13):
+        frame.push(NULL)
+    frame.push(value)
+    if method and PY >= (3, 13):
+        frame.push(NULL)
+
+
+@handles("LOAD_METHOD", until=(3, 11))
+def load_method(interp, frame, ins):
+    obj = frame.pop()
+    frame.push(NULL)
+    frame.push(interp.ctx.getattr(obj, ins.argval))
+
+
+@handles("STORE_ATTR")
+def store_attr(interp, frame, ins):
+    obj = frame.pop()
+    value = frame.pop()
+    interp.ctx.setattr(obj, ins.argval, value)
+
+
+@handles("DELETE_ATTR")
+def delete_attr(interp, frame, ins):
+    delattr(frame.pop(), ins.argval)

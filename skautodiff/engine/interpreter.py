@@ -1,0 +1,122 @@
+"""The bytecode interpreter: the run loop, exception-table dispatch and calling.
+
+It executes a user function's CPython bytecode instruction by instruction with real values. The
+symbolic side (what a call means in PyTensor, guards, inputs) is delegated to `lowering` and to
+the trace context `ctx`; this module only knows about frames and control.
+"""
+import inspect
+import sys
+
+from .errors import TraceError
+from .frame import Frame
+from .handlers import HANDLERS
+
+# Opcodes executed in this process, for the per-version opcode-coverage test.
+EXECUTED = set()
+
+
+class Interpreter:
+    """Runs user code for one trace. `ctx` is the trace context (inputs, guards, shadows)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.frames = []
+        self.current_exc = None   # what sys.exc_info() would say inside interpreted code
+
+    # ------------------------------------------------------------------ frames
+    def chain(self):
+        return [f.location() for f in self.frames]
+
+    def location(self):
+        return self.frames[-1].location() if self.frames else None
+
+    def error(self, message, hint=None):
+        """A TraceError located at the current instruction of the innermost frame."""
+        return TraceError(message, hint, self.location(), self.chain())
+
+    def call_function(self, func, args, kwargs, bound_self=None):
+        """Interpret a user function; returns its result (or a generator for generator code)."""
+        frame = Frame(func)
+        self._bind(frame, func, args if bound_self is None else (bound_self, *args), kwargs)
+        flags = func.__code__.co_flags
+        if flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE):
+            raise self.error(f"async function {func.__qualname__} is not supported",
+                             "write the loss as a plain function")
+        if flags & inspect.CO_GENERATOR:
+            return self._generator(frame)
+        kind, value = self.run(frame)
+        return value
+
+    def _bind(self, frame, func, args, kwargs):
+        try:
+            bound = inspect.signature(func).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{func.__qualname__}(): {exc}") from None
+        bound.apply_defaults()
+        names = frame.info.varnames
+        for name, value in bound.arguments.items():
+            frame.locals[names.index(name)] = value
+
+    def _generator(self, frame):
+        """A Python generator driving an interpreted generator frame lazily."""
+        sent = None
+        while True:
+            kind, value = self.run(frame, sent)
+            if kind == "return":
+                return value
+            sent = yield value
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, frame, sent=None):
+        if frame.started:
+            frame.push(sent)   # the value of the `yield` expression we stopped at
+        frame.started = True
+        instrs = frame.info.instrs
+        self.frames.append(frame)
+        try:
+            while True:
+                ins = instrs[frame.pc]
+                frame.pc += 1
+                handler = HANDLERS.get(ins.opname)
+                if handler is None:
+                    raise self.error(
+                        f"unsupported construct: opcode {ins.original} on Python "
+                        f"{sys.version_info.major}.{sys.version_info.minor}",
+                        "rewrite this line with plain arithmetic, calls, loops and conditionals")
+                EXECUTED.add(ins.original)
+                try:
+                    result = handler(self, frame, ins)
+                except TraceError as exc:
+                    raise exc.located(frame.location(ins.index), self.chain())
+                except Exception as exc:
+                    if not self._dispatch_exception(frame, ins, exc):
+                        raise
+                    continue
+                if result is not None:
+                    return result
+        finally:
+            self.frames.pop()
+
+    def _dispatch_exception(self, frame, ins, exc):
+        """Jump to the handler the exception table names for `ins`, as CPython does."""
+        entry = frame.info.handler_for(int(ins.offset))
+        if entry is None:
+            return False
+        del frame.stack[entry.depth:]
+        if entry.lasti:
+            frame.push(int(ins.offset))
+        frame.push(exc)
+        frame.pc = frame.info.index_of(entry.target)
+        return True
+
+    def jump(self, frame, target_offset):
+        frame.pc = frame.info.index_of(target_offset)
+
+    # ------------------------------------------------------------------ calls
+    def call(self, fn, args, kwargs):
+        """Call any callable from interpreted code, with engine values as arguments."""
+        from . import calling  # the call dispatcher lives in its own module
+        return calling.call(self, fn, args, kwargs)
+
+
+__all__ = ["Interpreter", "EXECUTED"]

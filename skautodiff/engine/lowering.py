@@ -1,0 +1,234 @@
+"""Applying numpy's meaning to Traced values: concrete result from numpy, shadow from PyTensor.
+
+Every operation here computes the concrete value natively (so control flow and `print` see exactly
+what numpy produces) and, when an operand is traced, the PyTensor counterpart from the symbolic
+tables. The concrete result is the source of truth for dtype and ndim: the shadow is cast to the
+concrete dtype (numpy 2's NEP 50 promotion), and an ndim mismatch is an engine bug caught here.
+"""
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Constant, Variable
+
+from .. import symbolic
+from .errors import TraceError
+from .values import Traced, contains_traced, dtype_of, is_traced, symbolic as to_symbolic, unwrap
+
+
+def pair(interp, concrete, sym, what):
+    """Pair a concrete result with the symbolic result of a rule (matching nested structure)."""
+    if sym is NotImplemented or sym is None:
+        return concrete
+    if isinstance(sym, Variable):
+        return Traced(concrete, fit(interp, sym, concrete, what))
+    if isinstance(sym, (tuple, list)) and isinstance(concrete, (tuple, list)) and len(sym) == len(concrete):
+        items = [pair(interp, c, s, what) for c, s in zip(concrete, sym)]
+        if hasattr(concrete, "_fields"):
+            return type(concrete)(*items)
+        return type(concrete)(items)
+    return concrete  # the rule produced a constant: nothing depends on inputs
+
+
+def fit(interp, var, concrete, what):
+    """Cast var to the concrete result's dtype; check ndims agree."""
+    dt = dtype_of(concrete)
+    if dt is None:
+        raise interp.error(f"{what} returned {type(concrete).__name__}, which the engine cannot trace")
+    ndim = np.ndim(concrete)
+    if var.ndim != ndim:
+        raise interp.error(f"internal error: the symbolic rule for {what} gave ndim {var.ndim}, numpy gave {ndim}",
+                           "please report this with the line above")
+    if var.dtype != dt.name:
+        var = pt.cast(var, dt.name)
+    return var
+
+
+def run_rule(interp, rule, args, kwargs, what):
+    """The rule's symbolic result; its refusals become TraceErrors at the user's line."""
+    try:
+        return rule(*to_symbolic(args), **to_symbolic(kwargs))
+    except NotImplementedError as exc:
+        raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}")
+    except TraceError:
+        raise
+    except Exception as exc:  # PyTensor refusing arguments numpy accepted: say where
+        raise interp.error(f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}")
+
+
+def apply_rule(interp, rule, native, args, kwargs, what):
+    """Call `native` on concrete values and `rule` on symbolic ones; pair the results."""
+    concrete = native(*unwrap(args), **unwrap(kwargs))
+    return pair(interp, concrete, run_rule(interp, rule, args, kwargs, what), what)
+
+
+def as_var(value):
+    return value.var if is_traced(value) else value
+
+
+# ---------------------------------------------------------------- operators
+def binary(interp, op, a, b):
+    """a <op> b for the operators of BINARY_OP (op like '+', '@', '+=')."""
+    inplace = op.endswith("=") and op not in ("==", "!=", "<=", ">=")
+    base = op[:-1] if inplace else op
+    if not (is_traced(a) or is_traced(b)):
+        return _native_binary(op, a, b)
+    rule = symbolic.BINARY.get(base)
+    if rule is None:
+        raise interp.error(f"operator {op!r} has no symbolic rule")
+    if inplace and is_traced(a) and isinstance(a.value, np.ndarray):
+        check_writable(interp, a)
+        _native_binary(op, a.value, unwrap(b))          # numpy updates the array in place
+        a.var = fit(interp, rule(a.var, as_var(b)), a.value, f"'{op}'")
+        return a
+    if inplace and not is_traced(a) and isinstance(a, np.ndarray):
+        _native_binary(op, a, unwrap(b))
+        return interp.ctx.promote(a, fit(interp, rule(pt.as_tensor_variable(a.copy()), as_var(b)), a, f"'{op}'"))
+    return apply_rule(interp, rule, lambda x, y: _native_binary(base, x, y), (a, b), {}, f"operator '{op}'")
+
+
+def _native_binary(op, a, b):
+    return _BINARY_NATIVE[op](a, b)
+
+
+
+import operator as _op  # noqa: E402
+
+_BINARY_NATIVE = {
+    "+": _op.add, "-": _op.sub, "*": _op.mul, "/": _op.truediv, "//": _op.floordiv, "%": _op.mod,
+    "**": _op.pow, "@": _op.matmul, "&": _op.and_, "|": _op.or_, "^": _op.xor,
+    "<<": _op.lshift, ">>": _op.rshift,
+    "+=": _op.iadd, "-=": _op.isub, "*=": _op.imul, "/=": _op.itruediv, "//=": _op.ifloordiv,
+    "%=": _op.imod, "**=": _op.ipow, "@=": _op.imatmul, "&=": _op.iand, "|=": _op.ior,
+    "^=": _op.ixor, "<<=": _op.ilshift, ">>=": _op.irshift,
+}
+
+_UNARY_NATIVE = {"-": _op.neg, "+": _op.pos, "~": _op.invert}
+_COMPARE_NATIVE = {"<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge, "==": _op.eq, "!=": _op.ne}
+
+
+def unary(interp, op, a):
+    if not is_traced(a):
+        return _UNARY_NATIVE[op](a)
+    rule = symbolic.UNARY.get(op)
+    if rule is None:
+        raise interp.error(f"unary operator {op!r} has no symbolic rule")
+    return apply_rule(interp, rule, _UNARY_NATIVE[op], (a,), {}, f"unary '{op}'")
+
+
+def compare(interp, op, a, b):
+    if not (is_traced(a) or is_traced(b)):
+        return _COMPARE_NATIVE[op](a, b)
+    rule = symbolic.COMPARE.get(op)
+    if rule is None:
+        raise interp.error(f"comparison {op!r} has no symbolic rule")
+    return apply_rule(interp, rule, _COMPARE_NATIVE[op], (a, b), {}, f"comparison '{op}'")
+
+
+# ---------------------------------------------------------------- truth and concretisation
+def truth(interp, value):
+    """bool(value) as Python computes it; a traced value records a guard on the outcome."""
+    if not is_traced(value):
+        if contains_traced(value):   # a non-empty container is true whatever it holds
+            return bool(len(value)) if hasattr(value, "__len__") else True
+        return bool(value)
+    outcome = bool(value.value)
+    var = value.var
+    if not isinstance(var, Constant):
+        pred = var if var.dtype == "bool" else pt.neq(var, 0)
+        interp.ctx.guard(pt.all(pred), outcome, interp.location())
+    return outcome
+
+
+def concretize(interp, value, why):
+    """The concrete value of a traced integer/boolean, guarded: a different value retraces."""
+    if not is_traced(value):
+        return value
+    dt = dtype_of(value.value)
+    if dt is not None and dt.kind in "fc":
+        raise interp.error(
+            f"{why} needs a concrete number, but this value depends on a differentiable input",
+            "keep the computation in numpy functions so the gradient can flow through it")
+    if not isinstance(value.var, Constant):
+        concrete = np.asarray(value.value)
+        interp.ctx.guard(pt.all(pt.eq(value.var, concrete)) if concrete.size else pt.as_tensor(True),
+                         True, interp.location())
+    return value.value
+
+
+def concretize_all(interp, obj, why):
+    """obj with every traced integer/boolean inside replaced by its guarded concrete value."""
+    if is_traced(obj):
+        return concretize(interp, obj, why)
+    if isinstance(obj, (list, tuple)) and contains_traced(obj):
+        items = [concretize_all(interp, x, why) for x in obj]
+        return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
+    if isinstance(obj, dict) and contains_traced(obj):
+        return {k: concretize_all(interp, v, why) for k, v in obj.items()}
+    if isinstance(obj, slice) and contains_traced(obj):
+        return slice(*(concretize_all(interp, x, why) for x in (obj.start, obj.stop, obj.step)))
+    return obj
+
+
+# ---------------------------------------------------------------- arrays: iteration, indexing
+def iterate(interp, value):
+    """The rows of a traced array, as the engine iterates them (the length is guarded)."""
+    n = len(value.value)   # raises TypeError for 0-d, as numpy does
+    shape0 = value.var.shape[0]
+    if value.var.type.shape[0] is None:
+        interp.ctx.guard(pt.eq(shape0, n), True, interp.location())
+    return [Traced(value.value[i], fit(interp, value.var[i], value.value[i], "iteration")) for i in range(n)]
+
+
+def _symbolic_index(interp, index):
+    """An index for PyTensor: traced parts become variables, constants stay numpy."""
+    return to_symbolic(index)
+
+
+def getitem(interp, container, index):
+    if is_traced(container):
+        concrete = container.value[unwrap(index)]
+        sym_index = _symbolic_index(interp, index)
+        try:
+            var = container.var[sym_index]
+        except Exception as exc:
+            raise interp.error(f"indexing with {unwrap(index)!r} could not be expressed in PyTensor: {exc}")
+        return Traced(concrete, fit(interp, var, concrete, "indexing"))
+    if contains_traced(index):
+        if isinstance(container, np.ndarray):
+            return getitem(interp, Traced(container, pt.as_tensor_variable(container)), index)
+        return container[concretize_all(interp, index, "indexing a Python container")]
+    return interp.ctx.resolve(container[index])
+
+
+def check_writable(interp, target):
+    value = target.value
+    if isinstance(value, np.ndarray) and not value.flags.owndata:
+        raise interp.error(
+            "in-place update of a view of another array (numpy would also change the original)",
+            "make a copy first, e.g. z = x.copy(), or build the result with np.where / concatenate")
+
+
+def setitem(interp, container, index, value):
+    """container[index] = value; on a traced (or newly traced) array this is set_subtensor."""
+    if not isinstance(container, np.ndarray) and not is_traced(container):
+        if contains_traced(index):
+            index = concretize_all(interp, index, "indexing a Python container")
+        container[index] = value
+        return
+    if not is_traced(container) and not contains_traced(value) and not contains_traced(index):
+        container[index] = value
+        return
+    if is_traced(container):
+        check_writable(interp, container)
+        array, var = container.value, container.var
+    else:
+        array, var = container, pt.as_tensor_variable(container.copy())
+    array[unwrap(index)] = unwrap(value)
+    try:
+        new = pt.set_subtensor(var[_symbolic_index(interp, index)], as_var(value))
+    except Exception as exc:
+        raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
+    new = fit(interp, new, array, "item assignment")
+    if is_traced(container):
+        container.var = new
+    else:
+        interp.ctx.promote(array, new)

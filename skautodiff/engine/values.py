@@ -1,0 +1,103 @@
+"""Values as the engine holds them: a concrete value, and beside it a PyTensor shadow.
+
+`Traced` pairs exist only inside the engine (its stack, locals, cells and the containers the
+traced code builds). Everything handed to native code is unwrapped first.
+"""
+import numpy as np
+
+
+class _Null:
+    """The engine's own NULL stack marker (CPython's NULL before/after a callable); not None."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "NULL"
+
+
+NULL = _Null()
+
+
+class Traced:
+    """A concrete value (exactly what native numpy returns) and its PyTensor variable."""
+
+    __slots__ = ("value", "var")
+
+    def __init__(self, value, var):
+        self.value, self.var = value, var
+
+    def __repr__(self):
+        return f"Traced({self.value!r}, {self.var})"
+
+    def __bool__(self):  # a leak into code that truth-tests it: always an engine bug
+        raise AssertionError("internal error: a Traced value reached native code")
+
+
+def is_traced(obj):
+    return type(obj) is Traced
+
+
+def contains_traced(obj, _depth=0):
+    """Whether a Traced value hides in obj (through lists, tuples, dicts, sets, slices)."""
+    t = type(obj)
+    if t is Traced:
+        return True
+    if _depth > 8:
+        return False
+    if t in (list, tuple, set, frozenset) or isinstance(obj, tuple):
+        return any(contains_traced(x, _depth + 1) for x in obj)
+    if t is dict:
+        return any(contains_traced(v, _depth + 1) for v in obj.values())
+    if t is slice:
+        return any(contains_traced(x, _depth + 1) for x in (obj.start, obj.stop, obj.step))
+    return False
+
+
+def _map(obj, leaf):
+    """Rebuild obj's containers with `leaf` applied to every Traced value inside."""
+    t = type(obj)
+    if t is Traced:
+        return leaf(obj)
+    if t is list:
+        return [_map(x, leaf) for x in obj]
+    if t is tuple:
+        return tuple(_map(x, leaf) for x in obj)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
+        return t(*(_map(x, leaf) for x in obj))
+    if t is dict:
+        return {k: _map(v, leaf) for k, v in obj.items()}
+    if t in (set, frozenset):
+        return t(_map(x, leaf) for x in obj)
+    if t is slice:
+        return slice(_map(obj.start, leaf), _map(obj.stop, leaf), _map(obj.step, leaf))
+    return obj
+
+
+def unwrap(obj):
+    """The concrete value, with every Traced inside containers replaced by its value."""
+    return _map(obj, lambda tr: tr.value) if contains_traced(obj) else obj
+
+
+def symbolic(obj):
+    """The symbolic form for a rule: every Traced replaced by its PyTensor variable."""
+    return _map(obj, lambda tr: tr.var) if contains_traced(obj) else obj
+
+
+def dtype_of(value):
+    """numpy's dtype of a concrete value (Python scalars as numpy sees them)."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype
+    if isinstance(value, bool):
+        return np.dtype(bool)
+    if isinstance(value, int):
+        return np.dtype(np.int64)
+    if isinstance(value, float):
+        return np.dtype(np.float64)
+    if isinstance(value, complex):
+        return np.dtype(np.complex128)
+    return None
+
+
+def is_float(value):
+    dt = dtype_of(value)
+    return dt is not None and dt.kind in "fc"

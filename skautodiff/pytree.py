@@ -1,0 +1,145 @@
+"""Nested parameters <-> flat lists of leaves.
+
+A pytree is a leaf or a dict / list / tuple / namedtuple of pytrees. Numeric leaves are arrays,
+numpy scalars and Python numbers (bool is data, not a number: it stays in the structure); every
+other object (None, strings, functions, estimator objects) is kept as part of the structure.
+"""
+import numpy as np
+
+
+def is_numeric_leaf(x):
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "biuf" and x.dtype.kind != "b"
+    if isinstance(x, (bool, np.bool_)):
+        return False
+    return isinstance(x, (int, float, np.integer, np.floating))
+
+
+class TreeDef:
+    """The structure of a pytree, with numeric leaves left out. Hashable: a cache key part."""
+
+    __slots__ = ("kind", "meta", "children", "_hash")
+
+    def __init__(self, kind, meta=None, children=()):
+        self.kind, self.meta, self.children = kind, meta, tuple(children)
+        self._hash = None
+
+    @property
+    def num_leaves(self):
+        if self.kind == "leaf":
+            return 1
+        return sum(c.num_leaves for c in self.children)
+
+    def _key(self):
+        meta = self.meta if self.kind != "static" else _static_key(self.meta)
+        return (self.kind, meta, self.children)
+
+    def __eq__(self, other):
+        return isinstance(other, TreeDef) and self._key() == other._key()
+
+    def __hash__(self):
+        if self._hash is None:
+            self._hash = hash(self._key())
+        return self._hash
+
+    def __repr__(self):
+        return f"TreeDef({self.kind}, {self.meta!r}, {list(self.children)})"
+
+
+def _static_key(obj):
+    """Objects kept in the structure compare by value when they are plain data, else by type."""
+    try:
+        hash(obj)
+        if isinstance(obj, (str, bytes, bool, type(None), int, float, tuple, frozenset, np.bool_)):
+            return ("value", obj)
+    except TypeError:
+        pass
+    return ("object", type(obj))
+
+
+def flatten(tree):
+    """(numeric leaves, treedef, static objects in order)."""
+    leaves, statics = [], []
+    return leaves, _flatten(tree, leaves, statics), statics
+
+
+def _flatten(x, leaves, statics):
+    if is_numeric_leaf(x):
+        leaves.append(x)
+        return TreeDef("leaf")
+    if type(x) is dict:
+        return TreeDef("dict", tuple(x), [_flatten(v, leaves, statics) for v in x.values()])
+    if type(x) in (list, tuple):
+        return TreeDef(type(x).__name__, None, [_flatten(v, leaves, statics) for v in x])
+    if isinstance(x, tuple) and hasattr(x, "_fields"):
+        return TreeDef("namedtuple", type(x), [_flatten(v, leaves, statics) for v in x])
+    statics.append(x)
+    return TreeDef("static", x)
+
+
+def unflatten(treedef, leaves):
+    """Rebuild a pytree from its structure and numeric leaves."""
+    it = iter(leaves)
+    return _unflatten(treedef, it)
+
+
+def _unflatten(td, it):
+    if td.kind == "leaf":
+        return next(it)
+    if td.kind == "static":
+        return td.meta
+    children = [_unflatten(c, it) for c in td.children]
+    if td.kind == "dict":
+        return dict(zip(td.meta, children))
+    if td.kind == "list":
+        return children
+    if td.kind == "tuple":
+        return tuple(children)
+    return td.meta(*children)
+
+
+def leaf_paths(treedef, prefix):
+    """A readable name per numeric leaf, e.g. params['w'], layers[0][1]."""
+    out = []
+
+    def walk(td, path):
+        if td.kind == "leaf":
+            out.append(path)
+        elif td.kind == "dict":
+            for k, c in zip(td.meta, td.children):
+                walk(c, f"{path}[{k!r}]")
+        elif td.kind != "static":
+            for i, c in enumerate(td.children):
+                walk(c, f"{path}[{i}]")
+
+    walk(treedef, prefix)
+    return out
+
+
+def tree_map(fn, tree):
+    leaves, td, _ = flatten(tree)
+    return unflatten(td, [fn(x) for x in leaves])
+
+
+def ravel(tree, dtype=np.float64):
+    """(flat vector, function vector -> pytree). Leaves keep their shapes and dtypes."""
+    leaves, td, _ = flatten(tree)
+    arrays = [np.asarray(x) for x in leaves]
+    shapes = [a.shape for a in arrays]
+    dtypes = [a.dtype if a.dtype.kind == "f" else np.dtype(np.float64) for a in arrays]
+    scalar_kinds = [type(x) if not isinstance(x, np.ndarray) else None for x in leaves]
+    sizes = [a.size for a in arrays]
+    offsets = np.cumsum([0] + sizes)
+    flat = np.concatenate([a.ravel().astype(dtype) for a in arrays]) if arrays else np.zeros(0, dtype)
+
+    def unravel(vector):
+        parts = []
+        for i, shape in enumerate(shapes):
+            part = np.asarray(vector[offsets[i]:offsets[i + 1]], dtype=dtypes[i]).reshape(shape)
+            kind = scalar_kinds[i]
+            if kind is not None:   # Python or numpy scalar leaves come back as numpy scalars
+                part = dtypes[i].type(part[()])
+            parts.append(part)
+        return unflatten(td, parts)
+
+    return flat, unravel

@@ -1,0 +1,209 @@
+"""trace(fn, args, kwargs) -> Trace: run the user's function in the engine and keep the graph.
+
+Arguments are bound to the function's signature and flattened: every numeric leaf becomes a
+symbolic input (named after the user's parameter), every other object stays in the structure
+(objects' numeric attributes become inputs when the code reads them). Arguments being
+differentiated are traced as floating point, as are integers among them.
+"""
+import functools
+import inspect
+import types
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.graph.basic import Constant
+
+from . import pytree
+from .engine.context import TraceContext
+from .engine.errors import TraceError
+from .engine.interpreter import Interpreter
+from .engine.values import Traced, dtype_of, is_traced
+
+
+def resolve_callable(fn):
+    """(plain function, bound self or None): what the engine interprets for fn."""
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return fn.__func__, fn.__self__
+    if isinstance(fn, types.FunctionType):
+        return fn, None
+    if isinstance(fn, functools.partial):
+        raise TypeError("pass functools.partial's arguments as args/kwargs instead of a partial")
+    call = getattr(type(fn), "__call__", None)
+    if isinstance(call, types.FunctionType):
+        return call, fn
+    raise TypeError(f"skautodiff needs a Python function, got {type(fn).__name__}: {fn!r}")
+
+
+def parameters(func, bound_self):
+    """The parameters a caller passes (without the bound `self`)."""
+    params = list(inspect.signature(func).parameters.values())
+    return params[1:] if bound_self is not None else params
+
+
+def bind(func, bound_self, args, kwargs):
+    """{parameter name: value} for a call, defaults applied, in signature order."""
+    sig = inspect.signature(func)
+    full = (bound_self, *args) if bound_self is not None else tuple(args)
+    try:
+        ba = sig.bind(*full, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{func.__qualname__}(): {exc}") from None
+    ba.apply_defaults()
+    arguments = dict(ba.arguments)
+    if bound_self is not None:
+        arguments.pop(next(iter(sig.parameters)))
+    return arguments
+
+
+def leaf_signature(leaf, differentiable):
+    """(dtype, static shape): what a compiled function depends on for one numeric leaf."""
+    dt = dtype_of(leaf)
+    if differentiable and dt.kind in "iu":
+        dt = np.dtype(np.float64)
+    return dt.name, tuple(1 if n == 1 else None for n in np.shape(leaf))
+
+
+class Trace:
+    """The symbolic form of one call: inputs, outputs, guards."""
+
+    def __init__(self, func, bound_self, names, treedef, signature, inputs, wrt_leaves,
+                 attr_inputs, outputs, out_treedef, out_kinds, guards, value_guards):
+        self.func, self.bound_self, self.names, self.treedef = func, bound_self, names, treedef
+        self.signature, self.inputs, self.wrt_leaves = signature, inputs, wrt_leaves
+        self.attr_inputs, self.outputs, self.out_treedef = attr_inputs, outputs, out_treedef
+        self.out_kinds, self.guards, self.value_guards = out_kinds, guards, value_guards
+
+    @property
+    def all_inputs(self):
+        return self.inputs + [var for _, var in self.attr_inputs]
+
+
+def trace(fn, args, kwargs, wrt_names):
+    func, bound_self = resolve_callable(fn)
+    arguments = bind(func, bound_self, args, kwargs)
+    names = list(arguments)
+    leaves, treedef, statics = pytree.flatten(arguments)
+    owners = _leaf_owners(treedef)   # parameter name of each numeric leaf
+    paths = _leaf_names(treedef, names)
+    signature, inputs, traced_leaves, wrt_leaves = [], [], [], []
+    for i, leaf in enumerate(leaves):
+        differentiable = owners[i] in wrt_names
+        dtype, shape = leaf_signature(leaf, differentiable)
+        var = pt.tensor(name=paths[i], dtype=dtype, shape=shape)
+        signature.append((dtype, shape))
+        inputs.append(var)
+        if differentiable:
+            wrt_leaves.append(i)
+        traced_leaves.append(Traced(_engine_copy(leaf, dtype), var))
+
+    ctx = TraceContext(func)
+    interp = Interpreter(ctx)
+    ctx.interp = interp
+    for i, obj in enumerate(statics):
+        if _is_argument_object(obj):
+            ctx.register_argument_object(obj, (i,))
+    traced_arguments = pytree.unflatten(treedef, traced_leaves)
+    call_args, call_kwargs = _split(func, bound_self, traced_arguments)
+    result = interp.call_function(func, call_args, call_kwargs, bound_self)
+    outputs, out_treedef, out_kinds = _outputs(interp, result)
+    return Trace(func, bound_self, names, treedef, tuple(signature), inputs, wrt_leaves,
+                 ctx.attr_inputs, outputs, out_treedef, out_kinds, ctx.guards, ctx.value_guards)
+
+
+def _engine_copy(leaf, dtype):
+    """The value the traced code sees: a private copy (never mutate the caller's arrays)."""
+    if isinstance(leaf, np.ndarray):
+        return np.array(leaf, dtype=dtype, copy=True)
+    if isinstance(leaf, np.generic):
+        return leaf.astype(dtype)
+    return float(leaf) if np.dtype(dtype).kind == "f" else leaf
+
+
+def _is_argument_object(obj):
+    return hasattr(obj, "__dict__") and not isinstance(obj, (types.ModuleType, type, types.FunctionType))
+
+
+def _split(func, bound_self, arguments):
+    """Positional and keyword arguments from {name: value}, honouring *args/**kwargs."""
+    args, kwargs = [], {}
+    params = parameters(func, bound_self)
+    for p in params:
+        value = arguments[p.name]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            args.append(value)
+        elif p.kind == p.VAR_POSITIONAL:
+            args.extend(value)
+        elif p.kind == p.KEYWORD_ONLY:
+            kwargs[p.name] = value
+        else:
+            kwargs.update(value)
+    return args, kwargs
+
+
+def _leaf_owners(treedef):
+    owners = []
+    for name, child in zip(treedef.meta, treedef.children):
+        owners.extend([name] * child.num_leaves)
+    return owners
+
+
+def _leaf_names(treedef, names):
+    """Readable input names: the parameter name, or the innermost key when it is unique."""
+    paths = []
+    for name, child in zip(names, treedef.children):
+        sub = pytree.leaf_paths(child, name)
+        paths.extend(sub)
+    short = [p.split("[")[-1].strip("]'\"") if "[" in p else p for p in paths]
+    return [s if short.count(s) == 1 and s.isidentifier() else p for s, p in zip(short, paths)]
+
+
+def _outputs(interp, result):
+    """Flatten the returned value into symbolic outputs (constants where nothing is traced)."""
+    leaves = []
+
+    def keep_leaf(x):
+        return is_traced(x) or pytree.is_numeric_leaf(x) or isinstance(x, (bool, np.bool_))
+
+    def walk(x):
+        if keep_leaf(x):
+            leaves.append(x)
+            return pytree.TreeDef("leaf")
+        if type(x) is dict:
+            return pytree.TreeDef("dict", tuple(x), [walk(v) for v in x.values()])
+        if type(x) in (list, tuple):
+            return pytree.TreeDef(type(x).__name__, None, [walk(v) for v in x])
+        if isinstance(x, tuple) and hasattr(x, "_fields"):
+            return pytree.TreeDef("namedtuple", type(x), [walk(v) for v in x])
+        if isinstance(x, types.GeneratorType):
+            raise TraceError("the traced function returned a generator", "return a list or an array")
+        return pytree.TreeDef("static", x)
+
+    treedef = walk(result)
+    outputs, kinds = [], []
+    for leaf in leaves:
+        value = leaf.value if is_traced(leaf) else leaf
+        var = leaf.var if is_traced(leaf) else pt.as_tensor_variable(np.asarray(value))
+        outputs.append(var)
+        kinds.append(_kind(value))
+    return outputs, treedef, kinds
+
+
+def _kind(value):
+    """How to give a compiled result back the type native code returned."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype)
+    if isinstance(value, np.generic):
+        return ("numpy", value.dtype)
+    return ("python", type(value))
+
+
+def restore(kind, array):
+    tag, t = kind
+    if tag == "array":
+        return np.asarray(array, dtype=t)
+    if tag == "numpy":
+        return t.type(np.asarray(array)[()])
+    return t(np.asarray(array)[()])
+
+
+__all__ = ["trace", "Trace", "bind", "parameters", "resolve_callable", "restore", "Constant"]
