@@ -70,9 +70,10 @@ class Entry:
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
     def function(self, kind):
-        fn = self._functions.get(kind)
+        key = (kind, os.environ.get("SKAUTODIFF_MODE", "c"))
+        fn = self._functions.get(key)
         if fn is None:
-            fn = self._functions[kind] = self._compile(kind)
+            fn = self._functions[key] = self._compile(kind)
         return fn
 
     def _compile(self, kind):
