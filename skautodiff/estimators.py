@@ -22,16 +22,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from sklearn.utils._available_if import available_if
 
+from .pytree import tree_map
+
 __all__ = ["AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"]
-
-
-def _tree_map(fn, tree):
-    """Applies fn to every leaf of a pytree of dicts, lists and tuples."""
-    if isinstance(tree, dict):
-        return {key: _tree_map(fn, value) for key, value in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_tree_map(fn, value) for value in tree)
-    return fn(tree)
 
 
 def _accepts_keyword(fn, name):
@@ -40,16 +33,6 @@ def _accepts_keyword(fn, name):
     except (TypeError, ValueError):  # a builtin without a signature: assume it does not
         return False
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
-
-
-def _complete_bounds(bounds, params):
-    """`{"w": (0, None)}` for params `{"w": ..., "b": ...}` means b is free: fill in the Nones."""
-    if isinstance(bounds, dict) and isinstance(params, dict):
-        unknown = set(bounds) - set(params)
-        if unknown:
-            raise ValueError(f"bounds name parameters that init_params does not return: {sorted(unknown)}")
-        return {key: _complete_bounds(bounds.get(key), value) for key, value in params.items()}
-    return bounds
 
 
 def _has_function(name):
@@ -63,8 +46,12 @@ class AutodiffEstimator(BaseEstimator):
     The class attributes below are the defaults of the common parameters. A subclass whose
     ``__init__`` does not expose one of them (and need not call ``super().__init__``) still has
     it, with this value, while ``get_params`` reports only what the subclass's signature lists.
+    The user's functions default to None here, and a subclass's methods of the same names
+    take their place.
     """
 
+    loss = None
+    init_params = None
     loss_kwargs = None
     optimizer = "L-BFGS-B"
     max_iter = 1000
@@ -76,13 +63,16 @@ class AutodiffEstimator(BaseEstimator):
 
     # ----------------------------------------------------------------- the user's functions
 
+    def _set_functions(self, **functions):
+        """The constructor's part for the user's functions: None is not stored, so that a
+        subclass that calls ``super().__init__()`` keeps its methods of those names."""
+        for name, fn in functions.items():
+            if fn is not None:
+                setattr(self, name, fn)
+
     def _user_function(self, name, required=True):
-        """The constructor's function `name`, else the subclass's method of that name."""
+        """The constructor's function `name`, or the subclass's method of that name."""
         fn = getattr(self, name, None)
-        if fn is None:
-            # A subclass that calls super().__init__() stores None over its own method.
-            method = getattr(type(self), name, None)
-            fn = method.__get__(self) if callable(method) else None
         if fn is None and required:
             raise TypeError(
                 f"{type(self).__name__} needs `{name}`: pass {name}=... to the constructor "
@@ -130,7 +120,7 @@ class AutodiffEstimator(BaseEstimator):
             init = self._user_function("init_params")
             params = init(X, y, check_random_state(self.random_state)) if callable(init) else init
         # The parameters' dtype is the data's: float32 data compiles and fits a float32 graph.
-        return _tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), params)
+        return tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), params)
 
     @staticmethod
     def _check_scalar_loss(loss, params, X, y, kwargs):
@@ -146,12 +136,11 @@ class AutodiffEstimator(BaseEstimator):
         from .optimize import minimize  # the functional layer below this one
 
         progress = _Progress(loss, X, y, kwargs, self.verbose)
-        bounds = None if self.bounds is None else _complete_bounds(self.bounds, params)
         result = minimize(
-            loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=bounds,
+            loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
             tol=self.tol, options={"maxiter": self.max_iter}, callback=progress,
         )
-        self.params_ = _tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
+        self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
         self.loss_ = float(result.fun)
         self.loss_curve_ = progress.curve
         self.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
@@ -228,12 +217,12 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         1 prints a line per iteration.
     """
 
+    predict_fn = None
+
     def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
                  optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
                  random_state=None, verbose=0):
-        self.loss = loss
-        self.init_params = init_params
-        self.predict_fn = predict_fn
+        self._set_functions(loss=loss, init_params=init_params, predict_fn=predict_fn)
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
         self.max_iter = max_iter
@@ -268,15 +257,15 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
     ``predict_proba`` exists only with ``proba_fn``.
     """
 
+    decision_fn = None
+    proba_fn = None
     target_encoding = "index"
 
     def __init__(self, loss=None, init_params=None, decision_fn=None, proba_fn=None,
                  target_encoding="index", loss_kwargs=None, optimizer="L-BFGS-B", max_iter=1000,
                  tol=None, bounds=None, warm_start=False, random_state=None, verbose=0):
-        self.loss = loss
-        self.init_params = init_params
-        self.decision_fn = decision_fn
-        self.proba_fn = proba_fn
+        self._set_functions(loss=loss, init_params=init_params, decision_fn=decision_fn,
+                            proba_fn=proba_fn)
         self.target_encoding = target_encoding
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer

@@ -1,0 +1,82 @@
+"""scikit-learn's own estimator checks over every estimator the package ships.
+
+The functional classes are checked with a small squared-error / logistic model (module-level
+functions, so that the pickling checks apply); the models in skautodiff.models as they are, with
+small networks for the MLPs. Checks expected to fail are listed with the reason.
+"""
+import numpy as np
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skautodiff import models
+from skautodiff.estimators import AutodiffClassifier, AutodiffRegressor
+
+
+def squared_error(params, X, y, sample_weight=None):
+    residual = X @ params["w"] + params["b"] - y
+    if sample_weight is None:
+        return np.mean(residual ** 2)
+    return np.sum(sample_weight * residual ** 2) / np.sum(sample_weight)
+
+
+def softmax_cross_entropy(params, X, y, alpha=1e-3, sample_weight=None):
+    z = X @ params["w"] + params["b"]
+    top = np.max(z, axis=1, keepdims=True)
+    per_sample = np.log(np.sum(np.exp(z - top), axis=1)) + top[:, 0] - np.sum(y * z, axis=1)
+    if sample_weight is None:
+        data = np.mean(per_sample)
+        n = X.shape[0]
+    else:
+        data = np.sum(sample_weight * per_sample) / np.sum(sample_weight)
+        n = np.sum(sample_weight)
+    return data + alpha * np.sum(params["w"] ** 2) / n
+
+
+def linear_init(X, y, rng):
+    return {"w": np.zeros(X.shape[1]), "b": 0.0}
+
+
+def softmax_init(X, y, rng):
+    return {"w": np.zeros((X.shape[1], y.shape[1])), "b": np.zeros(y.shape[1])}
+
+
+def linear_predict(params, X):
+    return X @ params["w"] + params["b"]
+
+
+def softmax_proba(params, X):
+    z = linear_predict(params, X)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# Tight tolerances: several checks compare two fits (weights vs repeated rows, subsets) to 1e-7.
+ESTIMATORS = [
+    AutodiffRegressor(loss=squared_error, init_params=linear_init, predict_fn=linear_predict, tol=1e-12),
+    AutodiffClassifier(loss=softmax_cross_entropy, init_params=softmax_init,
+                       decision_fn=linear_predict, proba_fn=softmax_proba,
+                       target_encoding="onehot", tol=1e-12),
+    models.LogisticRegression(tol=1e-12),
+    models.Ridge(tol=1e-12),
+    models.PoissonRegressor(tol=1e-12),
+    models.HuberRegressor(tol=1e-12),
+    models.MLPClassifier(hidden_layer_sizes=(5,), max_iter=100),
+    models.MLPRegressor(hidden_layer_sizes=(5,), max_iter=100),
+    models.OrdinalLogisticRegression(alpha=1e-3, tol=1e-12),
+]
+
+NONCONVEX = ("a neural network's loss is not convex: fits on reweighted or reordered data reach "
+             "different local minima (scikit-learn marks its own MLPs the same way)")
+
+
+def expected_failed_checks(estimator):
+    if isinstance(estimator, (models.MLPClassifier, models.MLPRegressor)):
+        return {
+            "check_sample_weight_equivalence_on_dense_data": NONCONVEX,
+            "check_sample_weight_equivalence_on_sparse_data": NONCONVEX,
+        }
+    return {}
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
