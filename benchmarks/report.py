@@ -152,6 +152,8 @@ def render(results):
         f"{meta['cpus']} CPUs; numpy {meta['numpy']}, scipy {meta['scipy']}, "
         f"scikit-learn {meta['sklearn']}, pytensor {meta['pytensor']}, jax {meta['jax']}, "
         f"autograd {meta['autograd']}. " + ("**Quick mode (small sizes).** " if meta["quick"] else "")
+        + ("" if meta["skautodiff_mode"] == "c" else
+           f"**SKAUTODIFF_MODE={meta['skautodiff_mode']}: not the C backend.** ")
         + f"Suite wall time {meta['wall_s']:.0f} s.",
         "",
         "Contenders: " + "; ".join(f"`{k}` = {v}" for k, v in results["contenders"].items()) + ".",

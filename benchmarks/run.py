@@ -35,7 +35,8 @@ SETTINGS = {
 
 
 def _versions():
-    out = {"python": platform.python_version(), "cpus": os.cpu_count()}
+    out = {"python": platform.python_version(), "cpus": os.cpu_count(),
+           "skautodiff_mode": os.environ.get("SKAUTODIFF_MODE", "c")}
     for name in ("numpy", "scipy", "sklearn", "pytensor", "jax", "autograd", "skautodiff"):
         try:
             module = __import__(name)
