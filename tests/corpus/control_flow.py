@@ -449,7 +449,7 @@ def star_args_helper(u, v, X):
     return _sum_of_squares(*terms, weight=0.5) + _sum_of_squares(u, v)
 
 
-@case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), 0.5, 1.5), wrt=[0, 2, 3])
+@case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), 0.5, 1.5), wrt=["w", "coefs"])
 def star_args_signature(w, X, *coefs):
     z = X @ w
     return sum(c * np.mean(np.tanh(c * z)) for c in coefs)

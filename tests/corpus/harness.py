@@ -152,21 +152,15 @@ def numeric_gradient(fn, args, kwargs, wrt, step=1e-5, scheme="richardson"):
     detect kinks, where central differences average the two sides). Returns a tree shaped like the
     argument, leaves float64.
     """
-    if isinstance(wrt, int):  # a position in the call
-        arg = args[wrt]
+    sig = inspect.signature(fn)
+    if isinstance(wrt, int):  # a parameter position
+        wrt = list(sig.parameters)[wrt]
+    arg = sig.bind(*args, **kwargs).arguments[wrt]
 
-        def f_with(leaf_index, new_leaf):
-            new_args = list(args)
-            new_args[wrt] = _replace_leaf(arg, leaf_index, new_leaf)
-            return _scalar(fn(*new_args, **kwargs))
-    else:  # a parameter name
-        sig = inspect.signature(fn)
-        arg = sig.bind(*args, **kwargs).arguments[wrt]
-
-        def f_with(leaf_index, new_leaf):
-            b = sig.bind(*args, **kwargs)
-            b.arguments[wrt] = _replace_leaf(arg, leaf_index, new_leaf)
-            return _scalar(fn(*b.args, **b.kwargs))
+    def f_with(leaf_index, new_leaf):
+        b = sig.bind(*args, **kwargs)
+        b.arguments[wrt] = _replace_leaf(arg, leaf_index, new_leaf)
+        return _scalar(fn(*b.args, **b.kwargs))
 
     flat = leaves(arg)
 
