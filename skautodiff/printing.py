@@ -36,6 +36,8 @@ __all__ = ["Formula", "sigmoid"]
 
 # Above these sizes an output is shown as a summary, and sympy.simplify is not attempted.
 MAX_CHARS = 2000
+MAX_NODES = 200  # larger graphs are converted only near their outputs, for the summary
+SUMMARY_DEPTH = 3
 SIMPLIFY_MAX_OPS = 80
 SIMPLIFY_TIMEOUT = 2.0
 
@@ -279,7 +281,7 @@ class _Converter:
 
     def resolve(self, expr):
         for _ in range(10):
-            subs = {s: self.find(s) for s in expr.free_symbols if s in self.parent}
+            subs = {s: self.find(s) for s in expr.atoms(sympy.Symbol) if s in self.parent}  # atoms: also inside MatrixSymbol
             if not subs:
                 break
             expr = expr.xreplace(subs)
@@ -309,6 +311,8 @@ class _Converter:
             self.memo[var] = t
 
     def leaf(self, var):
+        if not hasattr(var.type, "broadcastable"):  # pytensor.scalar values (indices of x[0])
+            return _T(_number(var.data) if isinstance(var, Constant) else sympy.Symbol(self.names[var]), ())
         bcast = var.type.broadcastable
         if isinstance(var, Constant):
             return self.constant(var)
@@ -332,6 +336,17 @@ class _Converter:
         nums = np.vectorize(_number, otypes=[object])(data).tolist() if data.size else []
         index = tuple(_IDX[: data.ndim])
         return _T(sympy.Array(nums, data.shape)[index] if data.ndim else nums, shape)
+
+    def cut_below(self, outputs, depth):
+        """Stand an ellipsis in for every value more than ``depth`` ops below the outputs."""
+        level = list(outputs)
+        for _ in range(depth):
+            level = [v for var in level if var.owner is not None for v in var.owner.inputs]
+        for var in level:
+            if var.owner is not None and var not in self.memo:
+                shape = tuple(self.dim(s) for s in var.type.shape)
+                dots = sympy.Symbol("…")
+                self.memo[var] = _T(sympy.IndexedBase(dots)[_IDX[: len(shape)]] if shape else dots, shape)
 
     def whole(self, t):
         """A value as one SymPy object (for arguments of named functions): x, X.T, Lambda(i, ...)."""
@@ -759,10 +774,14 @@ def _simplify(expr, timeout):
     if timeout <= 0 or sympy.count_ops(expr) > SIMPLIFY_MAX_OPS:
         return expr
     done = []
+    # simplify would rewrite sigmoid(u) as 1/(1 + exp(-u)); an undefined function of the same
+    # name keeps it as written
+    hidden = sympy.Function("sigmoid")
+    masked = expr.replace(sigmoid, hidden)
 
     def work():
         try:
-            done.append(sympy.simplify(expr, ratio=1.0))
+            done.append(sympy.simplify(masked, ratio=1.0).replace(hidden, sigmoid))
         except Exception:  # SymPy gives up on some Piecewise/Sum mixes: keep the unsimplified form
             pass
 
@@ -829,10 +848,11 @@ class Formula:
     ``_repr_latex_()`` LaTeX, ``sympy()`` the SymPy expressions, ``evaluate()`` the formula computed
     with numpy (to check it against the compiled function)."""
 
-    def __init__(self, outputs, inputs, n_nodes):
+    def __init__(self, outputs, inputs, n_nodes, complete=True):
         self._outputs = outputs
         self._inputs = inputs  # [(name, display shape)]
         self.n_nodes = n_nodes
+        self.complete = complete  # False: only the expression near the outputs was converted
 
     @classmethod
     def from_graph(cls, outputs, names=None, rewrite=True, simplify_timeout=SIMPLIFY_TIMEOUT):
@@ -851,7 +871,18 @@ class Formula:
             except Exception:  # a rewrite that fails here only costs readability
                 fg = FunctionGraph(inputs, variables, clone=True)
         conv = _Converter(dict(zip(fg.inputs, display)))
-        values = conv.convert(list(fg.outputs))
+        for var in fg.inputs:  # inputs the rewritten outputs no longer use still get their shapes
+            conv.memo[var] = conv.leaf(var)
+        complete = len(fg.apply_nodes) <= MAX_NODES
+        if complete:
+            try:
+                values = conv.convert(list(fg.outputs))
+            except RecursionError:  # a graph this deep would not be readable anyway
+                complete = False
+        if not complete:
+            conv.cut_below(fg.outputs, SUMMARY_DEPTH)
+            values = conv.convert(list(fg.outputs))
+            simplify_timeout = 0
         shapes = [tuple(conv.resolve(d) for d in conv.memo[v].shape) for v in fg.inputs]
         shown = []
         for label, t in zip(labels, values):
@@ -865,7 +896,9 @@ class Formula:
             else:
                 shown.append((label, elem, _IDX[: t.ndim]))
         shape_out = [tuple(conv.resolve(d) for d in t.shape) for t in values]
-        return cls._named(shown, shape_out, list(zip(display, shapes)), len(fg.apply_nodes))
+        formula = cls._named(shown, shape_out, list(zip(display, shapes)), len(fg.apply_nodes))
+        formula.complete = complete
+        return formula
 
     @classmethod
     def _named(cls, shown, out_shapes, inputs, n_nodes):
@@ -875,7 +908,7 @@ class Formula:
         dim_names = _fresh_names(_DIM_NAMES, taken)
         everything = [d for _, shape in inputs for d in shape] + [e for _, e, _ in shown] + [d for s in out_shapes for d in s]
         for item in everything:
-            for s in sorted(item.free_symbols, key=lambda s: s.name) if not isinstance(item, sympy.Symbol) else [item]:
+            for s in sorted(item.atoms(sympy.Symbol), key=lambda s: s.name):
                 if s.name.startswith("_d") and s not in dims:
                     dims[s] = sympy.Symbol(next(dim_names), integer=True, positive=True)
         outputs = []
@@ -901,13 +934,18 @@ class Formula:
     def labels(self):
         return [o.label for o in self._outputs]
 
+    @property
+    def inputs(self):
+        """Display names of the graph's inputs, in the order they are first used."""
+        return [name for name, _ in self._inputs]
+
     def _label(self, out):
         if not out.free:
             return out.label
         return "%s[%s]" % (out.label, ", ".join(map(str, out.free)))
 
     def _too_large(self):
-        return any(len(sympy.sstr(o.expr)) > MAX_CHARS for o in self._outputs)
+        return not self.complete or any(len(sympy.sstr(o.expr)) > MAX_CHARS for o in self._outputs)
 
     def _summary_lines(self):
         ins = ", ".join(
@@ -947,6 +985,8 @@ class Formula:
 
         Returns one array per output. It checks the printed mathematics against the compiled
         function; it is slow (Python loops over indices) and meant for small arrays."""
+        if not self.complete:
+            raise ValueError("this formula is a summary of a large graph; it cannot be evaluated")
         values = {k: np.asarray(v) for k, v in values.items()}
         dims = {}
         for name, shape in self._inputs:
@@ -970,7 +1010,10 @@ class Formula:
             if s.name in values and s.name not in bases and not isinstance(s, sympy.MatrixSymbol):
                 args.append(s)
                 vals.append(values[s.name])
-        f = sympy.lambdify(args + list(out.free), expr, modules=_LAMBDIFY_MODULES)
+        # Element by element, Python's conditional expression keeps Piecewise branches lazy
+        # (numpy.select would read x[i - 3] out of bounds in the branches not taken).
+        modules = _LAMBDIFY_MODULES if not out.free else [_LAMBDIFY_MODULES[0], "math"]
+        f = sympy.lambdify(args + list(out.free), expr, modules=modules)
         if out.free:
             result = np.empty(shape)
             for ix in np.ndindex(*shape):

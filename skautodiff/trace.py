@@ -99,6 +99,8 @@ def trace(fn, args, kwargs, wrt_names):
     ctx = TraceContext(func)
     interp = Interpreter(ctx)
     ctx.interp = interp
+    if bound_self is not None:
+        ctx.register_argument_object(bound_self, ("self",))
     for i, obj in enumerate(statics):
         if _is_argument_object(obj):
             ctx.register_argument_object(obj, (i,))

@@ -189,7 +189,7 @@ def _path_reader(path):
     root, names = path[0], path[1:]
 
     def read(call):
-        obj = call.statics[root]
+        obj = call.bound_self if root == "self" else call.statics[root]
         for name in names:
             obj = getattr(obj, name)
         return obj

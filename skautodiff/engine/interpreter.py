@@ -53,9 +53,9 @@ class Interpreter:
         except TypeError as exc:
             raise TypeError(f"{func.__qualname__}(): {exc}") from None
         bound.apply_defaults()
-        names = frame.info.varnames
-        for name, value in bound.arguments.items():
-            frame.locals[names.index(name)] = value
+        slots = _parameter_slots(func.__code__)
+        for index, name in enumerate(bound.signature.parameters):
+            frame.locals[slots[index]] = bound.arguments[name]
 
     def _generator(self, frame):
         """A Python generator driving an interpreted generator frame lazily."""
@@ -117,6 +117,23 @@ class Interpreter:
         """Call any callable from interpreted code, with engine values as arguments."""
         from . import calling  # the call dispatcher lives in its own module
         return calling.call(self, fn, args, kwargs)
+
+
+def _parameter_slots(code):
+    """Local slot of each parameter, in signature order (positional, *args, keyword-only, **kw).
+
+    By position, not name: signature() renames comprehensions' `.0` to `implicit0`.
+    """
+    n, k = code.co_argcount, code.co_kwonlyargcount
+    slots = list(range(n))
+    extra = n + k
+    if code.co_flags & inspect.CO_VARARGS:
+        slots.append(extra)
+        extra += 1
+    slots.extend(range(n, n + k))
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        slots.append(extra)
+    return slots
 
 
 __all__ = ["Interpreter", "EXECUTED"]
