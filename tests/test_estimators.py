@@ -370,8 +370,12 @@ def test_subclass_hyperparameter_search_compiles_once(regression):
 
     X, y = regression
     before = skautodiff.cache_info()
-    GridSearchCV(FreshSubclass(), {"alpha": [0.01, 0.1, 1.0]}, cv=3).fit(X, y)
+    search = GridSearchCV(FreshSubclass(), {"alpha": [0.01, 0.1, 1.0]}, cv=3).fit(X, y)
     assert skautodiff.cache_info().compiles - before.compiles == 1
+    # Each alpha is the value the loss read, not the one it was first compiled with.
+    for alpha in [0.01, 1.0]:
+        fitted = clone(search.best_estimator_).set_params(alpha=alpha).fit(X, y)
+        assert_params_close(fitted.params_, sklearn_ridge(X, y, alpha), rtol=1e-4)
 
 
 def test_prediction_does_not_compile(regression):

@@ -8,7 +8,9 @@ booleans are concretised under a guard, anything differentiable is an error.
 """
 import builtins
 import functools
+import os
 import sys
+import sysconfig
 import types
 
 import numpy as np
@@ -17,18 +19,28 @@ from .. import symbolic
 from . import arrays, lowering
 from .values import Traced, contains_traced, is_traced, unwrap
 
-# Packages whose Python functions run natively (never interpreted).
-_NATIVE_ROOTS = {"numpy", "scipy", "sklearn", "pytensor", "numba", "pandas", "jax", "jaxlib", "torch",
-                 "autograd", "joblib", "threadpoolctl", "sympy"}
-_ENGINE_PACKAGES = ("skautodiff.engine", "skautodiff.symbolic")
+# Library code runs natively: the standard library and installed packages. skautodiff's own
+# models are written as user code and are interpreted like it.
+_LIBRARY_DIRS = tuple({os.path.realpath(p) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")
+                       if (p := sysconfig.get_paths().get(key))})
+_INTERPRETED_PACKAGES = ("skautodiff.models",)
+_NATIVE_PACKAGES = ("skautodiff.",)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_library_file(filename):
+    return os.path.realpath(filename).startswith(_LIBRARY_DIRS)
 
 
 def is_user_code(fn):
     module = getattr(fn, "__module__", None) or ""
-    root = module.split(".")[0]
-    if root in _NATIVE_ROOTS or root in sys.stdlib_module_names or module.startswith(_ENGINE_PACKAGES):
+    if module.startswith(_INTERPRETED_PACKAGES):
+        return True
+    if module.split(".")[0] in sys.stdlib_module_names or module.startswith(_NATIVE_PACKAGES):
         return False
-    return True
+    code = getattr(fn, "__code__", None)
+    filename = code.co_filename if code is not None else getattr(sys.modules.get(module), "__file__", None)
+    return filename is None or not _is_library_file(filename)
 
 
 def call(interp, fn, args, kwargs):

@@ -73,7 +73,9 @@ def _function(interp, frame, code, defaults=None, kwdefaults=None, annotations=N
 def make_function(interp, frame, ins):
     code = frame.pop()
     if PY >= (3, 13):
-        frame.push(_function(interp, frame, code))
+        # The closure arrives in SET_FUNCTION_ATTRIBUTE; until then empty cells stand in.
+        placeholder = tuple(types.CellType() for _ in code.co_freevars) or None
+        frame.push(_function(interp, frame, code, closure=placeholder))
         return
     flags = ins.arg
     closure = frame.pop() if flags & 0x08 else None

@@ -72,13 +72,6 @@ def for_iter(interp, frame, ins):
     frame.pc = target
 
 
-@handles("END_FOR", since=(3, 12))
-def end_for(interp, frame, ins):
-    frame.pop()
-    if PY == (3, 12):   # 3.12's END_FOR pops two values
-        frame.pop()
-
-
 @handles("RETURN_VALUE")
 def return_value(interp, frame, ins):
     return ("return", frame.pop())

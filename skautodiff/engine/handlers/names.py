@@ -97,11 +97,6 @@ def load_global(interp, frame, ins):
         frame.push(NULL)
 
 
-@handles("LOAD_NAME")
-def load_name(interp, frame, ins):
-    frame.push(_global(interp, frame, ins.argval))
-
-
 @handles("STORE_GLOBAL")
 def store_global(interp, frame, ins):
     raise interp.error(f"assignment to the global '{ins.argval}' inside a traced function",
@@ -114,6 +109,20 @@ def load_attr(interp, frame, ins):
     value = interp.ctx.getattr(obj, ins.argval)
     method = PY >= (3, 12) and ins.arg & 1
     # Methods are pushed already bound, with NULL in the `self` slot: one calling convention.
+    if method and PY < (3, 13):
+        frame.push(NULL)
+    frame.push(value)
+    if method and PY >= (3, 13):
+        frame.push(NULL)
+
+
+@handles("LOAD_SUPER_ATTR", since=(3, 12))
+def load_super_attr(interp, frame, ins):
+    self_ = frame.pop()
+    cls = frame.pop()
+    frame.pop()   # the global `super`
+    value = getattr(super(cls, self_), ins.argval)
+    method = ins.arg & 1
     if method and PY < (3, 13):
         frame.push(NULL)
     frame.push(value)

@@ -3,7 +3,7 @@ from . import handles
 from ..values import NULL
 
 
-@handles("NOP", "RESUME", "EXTENDED_ARG", "CACHE")
+@handles("NOP", "RESUME", "EXTENDED_ARG")
 def nop(interp, frame, ins):
     pass
 
