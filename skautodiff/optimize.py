@@ -12,7 +12,8 @@ import numpy as np
 import scipy.optimize
 
 from . import pytree
-from .api import HessianVector, value_and_grad
+from .api import HessianVector, _wrt_names
+from .compile import Call, GuardFailed
 
 _NEWTON = {"newton-cg", "trust-ncg", "trust-krylov", "trust-exact", "dogleg", "trust-constr"}
 _controller = None
@@ -84,37 +85,77 @@ def _match_bounds(bounds, x0):
     return []
 
 
+class _Objective:
+    """scipy's view of fn: flat float64 vector -> (value, flat gradient), one compiled call.
+
+    The first call goes through the cache (trace/compile as needed); later calls reuse that
+    compiled entry with the other arguments already converted, replacing only the optimised
+    leaves. A failed guard falls back to the cache, which retraces.
+    """
+
+    def __init__(self, fn, wrt, x0, call_args):
+        self.fn, self.wrt, self.call_args = fn, wrt, call_args
+        self.x0_leaves = [np.asarray(leaf) for leaf in pytree.flatten(x0)[0]]
+        self.sizes = np.cumsum([0] + [leaf.size for leaf in self.x0_leaves])
+        self.fast = None
+
+    def leaves(self, flat):
+        return [np.asarray(flat[a:b], dtype=_float(leaf.dtype)).reshape(leaf.shape)
+                for leaf, a, b in zip(self.x0_leaves, self.sizes[:-1], self.sizes[1:])]
+
+    def __call__(self, flat):
+        leaves = self.leaves(flat)
+        if self.fast is not None:
+            entry, values, indices = self.fast
+            for i, leaf in zip(indices, leaves):
+                values[i] = leaf
+            try:
+                outs = entry.run("value_and_grad", values)
+                return float(outs[0]), _concat(outs[1:])
+            except GuardFailed:
+                self.fast = None
+        args, kwargs = self.call_args(leaves)
+        call = Call(self.fn, args, kwargs, set(_wrt_names(self.fn, self.wrt, args, kwargs)[0]))
+        entry, outs = call.run("value_and_grad")
+        self.fast = (entry, entry.inputs(call), call.wrt_indices)
+        return float(outs[0]), _concat(outs[1:])
+
+
+def _float(dtype):
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _concat(arrays):
+    return np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64, copy=False)
+
+
 def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=None, options=None,
              callback=None, wrt=0):
     """scipy.optimize.minimize over a pytree `x0` (the argument `wrt` of fn, first by default).
 
     Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Newton-type methods use
-    the compiled Hessian-vector product.
+    the compiled Hessian-vector product. `callback(params)` receives the parameters shaped like x0.
     """
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")
     x_flat, unravel = pytree.ravel(x0)
-    position = wrt if isinstance(wrt, int) else None
-    vg = value_and_grad(fn, wrt=wrt)
+    treedef = pytree.flatten(x0)[1]
 
-    def call_args(params):
-        if position is None:
+    def call_args(leaves):
+        params = pytree.unflatten(treedef, leaves)
+        if isinstance(wrt, str):
             return args, {**kwargs, wrt: params}
-        return (*args[:position], params, *args[position:]), kwargs
+        return (*args[:wrt], params, *args[wrt:]), kwargs
 
-    def objective(flat):
-        a, k = call_args(unravel(flat))
-        value, grad = vg(*a, **k)
-        return float(value), pytree.ravel(grad)[0]
-
+    objective = _Objective(fn, wrt, x0, call_args)
     options = dict(options or {})
     extra = {}
     if method.lower() in _NEWTON:
         hv = HessianVector(fn, wrt=wrt)
 
         def hessp(flat, p):
-            a, k = call_args(unravel(flat))
+            a, k = call_args(objective.leaves(flat))
             return pytree.ravel(hv(*a, vectors=unravel(p), **k))[0]
         extra["hessp"] = hessp
     scipy_callback = None
