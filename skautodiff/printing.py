@@ -69,6 +69,29 @@ class sigmoid(sympy.Function):
         return self.rewrite(sympy.exp)._eval_evalf(prec)
 
 
+class _Sum(sympy.Sum):
+    """sympy.Sum without its Piecewise folding.
+
+    Creating a Sum folds every Piecewise that mentions its dummy up to the top level, also one that
+    sits inside an inner Sum and is conditioned on the inner dummy: Sum(Sum(Piecewise((1, Eq(s, 0)),
+    (0, True)), (s, ...)) * f, (r, ...)) comes out with Eq(s, 0) outside the inner sum, which changes
+    its meaning. The gradient of x[:, 0] builds exactly that, so Piecewise is masked while the
+    Sum is made. ``_plain_sums`` turns these back into sympy.Sum wherever that is safe."""
+
+    def __new__(cls, function, *limits, **kwargs):
+        masks = {p: sympy.Dummy() for p in function.atoms(sympy.Piecewise)}
+        obj = sympy.Sum.__new__(cls, function.xreplace(masks), *limits, **kwargs)
+        if masks and isinstance(obj, cls):
+            obj._args = (obj.function.xreplace({v: p for p, v in masks.items()}), *obj.limits)
+        return obj
+
+
+def _plain_sums(expr):
+    """_Sum -> sympy.Sum where no Piecewise is inside (there the two are the same)."""
+    return expr.replace(lambda e: type(e) is _Sum and not e.function.has(sympy.Piecewise),
+                        lambda e: sympy.Sum(*e.args))
+
+
 _LAMBDIFY_MODULES = [{"sigmoid": lambda x: 1 / (1 + np.exp(-x))}, "scipy", "numpy"]
 
 
@@ -481,7 +504,7 @@ def _reduce(c, node, ins):
     keep = [a for a in range(t.ndim) if a not in axes]
     elem = elem.xreplace({_IDX[a]: _IDX[p] for p, a in enumerate(keep)})
     if limits:
-        elem = (sympy.Sum if kind == "Add" else sympy.Product)(elem, *limits)
+        elem = (_Sum if kind == "Add" else sympy.Product)(elem, *limits)
     return [_T(elem, tuple(t.shape[a] for a in keep))]
 
 
@@ -500,7 +523,7 @@ def _contract(c, a, b, var_a, var_b):
     if var_a.type.broadcastable[ax_a] or var_b.type.broadcastable[ax_b]:
         elem = body.xreplace({k: 0})
     else:
-        elem = sympy.Sum(body, (k, 0, a.shape[ax_a] - 1))
+        elem = _Sum(body, (k, 0, a.shape[ax_a] - 1))
     shape = tuple(a.shape[x] for x in out_a) + tuple(b.shape[x] for x in out_b)
     mat = None
     if a.mat is not None and b.mat is not None:
@@ -611,7 +634,8 @@ def _inc_subtensor(c, node, ins):
         i = _IDX[a]
         if entry[0] == "slice":
             _, start, length, step = entry
-            conds += [i >= start, i < start + step * length]
+            end = start + step * length
+            conds += [c for c in (i >= start, i < end) if c not in (i >= 0, i < x.shape[a])]  # not 0:n
             if step != 1:
                 conds.append(sympy.Eq(sympy.Mod(i - start, step), 0))
             ypos.append((i - start) / step)
@@ -652,7 +676,7 @@ def _advanced_inc_subtensor(c, node, ins):
     off = x.ndim - y.ndim  # y broadcasts against x[idx], whose axis 0 runs over idx
     ysub = {_IDX[b]: 0 if ybcast[b] else (k if off + b == 0 else _IDX[off + b]) for b in range(y.ndim)}
     hit = sympy.Piecewise((_num(y.elem.xreplace(ysub)), sympy.Eq(i.elem.xreplace({_IDX[0]: k}), _IDX[0])), (0, True))
-    return [_T(_num(x.elem) + sympy.Sum(hit, (k, 0, i.shape[0] - 1)), x.shape)]
+    return [_T(_num(x.elem) + _Sum(hit, (k, 0, i.shape[0] - 1)), x.shape)]
 
 
 def _join(c, node, ins):
@@ -673,6 +697,22 @@ def _join(c, node, ins):
     return [_T(sympy.Piecewise(*pieces), shape)]
 
 
+def _split(c, node, ins):
+    """The gradient of concatenate: output k is x shifted by the sizes of the parts before it."""
+    axis_var = node.inputs[1]
+    if not isinstance(axis_var, Constant):
+        return _opaque(c, node, ins)
+    x, sizes = ins[0], ins[2]
+    axis = int(axis_var.data) % x.ndim
+    i, offset, outs = _IDX[axis], sympy.Integer(0), []
+    for k in range(len(node.outputs)):
+        size = sizes.elem.xreplace({_IDX[0]: k}) if sizes.ndim else sizes.elem
+        shape = tuple(size if a == axis else d for a, d in enumerate(x.shape))
+        outs.append(_T(x.elem.xreplace({i: i + offset}), shape))
+        offset = offset + size
+    return outs
+
+
 def _softmax_parts(c, node, t):
     """The element and sum(exp(...)) over the softmax axes (an int, a tuple, or None for all)."""
     axis = node.op.axis
@@ -682,7 +722,7 @@ def _softmax_parts(c, node, t):
         k = c.fresh_index()
         body = body.xreplace({_IDX[a]: k})
         limits.append((k, 0, t.shape[a] - 1))
-    return t.elem, sympy.Sum(body, *limits)
+    return t.elem, _Sum(body, *limits)
 
 
 def _softmax(c, node, ins):
@@ -744,6 +784,7 @@ _OPS = {
     "AdvancedIncSubtensor1": _advanced_inc_subtensor,
     "AdvancedIncSubtensor": _advanced_inc_subtensor,
     "Join": _join,
+    "Split": _split,
     "Softmax": _softmax,
     "LogSoftmax": _log_softmax,
     "OpFromGraph": _op_from_graph,
@@ -766,12 +807,66 @@ class _Output:
     shape: tuple
 
 
+def _tidy_sum(e):
+    """A sum of a constant is a product; constant factors move out; a sum of a one-hot Piecewise
+    (what the gradient of x[0] produces) is the one term it picks."""
+    if len(e.limits) != 1:
+        return e
+    f, (k, lo, hi) = e.function, e.limits[0]
+    if k not in f.free_symbols:
+        return f * (hi - lo + 1)
+    const, f = f.as_independent(k, as_Add=False)
+    if isinstance(f, sympy.Piecewise) and len(f.args) == 2 and f.args[1].cond == sympy.true and f.args[1].expr == 0:
+        term, cond = f.args[0]
+        conds = list(cond.args) if isinstance(cond, sympy.And) else [cond]
+        for q in conds:
+            if isinstance(q, sympy.Eq) and k in q.args:
+                c = q.rhs if q.lhs == k else q.lhs
+                if k not in c.free_symbols:
+                    rest = [r.xreplace({k: c}) for r in conds if r is not q]
+                    keep = sympy.And(*rest, sympy.Ge(c, lo), sympy.Le(c, hi))
+                    return const * sympy.Piecewise((term.xreplace({k: c}), keep), (0, True))
+    return const * _Sum(f, (k, lo, hi)) if const != 1 else e
+
+
+def _prefer_sigmoid(expr):
+    """1/(1 + exp(u)) -> sigmoid(-u): how gradients of logistic losses are usually written."""
+    def is_logistic(e):
+        return (e.is_Pow and e.exp == -1 and isinstance(e.base, sympy.Add) and len(e.base.args) == 2
+                and sympy.S.One in e.base.args and any(isinstance(t, sympy.exp) for t in e.base.args))
+
+    def to_sigmoid(e):
+        (u,) = next(t for t in e.base.args if isinstance(t, sympy.exp)).args
+        return sigmoid(-u)
+
+    return expr.replace(is_logistic, to_sigmoid)
+
+
+def _is_delta(e):
+    return (isinstance(e, sympy.Piecewise) and len(e.args) == 2 and e.args[0].expr == 1
+            and isinstance(e.args[0].cond, sympy.Eq) and e.args[1].expr == 0 and e.args[1].cond == sympy.true
+            and all(a.is_integer for a in e.args[0].cond.args))  # index equalities, not x == max(x)
+
+
+def _tidy(expr):
+    """Cheap rewrites that always help, run before (and whatever becomes of) sympy.simplify:
+    one-hot sums picked, sigmoid by name, Piecewise((1, Eq(j, 0)), (0, True)) as KroneckerDelta(j, 0)."""
+    expr = _prefer_sigmoid(expr.replace(lambda e: isinstance(e, sympy.Sum), _tidy_sum))
+    return expr.replace(_is_delta, lambda e: sympy.KroneckerDelta(*e.args[0].cond.args))
+
+
 def _simplify(expr, timeout):
     """sympy.simplify, given up after ``timeout`` seconds so that printing stays prompt.
 
     A thread cannot be stopped, so a simplification that runs over keeps going in the background;
-    the op-count limit (SIMPLIFY_MAX_OPS) keeps such leftovers small."""
-    if timeout <= 0 or sympy.count_ops(expr) > SIMPLIFY_MAX_OPS:
+    the op-count limit (SIMPLIFY_MAX_OPS) keeps such leftovers small. The result is kept only when
+    it is strictly shorter and brings no Product (SymPy turns exp(Sum) into Product(exp))."""
+    expr = _tidy(expr)
+    size = sympy.count_ops(expr)
+    if timeout <= 0 or size > SIMPLIFY_MAX_OPS:
+        return expr
+    # SymPy's simplify mishandles Piecewise under Sum (conditions escape their dummy); leave those
+    if any(s.function.has(sympy.Piecewise) for s in expr.atoms(sympy.Sum)):
         return expr
     done = []
     # simplify would rewrite sigmoid(u) as 1/(1 + exp(-u)); an undefined function of the same
@@ -788,7 +883,10 @@ def _simplify(expr, timeout):
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     thread.join(timeout)
-    return done[0] if done else expr
+    if not done or done[0].has(sympy.Product) and not expr.has(sympy.Product):
+        return expr
+    result = _prefer_sigmoid(done[0])
+    return result if sympy.count_ops(result) < size else expr
 
 
 def _graph_inputs(outputs):
@@ -918,7 +1016,7 @@ class Formula:
             for s in [*free, *(s for s in sympy.preorder_traversal(expr) if isinstance(s, sympy.Symbol))]:
                 if s.name.startswith(("_i", "_s")) and s not in rename:
                     rename[s] = sympy.Symbol(next(letters), integer=True)
-            outputs.append(_Output(label, expr.xreplace(rename), tuple(rename[i] for i in free),
+            outputs.append(_Output(label, _plain_sums(expr.xreplace(rename)), tuple(rename[i] for i in free),
                                    tuple(d.xreplace(dims) for d in shape)))
         named_inputs = [(name, tuple(d.xreplace(dims) for d in shape)) for name, shape in inputs]
         return cls(outputs, named_inputs, n_nodes)
@@ -1012,7 +1110,8 @@ class Formula:
                 vals.append(values[s.name])
         # Element by element, Python's conditional expression keeps Piecewise branches lazy
         # (numpy.select would read x[i - 3] out of bounds in the branches not taken).
-        modules = _LAMBDIFY_MODULES if not out.free else [_LAMBDIFY_MODULES[0], "math"]
+        elementwise = expr.has(sympy.Indexed) and not expr.has(sympy.MatrixSymbol)
+        modules = [_LAMBDIFY_MODULES[0], "math"] if elementwise else _LAMBDIFY_MODULES
         f = sympy.lambdify(args + list(out.free), expr, modules=modules)
         if out.free:
             result = np.empty(shape)
