@@ -18,7 +18,7 @@ from pytensor.compile.mode import Mode  # noqa: E402
 
 from . import pytree  # noqa: E402
 from .engine.context import read_path  # noqa: E402
-from .trace import bind, leaf_signature, resolve_callable, restore, trace  # noqa: E402
+from .trace import bind, input_value, leaf_signature, resolve_callable, restore, trace  # noqa: E402
 
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
 _stats = collections.Counter()
@@ -102,7 +102,7 @@ class Entry:
 
     def inputs(self, call):
         tr = self.trace
-        values = [np.asarray(leaf, dtype=sig[0]) for leaf, sig in zip(call.leaves, tr.signature)]
+        values = [input_value(leaf, *sig) for leaf, sig in zip(call.leaves, tr.signature)]
         for path, var in tr.attr_inputs:
             values.append(np.asarray(read_path(call, path), dtype=var.dtype))
         return values

@@ -5,9 +5,12 @@ numpy scalars and Python numbers (bool is data, not a number: it stays in the st
 other object (None, strings, functions, estimator objects) is kept as part of the structure.
 """
 import numpy as np
+import scipy.sparse
 
 
 def is_numeric_leaf(x):
+    if scipy.sparse.issparse(x):   # data matrices: inputs of their own kind, never densified
+        return x.dtype.kind in "iuf"
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "biuf" and x.dtype.kind != "b"
     if isinstance(x, (bool, np.bool_)):

@@ -10,7 +10,9 @@ import inspect
 import types
 
 import numpy as np
+import pytensor.sparse as ps
 import pytensor.tensor as pt
+import scipy.sparse
 from pytensor.graph.basic import Constant
 
 from . import pytree
@@ -57,10 +59,33 @@ def bind(func, bound_self, args, kwargs):
 
 def leaf_signature(leaf, differentiable):
     """(dtype, static shape): what a compiled function depends on for one numeric leaf."""
+    if scipy.sparse.issparse(leaf):
+        if differentiable:
+            raise TypeError("cannot differentiate with respect to a sparse matrix; pass it as data "
+                            "(a non-differentiated argument) and differentiate the dense parameters")
+        return leaf.dtype.name if leaf.dtype.kind == "f" else "float64", ("sparse", _sparse_format(leaf))
     dt = dtype_of(leaf)
     if differentiable and dt.kind in "iu":
         dt = np.dtype(np.float64)
     return dt.name, tuple(1 if n == 1 else None for n in np.shape(leaf))
+
+
+def _sparse_format(leaf):
+    return leaf.format if leaf.format in ("csr", "csc") else "csr"
+
+
+def input_variable(name, dtype, shape):
+    """The symbolic input for a leaf signature."""
+    if shape and shape[0] == "sparse":
+        return ps.matrix(shape[1], name=name, dtype=dtype)
+    return pt.tensor(name=name, dtype=dtype, shape=shape)
+
+
+def input_value(leaf, dtype, shape):
+    """A leaf converted to what the compiled function takes (no copy when it already fits)."""
+    if shape and shape[0] == "sparse":
+        return leaf.asformat(shape[1]).astype(dtype, copy=False)
+    return np.asarray(leaf, dtype=dtype)
 
 
 class Trace:
@@ -89,12 +114,12 @@ def trace(fn, args, kwargs, wrt_names):
     for i, leaf in enumerate(leaves):
         differentiable = owners[i] in wrt_names
         dtype, shape = leaf_signature(leaf, differentiable)
-        var = pt.tensor(name=paths[i], dtype=dtype, shape=shape)
+        var = input_variable(paths[i], dtype, shape)
         signature.append((dtype, shape))
         inputs.append(var)
         if differentiable:
             wrt_leaves.append(i)
-        traced_leaves.append(Traced(_engine_copy(leaf, dtype), var))
+        traced_leaves.append(Traced(_engine_copy(leaf, dtype, shape), var))
 
     ctx = TraceContext(func)
     interp = Interpreter(ctx)
@@ -112,8 +137,10 @@ def trace(fn, args, kwargs, wrt_names):
                  ctx.attr_inputs, outputs, out_treedef, out_kinds, ctx.guards, ctx.value_guards)
 
 
-def _engine_copy(leaf, dtype):
+def _engine_copy(leaf, dtype, shape):
     """The value the traced code sees: a private copy (never mutate the caller's arrays)."""
+    if scipy.sparse.issparse(leaf):
+        return input_value(leaf, dtype, shape).copy()
     if isinstance(leaf, np.ndarray):
         return np.array(leaf, dtype=dtype, copy=True)
     if isinstance(leaf, np.generic):

@@ -7,6 +7,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from .. import symbolic
+from ..symbolic import sparse as sparse_rules
 from . import lowering
 from .values import Traced
 
@@ -25,7 +26,7 @@ class TracedMethod:
 
 def shape(value):
     var = value.var
-    static = var.type.shape
+    static = var.type.shape if not sparse_rules.is_sparse(var) else (None, None)
     return tuple(n if static[i] is not None else Traced(n, var.shape[i])
                  for i, n in enumerate(np.shape(value.value)))
 
@@ -33,6 +34,8 @@ def shape(value):
 def attribute(interp, value, name):
     if name == "shape":
         return shape(value)
+    if sparse_rules.is_sparse(value.var):
+        return _sparse_attribute(interp, value, name)
     if name in ("ndim", "dtype", "itemsize", "flags", "nbytes", "strides", "__class__"):
         return getattr(value.value, name)
     if name == "size":
@@ -48,8 +51,24 @@ def attribute(interp, value, name):
     raise AttributeError(f"'{type(value.value).__name__}' object has no attribute '{name}'")
 
 
+def _sparse_attribute(interp, value, name):
+    if name in ("ndim", "dtype", "format", "nnz", "__class__"):
+        return getattr(value.value, name)
+    if name in sparse_rules.SPARSE_ATTRIBUTES:
+        return lowering.apply_rule(interp, sparse_rules.SPARSE_ATTRIBUTES[name], lambda v: getattr(v, name),
+                                   (value,), {}, f"sparse .{name}")
+    if name in sparse_rules.SPARSE_METHODS:
+        return TracedMethod(value, name)
+    raise interp.error(f"sparse matrix attribute .{name} is not supported",
+                       f"supported: {', '.join(sorted(sparse_rules.SPARSE_METHODS) + sorted(sparse_rules.SPARSE_ATTRIBUTES))}, shape")
+
+
 def call_method(interp, method, args, kwargs):
     target, name = method.target, method.name
+    if sparse_rules.is_sparse(target.var):
+        native = lambda value, *a, **k: getattr(value, name)(*a, **k)   # noqa: E731
+        return lowering.apply_rule(interp, sparse_rules.SPARSE_METHODS[name], native, (target, *args), kwargs,
+                                   f"sparse .{name}")
     rule = symbolic.METHODS.get(name)
     if rule is not None and symbolic.lookup(rule) is not None:   # mapped to a numpy function
         rule = symbolic.lookup(rule)

@@ -7,9 +7,11 @@ concrete dtype (numpy 2's NEP 50 promotion), and an ndim mismatch is an engine b
 """
 import numpy as np
 import pytensor.tensor as pt
+import scipy.sparse
 from pytensor.graph.basic import Constant, Variable
 
 from .. import symbolic
+from ..symbolic import sparse as sparse_rules
 from .errors import TraceError
 from .values import Traced, contains_traced, dtype_of, is_traced, symbolic as to_symbolic, unwrap
 
@@ -30,6 +32,12 @@ def pair(interp, concrete, sym, what):
 
 def fit(interp, var, concrete, what):
     """Cast var to the concrete result's dtype; check ndims agree."""
+    if scipy.sparse.issparse(concrete):
+        if not sparse_rules.is_sparse(var):
+            raise interp.error(f"internal error: {what} gave a sparse matrix but a dense shadow")
+        return var
+    if isinstance(concrete, np.matrix) and var.ndim == 1:   # scipy's sparse *matrix* reductions
+        var = var[None, :] if concrete.shape[0] == 1 else var[:, None]
     dt = dtype_of(concrete)
     if dt is None:
         raise interp.error(f"{what} returned {type(concrete).__name__}, which the engine cannot trace")
@@ -71,6 +79,8 @@ def binary(interp, op, a, b):
     base = op[:-1] if inplace else op
     if not (is_traced(a) or is_traced(b)):
         return _native_binary(op, a, b)
+    if any(is_traced(x) and sparse_rules.is_sparse(x.var) for x in (a, b)):
+        return _sparse_binary(interp, base, a, b)
     rule = symbolic.BINARY.get(base)
     if rule is None:
         raise interp.error(f"operator {op!r} has no symbolic rule")
@@ -83,6 +93,18 @@ def binary(interp, op, a, b):
         _native_binary(op, a, unwrap(b))
         return interp.ctx.promote(a, fit(interp, rule(pt.as_tensor_variable(a.copy()), as_var(b)), a, f"'{op}'"))
     return apply_rule(interp, rule, lambda x, y: _native_binary(base, x, y), (a, b), {}, f"operator '{op}'")
+
+
+def _sparse_binary(interp, op, a, b):
+    values = [x.value if is_traced(x) else x for x in (a, b)]
+    if op == "*" and any(scipy.sparse.isspmatrix(v) for v in values):
+        op = "matrix *"   # scipy's sparse matrices multiply as matrices
+    rule = sparse_rules.SPARSE_BINARY.get(op)
+    if rule is None:
+        raise interp.error(f"operator {op!r} on a sparse matrix is not supported",
+                           "use X @ w, X.multiply(...), X.sum(...) or X.toarray() for small matrices")
+    return apply_rule(interp, rule, lambda x, y: _native_binary(op.split()[-1], x, y), (a, b), {},
+                      f"sparse '{op}'")
 
 
 def _native_binary(op, a, b):
@@ -184,6 +206,9 @@ def _symbolic_index(interp, index):
 
 
 def getitem(interp, container, index):
+    if is_traced(container) and sparse_rules.is_sparse(container.var):
+        return apply_rule(interp, sparse_rules.getitem, lambda x, i: x[i], (container, index), {},
+                          "sparse indexing")
     if is_traced(container):
         concrete = container.value[unwrap(index)]
         sym_index = _symbolic_index(interp, index)

@@ -9,7 +9,8 @@ import importlib
 import types
 
 # Areas, in lookup order. A missing module is skipped so that areas can land one at a time.
-_AREAS = ("operators", "numpy_functions", "methods", "builtins", "special", "stats", "linalg", "sparse")
+# (sparse.py has tables of its own: the engine consults them for sparse operands only.)
+_AREAS = ("operators", "numpy_functions", "methods", "builtins", "special", "stats", "linalg")
 
 FUNCTIONS = {}     # callable (or (owner, "name")) -> rule
 METHODS = {}       # ndarray method name -> rule(var, *args, **kwargs)
