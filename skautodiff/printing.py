@@ -42,7 +42,9 @@ SIMPLIFY_MAX_OPS = 80
 SIMPLIFY_TIMEOUT = 2.0
 
 # Canonical free indices: element expressions of an n-d value use _IDX[:n], axis a <-> _IDX[a].
-_IDX = tuple(sympy.Symbol(f"_i{a}", integer=True) for a in range(32))
+# Indices are nonnegative integers, so that SymPy can drop conditions like i + n < n.
+_INDEX = {"integer": True, "nonnegative": True}
+_IDX = tuple(sympy.Symbol(f"_i{a}", **_INDEX) for a in range(32))
 _DIM_NAMES = "n m p q N M P Q K L".split()
 _INDEX_NAMES = "i j k l r s t u v a b c d e g h".split()
 
@@ -217,6 +219,8 @@ _SCALAR = {
     "OR": lambda *a: sympy.Or(*map(_truth, a)),
     "XOR": lambda a, b: sympy.Xor(_truth(a), _truth(b)),
     "Invert": lambda a: sympy.Not(_truth(a)),
+    "IsInf": _unary(lambda a: sympy.Eq(sympy.Abs(a), sympy.oo)),
+    "IsNan": _unary(lambda a: sympy.Ne(a, a)),
     "Second": lambda a, b: b,
     "Identity": lambda a: a,
     "Conj": lambda a: a,
@@ -311,7 +315,7 @@ class _Converter:
         return expr
 
     def fresh_index(self):
-        return sympy.Symbol(f"_s{next(self.counter)}", integer=True)
+        return sympy.Symbol(f"_s{next(self.counter)}", **_INDEX)
 
     # graph walk -------------------------------------------------------------------------------
     def convert(self, outputs):
@@ -679,12 +683,22 @@ def _advanced_inc_subtensor(c, node, ins):
     return [_T(_num(x.elem) + _Sum(hit, (k, 0, i.shape[0] - 1)), x.shape)]
 
 
-def _join(c, node, ins):
-    axis_var = node.inputs[0]
+def _axis_and_operands(node, ins, position):
+    """Join/Split take the axis as an input on PyTensor 3.0 and as a property on 3.3."""
+    axis = getattr(node.op, "axis", None)
+    if isinstance(axis, (int, np.integer)):
+        return int(axis), list(ins)
+    axis_var = node.inputs[position]
     if not isinstance(axis_var, Constant):
-        return _opaque(c, node, ins[1:])
-    parts = ins[1:]
-    axis = int(axis_var.data) % parts[0].ndim
+        return None, None
+    return int(axis_var.data), ins[:position] + ins[position + 1 :]
+
+
+def _join(c, node, ins):
+    axis, parts = _axis_and_operands(node, ins, 0)
+    if axis is None:
+        return _opaque(c, node, ins)
+    axis %= parts[0].ndim
     i, offset, pieces = _IDX[axis], sympy.Integer(0), []
     for t in parts:
         pieces.append((t.elem.xreplace({i: i - offset}), i < offset + t.shape[axis]))
@@ -699,11 +713,11 @@ def _join(c, node, ins):
 
 def _split(c, node, ins):
     """The gradient of concatenate: output k is x shifted by the sizes of the parts before it."""
-    axis_var = node.inputs[1]
-    if not isinstance(axis_var, Constant):
+    axis, operands = _axis_and_operands(node, ins, 1)
+    if axis is None:
         return _opaque(c, node, ins)
-    x, sizes = ins[0], ins[2]
-    axis = int(axis_var.data) % x.ndim
+    x, sizes = operands
+    axis %= x.ndim
     i, offset, outs = _IDX[axis], sympy.Integer(0), []
     for k in range(len(node.outputs)):
         size = sizes.elem.xreplace({_IDX[0]: k}) if sizes.ndim else sizes.elem
@@ -740,11 +754,43 @@ def _op_from_graph(c, node, ins):
     op = node.op
     if type(op).__name__ == "LogAddExp":
         return _elemwise_rule(c, node, ins, _SCALAR["LogAddExp"])
+    forward = node.inputs[-2].owner if len(node.inputs) > 2 else None
+    if forward is not None and type(forward.op).__name__ == "LogAddExp" and forward.inputs == node.inputs[:-2]:
+        return _logaddexp_derivative(c, node, ins)
     saved, c.memo = c.memo, dict(zip(op.inner_inputs, ins))
     try:
         return c.convert(list(op.inner_outputs))
     finally:
         c.memo = saved
+
+
+def _logaddexp_derivative(c, node, ins):
+    """Pullback of logaddexp(a_0, a_1, ...): g * exp(a_k) / sum_j exp(a_j), summed over the axes
+    along which a_k was broadcast. Inlining PyTensor's own graph would show its max-shift trick."""
+    *operands, out, grad = ins
+    out_type = node.inputs[-2].type
+    args = []
+    for var, t in zip(node.inputs[:-2], operands):
+        off = out_type.ndim - var.type.ndim
+        sub = {_IDX[b]: 0 if var.type.broadcastable[b] else _IDX[off + b] for b in range(var.type.ndim)}
+        args.append(t.elem.xreplace(sub))
+    total = sympy.Add(*(sympy.exp(a) for a in args))
+    results = []
+    for k, (var, t, a) in enumerate(zip(node.inputs[:-2], operands, args)):
+        if len(args) == 2:  # exp(a)/(exp(a) + exp(b)) is sigmoid(a - b)
+            elem = grad.elem * sigmoid(a - args[1 - k])
+        else:
+            elem = grad.elem * sympy.exp(a) / total
+        off = out_type.ndim - var.type.ndim
+        summed = [ax for ax in range(out_type.ndim) if ax < off or (var.type.broadcastable[ax - off] and not out_type.broadcastable[ax])]
+        limits = []
+        for ax in summed:
+            k = c.fresh_index()
+            elem = elem.xreplace({_IDX[ax]: k})
+            limits.append((k, 0, out.shape[ax] - 1))
+        elem = elem.xreplace({_IDX[off + b]: _IDX[b] for b in range(var.type.ndim)})
+        results.append(_T(_Sum(elem, *limits) if limits else elem, t.shape))
+    return results
 
 
 def _elemwise_rule(c, node, ins, rule):
@@ -1015,7 +1061,7 @@ class Formula:
             rename = dict(dims)
             for s in [*free, *(s for s in sympy.preorder_traversal(expr) if isinstance(s, sympy.Symbol))]:
                 if s.name.startswith(("_i", "_s")) and s not in rename:
-                    rename[s] = sympy.Symbol(next(letters), integer=True)
+                    rename[s] = sympy.Symbol(next(letters), **_INDEX)
             outputs.append(_Output(label, _plain_sums(expr.xreplace(rename)), tuple(rename[i] for i in free),
                                    tuple(d.xreplace(dims) for d in shape)))
         named_inputs = [(name, tuple(d.xreplace(dims) for d in shape)) for name, shape in inputs]

@@ -25,7 +25,7 @@ def I(name):
 
 
 def idx(name):
-    return sympy.Symbol(name, integer=True)
+    return sympy.Symbol(name, integer=True, nonnegative=True)
 
 
 def dim(name):
