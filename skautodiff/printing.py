@@ -32,7 +32,7 @@ from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.rewriting.utils import rewrite_graph
 from pytensor.tensor.subtensor import indices_from_subtensor
 
-__all__ = ["Formula", "sigmoid"]
+__all__ = ["Formula", "formula", "sigmoid"]
 
 # Above these sizes an output is shown as a summary, and sympy.simplify is not attempted.
 MAX_CHARS = 2000
@@ -372,7 +372,7 @@ class _Converter:
         for var in level:
             if var.owner is not None and var not in self.memo:
                 shape = tuple(self.dim(s) for s in var.type.shape)
-                dots = sympy.Symbol("…")
+                dots = sympy.Symbol(f"…{len(self.memo)}")  # distinct, or SymPy would merge …*… into …**2
                 self.memo[var] = _T(sympy.IndexedBase(dots)[_IDX[: len(shape)]] if shape else dots, shape)
 
     def whole(self, t):
@@ -1009,7 +1009,8 @@ class Formula:
         inputs = _graph_inputs(variables)
         display = _input_names(inputs, names)
         fg = FunctionGraph(inputs, variables, clone=True)
-        if rewrite:
+        # A graph far over MAX_NODES ends as a summary anyway: rewriting it would only cost time.
+        if rewrite and len(fg.apply_nodes) <= 5 * MAX_NODES:
             try:
                 rewrite_graph(fg, include=("canonicalize", "stabilize"))
             except Exception:  # a rewrite that fails here only costs readability
@@ -1166,3 +1167,13 @@ class Formula:
             return result
         result = np.asarray(f(*vals), dtype=float)
         return result.reshape(shape) if result.size == int(np.prod(shape)) else np.broadcast_to(result, shape).copy()
+
+
+def formula(fn, *example_args, wrt=None, **example_kwargs):
+    """``fn`` traced at the example arguments, as a Formula: its value when ``wrt`` is None, else
+    its gradient with respect to ``wrt`` (a parameter name or a list of them)."""
+    from . import api
+
+    wrapper = api.Function(fn) if wrt is None else api.Gradient(fn, wrt=wrt)
+    wrapper(*example_args, **example_kwargs)
+    return wrapper.formula()

@@ -241,3 +241,31 @@ def test_large_graph_prints_a_prompt_summary():
     assert time.perf_counter() - start < 20
     assert "too large to show in full" in text and "inputs: x (n), y (" in text
     assert len(text) < 3000
+
+
+def test_public_api_prints_the_issue_example():
+    import skautodiff
+
+    g = skautodiff.Gradient(lambda x: ((x + 1) ** 2).sum(), [np.zeros(3)])
+    assert str(g) in ("∂f/∂x = 2*x + 2", "∂f/∂x = 2*(x + 1)")
+    np.testing.assert_allclose(g(np.arange(3.0))[0], [2.0, 4.0, 6.0])
+
+
+def test_public_formula_of_a_numpy_loss_matches_its_gradient():
+    import skautodiff
+
+    def loss(params, X, y, alpha=1e-3):
+        z = X @ params["w"] + params["b"]
+        return np.mean(np.logaddexp(0, -y * z)) + alpha * np.sum(params["w"] ** 2)
+
+    rng = np.random.default_rng(2)
+    params, X_, y_ = {"w": rng.normal(size=3), "b": 0.5}, rng.normal(size=(5, 3)), np.sign(rng.normal(size=5))
+    value = skautodiff.formula(loss, params, X_, y_)
+    assert same(value.sympy(), S("alpha") * sympy.Sum(wi[i] ** 2, (i, 0, m - 1)) + sympy.Sum(
+        sympy.log(1 + sympy.exp(-(b + sympy.Sum(Xi[k, j] * wi[j], (j, 0, m - 1))) * yi[k])), (k, 0, n - 1)) / n)
+    grad = skautodiff.formula(loss, params, X_, y_, wrt="params")
+    assert grad.labels == ["∂f/∂w", "∂f/∂b"]
+    got_w, got_b = grad.evaluate({"w": params["w"], "b": params["b"], "X": X_, "y": y_, "alpha": 1e-3})
+    want = skautodiff.Gradient(loss, wrt="params")(params, X_, y_)
+    np.testing.assert_allclose(got_w, want["w"], rtol=1e-9)
+    np.testing.assert_allclose(got_b, want["b"], rtol=1e-9)
