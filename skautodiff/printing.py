@@ -970,8 +970,13 @@ def _top_level(expr, depth=3):
         return expr
     if depth == 0:
         return sympy.Symbol("…")
+    args = [_top_level(a, depth - 1) for a in expr.args]
+    try:  # unevaluated, or SymPy would merge …*… into …**2
+        return expr.func(*args, evaluate=False)
+    except TypeError:  # classes without an evaluate flag
+        pass
     try:
-        return expr.func(*[_top_level(a, depth - 1) for a in expr.args])
+        return expr.func(*args)
     except Exception:  # some classes (Sum limits, Indexed) reject an ellipsis argument
         return sympy.Symbol("…")
 
