@@ -80,6 +80,9 @@ NUMPY = [
     Case("svd-values", N.svd, lambda F, a: F(N.svd)(a, compute_uv=False), (M34,)),
     Case("svd-values-hermitian", N.svd, lambda F, a: F(N.svd)(spd(a), compute_uv=False, hermitian=True), (M33,)),
     Case("svd-full-values", N.svd, lambda F, a: F(N.svd)(a), (M43,), grad=False),
+    Case("svd-full-square", N.svd, lambda F, a: F(N.svd)(a), (M33,)),
+    Case("svd-full-tall-used-part", N.svd, lambda F, a: [o[..., :3] for o in F(N.svd)(a)], (M43,)),
+    Case("svd-full-stack-values", N.svd, lambda F, a: F(N.svd)(a), (STACK,), grad=False),
     Case("pinv-tall", N.pinv, lambda F, a: F(N.pinv)(a), (M43,)),
     Case("pinv-wide", N.pinv, lambda F, a: F(N.pinv)(a), (M34,)),
     Case("pinv-hermitian", N.pinv, lambda F, a: F(N.pinv)(spd(a), hermitian=True), (M33,)),
@@ -155,12 +158,14 @@ def test_complete_qr_of_tall_matrix_refuses_its_gradient_at_run_time():
         grad(M43)
 
 
-def test_full_svd_of_tall_matrix_refuses_its_gradient():
+def test_full_svd_refuses_a_gradient_through_the_complement_at_run_time():
     # The extra columns of U are an arbitrary orthonormal complement: no gradient, never a wrong one.
     x = pt.matrix("x")
     u, s, vh = symbolic(N.svd)(x)
-    with pytest.raises(NotImplementedError):
-        pytensor.grad(pt.sum(u), x)
+    grad = pytensor.function([x], pytensor.grad(pt.sum(u), x), mode=MODE)
+    assert grad(M34).shape == (3, 4)  # wide: U is square, only Vh has a complement (unused here)
+    with pytest.raises(AssertionError, match="full_matrices=False"):
+        grad(M43)
 
 
 M = pt.matrix("m")
@@ -195,3 +200,38 @@ def test_norm_rejects_what_numpy_rejects(value, kw):
         np.linalg.norm(value, **kw)
     with pytest.raises(ValueError):
         symbolic(norm)(pt.as_tensor_variable(value), **kw)
+
+
+@pytest.mark.cbackend
+@pytest.mark.slow
+def test_rules_compile_on_the_c_backend():
+    # What users run: full rewrites and the C linker, through the custom-gradient Ops
+    # (QR, full SVD), the LU slogdet, a scipy.stats and a scipy.special rule in one graph.
+    import scipy.special as sc
+    import scipy.stats as st
+
+    a = pt.matrix("a")
+    x = pt.vector("x")
+    s = spd(a)
+    _, logabsdet = symbolic(N.slogdet)(s)
+    _, r = symbolic(N.qr)(a)
+    _, sv, _ = symbolic(N.svd)(a)
+    terms = [logabsdet, pt.sum(r), pt.sum(sv),
+             pt.sum(symbolic(st.multivariate_normal.logpdf)(x, np.zeros(3), s)),
+             pt.sum(symbolic(sc.log_ndtr)(x * 10))]
+    cost = sum(terms)
+    f = pytensor.function([a, x], [cost, *pytensor.grad(cost, [a, x])], mode="FAST_RUN")
+
+    def reference(a_, x_):
+        s_ = spd(a_)
+        return (np.linalg.slogdet(s_)[1] + np.sum(np.linalg.qr(a_)[1]) + np.sum(np.linalg.svd(a_)[1])
+                + st.multivariate_normal.logpdf(x_, np.zeros(3), s_) + np.sum(sc.log_ndtr(x_ * 10)))
+
+    value, ga, gx = f(M33, B3)
+    np.testing.assert_allclose(value, reference(M33, B3), rtol=1e-10)
+    h = 1e-6
+    fd_a = np.array([(reference(M33 + h * e, B3) - reference(M33 - h * e, B3)) / (2 * h)
+                     for e in np.eye(9).reshape(9, 3, 3)]).reshape(3, 3)
+    fd_x = np.array([(reference(M33, B3 + h * e) - reference(M33, B3 - h * e)) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(ga, fd_a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx, fd_x, rtol=1e-5, atol=1e-6)

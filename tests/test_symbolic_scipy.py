@@ -33,6 +33,7 @@ class Case:
     inputs: tuple                  # the traced inputs, as numpy arrays
     grad: bool = True              # also check the gradient against finite differences
     rtol: float = 1e-10
+    tails: bool = False            # values must be relatively exact even where they are tiny
 
 
 def real(fn):
@@ -88,7 +89,7 @@ def check_case(case):
         want = np.asarray(expected[i])
         assert np.shape(value) == want.shape, f"output {i}: shape {np.shape(value)} != {want.shape}"
         np.testing.assert_allclose(np.asarray(value, dtype=float), want.astype(float), rtol=case.rtol,
-                                   atol=case.rtol * _scale(want), err_msg=f"output {i}")
+                                   atol=0.0 if case.tails else case.rtol * _scale(want), err_msg=f"output {i}")
 
     if case.grad:
         def cost_np(*xs):
@@ -125,9 +126,9 @@ SCALE = np.array([1.5])
 LARGE = np.array([-40.0, -30.0, -5.0, -0.5, 0.0, 0.3, 5.0, 12.0])
 
 SPECIAL = [
-    Case("expit", sc.expit, lambda F, x: F(sc.expit)(x), (LARGE,)),
+    Case("expit", sc.expit, lambda F, x: F(sc.expit)(x), (LARGE,), tails=True),
     Case("logit", sc.logit, lambda F, p: F(sc.logit)(p), (UNIT,)),
-    Case("log_expit", sc.log_expit, lambda F, x: F(sc.log_expit)(x), (LARGE,)),
+    Case("log_expit", sc.log_expit, lambda F, x: F(sc.log_expit)(x), (LARGE,), tails=True),
     Case("logsumexp", sc.logsumexp, lambda F, a: F(sc.logsumexp)(a), (X,)),
     Case("logsumexp-large", sc.logsumexp, lambda F, a: F(sc.logsumexp)(a + 1000.0, axis=1), (X23,)),
     Case("logsumexp-axes-keepdims", sc.logsumexp,
@@ -150,11 +151,11 @@ SPECIAL = [
     Case("betaln", sc.betaln, lambda F, a, b: F(sc.betaln)(a, b), (POS, POS[::-1])),
     Case("beta", sc.beta, lambda F, a, b: F(sc.beta)(a, b), (POS, POS[::-1])),
     Case("erf", sc.erf, lambda F, x: F(sc.erf)(x), (X,)),
-    Case("erfc", sc.erfc, lambda F, x: F(sc.erfc)(x), (X * 3,)),
+    Case("erfc", sc.erfc, lambda F, x: F(sc.erfc)(x), (X * 3,), tails=True),
     Case("erfinv", sc.erfinv, lambda F, x: F(sc.erfinv)(x), (UNIT * 1.8 - 0.9,)),
     Case("erfcx", sc.erfcx, lambda F, x: F(sc.erfcx)(x), (X * 3,)),
-    Case("ndtr", sc.ndtr, lambda F, x: F(sc.ndtr)(x), (np.array([-20.0, -3.0, 0.1, 2.0, 9.0]),)),
-    Case("log_ndtr", sc.log_ndtr, lambda F, x: F(sc.log_ndtr)(x), (LARGE,)),
+    Case("ndtr", sc.ndtr, lambda F, x: F(sc.ndtr)(x), (np.array([-20.0, -3.0, 0.1, 2.0, 9.0]),), tails=True),
+    Case("log_ndtr", sc.log_ndtr, lambda F, x: F(sc.log_ndtr)(x), (LARGE,), tails=True),
     Case("log_ndtr-extremes", sc.log_ndtr, lambda F, x: F(sc.log_ndtr)(x),
          (np.array([-1e5, -np.inf, np.inf, 40.0]),), grad=False),
     Case("xlogy", sc.xlogy, lambda F, x, y: F(sc.xlogy)(x, y), (POS, POS[::-1])),

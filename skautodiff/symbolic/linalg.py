@@ -167,6 +167,37 @@ def eigvalsh(a, UPLO="L"):
     return pt.linalg.eigvalsh(_as(a), lower=_uplo("eigvalsh", UPLO))
 
 
+def _full_svd_pullback(inputs, outputs, output_grads):
+    """Gradient of the full SVD, valid when the cost does not use the orthonormal complement.
+
+    For M != N the last |M - N| columns of U (or rows of Vh) are an arbitrary complement chosen
+    by LAPACK: no gradient exists for them. The first k = min(M, N) are the reduced SVD, whose
+    gradient is PyTensor's (applied to these very outputs, so column signs agree). A cost that
+    touches the complement gets a run-time error, never a silently wrong gradient; a square
+    matrix has no complement.
+    """
+    (a,), (u, s, vh) = inputs, outputs
+    du, ds, dvh = (pt.zeros_like(out) if isinstance(g.type, DisconnectedType) else g
+                   for out, g in zip(outputs, output_grads))
+    k = s.shape[0]
+    unused = pt.and_(pt.all(pt.eq(du[:, k:], 0)), pt.all(pt.eq(dvh[k:, :], 0)))
+    du = Assert("numpy.linalg.svd(full_matrices=True): the cost uses the extra columns of U or rows "
+                "of Vh, which have no gradient; use full_matrices=False")(du, unused)
+    reduced = pt.linalg.SVD(full_matrices=False, compute_uv=True)
+    return reduced.pullback([a], [u[:, :k], s, vh[:k, :]], [du[:, :k], ds, dvh[:k, :]])
+
+
+_SVD_OPS = {}
+
+
+def _full_svd_op(dtype):
+    if dtype not in _SVD_OPS:
+        a = pt.matrix("a", dtype=dtype)
+        outs = pt.linalg.svd(a, full_matrices=True, compute_uv=True)
+        _SVD_OPS[dtype] = OpFromGraph([a], list(outs), pullback=_full_svd_pullback, name="FullSVD")
+    return _SVD_OPS[dtype]
+
+
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     a = _as(a)
     if not compute_uv:
@@ -175,13 +206,14 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     if hermitian:
         raise NotImplementedError("numpy.linalg.svd: hermitian=True with compute_uv=True (numpy then "
                                   "derives U and Vh from eigh, with its own sign convention) is not supported")
-    m, n = a.type.shape[-2:]
-    if full_matrices and not (m is not None and m == n):
-        # PyTensor's SVD has no gradient with full_matrices=True (the extra columns of U or V are
-        # an arbitrary orthonormal complement); values are still right, and pytensor.grad raises.
+    if not full_matrices:
+        return tuple(pt.linalg.svd(a, full_matrices=False, compute_uv=True))
+    if a.ndim != 2:
+        # PyTensor's batched full SVD: right values; pytensor.grad raises NotImplementedError.
         return tuple(pt.linalg.svd(a, full_matrices=True, compute_uv=True))
-    # Square (or reduced): the reduced decomposition is the full one and has a gradient.
-    return tuple(pt.linalg.svd(a, full_matrices=False, compute_uv=True))
+    if not a.dtype.startswith("float"):
+        a = a.astype("float64")
+    return tuple(_full_svd_op(a.dtype)(a))
 
 
 def pinv(a, rcond=None, hermitian=False, **kwargs):
