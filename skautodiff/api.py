@@ -69,7 +69,8 @@ class _Wrapper:
         for name, child in zip(tr.treedef.meta, tr.treedef.children):
             n = child.num_leaves
             if name in names:
-                leaves = [_like(call.leaves[i], by_leaf[i]) for i in range(start, start + n)]
+                leaves = [_like(call.leaves[i], by_leaf[i]) if i in by_leaf else np.zeros(np.shape(call.leaves[i]))
+                          for i in range(start, start + n)]
                 results.append(pytree.unflatten(child, leaves))
             start += n
         order = [n for n in tr.treedef.meta if n in names]

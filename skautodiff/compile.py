@@ -18,7 +18,7 @@ from pytensor.compile.mode import Mode  # noqa: E402
 
 from . import pytree  # noqa: E402
 from .engine.context import read_path  # noqa: E402
-from .trace import bind, input_value, leaf_signature, resolve_callable, restore, trace  # noqa: E402
+from .trace import bind, input_value, is_differentiable, leaf_signature, resolve_callable, restore, trace  # noqa: E402
 
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
 _stats = collections.Counter()
@@ -148,8 +148,9 @@ class Call:
         for name, child in zip(treedef.meta, treedef.children):
             owners.extend([name] * child.num_leaves)
         self.names = list(treedef.meta)
-        self.wrt_indices = [i for i, owner in enumerate(owners) if owner in wrt_names]
-        signature = tuple(leaf_signature(leaf, owner in wrt_names) for leaf, owner in zip(self.leaves, owners))
+        differentiable = [is_differentiable(leaf, owner, wrt_names) for leaf, owner in zip(self.leaves, owners)]
+        self.wrt_indices = [i for i, d in enumerate(differentiable) if d]
+        signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
 
     def run(self, kind, extra=()):

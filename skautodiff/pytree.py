@@ -9,10 +9,11 @@ import scipy.sparse
 
 
 def is_numeric_leaf(x):
+    """Arrays (boolean masks included) and numbers; Python bools are flags, kept in the structure."""
     if scipy.sparse.issparse(x):   # data matrices: inputs of their own kind, never densified
         return x.dtype.kind in "iuf"
     if isinstance(x, np.ndarray):
-        return x.dtype.kind in "biuf" and x.dtype.kind != "b"
+        return x.dtype.kind in "biuf"
     if isinstance(x, (bool, np.bool_)):
         return False
     return isinstance(x, (int, float, np.integer, np.floating))
@@ -50,14 +51,23 @@ class TreeDef:
 
 
 def _static_key(obj):
-    """Objects kept in the structure compare by value when they are plain data, else by type."""
-    try:
-        hash(obj)
-        if isinstance(obj, (str, bytes, bool, type(None), int, float, tuple, frozenset, np.bool_)):
+    """How an object kept in the structure takes part in a cache key.
+
+    Plain data by value; objects with attributes by type (the engine guards every attribute
+    the traced code reads); anything else by identity, so a different object never reuses a
+    trace made with another.
+    """
+    if isinstance(obj, (str, bytes, bool, type(None), int, float, complex, np.bool_, np.dtype, type)):
+        return ("value", obj)
+    if isinstance(obj, (tuple, frozenset)):
+        try:
+            hash(obj)
             return ("value", obj)
-    except TypeError:
-        pass
-    return ("object", type(obj))
+        except TypeError:
+            pass
+    if hasattr(obj, "__dict__") and not callable(obj):
+        return ("object", type(obj))
+    return ("identity", id(obj))
 
 
 def flatten(tree):

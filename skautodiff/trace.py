@@ -57,6 +57,11 @@ def bind(func, bound_self, args, kwargs):
     return arguments
 
 
+def is_differentiable(leaf, owner, wrt_names):
+    """A numeric leaf of a differentiated argument (boolean masks never are)."""
+    return owner in wrt_names and (scipy.sparse.issparse(leaf) or dtype_of(leaf).kind != "b")
+
+
 def leaf_signature(leaf, differentiable):
     """(dtype, static shape): what a compiled function depends on for one numeric leaf."""
     if scipy.sparse.issparse(leaf):
@@ -112,7 +117,7 @@ def trace(fn, args, kwargs, wrt_names):
     paths = _leaf_names(treedef, names)
     signature, inputs, traced_leaves, wrt_leaves = [], [], [], []
     for i, leaf in enumerate(leaves):
-        differentiable = owners[i] in wrt_names
+        differentiable = is_differentiable(leaf, owners[i], wrt_names)
         dtype, shape = leaf_signature(leaf, differentiable)
         var = input_variable(paths[i], dtype, shape)
         signature.append((dtype, shape))

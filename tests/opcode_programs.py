@@ -112,7 +112,9 @@ def f_generators(w):
 
 
 def f_nonlocal_delete(w):
-    acc = w[0]
+    import math
+    from numpy import linalg
+    acc = w[0] * math.pi / linalg.norm(np.ones(4))
 
     def bump():
         nonlocal acc

@@ -55,6 +55,8 @@ def call(interp, fn, args, kwargs):
             "draw the noise outside the function and pass it in as an argument, so the compiled "
             "function and its gradient see the same numbers")
     traced = contains_traced(args) or contains_traced(kwargs)
+    if traced and _hashable(fn) and fn in _SHAPE_ONLY:
+        return _shape_only(interp, fn, args, kwargs)
     if traced:
         rule = symbolic.lookup(fn)
         if rule is not None:
@@ -125,8 +127,13 @@ def _native(interp, fn, args, kwargs):
     owner = getattr(fn, "__self__", None)
     if fn in _INSPECT if _hashable(fn) else False:
         return fn(*unwrap(args), **unwrap(kwargs))
-    if isinstance(owner, (list, dict, set, tuple)) or (_hashable(fn) and fn in _STRUCTURAL):
-        # Containers only move values around: they may hold engine values.
+    if isinstance(owner, (list, dict, set, tuple)):
+        # Containers only move values around: they may hold engine values. The methods that
+        # consume an iterable (extend, update) see a traced array as its rows.
+        if getattr(fn, "__name__", "") in ("extend", "update", "__iadd__"):
+            args = [lowering.iterate(interp, a) if is_traced(a) else a for a in args]
+        return fn(*args, **kwargs)
+    if _hashable(fn) and fn in _STRUCTURAL:   # list(x), zip(x, y), ...: iterate traced arrays by row
         args = [lowering.iterate(interp, a) if is_traced(a) else a for a in args]
         return fn(*args, **kwargs)
     if isinstance(owner, str):   # "...".format(x), ", ".join(...)
@@ -144,6 +151,22 @@ def _native(interp, fn, args, kwargs):
     args = lowering.concretize_all(interp, list(args), f"calling {name}")
     kwargs = lowering.concretize_all(interp, dict(kwargs), f"calling {name}")
     return fn(*args, **kwargs)
+
+
+# numpy functions whose result depends only on the shapes of their array arguments.
+_SHAPE_ONLY = {np.shape, np.ndim, np.size, np.diag_indices_from, np.tril_indices_from, np.triu_indices_from}
+
+
+def _shape_only(interp, fn, args, kwargs):
+    if fn is np.shape:
+        return arrays.shape(args[0]) if is_traced(args[0]) else np.shape(args[0])
+    if fn is np.size and is_traced(args[0]) and len(args) == 1 and not kwargs:
+        return arrays.attribute(interp, args[0], "size")
+    for a in [*args, *kwargs.values()]:   # the result is a constant for these shapes
+        if is_traced(a):
+            for n in arrays.shape(a):
+                lowering.concretize(interp, n, symbolic.display_name(fn))
+    return fn(*unwrap(args), **unwrap(kwargs))
 
 
 def _hashable(fn):

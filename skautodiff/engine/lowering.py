@@ -63,9 +63,41 @@ def run_rule(interp, rule, args, kwargs, what):
 
 
 def apply_rule(interp, rule, native, args, kwargs, what):
-    """Call `native` on concrete values and `rule` on symbolic ones; pair the results."""
+    """Call `native` on concrete values and `rule` on symbolic ones; pair the results.
+
+    When PyTensor cannot express a call whose traced arguments are all integers (shapes,
+    counts, indices: nothing to differentiate), the result is a constant valid while those
+    integers keep their values (guarded), e.g. np.triu(np.ones((n, n), dtype=bool)).
+    """
     concrete = native(*unwrap(args), **unwrap(kwargs))
-    return pair(interp, concrete, run_rule(interp, rule, args, kwargs, what), what)
+    try:
+        sym = run_rule(interp, rule, args, kwargs, what)
+    except TraceError:
+        if not _integers_only((args, kwargs)):
+            raise
+        concretize_all(interp, [args, kwargs], what)
+        return concrete
+    return pair(interp, concrete, sym, what)
+
+
+def _integers_only(obj):
+    found = []
+    _map_traced(obj, found.append)
+    return bool(found) and all(dtype_of(t.value) is not None and dtype_of(t.value).kind in "biu" for t in found)
+
+
+def _map_traced(obj, visit):
+    if is_traced(obj):
+        visit(obj)
+    elif isinstance(obj, (list, tuple, set)):
+        for x in obj:
+            _map_traced(x, visit)
+    elif isinstance(obj, dict):
+        for x in obj.values():
+            _map_traced(x, visit)
+    elif isinstance(obj, slice):
+        for x in (obj.start, obj.stop, obj.step):
+            _map_traced(x, visit)
 
 
 def as_var(value):

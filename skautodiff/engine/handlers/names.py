@@ -147,3 +147,19 @@ def store_attr(interp, frame, ins):
 @handles("DELETE_ATTR")
 def delete_attr(interp, frame, ins):
     delattr(frame.pop(), ins.argval)
+
+
+@handles("IMPORT_NAME")
+def import_name(interp, frame, ins):
+    fromlist = frame.pop()
+    level = frame.pop()
+    frame.push(__import__(ins.argval, frame.globals, None, fromlist, level))
+
+
+@handles("IMPORT_FROM")
+def import_from(interp, frame, ins):
+    module = frame.peek()
+    try:
+        frame.push(getattr(module, ins.argval))
+    except AttributeError:
+        raise ImportError(f"cannot import name '{ins.argval}' from '{module.__name__}'") from None
