@@ -20,6 +20,8 @@ UNARY = {}         # "-", "+", "~" -> rule(a)
 COMPARE = {}       # "<", "==", ... -> rule(a, b)
 INPLACE = {}       # callable key -> index of the positional argument the call updates in place
 
+AREAS = {}         # area name -> its module, for the generated catalogue (doc/supported.md)
+
 for _name in _AREAS:
     try:
         _module = importlib.import_module(f"{__name__}.{_name}")
@@ -27,6 +29,7 @@ for _name in _AREAS:
         if exc.name != f"{__name__}.{_name}":
             raise
         continue
+    AREAS[_name] = _module
     for _table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE"):
         globals()[_table].update(getattr(_module, _table, {}))
 
