@@ -49,7 +49,7 @@ def _int(x=0, base=None):
         raise NotImplementedError("int(x, base) of a traced value is not supported")
     # int() truncates toward zero
     x = F.as_var(x)
-    return F.cast(pt.trunc(x) if x.dtype in pt.float_dtypes else x, "int64")
+    return F.cast(pt.trunc(x) if x.dtype in F._FLOATS else x, "int64")
 
 
 def _round(number, ndigits=None):
@@ -60,8 +60,10 @@ def _round(number, ndigits=None):
 
 
 def _pow(base, exp, mod=None):
-    result = pt.power(base, exp)
-    return result if mod is None else pt.mod(result, mod)
+    if mod is not None:
+        # modular exponentiation of huge integers has no floating-point counterpart
+        raise NotImplementedError("pow(base, exp, mod) of a traced value is not supported")
+    return pt.power(base, exp)
 
 
 def _divmod(a, b):
@@ -69,9 +71,10 @@ def _divmod(a, b):
 
 
 def _log(x, base=math.e):
-    if base == math.e:
-        return pt.log(x)
-    return pt.log(x) / pt.log(base)
+    if isinstance(base, Variable):
+        return pt.log(x) / pt.log(base)
+    # a constant base's log is taken in Python: PyTensor would store the literal 2.0 as float32
+    return pt.log(x) if base == math.e else pt.log(x) / math.log(base)
 
 
 def _hypot(*coordinates):

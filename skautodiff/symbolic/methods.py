@@ -56,7 +56,7 @@ def _clip(x, min=None, max=None, out=None, **kwargs):
 
 
 def _conj(x):
-    return pt.conj(x) if x.dtype in pt.complex_dtypes else x
+    return pt.conj(x) if x.dtype in F._COMPLEX else x
 
 
 def _in_place(name, instead):
@@ -68,11 +68,11 @@ def _in_place(name, instead):
 
 
 def _real(x):
-    return pt.real(x) if x.dtype in pt.complex_dtypes else x
+    return pt.real(x) if x.dtype in F._COMPLEX else x
 
 
 def _imag(x):
-    return pt.imag(x) if x.dtype in pt.complex_dtypes else pt.zeros_like(x)
+    return pt.imag(x) if x.dtype in F._COMPLEX else pt.zeros_like(x)
 
 
 METHODS = {

@@ -14,7 +14,12 @@ from pytensor.graph.op import Op
 
 from .operators import matmul
 
-_MISSING = object()  # "argument not passed" (numpy's own _NoValue is treated alike)
+_MISSING = object()
+
+# dtype families by name (pytensor.tensor does not export these lists under one stable name)
+_FLOATS = ("float16", "float32", "float64")
+_COMPLEX = ("complex64", "complex128")
+_INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")  # "argument not passed" (numpy's own _NoValue is treated alike)
 
 
 # --------------------------------------------------------------------------------------------
@@ -78,7 +83,7 @@ def _shape_arg(shape):
     # np.zeros(n), np.zeros((n, 3)): traced sizes may arrive as float-typed scalars; numpy needs
     # integers, so they are cast (numpy itself already rejected non-integral values)
     parts = shape if isinstance(shape, (tuple, list)) else (shape,)
-    return tuple(pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in pt.integer_dtypes
+    return tuple(pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in _INTEGERS
                  else p for p in parts)
 
 
@@ -240,7 +245,7 @@ def _round(a, decimals=0, out=None):
 
 def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     x = as_var(x)
-    if x.dtype not in pt.float_dtypes:
+    if x.dtype not in _FLOATS:
         return x
     info = np.finfo(x.dtype)
     posinf = info.max if posinf is None else posinf
@@ -321,7 +326,7 @@ _min = _extreme("min")
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     refuse("np.mean", out=(out, None))
     a = as_var(a)
-    if a.dtype not in pt.float_dtypes and dtype is None:
+    if a.dtype not in _FLOATS and dtype is None:
         a = pt.cast(a, "float64")  # numpy's mean of integers is float64
     a = cast(a, dtype)
     axis = norm_axis(axis, a.ndim)
@@ -334,7 +339,7 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
          correction=_MISSING):
     refuse("np.var", out=(out, None))
     a = as_var(a)
-    if a.dtype not in pt.float_dtypes:
+    if a.dtype not in _FLOATS:
         a = pt.cast(a, "float64")
     a = cast(a, dtype)
     if given(correction):
@@ -342,7 +347,7 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     axis = norm_axis(axis, a.ndim)
     centre = as_var(mean) if given(mean) else _mean(a, axis, keepdims=True, where=where)
     deviation = a - centre
-    squares = pt.real(deviation * pt.conj(deviation)) if a.dtype in pt.complex_dtypes else pt.sqr(deviation)
+    squares = pt.real(deviation * pt.conj(deviation)) if a.dtype in _COMPLEX else pt.sqr(deviation)
     total = _sum(squares, axis, keepdims=keepdims, where=where)
     return total / (_count(a, axis, where, bool(keepdims)) - ddof)
 
@@ -419,7 +424,7 @@ def _nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where
 
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     a = as_var(a)
-    if a.dtype not in pt.float_dtypes:
+    if a.dtype not in _FLOATS:
         a = pt.cast(a, "float64")
     axes = norm_axis(axis, a.ndim)
     keep = bool(given(keepdims) and keepdims)
@@ -604,7 +609,7 @@ def _inner(a, b):
 
 def _vdot(a, b):
     a, b = as_var(a).flatten(), as_var(b).flatten()
-    if a.dtype in pt.complex_dtypes:
+    if a.dtype in _COMPLEX:
         a = pt.conj(a)
     return pt.dot(a, b)
 
@@ -612,7 +617,7 @@ def _vdot(a, b):
 def _vecdot(x1, x2, /, *, axis=-1, out=None, **kwargs):
     refuse("np.vecdot", out=(out, None))
     x1, x2 = as_var(x1), as_var(x2)
-    if x1.dtype in pt.complex_dtypes:
+    if x1.dtype in _COMPLEX:
         x1 = pt.conj(x1)
     return pt.sum(x1 * x2, axis=axis)
 
@@ -851,10 +856,26 @@ def _repeat(a, repeats, axis=None):
     return pt.repeat(a, repeats, axis=int(axis) % a.ndim)
 
 
+def _pad_edge(x, widths):
+    # pytensor 3.0.7's pad(mode="edge") has a wrong gradient for unequal or per-axis widths
+    # (fixed by 3.3.8); repeating the edge slices is exact in every version
+    for axis, (before, after) in enumerate(widths):
+        parts = [x]
+        if before:
+            parts.insert(0, pt.repeat(_slice_along(x, axis, 0, 1), int(before), axis=axis))
+        if after:
+            parts.append(pt.repeat(_slice_along(x, axis, -1, None), int(after), axis=axis))
+        x = pt.concatenate(parts, axis=axis) if len(parts) > 1 else x
+    return x
+
+
 def _pad(array, pad_width, mode="constant", **kwargs):
     if callable(mode):
         raise NotImplementedError("np.pad with a callable mode is not supported")
-    return pt.pad(as_var(array), pad_width, mode=mode, **kwargs)
+    array = as_var(array)
+    if mode == "edge" and not contains_var(pad_width):
+        return _pad_edge(array, np.broadcast_to(np.asarray(pad_width, dtype=int), (array.ndim, 2)))
+    return pt.pad(array, pad_width, mode=mode, **kwargs)
 
 
 def _split_bounds(length, indices_or_sections, even):
@@ -977,7 +998,7 @@ def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axi
         raise NotImplementedError("np.linspace with a traced num is not supported (num fixes the shape)")
     num = int(num)
     start, stop = as_var(start), as_var(stop)
-    if start.dtype not in pt.float_dtypes:
+    if start.dtype not in _FLOATS:
         start = pt.cast(start, "float64")
     divisions = num - 1 if endpoint else num
     step = (stop - start) / divisions if divisions > 0 else (stop - start) * np.nan
@@ -1017,7 +1038,7 @@ def _scalar_type(dtype):
         if args or kwargs:
             raise NotImplementedError(f"np.{dtype_name(dtype)}(...) with extra arguments is not supported")
         x = as_var(x)
-        if dtype_name(dtype) != "bool" and np.dtype(dtype).kind in "iu" and x.dtype in pt.float_dtypes:
+        if dtype_name(dtype) != "bool" and np.dtype(dtype).kind in "iu" and x.dtype in _FLOATS:
             x = pt.trunc(x)  # C casts truncate toward zero; say so explicitly
         return cast(x, dtype)
 
@@ -1214,15 +1235,20 @@ def _at_rounds(combine, name):
             raise NotImplementedError(f"np.{name}.at is supported with 1-D integer index arrays only")
         a = as_var(a)
         arrays = [np.asarray(i) for i in arrays]
-        normal = [np.where(i < 0, i + a.type.shape[d], i) if a.type.shape[d] is not None else i
-                  for d, i in enumerate(arrays)]
-        keys = list(zip(*[i.tolist() for i in normal]))
-        seen, occurrence = {}, np.zeros(len(keys), dtype=int)
-        for position, key in enumerate(keys):
-            occurrence[position] = seen.get(key, 0)
-            seen[key] = occurrence[position] + 1
+        # the ufuncs here are commutative, so rounds may run in any order; they need only unique
+        # indices. A negative index may alias a positive one (the length is not known when the
+        # graph is built), so each position holding one gets a round of its own.
+        negative = np.any([i < 0 for i in arrays], axis=0)
+        seen, occurrence = {}, np.zeros(len(arrays[0]), dtype=int)
+        for position, key in enumerate(zip(*[i.tolist() for i in arrays])):
+            if not negative[position]:
+                occurrence[position] = seen.get(key, 0)
+                seen[key] = occurrence[position] + 1
+        rounds = int(occurrence.max()) + 1 if len(occurrence) else 0
+        for position in np.flatnonzero(negative):
+            occurrence[position], rounds = rounds, rounds + 1
         values = pt.broadcast_to(as_var(b), a[tuple(arrays)].shape)
-        for round_ in range(int(occurrence.max()) + 1 if len(keys) else 0):
+        for round_ in range(rounds):
             chosen = np.flatnonzero(occurrence == round_)
             key = tuple(i[chosen] for i in arrays)
             a = pt.set_subtensor(a[key], combine(a[key], values[chosen]))

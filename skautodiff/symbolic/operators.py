@@ -21,14 +21,19 @@ def matmul(a, b):
     return pt.matmul(a, b)
 
 
+def _power_of_two(a, b):
+    dtype = pt.as_tensor_variable(a).dtype
+    return pt.cast(pt.power(pt.constant(2, dtype=dtype), b), dtype)
+
+
 def left_shift(a, b):
     # PyTensor has no shift operator; for integers x << n == x * 2**n (numpy wraps on overflow alike)
-    return pt.mul(a, pt.power(2, b).astype(pt.as_tensor_variable(a).dtype))
+    return pt.mul(a, _power_of_two(a, b))
 
 
 def right_shift(a, b):
     # numpy's >> on signed integers is an arithmetic shift, i.e. floor division by 2**n
-    return pt.floor_div(a, pt.power(2, b).astype(pt.as_tensor_variable(a).dtype))
+    return pt.floor_div(a, _power_of_two(a, b))
 
 
 def positive(a):
