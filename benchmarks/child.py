@@ -9,6 +9,7 @@ through /proc/self/clear_refs so that generating the data does not count.
 The parent chooses the PyTensor compile cache through PYTENSOR_FLAGS (cold: an empty directory).
 """
 import argparse
+import dataclasses
 import importlib
 import json
 import sys
@@ -37,12 +38,15 @@ def main(argv=None):
     parser.add_argument("--problem", required=True)
     parser.add_argument("--contender", required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--maxiter", type=int, help="cap the fit's iterations")
     args = parser.parse_args(argv)
 
     from benchmarks.contenders import BY_NAME
     from benchmarks.problems import problems
 
     (problem,) = problems(args.quick, only=[args.problem])
+    if args.maxiter:
+        problem = dataclasses.replace(problem, maxiter=args.maxiter)
     contender = BY_NAME[args.contender]
     reason = contender.unsupported(problem)
     if reason:

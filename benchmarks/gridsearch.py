@@ -4,7 +4,7 @@
 
 Runs in its own process so that the compile count starts from an empty in-process cache (the
 PyTensor disk cache is whatever the parent provides). Prints one JSON line.
-scikit-learn's C is matched to each alpha for the training-fold size: C = 1 / (alpha * n_train).
+C is matched to each alpha for the training-fold size: C = 1 / (alpha * n_train).
 """
 import argparse
 import json
@@ -24,18 +24,15 @@ def _compiles():
     return int(getattr(info, "compiles", info[1]))
 
 
-def _search(contender, problem, data):
+def _search(contender, problem):
+    """Both contenders take scikit-learn's parameter C, so one grid serves both."""
     from sklearn.model_selection import GridSearchCV
 
     from benchmarks.contenders import skautodiff_estimator
 
-    if contender == "sklearn":
-        n_train = problem.n * (FOLDS - 1) // FOLDS
-        est = problem.sklearn_estimator()
-        grid = {"C": list(1.0 / (ALPHAS * n_train))}
-    else:
-        est, alpha_name = skautodiff_estimator(problem)
-        grid = {alpha_name: list(ALPHAS)}
+    n_train = problem.n * (FOLDS - 1) // FOLDS
+    grid = {"C": list(1.0 / (ALPHAS * n_train))}
+    est = problem.sklearn_estimator() if contender == "sklearn" else skautodiff_estimator(problem)
     return GridSearchCV(est, grid, cv=FOLDS)
 
 
@@ -58,7 +55,7 @@ def main(argv=None):
             print(json.dumps({"unsupported": reason}))
             return
     data = problem.make_data()
-    search = _search(args.contender, problem, data)  # imports the libraries: not timed
+    search = _search(args.contender, problem)  # imports the libraries: not timed
     start = time.perf_counter()
     before = _compiles() if args.contender == "skautodiff" else None
     with scipy_blas_single_thread(), warnings.catch_warnings():

@@ -56,6 +56,8 @@ def _per_call(results, names, notes):
             status = _status(rec, f"{name}, {p['label']}", notes)
             if status:
                 row.append(status)
+            elif "per_call_error" in rec:
+                row.append("error " + notes.ref(f"{name} per call, {p['label']}", rec["per_call_error"]))
             elif "call_ratio" in rec:
                 row.append(f"**{rec['call_ratio']:.2f}x** ({_sec(rec['call_s'])})")
             else:
@@ -98,7 +100,9 @@ def _agreement(results, names, notes):
 def _new_process(results, names, notes):
     time_rows, memory_rows = [], []
     for p in results["problems"]:
-        runs_by_name = p.get("new_process", {})
+        if "new_process" not in p:  # --quick measures new processes on the first problem only
+            continue
+        runs_by_name = p["new_process"]
         t_row, m_row = [p["label"]], [p["label"]]
         for name in names:
             runs = runs_by_name.get(name)
@@ -169,6 +173,8 @@ def render(results):
         times, memory = _new_process(results, fit_names, notes)
         parts += [
             "#### First fit in a new process: setup + trace/compile/jit + fit, warm / cold compile cache",
+            "", "(MLP: these fits stop after 20 iterations; start-up and memory do not grow with "
+            "iterations.)",
             "", times, "",
             "#### Memory: peak RSS rise during setup + first fit in a new process (peak RSS)",
             "", memory, "",
