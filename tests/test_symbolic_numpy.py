@@ -436,9 +436,9 @@ def _map(obj, fn):
 
 
 def _specs(case):
-    found = []
-    _map((case.args, tuple(case.kwargs.values())), lambda s: found.append(s) or s)
-    return found
+    found = {}  # one input per spec, even where a spec is passed twice (x != x)
+    _map((case.args, tuple(case.kwargs.values())), lambda s: found.setdefault(id(s), s))
+    return list(found.values())
 
 
 def _leaves(result):
@@ -549,6 +549,39 @@ def test_equality_is_elementwise_not_identity():
     assert isinstance(result, pt.TensorVariable)
     same = np.array([1.0, np.nan, 2.0])
     assert pytensor.function([x, y], result, mode=FAST)(same, same).tolist() == [True, False, True]
+
+
+SAME = A(4, value=[1.0, np.nan, np.inf, -2.0])
+
+
+@pytest.mark.parametrize("case", [OP("==", SAME, SAME), OP("!=", SAME, SAME), OP("<=", SAME, SAME),
+                                  OP(">=", SAME, SAME), OP("<", SAME, SAME), C(np.not_equal, SAME, SAME),
+                                  C(np.equal, SAME, SAME), C(np.less_equal, SAME, SAME)], ids=repr)
+def test_comparing_a_value_with_itself_sees_nan(case):
+    # `x != x` is numpy's NaN test; PyTensor's rewrites fold eq(x, x) to True regardless of NaN
+    test_rule_matches_numpy(case)
+
+
+def test_second_derivatives_of_running_reductions():
+    # the engine's Hessian-vector products differentiate these gradients again
+    x, v = pt.vector("x"), pt.vector("v")
+    value, direction = np.array([0.3, -1.2, 2.0, 0.7, -0.1]), np.array([0.5, -1.0, 0.25, 2.0, 1.0])
+    weights = np.array([1.0, 0.0, 2.0, -1.0, 0.5])
+    for key, reference, w in [((np.logaddexp, "accumulate"), np.logaddexp.accumulate, weights),
+                              ((np.maximum, "accumulate"), np.maximum.accumulate, weights),
+                              ((np.logaddexp, "reduce"), np.logaddexp.reduce, 1.5)]:
+        # exp(0.3 * output) makes the objective curved, so the Hessian is not trivially zero
+        objective = pt.sum(pt.exp(0.3 * numpy_rules.FUNCTIONS[key](x)) * w)
+        gradient = pytensor.grad(objective, x)
+        hvp = pytensor.grad(pt.sum(gradient * v), x)
+        got = pytensor.function([x, v], hvp, mode=FAST)(value, direction)
+
+        def numpy_gradient(a, step=1e-5):
+            f = lambda b: np.sum(np.exp(0.3 * reference(b)) * w)  # noqa: E731
+            return np.array([(f(a + step * e) - f(a - step * e)) / (2 * step) for e in np.eye(len(a))])
+        step = 1e-4
+        want = (numpy_gradient(value + step * direction) - numpy_gradient(value - step * direction)) / (2 * step)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=str(key))
 
 
 def test_log_cumsum_exp_stays_finite_over_a_wide_range():

@@ -12,7 +12,7 @@ from pytensor.gradient import zero_grad
 from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
 
-from .operators import matmul
+from .operators import equal, greater_equal, less_equal, matmul, not_equal
 
 _MISSING = object()
 
@@ -1326,11 +1326,11 @@ FUNCTIONS = {
     np.copysign: _ufunc(_copysign),
     np.heaviside: _ufunc(_heaviside),
     np.greater: _ufunc(pt.gt),
-    np.greater_equal: _ufunc(pt.ge),
+    np.greater_equal: _ufunc(greater_equal),
     np.less: _ufunc(pt.lt),
-    np.less_equal: _ufunc(pt.le),
-    np.equal: _ufunc(pt.eq),
-    np.not_equal: _ufunc(pt.neq),
+    np.less_equal: _ufunc(less_equal),
+    np.equal: _ufunc(equal),
+    np.not_equal: _ufunc(not_equal),
     np.logical_and: _ufunc(_logical_and),
     np.logical_or: _ufunc(_logical_or),
     np.logical_xor: _ufunc(_logical_xor),

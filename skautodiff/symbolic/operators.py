@@ -62,12 +62,33 @@ UNARY = {
     "~": pt.invert,
 }
 
+def _reflexive(compare, nan_result):
+    """A comparison that stays right for `x OP x` on floats.
+
+    PyTensor rewrites eq(x, x), le(x, x), ge(x, x) to True and neq(x, x) to False (pytensor 3.0.7
+    and 3.3.8, every mode), which breaks numpy's NaN idiom `x != x`. When both operands are the same
+    float variable the answer is decided by isnan instead.
+    """
+    def rule(a, b):
+        if a is b and isinstance(a, pt.TensorVariable) and a.dtype.startswith(("float", "complex")):
+            return pt.isnan(a) if nan_result else pt.invert(pt.isnan(a))
+        return compare(a, b)
+
+    rule.__name__ = compare.__name__ if hasattr(compare, "__name__") else "compare"
+    return rule
+
+
+equal = _reflexive(pt.eq, nan_result=False)
+not_equal = _reflexive(pt.neq, nan_result=True)
+less_equal = _reflexive(pt.le, nan_result=False)
+greater_equal = _reflexive(pt.ge, nan_result=False)
+
 COMPARE = {
     "<": pt.lt,
-    "<=": pt.le,
+    "<=": less_equal,
     ">": pt.gt,
-    ">=": pt.ge,
+    ">=": greater_equal,
     # never `a == b` on variables: PyTensor defines it as identity, not elementwise equality
-    "==": pt.eq,
-    "!=": pt.neq,
+    "==": equal,
+    "!=": not_equal,
 }
