@@ -6,7 +6,9 @@ shapes, so one compiled function serves any number of rows. A key holds a list o
 valid while its guards hold; a failed guard traces again at the new values.
 """
 import collections
+import logging
 import os
+import time
 import warnings
 
 import numpy as np
@@ -20,6 +22,7 @@ from . import pytree  # noqa: E402
 from .engine.context import read_path  # noqa: E402
 from .trace import bind, input_value, is_differentiable, leaf_signature, resolve_callable, restore, trace  # noqa: E402
 
+log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
 _stats = collections.Counter()
 _cache = {}
@@ -98,7 +101,14 @@ class Entry:
         if self._guard is not None:
             outputs.append(self._guard)
         _stats["compiles"] += 1
-        return pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
+        name = getattr(tr.func, "__qualname__", "function")
+        log.info("skautodiff: compiling %s of %s (%d inputs) with PyTensor; a cold compile cache "
+                 "takes several seconds", kind.replace("_", " "), name, len(inputs))
+        start = time.perf_counter()
+        fn = pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
+        log.info("skautodiff: compiled %s of %s in %.2f s", kind.replace("_", " "), name,
+                 time.perf_counter() - start)
+        return fn
 
     def inputs(self, call):
         tr = self.trace
@@ -161,8 +171,11 @@ class Call:
                     return entry, entry.run(kind, entry.inputs(self) + list(extra))
                 except GuardFailed:
                     continue
+        start = time.perf_counter()
         entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
         _stats["traces"] += 1
+        log.info("skautodiff: traced %s in %.3f s (%d guards)", getattr(self.func, "__qualname__", "function"),
+                 time.perf_counter() - start, len(entry.trace.guards) + len(entry.trace.value_guards))
         _cache.setdefault(self.key, []).append(entry)
         try:
             return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True)

@@ -253,6 +253,8 @@ CASES = [
     C(np.max, N(3, 4), axis=1, initial=0.5), C(np.max, N(3, 4), axis=0, initial=-5.0, where=X > 0.5),
     C(np.amax, N(3, 4), 1), C(np.min, N(3, 4), axis=(0, 1)), C(np.amin, N(3, 4), axis=-1),
     C(np.min, N(3, 4), initial=0.0),
+    C(np.cov, N(3, 5)), C(np.cov, N(5, 3), rowvar=False, bias=True), C(np.cov, N(4), N(4)),
+    C(np.corrcoef, N(3, 5)), C(np.median, N(3, 4)), C(np.median, N(3, 5), axis=1, keepdims=True),
     C(np.var, N(3, 4)), C(np.var, N(3, 4), axis=0, ddof=1), C(np.var, N(2, 3, 4), axis=(0, 2), keepdims=True),
     C(np.var, N(3, 4), axis=1, correction=1), C(np.var, N(3, 4), axis=1, where=X > 0.2),
     C(np.std, N(3, 4), axis=1), C(np.std, N(5), ddof=1), C(np.std, I(6)),

@@ -357,6 +357,49 @@ def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     return pt.sqrt(_var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
 
 
+def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    refuse("np.cov", fweights=(fweights, None), aweights=(aweights, None))
+    rows = []
+    for data in (m, y):
+        if data is None:
+            continue
+        data = as_var(data)
+        if data.dtype not in _FLOATS:
+            data = pt.cast(data, "float64")
+        data = data[None, :] if data.ndim == 1 else (data if rowvar else data.T)
+        rows.append(data)
+    x = pt.concatenate(rows, axis=0) if len(rows) > 1 else rows[0]
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    centred = x - pt.mean(x, axis=1, keepdims=True)
+    c = pt.dot(centred, centred.T) / (x.shape[1] - ddof)
+    return cast(pt.squeeze(c), dtype)   # numpy squeezes length-1 axes (a single variable -> 0-d)
+
+
+def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    c = _cov(x, y, rowvar, dtype=dtype)
+    if c.ndim == 0:
+        return c / c
+    d = pt.sqrt(pt.diagonal(c))
+    return pt.clip(c / d[:, None] / d[None, :], -1, 1)
+
+
+def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    refuse("np.median", out=(out, None))
+    a = as_var(a)
+    if a.dtype not in _FLOATS:
+        a = pt.cast(a, "float64")
+    if axis is None:
+        result = _median(a.ravel(), 0)
+        return pt.reshape(result, (1,) * a.ndim) if keepdims else result
+    if not isinstance(axis, (int, np.integer)):
+        raise NotImplementedError("np.median over several axes is not supported; reshape first")
+    axis = int(axis) % a.ndim
+    ordered = pt.sort(a, axis=axis)
+    n = ordered.shape[axis]
+    middle = (pt.take(ordered, (n - 1) // 2, axis=axis) + pt.take(ordered, n // 2, axis=axis)) / 2
+    return pt.expand_dims(middle, axis) if keepdims else middle
+
+
 def _any(a, axis=None, out=None, keepdims=False, *, where=True):
     refuse("np.any", out=(out, None))
     a = _truth(as_var(a))
@@ -1358,6 +1401,9 @@ FUNCTIONS = {
     np.min: _min,
     np.amin: _min,
     np.var: _var,
+    np.cov: _cov,
+    np.corrcoef: _corrcoef,
+    np.median: _median,
     np.std: _std,
     np.any: _any,
     np.all: _all,
