@@ -5,6 +5,8 @@ what numpy produces) and, when an operand is traced, the PyTensor counterpart fr
 tables. The concrete result is the source of truth for dtype and ndim: the shadow is cast to the
 concrete dtype (numpy 2's NEP 50 promotion), and an ndim mismatch is an engine bug caught here.
 """
+import operator as _op
+
 import numpy as np
 import pytensor.tensor as pt
 import scipy.sparse
@@ -13,7 +15,24 @@ from pytensor.graph.basic import Constant, Variable
 from .. import symbolic
 from ..symbolic import sparse as sparse_rules
 from .errors import TraceError
-from .values import Traced, contains_traced, dtype_of, is_traced, symbolic as to_symbolic, unwrap
+from .values import Traced, contains_traced, dtype_of, is_traced, symbolic as to_symbolic, traced_in, unwrap
+
+# What Python's operators do natively (BINARY_OP's argrepr -> function).
+_BINARY_NATIVE = {
+    "+": _op.add, "-": _op.sub, "*": _op.mul, "/": _op.truediv, "//": _op.floordiv, "%": _op.mod,
+    "**": _op.pow, "@": _op.matmul, "&": _op.and_, "|": _op.or_, "^": _op.xor,
+    "<<": _op.lshift, ">>": _op.rshift,
+    "+=": _op.iadd, "-=": _op.isub, "*=": _op.imul, "/=": _op.itruediv, "//=": _op.ifloordiv,
+    "%=": _op.imod, "**=": _op.ipow, "@=": _op.imatmul, "&=": _op.iand, "|=": _op.ior,
+    "^=": _op.ixor, "<<=": _op.ilshift, ">>=": _op.irshift,
+}
+
+_UNARY_NATIVE = {"-": _op.neg, "+": _op.pos, "~": _op.invert}
+_COMPARE_NATIVE = {"<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge, "==": _op.eq, "!=": _op.ne}
+
+
+def _native_binary(op, a, b):
+    return _BINARY_NATIVE[op](a, b)
 
 
 def pair(interp, concrete, sym, what):
@@ -81,23 +100,8 @@ def apply_rule(interp, rule, native, args, kwargs, what):
 
 
 def _integers_only(obj):
-    found = []
-    _map_traced(obj, found.append)
+    found = list(traced_in(obj))
     return bool(found) and all(dtype_of(t.value) is not None and dtype_of(t.value).kind in "biu" for t in found)
-
-
-def _map_traced(obj, visit):
-    if is_traced(obj):
-        visit(obj)
-    elif isinstance(obj, (list, tuple, set)):
-        for x in obj:
-            _map_traced(x, visit)
-    elif isinstance(obj, dict):
-        for x in obj.values():
-            _map_traced(x, visit)
-    elif isinstance(obj, slice):
-        for x in (obj.start, obj.stop, obj.step):
-            _map_traced(x, visit)
 
 
 def as_var(value):
@@ -116,15 +120,17 @@ def binary(interp, op, a, b):
     rule = symbolic.BINARY.get(base)
     if rule is None:
         raise interp.error(f"operator {op!r} has no symbolic rule")
+    what = f"operator '{op}'"
     if inplace and is_traced(a) and isinstance(a.value, np.ndarray):
         check_writable(interp, a)
         _native_binary(op, a.value, unwrap(b))          # numpy updates the array in place
-        a.var = fit(interp, rule(a.var, as_var(b)), a.value, f"'{op}'")
+        a.var = fit(interp, run_rule(interp, rule, (a, b), {}, what), a.value, what)
         return a
     if inplace and not is_traced(a) and isinstance(a, np.ndarray):
+        before = Traced(a.copy(), pt.as_tensor_variable(a.copy()))
         _native_binary(op, a, unwrap(b))
-        return interp.ctx.promote(a, fit(interp, rule(pt.as_tensor_variable(a.copy()), as_var(b)), a, f"'{op}'"))
-    return apply_rule(interp, rule, lambda x, y: _native_binary(base, x, y), (a, b), {}, f"operator '{op}'")
+        return interp.ctx.promote(a, fit(interp, run_rule(interp, rule, (before, b), {}, what), a, what))
+    return apply_rule(interp, rule, lambda x, y: _native_binary(base, x, y), (a, b), {}, what)
 
 
 def _sparse_binary(interp, op, a, b):
@@ -137,26 +143,6 @@ def _sparse_binary(interp, op, a, b):
                            "use X @ w, X.multiply(...), X.sum(...) or X.toarray() for small matrices")
     return apply_rule(interp, rule, lambda x, y: _native_binary(op.split()[-1], x, y), (a, b), {},
                       f"sparse '{op}'")
-
-
-def _native_binary(op, a, b):
-    return _BINARY_NATIVE[op](a, b)
-
-
-
-import operator as _op  # noqa: E402
-
-_BINARY_NATIVE = {
-    "+": _op.add, "-": _op.sub, "*": _op.mul, "/": _op.truediv, "//": _op.floordiv, "%": _op.mod,
-    "**": _op.pow, "@": _op.matmul, "&": _op.and_, "|": _op.or_, "^": _op.xor,
-    "<<": _op.lshift, ">>": _op.rshift,
-    "+=": _op.iadd, "-=": _op.isub, "*=": _op.imul, "/=": _op.itruediv, "//=": _op.ifloordiv,
-    "%=": _op.imod, "**=": _op.ipow, "@=": _op.imatmul, "&=": _op.iand, "|=": _op.ior,
-    "^=": _op.ixor, "<<=": _op.ilshift, ">>=": _op.irshift,
-}
-
-_UNARY_NATIVE = {"-": _op.neg, "+": _op.pos, "~": _op.invert}
-_COMPARE_NATIVE = {"<": _op.lt, "<=": _op.le, ">": _op.gt, ">=": _op.ge, "==": _op.eq, "!=": _op.ne}
 
 
 def unary(interp, op, a):
@@ -232,18 +218,13 @@ def iterate(interp, value):
     return [Traced(value.value[i], fit(interp, value.var[i], value.value[i], "iteration")) for i in range(n)]
 
 
-def _symbolic_index(interp, index):
-    """An index for PyTensor: traced parts become variables, constants stay numpy."""
-    return to_symbolic(index)
-
-
 def getitem(interp, container, index):
     if is_traced(container) and sparse_rules.is_sparse(container.var):
         return apply_rule(interp, sparse_rules.getitem, lambda x, i: x[i], (container, index), {},
                           "sparse indexing")
     if is_traced(container):
         concrete = container.value[unwrap(index)]
-        sym_index = _symbolic_index(interp, index)
+        sym_index = to_symbolic(index)
         try:
             var = container.var[sym_index]
         except Exception as exc:
@@ -281,7 +262,7 @@ def setitem(interp, container, index, value):
         array, var = container, pt.as_tensor_variable(container.copy())
     array[unwrap(index)] = unwrap(value)
     try:
-        new = pt.set_subtensor(var[_symbolic_index(interp, index)], as_var(value))
+        new = pt.set_subtensor(var[to_symbolic(index)], as_var(value))
     except Exception as exc:
         raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
     new = fit(interp, new, array, "item assignment")

@@ -37,20 +37,26 @@ def is_traced(obj):
     return type(obj) is Traced
 
 
-def contains_traced(obj, _depth=0):
-    """Whether a Traced value hides in obj (through lists, tuples, dicts, sets, slices)."""
+def traced_in(obj, _depth=0):
+    """The Traced values hiding in obj (through lists, tuples, dicts, sets, slices)."""
     t = type(obj)
     if t is Traced:
-        return True
-    if _depth > 8:
-        return False
-    if t in (list, tuple, set, frozenset) or isinstance(obj, tuple):
-        return any(contains_traced(x, _depth + 1) for x in obj)
-    if t is dict:
-        return any(contains_traced(v, _depth + 1) for v in obj.values())
-    if t is slice:
-        return any(contains_traced(x, _depth + 1) for x in (obj.start, obj.stop, obj.step))
-    return False
+        yield obj
+    elif _depth > 8:
+        return
+    elif t in (list, tuple, set, frozenset) or isinstance(obj, tuple):
+        for x in obj:
+            yield from traced_in(x, _depth + 1)
+    elif t is dict:
+        for x in obj.values():
+            yield from traced_in(x, _depth + 1)
+    elif t is slice:
+        for x in (obj.start, obj.stop, obj.step):
+            yield from traced_in(x, _depth + 1)
+
+
+def contains_traced(obj):
+    return next(traced_in(obj), None) is not None
 
 
 def _map(obj, leaf):
