@@ -272,8 +272,15 @@ def test_unsupported_function_error_names_file_line_source():
     err = info.value
     assert err.filename == __file__
     assert err.source == "return np.sum(np.frexp(w)[0])"
-    assert "numpy.frexp" in str(err) and f"line {err.lineno}" in str(err)
+    assert "numpy.frexp has no symbolic rule" in str(err) and f"line {err.lineno}" in str(err)
     assert f"Python {sys.version_info.major}.{sys.version_info.minor}" in str(err)
+
+
+def test_unsupported_function_error_suggests_close_names():
+    def typo_like(w):
+        return np.sum(np.nancumsum(w))   # not in the tables; cumsum and nansum are
+    with pytest.raises(skautodiff.TraceError, match="similar names: .*cumsum"):
+        skautodiff.Function(typo_like)(np.ones(2))
 
 
 def test_randomness_is_refused():

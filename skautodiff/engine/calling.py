@@ -55,7 +55,7 @@ def call(interp, fn, args, kwargs):
             "draw the noise outside the function and pass it in as an argument, so the compiled "
             "function and its gradient see the same numbers")
     traced = contains_traced(args) or contains_traced(kwargs)
-    if traced and _hashable(fn) and fn in _SHAPE_ONLY:
+    if traced and _member(fn, _SHAPE_ONLY):
         return _shape_only(interp, fn, args, kwargs)
     if traced:
         rule = symbolic.lookup(fn)
@@ -125,7 +125,7 @@ _STRUCTURAL = {list, tuple, dict, set, frozenset, zip, enumerate, reversed, iter
 
 def _native(interp, fn, args, kwargs):
     owner = getattr(fn, "__self__", None)
-    if fn in _INSPECT if _hashable(fn) else False:
+    if _member(fn, _INSPECT):
         return fn(*unwrap(args), **unwrap(kwargs))
     if isinstance(owner, (list, dict, set, tuple)):
         # Containers only move values around: they may hold engine values. The methods that
@@ -133,14 +133,14 @@ def _native(interp, fn, args, kwargs):
         if getattr(fn, "__name__", "") in ("extend", "update", "__iadd__"):
             args = [lowering.iterate(interp, a) if is_traced(a) else a for a in args]
         return fn(*args, **kwargs)
-    if _hashable(fn) and fn in _STRUCTURAL:   # list(x), zip(x, y), ...: iterate traced arrays by row
+    if _member(fn, _STRUCTURAL):   # list(x), zip(x, y), ...: iterate traced arrays by row
         args = [lowering.iterate(interp, a) if is_traced(a) else a for a in args]
         return fn(*args, **kwargs)
     if isinstance(owner, str):   # "...".format(x), ", ".join(...)
         return fn(*unwrap(args), **unwrap(kwargs))
     name = symbolic.display_name(fn)
-    root = (getattr(fn, "__module__", None) or type(owner).__module__ if owner is not None else "").split(".")[0]
-    if root in ("numpy", "scipy"):
+    module = getattr(fn, "__module__", None) or type(owner if owner is not None else fn).__module__
+    if module.split(".")[0] in ("numpy", "scipy"):
         short = name.rsplit(".", 1)[-1]
         close = symbolic.closest_names(short)
         raise interp.error(
@@ -169,10 +169,10 @@ def _shape_only(interp, fn, args, kwargs):
     return fn(*unwrap(args), **unwrap(kwargs))
 
 
-def _hashable(fn):
+def _member(fn, table):
+    """fn in table, for callables that may be unhashable."""
     try:
-        hash(fn)
-        return True
+        return fn in table
     except TypeError:
         return False
 
@@ -272,10 +272,7 @@ _OVERRIDES = {
 
 
 def _override(fn):
-    try:
-        return _OVERRIDES.get(fn)
-    except TypeError:
-        return None
+    return _OVERRIDES.get(fn) if _member(fn, _OVERRIDES) else None
 
 
 __all__ = ["call", "is_user_code", "Traced"]
