@@ -45,6 +45,8 @@ class _Wrapper:
         functools.update_wrapper(self, fn, updated=())
         self.fn, self.wrt = fn, wrt
         self._last = None
+        # Named or positional wrt does not depend on the call's arguments: resolve it once.
+        self._wrt = _wrt_names(fn, wrt) if wrt is not None else None
         if example_args is not None:
             self(*example_args)
 
@@ -54,7 +56,7 @@ class _Wrapper:
         return type(self)(self.fn.__get__(obj, objtype), wrt=self.wrt)
 
     def _call(self, kind, args, kwargs, extra=()):
-        names, single = _wrt_names(self.fn, self.wrt, args, kwargs)
+        names, single = self._wrt if self._wrt is not None else _wrt_names(self.fn, self.wrt, args, kwargs)
         call = Call(self.fn, args, kwargs, set(names or ()))
         entry, outs = call.run(kind, extra)
         self._last = (entry, names)

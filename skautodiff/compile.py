@@ -106,6 +106,7 @@ class Entry:
                  "takes several seconds", kind.replace("_", " "), name, len(inputs))
         start = time.perf_counter()
         fn = pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
+        fn.trust_input = True   # Entry.inputs already converts every value to its input's type
         log.info("skautodiff: compiled %s of %s in %.2f s", kind.replace("_", " "), name,
                  time.perf_counter() - start)
         return fn

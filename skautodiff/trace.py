@@ -37,15 +37,21 @@ def resolve_callable(fn):
     raise TypeError(f"skautodiff needs a Python function, got {type(fn).__name__}: {fn!r}")
 
 
+@functools.lru_cache(maxsize=1024)
+def signature(func):
+    """inspect.signature, cached: it is asked on every call of a compiled function."""
+    return inspect.signature(func)
+
+
 def parameters(func, bound_self):
     """The parameters a caller passes (without the bound `self`)."""
-    params = list(inspect.signature(func).parameters.values())
+    params = list(signature(func).parameters.values())
     return params[1:] if bound_self is not None else params
 
 
 def bind(func, bound_self, args, kwargs):
     """{parameter name: value} for a call, defaults applied, in signature order."""
-    sig = inspect.signature(func)
+    sig = signature(func)
     full = (bound_self, *args) if bound_self is not None else tuple(args)
     try:
         ba = sig.bind(*full, **kwargs)

@@ -4,12 +4,18 @@ It executes a user function's CPython bytecode instruction by instruction with r
 symbolic side (what a call means in PyTensor, guards, inputs) is delegated to `lowering` and to
 the trace context `ctx`; this module only knows about frames and control.
 """
+import functools
 import inspect
 import sys
 
 from .errors import TraceError
 from .frame import Frame
 from .handlers import HANDLERS
+
+@functools.lru_cache(maxsize=4096)
+def signature(func):
+    return inspect.signature(func)
+
 
 # Handlers (by normalised opcode name) run in this process, for the opcode-coverage test.
 EXECUTED = set()
@@ -49,7 +55,7 @@ class Interpreter:
 
     def _bind(self, frame, func, args, kwargs):
         try:
-            bound = inspect.signature(func).bind(*args, **kwargs)
+            bound = signature(func).bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{func.__qualname__}(): {exc}") from None
         bound.apply_defaults()
