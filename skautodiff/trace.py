@@ -95,8 +95,9 @@ def input_variable(name, dtype, shape):
 
 def input_value(leaf, dtype, shape):
     """A leaf converted to what the compiled function takes (no copy when it already fits)."""
-    if shape and shape[0] == "sparse":
-        return leaf.asformat(shape[1]).astype(dtype, copy=False)
+    if shape and shape[0] == "sparse":   # PyTensor takes scipy's sparse *matrix* classes
+        matrix = scipy.sparse.csr_matrix if shape[1] == "csr" else scipy.sparse.csc_matrix
+        return matrix(leaf, dtype=dtype)
     return np.asarray(leaf, dtype=dtype)
 
 
