@@ -75,7 +75,9 @@ def leaf_signature(leaf, differentiable):
         if differentiable:
             raise TypeError("cannot differentiate with respect to a sparse matrix; pass it as data "
                             "(a non-differentiated argument) and differentiate the dense parameters")
-        return leaf.dtype.name if leaf.dtype.kind == "f" else "float64", ("sparse", _sparse_format(leaf))
+        # sparse arrays and sparse matrices differ (`*` multiplies elementwise or as matrices)
+        kind = "array" if isinstance(leaf, scipy.sparse.sparray) else "matrix"
+        return leaf.dtype.name if leaf.dtype.kind == "f" else "float64", ("sparse", _sparse_format(leaf), kind)
     dt = dtype_of(leaf)
     if differentiable and dt.kind in "iu":
         dt = np.dtype(np.float64)
@@ -155,8 +157,8 @@ def trace(fn, args, kwargs, wrt_names):
 
 def _engine_copy(leaf, dtype, shape):
     """The value the traced code sees: a private copy (never mutate the caller's arrays)."""
-    if scipy.sparse.issparse(leaf):
-        return input_value(leaf, dtype, shape).copy()
+    if scipy.sparse.issparse(leaf):   # the user's own class (array or matrix), in the traced format
+        return leaf.asformat(shape[1]).astype(dtype, copy=True)
     if isinstance(leaf, np.ndarray):
         return np.array(leaf, dtype=dtype, copy=True)
     if isinstance(leaf, np.generic):
