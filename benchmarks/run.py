@@ -8,6 +8,7 @@ and .md (and latest.*); --write-doc copies the tables into doc/performance.md.
 """
 import argparse
 import datetime
+import importlib.metadata
 import json
 import os
 import pathlib
@@ -40,11 +41,12 @@ SETTINGS = {
 def _versions():
     out = {"python": platform.python_version(), "cpus": os.cpu_count(),
            "skautodiff_mode": os.environ.get("SKAUTODIFF_MODE", "c")}
-    for name in ("numpy", "scipy", "sklearn", "pytensor", "jax", "autograd", "skautodiff"):
+    for name, dist in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "scikit-learn"),
+                       ("pytensor", "pytensor"), ("jax", "jax"), ("autograd", "autograd"),
+                       ("skautodiff", "skautodiff")):
         try:
-            module = __import__(name)
-            out[name] = getattr(module, "__version__", "?")
-        except ImportError:
+            out[name] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
             out[name] = None
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
