@@ -24,6 +24,7 @@ Cost: one compile per example. The number of examples is SKAUTODIFF_PROPERTY_EXA
 import itertools
 import linecache
 import os
+import re
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from corpus.harness import assert_tree_close, numeric_gradient
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from hypothesis.control import currently_in_test_context  # noqa: E402
 
 skautodiff = pytest.importorskip("skautodiff")
 
@@ -285,9 +287,36 @@ def _max_intermediate(probe, args):
     return max(mags)
 
 
-def check_program(lines, result, n, m, seeds):
+# Functions whose derivative is infinite where their value is 0 (std of equal values, the norm of
+# a zero vector): a composite can still be smooth there (e.g. the std of a row that is constant
+# in every input direction), but the chain rule gives 0 * inf = nan, in PyTensor as in JAX.
+SINGULAR_AT_ZERO = ("std(", "norm(")
+
+
+def _near_singular(lines, probe, args, scale):
+    temps = probe(*args)
+    for line, t in zip(lines, temps):
+        if any(name in line.split("=", 1)[1] for name in SINGULAR_AT_ZERO):
+            if np.min(np.abs(np.asarray(t, dtype=float)), initial=np.inf) < 1e-6 * max(1.0, scale):
+                return True
+    return False
+
+
+# Known engine bugs that the random tests would otherwise hit every few hundred examples. Each
+# pattern is excluded from the random tests ONLY while its fixed regression case in
+# KNOWN_PROGRAMS is still failing (strict xfail): when the engine is fixed, that case XPASSes,
+# the suite fails, and both the mark and the pattern here must be removed.
+KNOWN_BUG_PATTERNS = {
+    "logaddexp-exact-float-constant": re.compile(r"np\.logaddexp\(-?[0-9.]+, |np\.logaddexp\([^()]*, -?[0-9.]+\)"),
+}
+
+
+def check_program(lines, result, n, m, seeds, exclude_known_bugs=True):
     fn, probe, src = build(lines, result)
-    note(src)
+    if exclude_known_bugs:
+        assume(not any(p.search(src) for p in KNOWN_BUG_PATTERNS.values()))
+    if currently_in_test_context():
+        note(src)
     points = []
     for seed in seeds:
         args = sample_args(n, m, seed)
@@ -295,6 +324,7 @@ def check_program(lines, result, n, m, seeds):
             native = fn(*args)
             scale = _max_intermediate(probe, args)
         assume(np.isfinite(native) and np.isfinite(scale) and scale < 1e5)
+        assume(not _near_singular(lines, probe, args, scale))
         # reject points at or near a kink/jump: central differences at two steps and one-sided
         # differences must agree
         smooth = []
@@ -343,6 +373,38 @@ def test_reductions_products_indexing(program):
 def test_extended_vocabulary(program):
     """The issue-4 ufuncs, scipy.special functions and cumulative/sort/flip/roll functions."""
     check_program(*program)
+
+
+# Programs hypothesis found (shrunk); kept as fixed regression cases. xfail(strict=True) marks the
+# ones that still fail, so that the mark has to come off once the engine is fixed.
+_FLOAT32_CONSTANT = ("engine bug: an untraced Python float exactly representable in float32 "
+                     "(0.5, -2.0) reaches PyTensor as a float32 constant, so np.logaddexp(s, 0.5) "
+                     "evaluates exp(0.5) in float32 (relative error ~1e-8)")
+KNOWN_PROGRAMS = [
+    pytest.param(["    t0 = np.logaddexp(s, 0.5)"], "t0", 1, 1, (0, 0), id="logaddexp-exact-float-constant",
+                 marks=pytest.mark.xfail(strict=True, reason=_FLOAT32_CONSTANT)),
+    pytest.param(["    t0 = z.mean()", "    t1 = np.logaddexp(-2.0, t0)", "    t2 = np.logaddexp(s, t1)"],
+                 "t2", 3, 3, (863774070, 48088), id="logaddexp-chain-constant-minus-2",
+                 marks=pytest.mark.xfail(strict=True, reason=_FLOAT32_CONSTANT)),
+    pytest.param(["    t0 = np.maximum(A, z[:, None])", "    t1 = np.var(t0, axis=1)"], "np.sum(t1)", 3, 2,
+                 (0, 1), id="maximum-broadcast-column-then-var"),
+    pytest.param(["    t0 = np.tanh(A) @ x", "    t1 = log_softmax(t0)", "    t2 = t1[np.array([1, 0])]"],
+                 "np.sum(t2 * z)", 3, 2, (3, 4), id="matvec-log_softmax-permutation"),
+]
+
+
+@pytest.mark.parametrize("lines, result, n, m, seeds", KNOWN_PROGRAMS)
+def test_known_programs(lines, result, n, m, seeds):
+    check_program(lines, result, n, m, seeds, exclude_known_bugs=False)
+
+
+def test_known_bug_patterns_match_their_regressions():
+    """Each excluded pattern matches its regression program (so the exclusion is exactly that bug)."""
+    by_id = {p.id: p.values for p in KNOWN_PROGRAMS}
+    for name, pattern in KNOWN_BUG_PATTERNS.items():
+        lines, result = by_id[name][:2]
+        assert pattern.search("\n".join(lines)), name
+        assert any(m.name == "xfail" for m in next(p for p in KNOWN_PROGRAMS if p.id == name).marks)
 
 
 def test_program_builder_makes_real_functions():

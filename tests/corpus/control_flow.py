@@ -6,6 +6,7 @@ f-strings, del, *args/**kwargs/keyword-only/defaults, helper functions and bound
 augmented assignment, in-place updates of arrays created inside the function, and subscripts of
 every kind.
 """
+import importlib.metadata
 import math
 import warnings
 
@@ -15,6 +16,7 @@ from scipy.special import expit, logsumexp
 from .harness import Call, case
 
 N, D = 6, 3
+_PYTENSOR_3_1 = tuple(int(p) for p in importlib.metadata.version("pytensor").split(".")[:2]) >= (3, 1)
 
 
 def _wXy(rng):
@@ -569,7 +571,7 @@ def augmented_assignment_all_operators(w, X, y):
     return s
 
 
-@case(lambda r: (r.normal(size=(D, 4)), r.normal(size=(N, D))), wrt="W")
+@case(lambda r: (r.normal(size=(D, 4)), r.normal(size=(N, D))), wrt="W", cbackend=True)
 def inplace_mask_assign_zero(W, X):
     z = X @ W
     z[z < 0] = 0  # relu by masking
@@ -594,7 +596,9 @@ def fill_rows_of_preallocated_array(W, X):
     return np.sum(out ** 2)
 
 
-@case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), r.normal(size=N)), wrt="w")
+@case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), r.normal(size=N)), wrt="w",
+      xfail_grad=("engine gap: on pytensor >= 3.1 (Python 3.13 here) the gradient of `r2[mask] += v` "
+                  "loses the path through v (boolean-mask increment)") if _PYTENSOR_3_1 else None)
 def inplace_mask_augmented_update(w, X, y):
     r = X @ w - y
     big = np.abs(r) > 0.5
@@ -614,6 +618,17 @@ def inplace_integer_index_and_slice_assign(w, X):
     buf[1:-1] = z
     buf[np.array([0, -1])] = z[[0, -1]]
     return np.sum(np.diff(buf) ** 2)
+
+
+@case(lambda r: (r.normal(size=(D, 4)), r.normal(size=2), r.normal(size=(N, D))), wrt=["W", "b"],
+      xfail="engine gap: `h[:, :2] += b` is refused as an in-place update of a view of another array, "
+            "although h was created inside the function")
+def inplace_slice_augmented_update(W, b, X):
+    h = X @ W
+    h[:, :2] += b          # bias on the first two units only
+    h[0] *= 2.0
+    h[1:3, -1] -= 0.5 * b[0]
+    return np.sum(np.tanh(h) ** 2)
 
 
 # ----------------------------------------------------------------------------- subscripts of every kind

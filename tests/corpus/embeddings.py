@@ -12,7 +12,7 @@ def _emb(rng, v=V, e=E, scale=0.5):
 
 
 @case(lambda r: (_emb(r), _emb(r), r.integers(0, V, 5), r.integers(0, V, 5), r.integers(0, V, (5, 3))),
-      wrt=["W_in", "W_out"])
+      wrt=["W_in", "W_out"], cbackend=True)
 def skipgram_negative_sampling(W_in, W_out, centers, contexts, negatives):
     h = W_in[centers]                                  # (B, E)
     pos = np.sum(h * W_out[contexts], axis=1)          # (B,)
@@ -104,8 +104,14 @@ def umap_cross_entropy(Y, W, a=1.6, b=0.9):
     return -np.sum(w * np.log(q) + (1 - w) * np.log(1 - q + 1e-4))
 
 
-@case(lambda r: (r.uniform(-0.3, 0.3, size=(5, 2)), r.integers(0, 5, (4, 2)), r.integers(0, 5, (4, 3))),
-      wrt="theta")
+def _poincare_pairs(rng, n=5, batch=4, k=3):
+    # no self-pairs: arccosh(1 + 2|u - v|^2 / ...) has a kink at u == v
+    anchors = rng.integers(0, n, batch)
+    others = (anchors[:, None] + rng.integers(1, n, (batch, k + 1))) % n
+    return np.stack([anchors, others[:, 0]], axis=1), others[:, 1:]
+
+
+@case(lambda r: (r.uniform(-0.3, 0.3, size=(5, 2)), *_poincare_pairs(r)), wrt="theta")
 def poincare_embedding(theta, pos_pairs, neg_ids):
     def dist(u, v):
         sq = np.sum((u - v) ** 2, axis=-1)

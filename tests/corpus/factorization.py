@@ -33,7 +33,7 @@ def mf_with_biases(params, ratings, observed, lam=0.05):
     return sse + reg
 
 
-@case(lambda r: (*_UV(r), r.integers(0, M, 9), r.integers(0, N, 9), r.normal(size=9)), wrt=["U", "V"])
+@case(lambda r: (*_UV(r), r.integers(0, M, 9), r.integers(0, N, 9), r.normal(size=9)), wrt=["U", "V"], cbackend=True)
 def mf_index_arrays(U, V, users, items, ratings):
     pred = np.sum(U[users] * V[items], axis=1)
     return np.mean((pred - ratings) ** 2)

@@ -38,7 +38,7 @@ def _onehot(rng, n=N, k=K):
 
 # ----------------------------------------------------------------------------- binary outcomes
 
-@case(lambda r: (_params(r), _X(r), _pm1(r)), wrt="params")
+@case(lambda r: (_params(r), _X(r), _pm1(r)), wrt="params", cbackend=True)
 def logistic_logaddexp(params, X, y, alpha=0.1):
     z = X @ params["w"] + params["b"]
     return np.mean(np.logaddexp(0, -y * z)) + alpha * np.sum(params["w"] ** 2)

@@ -28,7 +28,7 @@ def rbf(A, B, ell, sf):
     return sf ** 2 * np.exp(-0.5 * sq_dists(A / ell, B / ell))
 
 
-@case(lambda r: (_hyp(r), *_data(r)), wrt="hyp")
+@case(lambda r: (_hyp(r), *_data(r)), wrt="hyp", cbackend=True)
 def gp_nlml_cholesky(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
     K = rbf(X, X, ell, sf) + sn ** 2 * np.eye(len(X))

@@ -40,6 +40,7 @@ class Entry:
     grad_atol: float = 1e-7
     xfail: Optional[str] = None  # known engine gap affecting value and gradient
     xfail_grad: Optional[str] = None  # known gap affecting the gradient only
+    cbackend: bool = False  # also checked with PyTensor's C backend (what users run)
 
     def call(self, seed):
         """The arguments at sample point `seed` (deterministic)."""

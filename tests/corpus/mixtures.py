@@ -102,7 +102,7 @@ def _hmm(rng):
             "mu": np.array([-1.0, 1.0]), "log_s": np.zeros(2)}
 
 
-@case(lambda r: (_hmm(r), r.normal(size=6)), wrt="params")
+@case(lambda r: (_hmm(r), r.normal(size=6)), wrt="params", cbackend=True)
 def hmm_forward_log_space(params, obs):
     log_A = log_softmax(params["trans"], axis=1)
     s = np.exp(params["log_s"])

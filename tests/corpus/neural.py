@@ -243,7 +243,7 @@ def gru_unrolled(p, X, y):
 
 
 @case(lambda r: ({"W": r.normal(size=(2 + 3, 12)) * 0.4, "b": np.zeros(12), "v": r.normal(size=3)},
-                 r.normal(size=(4, 3, 2)), (r.random(3) < 0.5).astype(float)), wrt="p")
+                 r.normal(size=(4, 3, 2)), (r.random(3) < 0.5).astype(float)), wrt="p", cbackend=True)
 def lstm_unrolled_split_gates(p, X, y):
     T, B, _ = X.shape
     h = np.zeros((B, 3))

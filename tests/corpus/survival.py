@@ -66,7 +66,7 @@ def gumbel_aft_weibull(beta, mu0, log_s, X, time, event):
     return -np.sum(np.where(event > 0, log_f, log_S))
 
 
-@case(lambda r: (_w(r), *_surv(r, sort=True)), wrt="beta")
+@case(lambda r: (_w(r), *_surv(r, sort=True)), wrt="beta", cbackend=True)
 def cox_breslow_reverse_cumsum(beta, X, time, event):
     # times sorted ascending: the risk set of i is {j >= i}
     eta = X @ beta
