@@ -9,6 +9,7 @@ Adding a function is one line in CASES; test_every_table_entry_has_a_case keeps 
 """
 import math
 import operator
+import types
 import zlib
 
 import numpy as np
@@ -18,9 +19,16 @@ import pytest
 from pytensor.compile.mode import Mode
 
 from skautodiff.symbolic import builtins as builtin_rules
+from skautodiff.symbolic import creation, elementwise, indexing, products, reductions, shapes, ufunc_methods
 from skautodiff.symbolic import methods as method_rules
-from skautodiff.symbolic import numpy_functions as numpy_rules
 from skautodiff.symbolic import operators as operator_rules
+
+# the numpy areas' tables, merged as skautodiff/symbolic/__init__.py merges them
+_NUMPY_AREAS = (elementwise, reductions, products, shapes, creation, indexing, ufunc_methods)
+numpy_rules = types.SimpleNamespace(
+    FUNCTIONS={key: rule for area in _NUMPY_AREAS for key, rule in area.FUNCTIONS.items()},
+    INPLACE={key: position for area in _NUMPY_AREAS for key, position in getattr(area, "INPLACE", {}).items()},
+)
 
 FAST = Mode(linker="py", optimizer="fast_compile")
 

@@ -10,7 +10,8 @@ import types
 
 # Areas, in lookup order. A missing module is skipped so that areas can land one at a time.
 # (sparse.py has tables of its own: the engine consults them for sparse operands only.)
-_AREAS = ("operators", "numpy_functions", "methods", "builtins", "special", "stats", "linalg")
+_AREAS = ("operators", "elementwise", "reductions", "products", "shapes", "creation", "indexing", "ufunc_methods",
+          "methods", "builtins", "special", "stats", "linalg")
 
 FUNCTIONS = {}     # callable (or (owner, "name")) -> rule
 METHODS = {}       # ndarray method name -> rule(var, *args, **kwargs)

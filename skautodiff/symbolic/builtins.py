@@ -10,7 +10,7 @@ import math
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from . import numpy_functions as F
+from . import _common, elementwise
 
 
 def _reduce_args(combine, name, reduce_array):
@@ -22,7 +22,7 @@ def _reduce_args(combine, name, reduce_array):
         if isinstance(items, Variable):
             # iterating an array walks its first axis
             return reduce_array(items, axis=0)
-        return functools.reduce(combine, [F.as_var(i) if isinstance(i, (list, tuple)) else i for i in items])
+        return functools.reduce(combine, [_common.as_var(i) if isinstance(i, (list, tuple)) else i for i in items])
 
     rule.__name__ = f"_{name}"
     return rule
@@ -41,22 +41,22 @@ def _prod(iterable, /, *, start=1):
 
 
 def _float(x=0.0):
-    return F.cast(x, "float64")
+    return _common.cast(x, "float64")
 
 
 def _int(x=0, base=None):
     if base is not None:
         raise NotImplementedError("int(x, base) of a traced value is not supported")
     # int() truncates toward zero
-    x = F.as_var(x)
-    return F.cast(pt.trunc(x) if x.dtype in F._FLOATS else x, "int64")
+    x = _common.as_var(x)
+    return _common.cast(pt.trunc(x) if x.dtype in _common._FLOATS else x, "int64")
 
 
 def _round(number, ndigits=None):
     # Python rounds half to even, like numpy
     if ndigits is None:
-        return F.cast(pt.round_half_to_even(number), "int64")
-    return F._round(number, ndigits)
+        return _common.cast(pt.round_half_to_even(number), "int64")
+    return elementwise._round(number, ndigits)
 
 
 def _pow(base, exp, mod=None):
@@ -91,7 +91,7 @@ def _isclose(a, b, *, rel_tol=1e-09, abs_tol=0.0):
 
 
 def _fmod(x, y):
-    return F._fmod(x, y)
+    return elementwise._fmod(x, y)
 
 
 def _sumprod(p, q):
@@ -137,8 +137,8 @@ FUNCTIONS = {
     math.floor: pt.floor,
     math.ceil: pt.ceil,
     math.trunc: pt.trunc,
-    math.degrees: F._rad2deg,
-    math.radians: F._deg2rad,
+    math.degrees: elementwise._rad2deg,
+    math.radians: elementwise._deg2rad,
     math.hypot: _hypot,
     math.dist: _dist,
     math.fmod: _fmod,
@@ -148,10 +148,10 @@ FUNCTIONS = {
     math.isinf: pt.isinf,
     math.isfinite: pt.isfinite,
     math.isclose: _isclose,
-    math.copysign: F._copysign,
+    math.copysign: elementwise._copysign,
 }
 
 # newer than Python 3.11
-for _name, _rule in {"cbrt": F._cbrt, "exp2": pt.exp2, "sumprod": _sumprod}.items():
+for _name, _rule in {"cbrt": elementwise._cbrt, "exp2": pt.exp2, "sumprod": _sumprod}.items():
     if hasattr(math, _name):
         FUNCTIONS[getattr(math, _name)] = _rule

@@ -8,7 +8,13 @@ from .sparse import SPARSE_ATTRIBUTES, SPARSE_BINARY, SPARSE_METHODS
 
 _TITLES = {
     "operators": "Operators",
-    "numpy_functions": "numpy functions",
+    "elementwise": "numpy elementwise functions (ufuncs and others)",
+    "reductions": "numpy reductions and cumulative operations",
+    "products": "numpy products (dot, matmul, einsum, ...)",
+    "shapes": "numpy shape manipulation",
+    "creation": "numpy array creation and casts",
+    "indexing": "numpy indexing, sorting, searching",
+    "ufunc_methods": "numpy ufunc methods (reduce, accumulate, outer, at)",
     "methods": "ndarray methods and attributes",
     "builtins": "Python builtins and math",
     "special": "scipy.special",

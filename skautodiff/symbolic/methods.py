@@ -5,9 +5,10 @@ method's signature is numpy function's signature minus the array (x.sum(axis) ==
 the function's rule is reused; adapters cover the methods whose signatures differ (x.reshape(2, 3),
 x.transpose(1, 0), x.item(), ...). shape, ndim, dtype and size are answered by the engine.
 """
+import numpy as np
 import pytensor.tensor as pt
 
-from . import numpy_functions as F
+from . import _common, creation, elementwise, indexing, products, reductions, shapes
 
 
 def _shape_from(args, kwargs, name):
@@ -20,16 +21,16 @@ def _shape_from(args, kwargs, name):
 
 
 def _reshape(x, *shape, order="C", copy=None, **kwargs):
-    return F._reshape(x, _shape_from(shape, kwargs, "shape"), order=order)
+    return shapes._reshape(x, _shape_from(shape, kwargs, "shape"), order=order)
 
 
 def _transpose(x, *axes):
     axes = _shape_from(axes, {}, "axes")
-    return F._transpose(x, axes if axes else None)
+    return shapes._transpose(x, axes if axes else None)
 
 
 def _astype(x, dtype, order="K", casting="unsafe", subok=True, copy=True):
-    return F._scalar_type(dtype)(x)
+    return creation._scalar_type(dtype)(x)
 
 
 def _item(x, *args):
@@ -48,15 +49,15 @@ def _copy(x, order="C"):
 
 
 def _flatten(x, order="C"):
-    return F._ravel(x, order)
+    return shapes._ravel(x, order)
 
 
 def _clip(x, min=None, max=None, out=None, **kwargs):
-    return F._clip(x, min, max, out, **kwargs)
+    return elementwise._clip(x, min, max, out, **kwargs)
 
 
 def _conj(x):
-    return pt.conj(x) if x.dtype in F._COMPLEX else x
+    return pt.conj(x) if x.dtype in _common._COMPLEX else x
 
 
 def _in_place(name, instead):
@@ -68,40 +69,40 @@ def _in_place(name, instead):
 
 
 def _real(x):
-    return pt.real(x) if x.dtype in F._COMPLEX else x
+    return pt.real(x) if x.dtype in _common._COMPLEX else x
 
 
 def _imag(x):
-    return pt.imag(x) if x.dtype in F._COMPLEX else pt.zeros_like(x)
+    return pt.imag(x) if x.dtype in _common._COMPLEX else pt.zeros_like(x)
 
 
 METHODS = {
     # same signature as the numpy function, minus the array
-    "sum": F._sum,
-    "prod": F._prod,
-    "mean": F._mean,
-    "max": F._max,
-    "min": F._min,
-    "var": F._var,
-    "std": F._std,
-    "any": F._any,
-    "all": F._all,
-    "cumsum": F._cumsum,
-    "cumprod": F._cumprod,
-    "argmax": F.FUNCTIONS[F.np.argmax],
-    "argmin": F.FUNCTIONS[F.np.argmin],
-    "argsort": F._argsort,
-    "round": F._round,
-    "dot": F._dot,
-    "squeeze": F._squeeze,
-    "swapaxes": F._swapaxes,
-    "repeat": F._repeat,
-    "take": F._take,
-    "diagonal": F._diagonal,
-    "trace": F._trace,
-    "nonzero": F._nonzero,
-    "searchsorted": F._searchsorted,
-    "ravel": F._ravel,
+    "sum": reductions._sum,
+    "prod": reductions._prod,
+    "mean": reductions._mean,
+    "max": reductions._max,
+    "min": reductions._min,
+    "var": reductions._var,
+    "std": reductions._std,
+    "any": reductions._any,
+    "all": reductions._all,
+    "cumsum": reductions._cumsum,
+    "cumprod": reductions._cumprod,
+    "argmax": indexing.FUNCTIONS[np.argmax],
+    "argmin": indexing.FUNCTIONS[np.argmin],
+    "argsort": indexing._argsort,
+    "round": elementwise._round,
+    "dot": products._dot,
+    "squeeze": shapes._squeeze,
+    "swapaxes": shapes._swapaxes,
+    "repeat": shapes._repeat,
+    "take": indexing._take,
+    "diagonal": indexing._diagonal,
+    "trace": indexing._trace,
+    "nonzero": indexing._nonzero,
+    "searchsorted": indexing._searchsorted,
+    "ravel": shapes._ravel,
     # different signatures
     "reshape": _reshape,
     "transpose": _transpose,

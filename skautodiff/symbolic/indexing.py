@@ -1,0 +1,159 @@
+"""numpy indexing, sorting and searching in PyTensor: take, diagonals and triangles, sort, argsort,
+argmax, searchsorted, nonzero, index helpers (tril_indices, ix_, ...). FUNCTIONS is keyed by the
+numpy callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"),
+summed up in _common.py.
+"""
+import numpy as np
+import pytensor.tensor as pt
+
+from ._common import _truth, as_var, cast, refuse
+
+
+# --------------------------------------------------------------------------------------------
+# indexing, sorting, searching
+# --------------------------------------------------------------------------------------------
+
+def _take(a, indices, axis=None, out=None, mode="raise"):
+    refuse("np.take", out=(out, None))
+    a = as_var(a)
+    if axis is None:
+        a, axis = a.flatten(), 0
+    axis = int(axis) % a.ndim
+    indices = as_var(indices)
+    size = a.shape[axis]
+    if mode == "wrap":
+        indices = pt.mod(indices, size)
+    elif mode == "clip":
+        indices = pt.clip(indices, 0, size - 1)
+    return pt.take(a, indices, axis=axis)
+
+
+def _take_along_axis(arr, indices, axis=-1):
+    arr = as_var(arr)
+    if axis is None:
+        return pt.take_along_axis(arr.flatten(), as_var(indices), axis=0)
+    return pt.take_along_axis(arr, as_var(indices), axis=int(axis) % arr.ndim)
+
+
+def _tril(m, k=0):
+    return pt.tril(as_var(m), k)
+
+
+def _triu(m, k=0):
+    return pt.triu(as_var(m), k)
+
+
+def _diag(v, k=0):
+    return pt.diag(as_var(v), k)
+
+
+def _diagonal(a, offset=0, axis1=0, axis2=1):
+    return pt.diagonal(as_var(a), offset, axis1, axis2)
+
+
+def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    refuse("np.trace", out=(out, None))
+    return cast(pt.sum(pt.diagonal(as_var(a), offset, axis1, axis2), axis=-1), dtype)
+
+
+def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
+    refuse("np.sort", order=(order, None))
+    a = as_var(a)
+    if axis is None:
+        return pt.sort(a.flatten(), axis=0)
+    return pt.sort(a, axis=int(axis) % a.ndim)
+
+
+def _argsort(a, axis=-1, kind=None, order=None, *, stable=None):
+    refuse("np.argsort", order=(order, None))
+    a = as_var(a)
+    if axis is None:
+        return pt.argsort(a.flatten(), axis=0)
+    # a stable sort, as numpy's default quicksort is not guaranteed to be; ties are measure-zero
+    # for float inputs and both answers are valid orderings
+    return pt.argsort(a, axis=int(axis) % a.ndim, kind="stable")
+
+
+def _arg_extreme(fn, name):
+    def rule(a, axis=None, out=None, *, keepdims=False):
+        refuse(f"np.{name}", out=(out, None))
+        a = as_var(a)
+        if axis is None:
+            result = fn(a.flatten(), axis=0)
+            return pt.shape_padleft(result, a.ndim) if keepdims else result
+        return fn(a, axis=int(axis) % a.ndim, keepdims=bool(keepdims))
+
+    rule.__name__ = f"_{name}"
+    return rule
+
+
+def _searchsorted(a, v, side="left", sorter=None):
+    return pt.searchsorted(as_var(a), as_var(v), side=side, sorter=sorter)
+
+
+def _nonzero(a):
+    a = as_var(a)
+    if a.ndim == 0:
+        raise NotImplementedError("np.nonzero of a 0-d array is not supported (numpy deprecates it)")
+    return tuple(pt.nonzero(_truth(a)))
+
+
+def _flatnonzero(a):
+    return pt.nonzero(_truth(as_var(a).flatten()))[0]
+
+
+def _argwhere(a):
+    a = as_var(a)
+    return pt.stack(pt.nonzero(_truth(a)), axis=1)
+
+
+def _tril_indices(n, k=0, m=None):
+    return tuple(pt.tril_indices(n, k, m))
+
+
+def _triu_indices(n, k=0, m=None):
+    return tuple(pt.triu_indices(n, k, m))
+
+
+def _diag_indices(n, ndim=2):
+    return (pt.arange(n),) * ndim
+
+
+def _ix(*args):
+    results = []
+    for position, seq in enumerate(args):
+        seq = as_var(seq)
+        if seq.dtype == "bool":
+            seq = pt.nonzero(seq)[0]
+        pattern = ["x"] * len(args)
+        pattern[position] = 0
+        results.append(seq.dimshuffle(pattern))
+    return tuple(results)
+
+
+# --------------------------------------------------------------------------------------------
+# the table
+# --------------------------------------------------------------------------------------------
+
+FUNCTIONS = {
+    # indexing, sorting, searching
+    np.take: _take,
+    np.take_along_axis: _take_along_axis,
+    np.tril: _tril,
+    np.triu: _triu,
+    np.diag: _diag,
+    np.diagonal: _diagonal,
+    np.trace: _trace,
+    np.sort: _sort,
+    np.argsort: _argsort,
+    np.argmax: _arg_extreme(pt.argmax, "argmax"),
+    np.argmin: _arg_extreme(pt.argmin, "argmin"),
+    np.searchsorted: _searchsorted,
+    np.nonzero: _nonzero,
+    np.flatnonzero: _flatnonzero,
+    np.argwhere: _argwhere,
+    np.tril_indices: _tril_indices,
+    np.triu_indices: _triu_indices,
+    np.diag_indices: _diag_indices,
+    np.ix_: _ix,
+}

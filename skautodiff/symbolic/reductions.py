@@ -1,0 +1,326 @@
+"""numpy reductions (sum, mean, var, median, nan*, average, ...) and cumulative operations (cumsum,
+cumprod, diff) in PyTensor. FUNCTIONS is keyed by the numpy callable (identity). Rules follow the
+contract in doc/architecture.md ("Symbolic rules"), summed up in _common.py.
+"""
+import numpy as np
+import pytensor.tensor as pt
+
+from ._common import _COMPLEX, _FLOATS, _MISSING, _truth, as_var, cast, given, norm_axis, refuse
+
+
+# --------------------------------------------------------------------------------------------
+# reductions
+# --------------------------------------------------------------------------------------------
+
+def _masked(a, where, fill):
+    return a if where is True or not given(where) else pt.switch(where, a, fill)
+
+
+def _count(a, axis, where, keepdims):
+    """Number of elements reduced over (symbolic), honouring where=."""
+    if where is True or not given(where):
+        axes = range(a.ndim) if axis is None else axis
+        count = pt.as_tensor_variable(1, dtype="int64")
+        for ax in axes:
+            count = count * a.shape[ax]
+        return count
+    return pt.sum(pt.ones_like(a) * pt.neq(where, 0), axis=axis, keepdims=keepdims)
+
+
+def _sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+    refuse("np.sum", out=(out, None))
+    a = cast(as_var(a), dtype)
+    axis = norm_axis(axis, a.ndim)
+    result = pt.sum(_masked(a, where, 0), axis=axis, keepdims=bool(keepdims))
+    return result + initial if given(initial) else result
+
+
+def _prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+    refuse("np.prod", out=(out, None))
+    a = cast(as_var(a), dtype)
+    axis = norm_axis(axis, a.ndim)
+    result = pt.prod(_masked(a, where, 1), axis=axis, keepdims=bool(keepdims))
+    return result * initial if given(initial) else result
+
+
+def _extreme(kind):
+    reduce_, combine, fill = (pt.max, pt.maximum, -np.inf) if kind == "max" else (pt.min, pt.minimum, np.inf)
+
+    def rule(a, axis=None, out=None, keepdims=False, initial=_MISSING, where=True):
+        refuse(f"np.{kind}", out=(out, None))
+        a = as_var(a)
+        axis = norm_axis(axis, a.ndim)
+        result = reduce_(_masked(a, where, initial if given(initial) else fill), axis=axis,
+                         keepdims=bool(keepdims))
+        return combine(result, initial) if given(initial) else result
+
+    rule.__name__ = f"_{kind}"
+    return rule
+
+
+_max = _extreme("max")
+_min = _extreme("min")
+
+
+def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    refuse("np.mean", out=(out, None))
+    a = as_var(a)
+    if a.dtype not in _FLOATS and dtype is None:
+        a = pt.cast(a, "float64")  # numpy's mean of integers is float64
+    a = cast(a, dtype)
+    axis = norm_axis(axis, a.ndim)
+    if where is True or not given(where):
+        return pt.mean(a, axis=axis, keepdims=bool(keepdims))
+    return _sum(a, axis, keepdims=keepdims, where=where) / _count(a, axis, where, bool(keepdims))
+
+
+def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
+         correction=_MISSING):
+    refuse("np.var", out=(out, None))
+    a = as_var(a)
+    if a.dtype not in _FLOATS:
+        a = pt.cast(a, "float64")
+    a = cast(a, dtype)
+    if given(correction):
+        ddof = correction
+    axis = norm_axis(axis, a.ndim)
+    centre = as_var(mean) if given(mean) else _mean(a, axis, keepdims=True, where=where)
+    deviation = a - centre
+    squares = pt.real(deviation * pt.conj(deviation)) if a.dtype in _COMPLEX else pt.sqr(deviation)
+    total = _sum(squares, axis, keepdims=keepdims, where=where)
+    return total / (_count(a, axis, where, bool(keepdims)) - ddof)
+
+
+def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
+         correction=_MISSING):
+    return pt.sqrt(_var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
+
+
+def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+    refuse("np.cov", fweights=(fweights, None), aweights=(aweights, None))
+    rows = []
+    for data in (m, y):
+        if data is None:
+            continue
+        data = as_var(data)
+        if data.dtype not in _FLOATS:
+            data = pt.cast(data, "float64")
+        data = data[None, :] if data.ndim == 1 else (data if rowvar else data.T)
+        rows.append(data)
+    x = pt.concatenate(rows, axis=0) if len(rows) > 1 else rows[0]
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    centred = x - pt.mean(x, axis=1, keepdims=True)
+    c = pt.dot(centred, centred.T) / (x.shape[1] - ddof)
+    return cast(pt.squeeze(c), dtype)   # numpy squeezes length-1 axes (a single variable -> 0-d)
+
+
+def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    c = _cov(x, y, rowvar, dtype=dtype)
+    if c.ndim == 0:
+        return c / c
+    d = pt.sqrt(pt.diagonal(c))
+    return pt.clip(c / d[:, None] / d[None, :], -1, 1)
+
+
+def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    refuse("np.median", out=(out, None))
+    a = as_var(a)
+    if a.dtype not in _FLOATS:
+        a = pt.cast(a, "float64")
+    if axis is None:
+        result = _median(a.ravel(), 0)
+        return pt.reshape(result, (1,) * a.ndim) if keepdims else result
+    if not isinstance(axis, (int, np.integer)):
+        raise NotImplementedError("np.median over several axes is not supported; reshape first")
+    axis = int(axis) % a.ndim
+    ordered = pt.sort(a, axis=axis)
+    n = ordered.shape[axis]
+    middle = (pt.take(ordered, (n - 1) // 2, axis=axis) + pt.take(ordered, n // 2, axis=axis)) / 2
+    return pt.expand_dims(middle, axis) if keepdims else middle
+
+
+def _any(a, axis=None, out=None, keepdims=False, *, where=True):
+    refuse("np.any", out=(out, None))
+    a = _truth(as_var(a))
+    return pt.any(_masked(a, where, False), axis=norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+
+
+def _all(a, axis=None, out=None, keepdims=False, *, where=True):
+    refuse("np.all", out=(out, None))
+    a = _truth(as_var(a))
+    return pt.all(_masked(a, where, True), axis=norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+
+
+def _count_nonzero(a, axis=None, *, keepdims=False):
+    a = as_var(a)
+    return pt.sum(_truth(a), axis=norm_axis(axis, a.ndim), keepdims=bool(keepdims), dtype="int64")
+
+
+def _nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+    a = as_var(a)
+    return _sum(pt.switch(pt.isnan(a), 0, a), axis, dtype, out, keepdims, initial, where)
+
+
+def _nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+    a = as_var(a)
+    return _prod(pt.switch(pt.isnan(a), 1, a), axis, dtype, out, keepdims, initial, where)
+
+
+def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    a = as_var(a)
+    present = pt.bitwise_not(pt.isnan(a))
+    if given(where) and where is not True:
+        present = pt.and_(present, _truth(where))
+    return _nansum(a, axis, dtype, out, keepdims, where=present) / _sum(present, axis, keepdims=keepdims)
+
+
+def _nan_extreme(kind):
+    base = _extreme(kind)
+    fill = -np.inf if kind == "max" else np.inf
+
+    def rule(a, axis=None, out=None, keepdims=False, initial=_MISSING, where=True):
+        a = as_var(a)
+        nan = pt.isnan(a)
+        result = base(pt.switch(nan, fill, a), axis, out, keepdims, initial, where)
+        # numpy answers NaN (with a warning) where every element was NaN
+        return pt.switch(_all(nan, axis, keepdims=keepdims), np.nan, result)
+
+    rule.__name__ = f"_nan{kind}"
+    return rule
+
+
+def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
+            correction=_MISSING):
+    a = as_var(a)
+    present = pt.bitwise_not(pt.isnan(a))
+    if given(where) and where is not True:
+        present = pt.and_(present, _truth(where))
+    return _var(pt.switch(present, a, 0), axis, dtype, out, ddof, keepdims, where=present, mean=mean,
+                correction=correction)
+
+
+def _nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
+            correction=_MISSING):
+    return pt.sqrt(_nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
+
+
+def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+    a = as_var(a)
+    if a.dtype not in _FLOATS:
+        a = pt.cast(a, "float64")
+    axes = norm_axis(axis, a.ndim)
+    keep = bool(given(keepdims) and keepdims)
+    if weights is None:
+        avg = pt.mean(a, axis=axes, keepdims=keep)
+        scale = pt.cast(_count(a, axes, True, keep), a.dtype) + pt.zeros_like(avg)
+    else:
+        w = as_var(weights)
+        if w.ndim != a.ndim:
+            # numpy: 1-D weights run along the single reduced axis
+            if axes is None or len(axes) != w.ndim:
+                raise NotImplementedError("np.average: weights of another shape need a matching axis")
+            order = list(axes)
+            w = pt.transpose(w, np.argsort(np.argsort(order)))  # weights' axes follow `axis`' order
+            pattern = ["x"] * a.ndim
+            for position, ax in enumerate(sorted(order)):
+                pattern[ax] = position
+            w = w.dimshuffle(pattern)
+        scale = pt.sum(w + pt.zeros_like(a), axis=axes, keepdims=keep)
+        avg = pt.sum(a * w, axis=axes, keepdims=keep) / scale
+    return (avg, scale) if returned else avg
+
+
+# --------------------------------------------------------------------------------------------
+# cumulative operations
+# --------------------------------------------------------------------------------------------
+
+def _cumulative(fn, name):
+    def rule(a, axis=None, dtype=None, out=None):
+        refuse(f"np.{name}", out=(out, None))
+        a = cast(as_var(a), dtype)
+        if axis is None:
+            return fn(a.flatten(), axis=0)
+        return fn(a, axis=int(axis) % a.ndim)
+
+    rule.__name__ = f"_{name}"
+    return rule
+
+
+_cumsum = _cumulative(pt.cumsum, "cumsum")
+_cumprod = _cumulative(pt.cumprod, "cumprod")
+
+
+def _cumulative_2(fn, name, neutral):
+    # numpy >= 2.1 array-API spellings, which may prepend the neutral element
+    def rule(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+        x = as_var(x)
+        axis = 0 if axis is None else int(axis) % x.ndim
+        result = _cumulative(fn, name)(x, axis, dtype, out)
+        if include_initial:
+            shape = [result.shape[d] if d != axis else 1 for d in range(result.ndim)]
+            result = pt.concatenate([pt.full(shape, neutral, dtype=result.dtype), result], axis=axis)
+        return result
+
+    rule.__name__ = f"_{name}"
+    return rule
+
+
+def _diff(a, n=1, axis=-1, prepend=_MISSING, append=_MISSING):
+    a = as_var(a)
+    axis = int(axis) % a.ndim
+    parts = [a]
+    for position, extra in ((0, prepend), (None, append)):
+        if given(extra):
+            extra = as_var(extra)
+            if extra.ndim == 0:
+                # numpy broadcasts a scalar to the shape of one slice along the axis
+                shape = [a.shape[d] if d != axis else 1 for d in range(a.ndim)]
+                extra = pt.broadcast_to(extra, shape)
+            parts.insert(0, extra) if position == 0 else parts.append(extra)
+    if len(parts) > 1:
+        a = pt.concatenate(parts, axis=axis)
+    return pt.diff(a, n=n, axis=axis)
+
+
+# --------------------------------------------------------------------------------------------
+# the table
+# --------------------------------------------------------------------------------------------
+
+FUNCTIONS = {
+    # reductions
+    np.sum: _sum,
+    np.prod: _prod,
+    np.mean: _mean,
+    np.max: _max,
+    np.amax: _max,
+    np.min: _min,
+    np.amin: _min,
+    np.var: _var,
+    np.cov: _cov,
+    np.corrcoef: _corrcoef,
+    np.median: _median,
+    np.std: _std,
+    np.any: _any,
+    np.all: _all,
+    np.count_nonzero: _count_nonzero,
+    np.nansum: _nansum,
+    np.nanprod: _nanprod,
+    np.nanmean: _nanmean,
+    np.nanmax: _nan_extreme("max"),
+    np.nanmin: _nan_extreme("min"),
+    np.nanvar: _nanvar,
+    np.nanstd: _nanstd,
+    np.average: _average,
+    # cumulative
+    np.cumsum: _cumsum,
+    np.cumprod: _cumprod,
+    np.diff: _diff,
+}
+
+# names that exist only in some numpy versions (all of ours are numpy 2.x)
+for _name, _rule in {
+    "cumulative_sum": _cumulative_2(pt.cumsum, "cumulative_sum", 0),
+    "cumulative_prod": _cumulative_2(pt.cumprod, "cumulative_prod", 1),
+}.items():
+    if hasattr(np, _name):
+        FUNCTIONS[getattr(np, _name)] = _rule
