@@ -156,11 +156,16 @@ def trace(fn, args, kwargs, wrt_names):
 
 
 def _engine_copy(leaf, dtype, shape):
-    """The value the traced code sees: a private copy (never mutate the caller's arrays)."""
+    """The value the traced code sees. Never the caller's writable array: a read-only view when
+    no conversion is needed (the engine copies on the first in-place write), else a converted copy."""
     if scipy.sparse.issparse(leaf):   # the user's own class (array or matrix), in the traced format
         return leaf.asformat(shape[1]).astype(dtype, copy=True)
     if isinstance(leaf, np.ndarray):
-        return np.array(leaf, dtype=dtype, copy=True)
+        if leaf.dtype != dtype:
+            return leaf.astype(dtype)
+        view = leaf.view()
+        view.flags.writeable = False
+        return view
     if isinstance(leaf, np.generic):
         return leaf.astype(dtype)
     return float(leaf) if np.dtype(dtype).kind == "f" else leaf

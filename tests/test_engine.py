@@ -248,6 +248,44 @@ def test_inputs_never_mutated():
     np.testing.assert_allclose(skautodiff.Gradient(writes, wrt=0)(w), [0.0, 1.0, 1.0])
 
 
+def views_updated_in_place(W, b, X):
+    h = X @ W
+    h[:, :2] += b            # augmented assignment to a slice
+    row = h[0]
+    row *= 2.0               # a view made by indexing: updating it updates h, as in numpy
+    X2 = X.copy()
+    X2[:, 0] -= 1.0          # an input's copy
+    return np.sum(np.tanh(h)) + np.sum(X2 @ W)
+
+
+def test_inplace_updates_through_views_made_by_indexing():
+    rng = np.random.default_rng(5)
+    W, b, X = rng.normal(size=(3, 4)), rng.normal(size=2), rng.normal(size=(5, 3))
+    check(views_updated_in_place, W, b, X, wrt=0)
+    check(views_updated_in_place, W, b, X, wrt=1)
+
+
+def test_inplace_update_through_a_reshape_view_is_refused():
+    def reshaped(w):
+        z = np.zeros(4)
+        z.reshape(2, 2)[0] += w[:2]   # numpy would change z; the engine refuses rather than diverge
+        return np.sum(z) + np.sum(w)
+    with pytest.raises(skautodiff.TraceError, match="view of another array"):
+        skautodiff.Function(reshaped)(np.ones(4))
+
+
+def test_inplace_update_of_a_data_argument_through_an_alias():
+    def shifted(w, X):
+        Z = X
+        Z += 1.0                 # natively this also changes X (and the caller's array)
+        return np.sum(X @ w)
+    w, X = np.array([1.0, 2.0]), np.ones((3, 2))
+    expected = shifted(w, X.copy())
+    assert skautodiff.Function(shifted)(w, X) == expected
+    np.testing.assert_allclose(skautodiff.Gradient(shifted, wrt="w")(w, X), [6.0, 6.0])
+    np.testing.assert_array_equal(X, np.ones((3, 2)))
+
+
 def test_nested_pytrees():
     def loss(layers, x):
         for weight, bias in layers:

@@ -84,13 +84,13 @@ def _apply(interp, fn, rule, args, kwargs):
     # A call that updates an argument in place (np.add.at): numpy updates the concrete array,
     # the rule returns that argument's new symbolic value.
     array = args[target]
-    if is_traced(array):
-        lowering.check_writable(interp, array)
+    lowering.check_writable(interp, array if is_traced(array) else Traced(array, None))
     concrete = array.value if is_traced(array) else array
     result = fn(*unwrap(args), **unwrap(kwargs))
     new = lowering.fit(interp, lowering.run_rule(interp, rule, args, kwargs, what), concrete, what)
     if is_traced(array):
         array.var = new
+        lowering.updated(interp, array)
     else:
         interp.ctx.promote(concrete, new)
     return result
@@ -140,7 +140,7 @@ def _native(interp, fn, args, kwargs):
         return fn(*unwrap(args), **unwrap(kwargs))
     name = symbolic.display_name(fn)
     module = getattr(fn, "__module__", None) or type(owner if owner is not None else fn).__module__
-    if module.split(".")[0] in ("numpy", "scipy"):
+    if module.split(".")[0] in ("numpy", "scipy") and not lowering.integers_only((args, kwargs)):
         short = name.rsplit(".", 1)[-1]
         close = symbolic.closest_names(short)
         raise interp.error(
@@ -148,6 +148,7 @@ def _native(interp, fn, args, kwargs):
             (f"supported functions with similar names: {', '.join(close)}" if close else
              "see doc/supported.md for what is supported") + "; computing it outside the traced "
             "function and passing the result in as an argument also works")
+    # Integers and booleans (labels, indices, masks) are used at their values, guarded.
     args = lowering.concretize_all(interp, list(args), f"calling {name}")
     kwargs = lowering.concretize_all(interp, dict(kwargs), f"calling {name}")
     return fn(*args, **kwargs)

@@ -92,14 +92,15 @@ def apply_rule(interp, rule, native, args, kwargs, what):
     try:
         sym = run_rule(interp, rule, args, kwargs, what)
     except TraceError:
-        if not _integers_only((args, kwargs)):
+        if not integers_only((args, kwargs)):
             raise
         concretize_all(interp, [args, kwargs], what)
         return concrete
     return pair(interp, concrete, sym, what)
 
 
-def _integers_only(obj):
+def integers_only(obj):
+    """Whether every traced value in obj is an integer or boolean (nothing to differentiate)."""
     found = list(traced_in(obj))
     return bool(found) and all(dtype_of(t.value) is not None and dtype_of(t.value).kind in "biu" for t in found)
 
@@ -125,8 +126,10 @@ def binary(interp, op, a, b):
         check_writable(interp, a)
         _native_binary(op, a.value, unwrap(b))          # numpy updates the array in place
         a.var = fit(interp, run_rule(interp, rule, (a, b), {}, what), a.value, what)
+        updated(interp, a)
         return a
     if inplace and not is_traced(a) and isinstance(a, np.ndarray):
+        check_writable(interp, Traced(a, None))
         before = Traced(a.copy(), pt.as_tensor_variable(a.copy()))
         _native_binary(op, a, unwrap(b))
         return interp.ctx.promote(a, fit(interp, run_rule(interp, rule, (before, b), {}, what), a, what))
@@ -229,7 +232,9 @@ def getitem(interp, container, index):
             var = container.var[sym_index]
         except Exception as exc:
             raise interp.error(f"indexing with {unwrap(index)!r} could not be expressed in PyTensor: {exc}")
-        return Traced(concrete, fit(interp, var, concrete, "indexing"))
+        owner = container.value if container.value.base is None else container.value.base
+        view_of = (container, index) if isinstance(concrete, np.ndarray) and concrete.base is owner else None
+        return Traced(concrete, fit(interp, var, concrete, "indexing"), view_of)
     if contains_traced(index):
         if isinstance(container, np.ndarray):
             return getitem(interp, Traced(container, pt.as_tensor_variable(container)), index)
@@ -238,11 +243,34 @@ def getitem(interp, container, index):
 
 
 def check_writable(interp, target):
+    """Make a traced array safe to update in place (called just before numpy writes into it).
+
+    Arguments are read-only views of the caller's arrays (no copy of a large X at trace time):
+    the first write gives the traced code its own copy, as the compiled function never mutates
+    its inputs either. Views made by indexing a traced array may be written (the base follows,
+    see `updated`); writing through other views (reshape, transpose) is refused: numpy would
+    change the original too, which the graph cannot follow.
+    """
     value = target.value
-    if isinstance(value, np.ndarray) and not value.flags.owndata:
+    if not isinstance(value, np.ndarray):
+        return
+    if not value.flags.writeable:
+        target.value = value.copy()
+    elif not value.flags.owndata and target.view_of is None:
         raise interp.error(
             "in-place update of a view of another array (numpy would also change the original)",
             "make a copy first, e.g. z = x.copy(), or build the result with np.where / concatenate")
+
+
+def updated(interp, target):
+    """After an in-place update of `target`: a view made by indexing updates its base too."""
+    while target.view_of is not None:
+        base, index = target.view_of
+        check_writable(interp, base)
+        base.value[unwrap(index)] = target.value      # a no-op when the view still aliases it
+        new = pt.set_subtensor(base.var[to_symbolic(index)], target.var)
+        base.var = fit(interp, new, base.value, "in-place update through a view")
+        target = base
 
 
 def setitem(interp, container, index, value):
@@ -259,6 +287,7 @@ def setitem(interp, container, index, value):
         check_writable(interp, container)
         array, var = container.value, container.var
     else:
+        check_writable(interp, Traced(container, None))
         array, var = container, pt.as_tensor_variable(container.copy())
     array[unwrap(index)] = unwrap(value)
     try:
@@ -268,5 +297,6 @@ def setitem(interp, container, index, value):
     new = fit(interp, new, array, "item assignment")
     if is_traced(container):
         container.var = new
+        updated(interp, container)
     else:
         interp.ctx.promote(array, new)

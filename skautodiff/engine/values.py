@@ -19,12 +19,16 @@ NULL = _Null()
 
 
 class Traced:
-    """A concrete value (exactly what native numpy returns) and its PyTensor variable."""
+    """A concrete value (exactly what native numpy returns) and its PyTensor variable.
 
-    __slots__ = ("value", "var")
+    `view_of` is (base Traced, index) when the value is a numpy view made by indexing another
+    traced array, so that an in-place update of the view also updates the base.
+    """
 
-    def __init__(self, value, var):
-        self.value, self.var = value, var
+    __slots__ = ("value", "var", "view_of")
+
+    def __init__(self, value, var, view_of=None):
+        self.value, self.var, self.view_of = value, var, view_of
 
     def __repr__(self):
         return f"Traced({self.value!r}, {self.var})"
