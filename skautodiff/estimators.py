@@ -9,8 +9,11 @@ which traces and compiles it; prediction calls the user's numpy function directl
 Nothing compiled is stored on the estimator: compiled functions live in the process-wide cache,
 so estimators pickle as plain data and clones made by ``GridSearchCV`` reuse one compilation.
 """
+import contextlib
 import inspect
+import logging
 import numbers
+import sys
 import time
 import warnings
 
@@ -22,6 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from sklearn.utils._available_if import available_if
 
+from . import pytree
 from .pytree import tree_map
 
 __all__ = ["AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"]
@@ -135,11 +139,13 @@ class AutodiffEstimator(BaseEstimator):
     def _fit_params(self, loss, params, X, y, kwargs):
         from .optimize import minimize  # the functional layer below this one
 
-        progress = _Progress(loss, X, y, kwargs, self.verbose)
-        result = minimize(
-            loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
-            tol=self.tol, options={"maxiter": self.max_iter}, callback=progress,
-        )
+        progress = _Progress(self.verbose)
+        tol, options = self._optimizer_settings()
+        with _compile_messages(self.verbose):
+            result = minimize(
+                loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
+                tol=tol, options=options, callback=progress,
+            )
         self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
         self.loss_ = float(result.fun)
         self.loss_curve_ = progress.curve
@@ -153,6 +159,35 @@ class AutodiffEstimator(BaseEstimator):
                 ConvergenceWarning,
             )
 
+    def _optimizer_settings(self):
+        """(tol, options) for scipy: L-BFGS-B gets scikit-learn's own settings (gtol=tol,
+        ftol=64*eps, maxls=50), so fits stop where scikit-learn's estimators stop."""
+        options = {"maxiter": self.max_iter}
+        if str(self.optimizer).upper() != "L-BFGS-B":
+            return self.tol, options
+        options.update(ftol=64 * np.finfo(float).eps, maxls=50, maxfun=max(15000, 2 * self.max_iter))
+        if self.tol is not None:
+            options["gtol"] = self.tol
+        return None, options
+
+    # ----------------------------------------------------------------- formulas
+
+    def formula(self, of="loss"):
+        """The fitted model's loss (``of="loss"``) or prediction function (``of="predict"``) as
+        mathematics (see :func:`skautodiff.formula`), traced at ``params_``."""
+        from .printing import formula
+
+        check_is_fitted(self, "params_")
+        X = np.zeros((2, self.n_features_in_), dtype=_leaf_dtype(self.params_))
+        if of == "loss":
+            y = self._example_target(X)
+            return formula(self._user_function("loss"), self.params_, X, y, **dict(self.loss_kwargs or {}))
+        if of == "predict":
+            name = next(n for n in ("predict_fn", "decision_fn", "proba_fn")
+                        if self._user_function(n, required=False) is not None)
+            return formula(self._user_function(name), self.params_, X)
+        raise ValueError(f"of must be 'loss' or 'predict', got {of!r}")
+
     # ----------------------------------------------------------------- validation
 
     def _validate_fit_data(self, X, y):
@@ -160,33 +195,57 @@ class AutodiffEstimator(BaseEstimator):
         multi_output = self.__sklearn_tags__().target_tags.multi_output
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], multi_output=multi_output,
-            y_numeric=not isinstance(self, ClassifierMixin),
+            y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"),
         )
         return X, self._encode_target(X, y)
 
     def _check_X(self, X):
         check_is_fitted(self, "params_")
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
+                             accept_sparse=("csr", "csc"))
+
+
+def _leaf_dtype(params):
+    leaves = [np.asarray(leaf) for leaf in pytree.flatten(params)[0]]
+    return leaves[0].dtype if leaves else np.float64
+
+
+@contextlib.contextmanager
+def _compile_messages(verbose):
+    """With verbose, what skautodiff traces and compiles (and how long it takes) is printed."""
+    if not verbose:
+        yield
+        return
+    log = logging.getLogger("skautodiff")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
 
 
 class _Progress:
-    """The per-iteration callback: records the objective and prints it when verbose.
+    """The per-iteration callback: records the objective and, when verbose, prints a line per
+    iteration (iteration, objective, gradient norm, elapsed time), scikit-learn style."""
 
-    The objective is evaluated by the user's numpy loss on the new iterate (the optimiser's
-    callback receives only the parameters).
-    """
-
-    def __init__(self, loss, X, y, kwargs, verbose):
-        self.loss, self.X, self.y, self.kwargs, self.verbose = loss, X, y, kwargs, verbose
+    def __init__(self, verbose):
+        self.verbose = verbose
         self.curve = []
         self.start = time.perf_counter()
 
-    def __call__(self, params):
-        value = float(self.loss(params, self.X, self.y, **self.kwargs))
+    def __call__(self, intermediate_result):
+        value = float(intermediate_result.fun)
         self.curve.append(value)
         if self.verbose:
+            grads = pytree.flatten(intermediate_result.jac)[0]
+            norm = float(np.sqrt(sum(np.sum(np.square(g)) for g in grads)))
             print(f"Iteration {len(self.curve):4d}, loss = {value:.8g}, "
-                  f"elapsed = {time.perf_counter() - self.start:.3f} s")
+                  f"gradient norm = {norm:.3g}, elapsed = {time.perf_counter() - self.start:.3f} s")
 
 
 class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
@@ -235,6 +294,9 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     def _encode_target(self, X, y):
         return y.astype(X.dtype, copy=False)
 
+    def _example_target(self, X):
+        return np.zeros(len(X), dtype=X.dtype)
+
     def predict(self, X):
         X = self._check_X(X)
         return np.asarray(self._user_function("predict_fn")(self.params_, X))
@@ -276,6 +338,14 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+
+    def _example_target(self, X):
+        """Targets as the loss receives them (for tracing formulas), all of the first class."""
+        if self.target_encoding == "onehot":
+            return np.eye(len(self.classes_), dtype=X.dtype)[np.zeros(len(X), dtype=np.intp)]
+        if self.target_encoding == "sign":
+            return -np.ones(len(X), dtype=X.dtype)
+        return np.zeros(len(X), dtype=np.intp)
 
     def _encode_target(self, X, y):
         check_classification_targets(y)

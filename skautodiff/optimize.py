@@ -99,12 +99,18 @@ class _Objective:
         self.x0_leaves = [np.asarray(leaf) for leaf in pytree.flatten(x0)[0]]
         self.sizes = np.cumsum([0] + [leaf.size for leaf in self.x0_leaves])
         self.fast = None
+        self.last_x, self.last = None, None   # the latest point evaluated, for callbacks
 
     def leaves(self, flat):
         return [np.asarray(flat[a:b], dtype=_float(leaf.dtype)).reshape(leaf.shape)
                 for leaf, a, b in zip(self.x0_leaves, self.sizes[:-1], self.sizes[1:])]
 
     def __call__(self, flat):
+        self.last_x = np.array(flat, copy=True)
+        self.last = self._evaluate(flat)
+        return self.last
+
+    def _evaluate(self, flat):
         leaves = self.leaves(flat)
         if self.fast is not None:
             entry, values, indices = self.fast
@@ -162,14 +168,15 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     scipy_callback = None
     if callback is not None:
         # As in scipy: a callback whose parameter is named `intermediate_result` receives an
-        # OptimizeResult (x shaped like x0, fun); any other receives the parameters.
+        # OptimizeResult (x and jac shaped like x0, fun); any other receives the parameters.
         wants_result = "intermediate_result" in inspect.signature(callback).parameters
 
         def scipy_callback(intermediate_result):
-            x = unravel(np.asarray(intermediate_result.x))
-            if wants_result:
-                return callback(scipy.optimize.OptimizeResult(x=x, fun=intermediate_result.fun))
-            return callback(x)
+            flat = np.asarray(intermediate_result.x)
+            if not wants_result:
+                return callback(unravel(flat))
+            value, grad = objective.last if np.array_equal(objective.last_x, flat) else objective(flat)
+            return callback(scipy.optimize.OptimizeResult(x=unravel(flat), fun=value, jac=unravel(grad)))
     with scipy_blas_single_thread():
         result = scipy.optimize.minimize(objective, x_flat, jac=True, method=method,
                                          bounds=_flat_bounds(bounds, x0), tol=tol, options=options,

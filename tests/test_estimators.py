@@ -127,7 +127,40 @@ def test_verbose_prints_a_line_per_iteration(regression, capsys):
     est = ridge(verbose=1).fit(X, y)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Iteration")]
     assert len(lines) == est.n_iter_
-    assert re.match(r"Iteration +1, loss = [-+.\deE]+, elapsed = [.\d]+ s", lines[0])
+    assert re.match(r"Iteration +1, loss = [-+.\deE]+, gradient norm = [-+.\deE]+, elapsed = [.\d]+ s", lines[0])
+    # The curve is the objective at each iterate; its end is the numpy loss at params_.
+    assert len(est.loss_curve_) == est.n_iter_
+    assert est.loss_curve_[-1] == pytest.approx(est.loss(est.params_, X, y, **(est.loss_kwargs or {})), rel=1e-10)
+    final_norm = float(lines[-1].split("gradient norm = ")[1].split(",")[0])
+    assert final_norm < 1e-3
+
+
+def test_verbose_says_what_is_compiled(regression, capsys):
+    X, y = regression
+
+    def fresh_loss(params, X, y):    # a new code object: traced and compiled in this test
+        return np.mean((X @ params["w"] + params["b"] - y) ** 2)
+
+    AutodiffRegressor(loss=fresh_loss, init_params=linear_init, predict_fn=linear_predict, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "skautodiff: traced" in out and "fresh_loss" in out
+    assert "skautodiff: compiling value and grad of" in out and "fresh_loss" in out
+
+
+def test_sparse_X_fits_like_dense(regression):
+    import scipy.sparse as sp
+    X, y = regression
+    dense = ridge().fit(X, y)
+    sparse = ridge().fit(sp.csr_matrix(X), y)
+    np.testing.assert_allclose(sparse.params_["w"], dense.params_["w"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sparse.predict(sp.csr_matrix(X)), dense.predict(X), rtol=1e-6)
+
+
+def test_fitted_estimator_shows_its_formulas(regression):
+    X, y = regression
+    est = ridge().fit(X, y)
+    assert "f =" in str(est.formula()) and "w" in str(est.formula())
+    assert "w" in str(est.formula("predict"))
 
 
 def test_init_params_as_a_pytree_and_random_state(regression):
