@@ -69,8 +69,23 @@ def fit(interp, var, concrete, what):
     return var
 
 
+def _float64_constants(obj):
+    """Python floats as np.float64 (still `float`s): PyTensor would store 0.5 or -2.0 as float32
+    constants, and np.logaddexp(s, 0.5) would compute exp(0.5) in float32."""
+    if type(obj) is float:
+        return np.float64(obj)
+    if type(obj) in (list, tuple):
+        return type(obj)(_float64_constants(x) for x in obj)
+    if type(obj) is dict:
+        return {k: _float64_constants(v) for k, v in obj.items()}
+    return obj
+
+
 def run_rule(interp, rule, args, kwargs, what):
     """The rule's symbolic result; its refusals become TraceErrors at the user's line."""
+    if not any(dtype_of(t.value) in (np.float32, np.float16) for t in traced_in((args, kwargs))):
+        # (with float32 operands numpy keeps Python floats at float32: PyTensor's choice then)
+        args, kwargs = _float64_constants(args), _float64_constants(kwargs)
     try:
         return rule(*to_symbolic(args), **to_symbolic(kwargs))
     except NotImplementedError as exc:
