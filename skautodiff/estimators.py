@@ -188,6 +188,11 @@ class AutodiffEstimator(BaseEstimator):
             return formula(self._user_function(name), self.params_, X)
         raise ValueError(f"of must be 'loss' or 'predict', got {of!r}")
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True   # CSR/CSC X reaches the loss without densifying
+        return tags
+
     # ----------------------------------------------------------------- validation
 
     def _validate_fit_data(self, X, y):

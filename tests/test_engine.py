@@ -190,6 +190,15 @@ def test_rebinding_a_global_retraces():
         SCALE = 2.0
 
 
+def test_equal_code_with_other_globals_is_not_confused():
+    source = "def f(w):\n    return C * np.sum(w)\n"
+    first, second = {"np": np, "C": 2.0}, {"np": np, "C": 5.0}
+    exec(source, first)
+    exec(source, second)         # equal code objects, different globals
+    assert skautodiff.Function(first["f"])(np.ones(2)) == 4.0
+    assert skautodiff.Function(second["f"])(np.ones(2)) == 10.0
+
+
 def test_closure_values_are_guarded():
     def make(c):
         return lambda w: c * np.sum(w)

@@ -87,8 +87,13 @@ class TraceContext:
     def guard_global(self, namespace, name, value):
         if isinstance(value, types.ModuleType):
             return   # modules are not rebound in practice; their attributes are looked up live
-        self._value_guard(("global", id(namespace), name), lambda _call: namespace[name], value,
-                          f"global {name}")
+        if self.func is not None and namespace is self.func.__globals__:
+            # The traced function's own globals: read those of the function being called, which
+            # may be another function with equal code (exec'd twice, or a copy) and other globals.
+            read = lambda call: call.func.__globals__[name]  # noqa: E731
+        else:
+            read = lambda _call: namespace[name]  # noqa: E731
+        self._value_guard(("global", id(namespace), name), read, value, f"global {name}")
 
     def guard_cell(self, cell, value):
         closure = (self.func.__closure__ or ()) if self.func is not None else ()
