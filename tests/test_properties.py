@@ -365,23 +365,17 @@ def test_extended_vocabulary(program):
     check_program(*program)
 
 
-# Programs hypothesis found (shrunk), kept as fixed regression cases (the logaddexp ones were an
-# engine bug, fixed: Python floats exact in float32 reached PyTensor as float32 constants). xfail(strict=True) marks the
-# ones that still fail, so that the mark has to come off once the engine is fixed.
+# Programs hypothesis found (shrunk), kept as regression cases. Fixed bugs they caught: Python
+# floats exact in float32 reached PyTensor as float32 constants (logaddexp ones); PyTensor's
+# Maximum/Minimum gradient broken by fast_run rewrites when both operands depend on one input.
 KNOWN_PROGRAMS = [
     pytest.param(["    t0 = np.logaddexp(s, 0.5)"], "t0", 1, 1, (0, 0), id="logaddexp-exact-float-constant"),
     pytest.param(["    t0 = z.mean()", "    t1 = np.logaddexp(-2.0, t0)", "    t2 = np.logaddexp(s, t1)"],
                  "t2", 3, 3, (863774070, 48088), id="logaddexp-chain-constant-minus-2"),
     pytest.param(["    t0 = z + z", "    t1 = np.minimum(z, t0)"], "np.sum(t1)", 1, 1, (0, 0),
-                 id="minimum-of-correlated-operands",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "engine/PyTensor bug: gradient of np.sum(np.minimum(z, z + z)) at z = 0.64 is 2, "
-                     "numpy's derivative is 1"))),
+                 id="minimum-of-correlated-operands"),
     pytest.param(["    t0 = z + z", "    t1 = np.maximum(z, t0)"], "np.sum(t1)", 4, 4, (0, 0),
-                 id="maximum-of-correlated-operands",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "engine/PyTensor bug: gradient of np.sum(np.maximum(z, z + z)) is 2 where z < 0, "
-                     "numpy's derivative is 1"))),
+                 id="maximum-of-correlated-operands"),
     pytest.param(["    t0 = (A ** 2 + 0.5) ** 1.5", "    t1 = np.sum(t0, axis=0)", "    t2 = np.min(t1)"], "t2",
                  1, 1, (0, 0), id="power-sum-min-1x1"),
     pytest.param(["    t0 = np.maximum(A, z[:, None])", "    t1 = np.var(t0, axis=1)"], "np.sum(t1)", 3, 2,

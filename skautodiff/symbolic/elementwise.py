@@ -6,7 +6,7 @@ in _common.py.
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import _FLOATS, _MISSING, _truth, as_var, cast, given, refuse
+from ._common import _FLOATS, _MISSING, _truth, as_var, cast, given, maximum, minimum, refuse
 from .indexing import _nonzero
 from .operators import equal, greater_equal, less_equal, not_equal
 
@@ -50,12 +50,12 @@ def _logaddexp2(x, y):
 def _fmax(x, y):
     # fmax ignores a NaN operand (maximum propagates it)
     x, y = as_var(x), as_var(y)
-    return pt.switch(pt.isnan(x), y, pt.switch(pt.isnan(y), x, pt.maximum(x, y)))
+    return pt.switch(pt.isnan(x), y, pt.switch(pt.isnan(y), x, maximum(x, y)))
 
 
 def _fmin(x, y):
     x, y = as_var(x), as_var(y)
-    return pt.switch(pt.isnan(x), y, pt.switch(pt.isnan(y), x, pt.minimum(x, y)))
+    return pt.switch(pt.isnan(x), y, pt.switch(pt.isnan(y), x, minimum(x, y)))
 
 
 def _logical_and(x, y):
@@ -143,9 +143,9 @@ def _clip(a, a_min=_MISSING, a_max=_MISSING, out=None, *, min=_MISSING, max=_MIS
     # maximum/minimum rather than pt.clip: either bound may be None, and a traced bound gets its
     # gradient where it is active
     if given(low) and low is not None:
-        result = pt.maximum(result, low)
+        result = maximum(result, low)
     if given(high) and high is not None:
-        result = pt.minimum(result, high)
+        result = minimum(result, high)
     return result
 
 
@@ -235,8 +235,8 @@ FUNCTIONS = {
     np.around: _round,
     np.power: _ufunc(pt.power),
     np.float_power: _ufunc(_float_power),
-    np.maximum: _ufunc(pt.maximum),
-    np.minimum: _ufunc(pt.minimum),
+    np.maximum: _ufunc(maximum),
+    np.minimum: _ufunc(minimum),
     np.fmax: _ufunc(_fmax),
     np.fmin: _ufunc(_fmin),
     np.logaddexp: _ufunc(pt.logaddexp),

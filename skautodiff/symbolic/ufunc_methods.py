@@ -10,7 +10,7 @@ from pytensor.gradient import zero_grad
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from ._common import _MISSING, as_var, cast, contains_var, given, norm_axis, refuse
+from ._common import _MISSING, as_var, cast, contains_var, given, maximum, minimum, norm_axis, refuse
 from .reductions import _all, _any, _cumprod, _cumsum, _max, _min, _prod, _sum
 
 
@@ -209,13 +209,13 @@ FUNCTIONS = {
     (np.subtract, "outer"): _outer_via(pt.sub, "subtract"),
     (np.multiply, "outer"): _outer_via(pt.mul, "multiply"),
     (np.divide, "outer"): _outer_via(pt.true_div, "divide"),
-    (np.maximum, "outer"): _outer_via(pt.maximum, "maximum"),
-    (np.minimum, "outer"): _outer_via(pt.minimum, "minimum"),
+    (np.maximum, "outer"): _outer_via(maximum, "maximum"),
+    (np.minimum, "outer"): _outer_via(minimum, "minimum"),
     (np.add, "at"): _at_add(+1),
     (np.subtract, "at"): _at_add(-1),
     (np.multiply, "at"): _at_rounds(pt.mul, "multiply"),
-    (np.maximum, "at"): _at_rounds(pt.maximum, "maximum"),
-    (np.minimum, "at"): _at_rounds(pt.minimum, "minimum"),
+    (np.maximum, "at"): _at_rounds(maximum, "maximum"),
+    (np.minimum, "at"): _at_rounds(minimum, "minimum"),
 }
 
 # The rule returns the updated version of this positional argument; the engine stores it back.
