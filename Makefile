@@ -22,6 +22,8 @@ demo: install
 	$(VENV)/bin/python examples/demo.py
 
 # Runs the whole suite on the default python3, then on every other supported version found.
+# The property tests draw 400 random programs per Python (1200 over the three versions).
+export SKAUTODIFF_PROPERTY_EXAMPLES ?= 400
 test: install
 	bash .ci/pytest-in $(VENV)
 	@for pair in $(OTHER_PYTHONS); do \

@@ -50,7 +50,10 @@ def mode():
     """
     global _warned_no_cxx
     if os.environ.get("SKAUTODIFF_MODE", "c") == "fast":
-        return Mode(linker="py", optimizer="fast_run")
+        # Without elementwise fusion: the Python linker runs fused Composites through generated
+        # Python source, which costs compile time and was seen to disagree with numpy by ~1e-8
+        # after many different graphs in one process.
+        return Mode(linker="py", optimizer="fast_run").excluding("fusion")
     if not pytensor.config.cxx:
         if not _warned_no_cxx:
             warnings.warn("skautodiff: no C++ compiler found (pytensor.config.cxx is empty); compiled "

@@ -43,8 +43,17 @@ def _cbrt(x):
     return pt.sign(x) * pt.power(pt.abs(x), 1.0 / 3.0)
 
 
+def _logaddexp(x, y):
+    """log(exp(x) + exp(y)), stable in value and gradient. pt.logaddexp's gradient is NaN once
+    exp() overflows (np.logaddexp(x, exp(13)) with x ~ 1). Equal operands (also +-inf) take the
+    mean so that their gradient is shared: the derivative of logaddexp(x, x) is 1/2 each."""
+    x, y = as_var(x), as_var(y)
+    apart = maximum(x, y) + pt.log1p(pt.exp(-pt.abs(x - y)))
+    return pt.switch(pt.eq(x, y), (x + y) / 2 + _LN2, apart)
+
+
 def _logaddexp2(x, y):
-    return pt.logaddexp(x * _LN2, y * _LN2) / _LN2
+    return _logaddexp(x * _LN2, y * _LN2) / _LN2
 
 
 def _fmax(x, y):
@@ -239,7 +248,7 @@ FUNCTIONS = {
     np.minimum: _ufunc(minimum),
     np.fmax: _ufunc(_fmax),
     np.fmin: _ufunc(_fmin),
-    np.logaddexp: _ufunc(pt.logaddexp),
+    np.logaddexp: _ufunc(_logaddexp),
     np.logaddexp2: _ufunc(_logaddexp2),
     np.add: _ufunc(pt.add),
     np.subtract: _ufunc(pt.sub),

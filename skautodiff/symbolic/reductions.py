@@ -5,7 +5,9 @@ contract in doc/architecture.md ("Symbolic rules"), summed up in _common.py.
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import _COMPLEX, _FLOATS, _MISSING, _truth, as_var, cast, given, norm_axis, refuse
+from pytensor.gradient import disconnected_grad
+
+from ._common import _COMPLEX, _FLOATS, _MISSING, _truth, as_var, cast, given, maximum, minimum, norm_axis, refuse
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,15 +45,29 @@ def _prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, 
     return result * initial if given(initial) else result
 
 
+def _shared_ties(reduce_, x, axis, keepdims):
+    """max/min whose gradient is shared evenly by tied entries. PyTensor gives every tie the whole
+    gradient, so the derivative of np.max(np.stack([x, x]), axis=0) = x came out as 2."""
+    if x.dtype not in _FLOATS:
+        return reduce_(x, axis=axis, keepdims=keepdims)
+    extreme = disconnected_grad(reduce_(x, axis=axis, keepdims=True))
+    tied = pt.eq(x, extreme)
+    total = pt.sum(pt.switch(tied, x, 0), axis=axis, keepdims=True)
+    result = total / pt.sum(tied, axis=axis, keepdims=True)
+    if keepdims:
+        return result
+    return pt.squeeze(result, axis=tuple(range(x.ndim)) if axis is None else axis)
+
+
 def _extreme(kind):
-    reduce_, combine, fill = (pt.max, pt.maximum, -np.inf) if kind == "max" else (pt.min, pt.minimum, np.inf)
+    reduce_, combine, fill = (pt.max, maximum, -np.inf) if kind == "max" else (pt.min, minimum, np.inf)
 
     def rule(a, axis=None, out=None, keepdims=False, initial=_MISSING, where=True):
         refuse(f"np.{kind}", out=(out, None))
         a = as_var(a)
         axis = norm_axis(axis, a.ndim)
-        result = reduce_(_masked(a, where, initial if given(initial) else fill), axis=axis,
-                         keepdims=bool(keepdims))
+        result = _shared_ties(reduce_, _masked(a, where, initial if given(initial) else fill), axis,
+                              bool(keepdims))
         return combine(result, initial) if given(initial) else result
 
     rule.__name__ = f"_{kind}"
