@@ -3,8 +3,11 @@ functions with other signatures (where, clip, round, isclose, ...). FUNCTIONS is
 callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"), summed up
 in _common.py.
 """
+import inspect
+
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
 
 from ._common import _FLOATS, _MISSING, _truth, as_var, cast, given, maximum, minimum, refuse
 from .indexing import _nonzero
@@ -43,13 +46,29 @@ def _cbrt(x):
     return pt.sign(x) * pt.power(pt.abs(x), 1.0 / 3.0)
 
 
+# The keyword for a custom gradient: `pullback` in current PyTensor, `lop_overrides` before.
+_PULLBACK = "pullback" if "pullback" in inspect.signature(OpFromGraph.__init__).parameters else "lop_overrides"
+
+
+class LogAddExp(OpFromGraph):
+    """log(exp(x) + exp(y)) with a stable value and gradient (sigmoid(x - y), sigmoid(y - x)).
+
+    pt.logaddexp's gradient is NaN once exp() overflows in pytensor 3.0.7 (np.logaddexp(x, e)
+    with e ~ 4e5). The name lets skautodiff.printing show it as log(exp(x) + exp(y)).
+    """
+
+
 def _logaddexp(x, y):
-    """log(exp(x) + exp(y)), stable in value and gradient. pt.logaddexp's gradient is NaN once
-    exp() overflows (np.logaddexp(x, exp(13)) with x ~ 1). Equal operands (also +-inf) take the
-    mean so that their gradient is shared: the derivative of logaddexp(x, x) is 1/2 each."""
-    x, y = as_var(x), as_var(y)
-    apart = maximum(x, y) + pt.log1p(pt.exp(-pt.abs(x - y)))
-    return pt.switch(pt.eq(x, y), (x + y) / 2 + _LN2, apart)
+    x, y = pt.broadcast_arrays(as_var(pt.as_tensor_variable(x)), as_var(pt.as_tensor_variable(y)))
+    a, b = x.type(), y.type()
+    top = maximum(a, b)
+    value = pt.switch(pt.isinf(top), top, top + pt.log1p(pt.exp(-pt.abs(a - b))))
+
+    def gradient(inputs, outputs, output_grads):
+        u, v = inputs
+        return [output_grads[0] * pt.sigmoid(u - v), output_grads[0] * pt.sigmoid(v - u)]
+
+    return LogAddExp([a, b], [value], **{_PULLBACK: gradient})(x, y)
 
 
 def _logaddexp2(x, y):
