@@ -14,7 +14,6 @@ import pytensor
 import pytensor.sparse as ps
 import pytensor.tensor as pt
 import scipy.sparse
-from pytensor.graph.basic import Constant
 
 from . import pytree
 from .engine.context import TraceContext
@@ -258,4 +257,4 @@ def restore(kind, array):
     return t(np.asarray(array)[()])
 
 
-__all__ = ["trace", "Trace", "bind", "parameters", "resolve_callable", "restore", "Constant"]
+__all__ = ["trace", "Trace", "bind", "parameters", "resolve_callable", "restore"]

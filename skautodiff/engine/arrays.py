@@ -4,7 +4,6 @@ Shapes used as numbers stay symbolic (`np.sum(r) / X.shape[0]` serves any row co
 length is fixed in the graph's type (1, for broadcasting) are plain ints.
 """
 import numpy as np
-import pytensor.tensor as pt
 
 from .. import symbolic
 from ..symbolic import sparse as sparse_rules
@@ -81,4 +80,4 @@ def call_method(interp, method, args, kwargs):
     return lowering.apply_rule(interp, rule, native, (target, *args), kwargs, f"ndarray.{name}")
 
 
-__all__ = ["TracedMethod", "attribute", "call_method", "shape", "pt"]
+__all__ = ["TracedMethod", "attribute", "call_method", "shape"]

@@ -276,4 +276,4 @@ def _override(fn):
     return _OVERRIDES.get(fn) if _member(fn, _OVERRIDES) else None
 
 
-__all__ = ["call", "is_user_code", "Traced"]
+__all__ = ["call", "is_user_code"]

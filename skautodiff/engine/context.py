@@ -11,7 +11,6 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Constant
 
-from .. import symbolic
 from .values import Traced, contains_traced, dtype_of, is_traced, unwrap
 
 _PLAIN_DATA = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset, np.dtype, type)
@@ -206,4 +205,4 @@ def read_path(call, path):
     return _path_reader(path)(call)
 
 
-__all__ = ["TraceContext", "Guard", "ValueGuard", "same", "read_path", "symbolic"]
+__all__ = ["TraceContext", "Guard", "ValueGuard", "same", "read_path"]

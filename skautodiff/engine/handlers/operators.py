@@ -4,7 +4,7 @@ import numpy as np
 from . import handles, PY
 from ... import symbolic
 from .. import lowering
-from ..values import is_traced, unwrap
+from ..values import is_traced
 
 
 @handles("BINARY_OP")
