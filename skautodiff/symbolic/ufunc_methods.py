@@ -81,8 +81,9 @@ class ArgCumExtreme(Op):
         hit = (x == running) | (np.isnan(x) if x.dtype.kind in "fc" else False)
         outputs[0][0] = np.maximum.accumulate(np.where(hit, position, 0), axis=self.axis).astype("int64")
 
-    def infer_shape(self, fgraph, node, shapes):
-        return shapes
+    def infer_shape(self, *args):
+        # (fgraph, node, shapes) in pytensor 3.0; (node, shapes) from 3.3, which warns about fgraph
+        return args[-1]
 
     def grad(self, inputs, output_grads):
         return [pt.zeros_like(inputs[0], dtype=pt.config.floatX)]
