@@ -19,6 +19,7 @@ import pytensor.tensor as pt  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
 
 from . import pytree  # noqa: E402
+from .numpy_ufuncs import TAG as NUMPY_UFUNCS  # noqa: E402
 from .engine.context import read_path  # noqa: E402
 from .trace import bind, input_value, is_differentiable, leaf_signature, resolve_callable, restore, trace  # noqa: E402
 
@@ -49,19 +50,23 @@ def mode():
     into a wrongly shaped constant (IndexError at compile time).
     """
     global _warned_no_cxx
+    linker, excluded = "cvm", []
     if os.environ.get("SKAUTODIFF_MODE", "c") == "fast":
         # Without elementwise fusion: the Python linker runs fused Composites through generated
         # Python source, which costs compile time and was seen to disagree with numpy by ~1e-8
         # after many different graphs in one process.
-        return Mode(linker="py", optimizer="fast_run").excluding("fusion")
-    if not pytensor.config.cxx:
+        linker, excluded = "py", ["fusion"]
+    elif not pytensor.config.cxx:
         if not _warned_no_cxx:
             warnings.warn("skautodiff: no C++ compiler found (pytensor.config.cxx is empty); compiled "
                           "functions fall back to PyTensor's Python implementation, which is roughly "
                           "100x slower. Install g++ to get C speed.", RuntimeWarning, stacklevel=3)
             _warned_no_cxx = True
-        return Mode(linker="py", optimizer="fast_run")
-    return Mode(linker="cvm", optimizer="fast_run")
+        linker = "py"
+    # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
+    # the user already subtracted the max (the usual idiom); without it the compiled function
+    # computes what numpy computes, one reduction cheaper.
+    return Mode(linker=linker, optimizer="fast_run").excluding("local_log_sum_exp", *excluded).including(NUMPY_UFUNCS)
 
 
 class GuardFailed(Exception):

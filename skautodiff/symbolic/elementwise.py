@@ -68,7 +68,7 @@ def _logaddexp(x, y):
         u, v = inputs
         return [output_grads[0] * pt.sigmoid(u - v), output_grads[0] * pt.sigmoid(v - u)]
 
-    return LogAddExp([a, b], [value], **{_PULLBACK: gradient})(x, y)
+    return LogAddExp([a, b], [value], inline=True, **{_PULLBACK: gradient})(x, y)
 
 
 def _logaddexp2(x, y):
