@@ -177,10 +177,14 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
                 return callback(unravel(flat))
             value, grad = objective.last if np.array_equal(objective.last_x, flat) else objective(flat)
             return callback(scipy.optimize.OptimizeResult(x=unravel(flat), fun=value, jac=unravel(grad)))
-    with scipy_blas_single_thread():
-        result = scipy.optimize.minimize(objective, x_flat, jac=True, method=method,
-                                         bounds=_flat_bounds(bounds, x0), tol=tol, options=options,
-                                         callback=scipy_callback, **extra)
+    try:
+        with scipy_blas_single_thread():
+            result = scipy.optimize.minimize(objective, x_flat, jac=True, method=method,
+                                             bounds=_flat_bounds(bounds, x0), tol=tol, options=options,
+                                             callback=scipy_callback, **extra)
+    finally:
+        if objective.fast is not None:
+            objective.fast[0].free()
     result.x = unravel(result.x)
     if getattr(result, "jac", None) is not None and np.size(result.jac) == x_flat.size:
         result.jac = unravel(result.jac)

@@ -7,8 +7,11 @@ concrete values with numpy and casts the symbolic result to numpy's dtype, so ru
 ndim and values, not bit-identical dtypes. Where PyTensor's function has numpy's signature it is
 mapped directly; otherwise a small named adapter sits above the table.
 """
+import inspect
+
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
 from pytensor.graph.basic import Variable
 
 _MISSING = object()  # "argument not passed" (numpy's own _NoValue is treated alike)
@@ -82,6 +85,16 @@ def _shape_arg(shape):
 
 def _truth(x):
     return pt.neq(x, 0)
+
+
+# The keyword for a custom gradient: `pullback` in current PyTensor, `lop_overrides` before.
+_PULLBACK = "pullback" if "pullback" in inspect.signature(OpFromGraph.__init__).parameters else "lop_overrides"
+
+
+def pullback(gradient):
+    """Keywords for an OpFromGraph subclass with a custom gradient. Inlined when compiled, so that
+    its inner graph fuses with the graph around it; the class name stays for skautodiff.printing."""
+    return {"inline": True, _PULLBACK: gradient}
 
 
 def maximum(x, y):

@@ -3,13 +3,10 @@ functions with other signatures (where, clip, round, isclose, ...). FUNCTIONS is
 callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"), summed up
 in _common.py.
 """
-import inspect
-
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.compile.builders import OpFromGraph
 
-from ._common import _FLOATS, _MISSING, _truth, as_var, cast, given, maximum, minimum, refuse
+from ._common import _FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, pullback, refuse
 from .indexing import _nonzero
 from .operators import equal, greater_equal, less_equal, not_equal
 
@@ -46,10 +43,6 @@ def _cbrt(x):
     return pt.sign(x) * pt.power(pt.abs(x), 1.0 / 3.0)
 
 
-# The keyword for a custom gradient: `pullback` in current PyTensor, `lop_overrides` before.
-_PULLBACK = "pullback" if "pullback" in inspect.signature(OpFromGraph.__init__).parameters else "lop_overrides"
-
-
 class LogAddExp(OpFromGraph):
     """log(exp(x) + exp(y)) with a stable value and gradient (sigmoid(x - y), sigmoid(y - x)).
 
@@ -68,7 +61,7 @@ def _logaddexp(x, y):
         u, v = inputs
         return [output_grads[0] * pt.sigmoid(u - v), output_grads[0] * pt.sigmoid(v - u)]
 
-    return LogAddExp([a, b], [value], inline=True, **{_PULLBACK: gradient})(x, y)
+    return LogAddExp([a, b], [value], **pullback(gradient))(x, y)
 
 
 def _logaddexp2(x, y):

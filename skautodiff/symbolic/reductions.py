@@ -5,9 +5,7 @@ contract in doc/architecture.md ("Symbolic rules"), summed up in _common.py.
 import numpy as np
 import pytensor.tensor as pt
 
-from pytensor.gradient import disconnected_grad
-
-from ._common import _COMPLEX, _FLOATS, _MISSING, _truth, as_var, cast, given, maximum, minimum, norm_axis, refuse
+from ._common import _COMPLEX, _FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, norm_axis, pullback, refuse
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,15 +43,22 @@ def _prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, 
     return result * initial if given(initial) else result
 
 
-def _shared_ties(reduce_, x, axis, keepdims):
+class SharedTies(OpFromGraph):
     """max/min whose gradient is shared evenly by tied entries. PyTensor gives every tie the whole
-    gradient, so the derivative of np.max(np.stack([x, x]), axis=0) = x came out as 2."""
+    gradient, so the derivative of np.max(np.stack([x, x]), axis=0) = x came out as 2. The value is
+    PyTensor's own reduction (one pass); the tie mask is built only in the gradient."""
+
+
+def _shared_ties(reduce_, x, axis, keepdims):
     if x.dtype not in _FLOATS:
         return reduce_(x, axis=axis, keepdims=keepdims)
-    extreme = disconnected_grad(reduce_(x, axis=axis, keepdims=True))
-    tied = pt.eq(x, extreme)
-    total = pt.sum(pt.switch(tied, x, 0), axis=axis, keepdims=True)
-    result = total / pt.sum(tied, axis=axis, keepdims=True)
+    a = x.type()
+
+    def gradient(inputs, outputs, output_grads):
+        tied = pt.eq(inputs[0], outputs[0])
+        return [pt.switch(tied, output_grads[0] / pt.sum(tied, axis=axis, keepdims=True), 0)]
+
+    result = SharedTies([a], [reduce_(a, axis=axis, keepdims=True)], **pullback(gradient))(x)
     if keepdims:
         return result
     return pt.squeeze(result, axis=tuple(range(x.ndim)) if axis is None else axis)
