@@ -64,19 +64,17 @@ class _Wrapper:
 
     def _grads(self, call, entry, grads, names, single):
         """Gradient leaves -> one pytree per differentiated argument."""
-        tr = entry.trace
-        by_leaf = dict(zip(tr.wrt_leaves, grads))
-        results = []
-        start = 0
-        for name, child in zip(tr.treedef.meta, tr.treedef.children):
-            n = child.num_leaves
-            if name in names:
-                leaves = [_like(call.leaves[i], by_leaf[i]) if i in by_leaf else np.zeros(np.shape(call.leaves[i]))
-                          for i in range(start, start + n)]
-                results.append(pytree.unflatten(child, leaves))
-            start += n
-        order = [n for n in tr.treedef.meta if n in names]
-        results = [results[order.index(n)] for n in names]
+        plan = entry.plans.get(tuple(names))
+        if plan is None:   # (structure, leaf indices) of each differentiated argument, in `names` order
+            tr, parts, start = entry.trace, {}, 0
+            for name, child in zip(tr.treedef.meta, tr.treedef.children):
+                parts[name] = (child, range(start, start + child.num_leaves))
+                start += child.num_leaves
+            plan = entry.plans[tuple(names)] = [parts[name] for name in names]
+        by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
+        results = [pytree.unflatten(child, [_like(call.leaves[i], by_leaf[i]) if i in by_leaf
+                                            else np.zeros(np.shape(call.leaves[i])) for i in indices])
+                   for child, indices in plan]
         return results[0] if single else results
 
     def __repr__(self):

@@ -22,7 +22,8 @@ from pytensor.link.vm import VMLinker  # noqa: E402
 from . import pytree  # noqa: E402
 from .numpy_ufuncs import TAG as NUMPY_UFUNCS  # noqa: E402
 from .engine.context import read_path  # noqa: E402
-from .trace import bind, input_value, is_differentiable, leaf_signature, resolve_callable, restore, trace  # noqa: E402
+from .trace import (bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
+                    restore, trace)
 
 log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
@@ -69,8 +70,11 @@ def mode():
         linker = "py"
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
-    # computes what numpy computes, one reduction cheaper.
-    return Mode(linker=linker, optimizer="fast_run").excluding("local_log_sum_exp", *excluded).including(NUMPY_UFUNCS)
+    # computes what numpy computes, one reduction cheaper. local_add_of_sparse_write (pytensor
+    # 3.0.7) turns `c + inc_subtensor(...)` with a broadcast constant c into an inc_subtensor of c
+    # itself, so the gradient of np.sum(A.T.T[0]) + np.sum(A) came out with one row.
+    excluded += ["local_log_sum_exp", "local_add_of_sparse_write"]
+    return Mode(linker=linker, optimizer="fast_run").excluding(*excluded).including(NUMPY_UFUNCS)
 
 
 class GuardFailed(Exception):
@@ -83,6 +87,8 @@ class Entry:
     def __init__(self, tr):
         self.trace = tr
         self._functions = {}
+        self._dtypes = [np.dtype(dtype) for dtype, _ in tr.signature]   # to skip converting arrays that fit
+        self.plans = {}   # skautodiff.api's per-call bookkeeping, computed once per entry
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
@@ -130,7 +136,8 @@ class Entry:
 
     def inputs(self, call):
         tr = self.trace
-        values = [input_value(leaf, *sig) for leaf, sig in zip(call.leaves, tr.signature)]
+        values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype else input_value(leaf, *sig)
+                  for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)]
         for path, var in tr.attr_inputs:
             values.append(np.asarray(read_path(call, path), dtype=var.dtype))
         return values
@@ -172,11 +179,9 @@ class Call:
         self.func, self.bound_self = func, bound_self = resolve_callable(fn)
         arguments = bind(func, bound_self, args, kwargs)
         self.leaves, treedef, self.statics = pytree.flatten(arguments)
-        owners = []
-        for name, child in zip(treedef.meta, treedef.children):
-            owners.extend([name] * child.num_leaves)
         self.names = list(treedef.meta)
-        differentiable = [is_differentiable(leaf, owner, wrt_names) for leaf, owner in zip(self.leaves, owners)]
+        differentiable = [is_differentiable(leaf, owner, wrt_names)
+                          for leaf, owner in zip(self.leaves, leaf_owners(treedef))]
         self.wrt_indices = [i for i, d in enumerate(differentiable) if d]
         signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))

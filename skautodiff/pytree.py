@@ -10,6 +10,8 @@ import scipy.sparse
 
 def is_numeric_leaf(x):
     """Arrays (boolean masks included) and numbers; Python bools are flags, kept in the structure."""
+    if type(x) is np.ndarray:   # the common case first: this runs on every call
+        return x.dtype.kind in "biuf"
     if scipy.sparse.issparse(x):   # data matrices: inputs of their own kind, never densified
         return x.dtype.kind in "iuf"
     if isinstance(x, np.ndarray):
@@ -76,10 +78,16 @@ def flatten(tree):
     return leaves, _flatten(tree, leaves, statics), statics
 
 
+_LEAF = TreeDef("leaf")
+
+
 def _flatten(x, leaves, statics):
+    if type(x) is np.ndarray and x.dtype.kind in "biuf":   # the common case first
+        leaves.append(x)
+        return _LEAF
     if is_numeric_leaf(x):
         leaves.append(x)
-        return TreeDef("leaf")
+        return _LEAF
     if type(x) is dict:
         return TreeDef("dict", tuple(x), [_flatten(v, leaves, statics) for v in x.values()])
     if type(x) in (list, tuple):

@@ -1,0 +1,146 @@
+"""What skautodiff's compile mode does to PyTensor graphs: numpy ufuncs for transcendental
+functions (skautodiff/numpy_ufuncs.py), rewrites left out (skautodiff/compile.py), buffers kept
+between calls. Values are checked against numpy, gradients against finite differences."""
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import skautodiff
+from helpers import check, finite_difference
+from skautodiff.compile import mode
+from skautodiff.numpy_ufuncs import FASTER_IN_NUMPY, NumpyUfunc
+
+# (numpy function, a valid input range)
+UNARY = [(np.tanh, (-5, 5)), (np.exp, (-5, 5)), (np.expm1, (-5, 5)), (np.exp2, (-5, 5)),
+         (np.log, (0.1, 5)), (np.log1p, (-0.5, 5)), (np.log2, (0.1, 5)), (np.log10, (0.1, 5)),
+         (np.sinh, (-3, 3)), (np.cosh, (-3, 3)), (np.arcsinh, (-3, 3)), (np.arccosh, (1.1, 4)),
+         (np.arctanh, (-0.9, 0.9)), (np.tan, (-1.2, 1.2)), (np.arcsin, (-0.9, 0.9)),
+         (np.arccos, (-0.9, 0.9)), (np.arctan, (-3, 3))]
+
+
+def compiled(inputs, outputs):
+    return pytensor.function(inputs, outputs, mode=mode())
+
+
+def numpy_nodes(fn):
+    return [node.op.name for node in fn.maker.fgraph.toposort() if isinstance(node.op, NumpyUfunc)]
+
+
+def test_table_covers_the_checked_functions():
+    assert sorted(u.__name__ for u in FASTER_IN_NUMPY.values()) == sorted(f.__name__ for f, _ in UNARY)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("ufunc, bounds", UNARY, ids=[f.__name__ for f, _ in UNARY])
+def test_numpy_ufunc_values_and_gradients(ufunc, bounds, dtype):
+    x = pt.matrix(dtype=dtype)
+    f = compiled([x], [getattr(pt, ufunc.__name__)(x), pytensor.grad(getattr(pt, ufunc.__name__)(x).sum(), x)])
+    assert ufunc.__name__ in numpy_nodes(f)
+    a = np.random.default_rng(0).uniform(*bounds, size=(4, 3)).astype(dtype)
+    value, grad = f(a)
+    assert value.dtype == dtype and value.shape == a.shape
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(value, ufunc(a), rtol=rtol)
+    fd = finite_difference(lambda v: float(np.sum(ufunc(v))), [a.astype(np.float64)], 0)
+    np.testing.assert_allclose(grad, fd, rtol=1e-3 if dtype == "float32" else 1e-6, atol=1e-6)
+
+
+def test_integer_inputs_stay_with_pytensor():
+    # numpy's exp of int8 is float16, PyTensor's float32: not replaced
+    x = pt.vector(dtype="int8")
+    f = compiled([x], pt.exp(x))
+    assert numpy_nodes(f) == []
+    np.testing.assert_allclose(f(np.array([1, 2], dtype="int8")), np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+def test_zero_dimensional_and_empty_inputs():
+    x = pt.scalar()
+    f = compiled([x], pt.tanh(x) * 2)
+    assert np.asarray(f(0.5)).shape == () and np.isclose(f(0.5), 2 * np.tanh(0.5))
+    v = pt.vector()
+    g = compiled([v], pt.exp(v))
+    assert g(np.zeros(0)).shape == (0,)
+
+
+def test_buffers_kept_between_calls_do_not_leak_into_results():
+    # the compiled function reuses its output buffers; results already returned must not change
+    f = skautodiff.Function(lambda x: (np.tanh(x), np.exp(x).sum()))
+    first = f(np.ones(4))
+    second = f(np.zeros(4))
+    np.testing.assert_allclose(first[0], np.tanh(np.ones(4)))
+    np.testing.assert_allclose(second[0], np.zeros(4))
+    third = f(np.ones(7))   # another length: new buffers
+    np.testing.assert_allclose(third[0], np.tanh(np.ones(7)))
+
+
+@pytest.mark.parametrize("x", [np.linspace(-800, 800, 4001), np.array([-np.inf, np.inf, 0.0, np.nan])])
+def test_softplus_matches_numpy_everywhere(x):
+    v = pt.vector()
+    f = compiled([v], pt.softplus(v))
+    assert sorted(numpy_nodes(f)) == ["exp", "log1p"]
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(f(x), np.logaddexp(0, x), rtol=1e-15, atol=0)
+
+
+def test_logaddexp_loss_on_the_c_backend_matches_finite_differences():
+    def loss(w, X, y):
+        return np.mean(np.logaddexp(0.0, -y * (X @ w))) + np.tanh(w).sum()
+
+    rng = np.random.default_rng(1)
+    X, y, w = rng.normal(size=(30, 4)), np.sign(rng.normal(size=30)), rng.normal(size=4)
+    check(loss, w, X, y)
+
+
+cbackend = pytest.mark.cbackend
+
+
+@cbackend
+def test_c_backend_logistic_and_mlp_gradients():
+    def mlp(params, X, Y):
+        H = np.tanh(X @ params["W1"] + params["b1"])
+        z = H @ params["W2"]
+        m = np.max(z, axis=1, keepdims=True)
+        lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+        return np.mean(lse) - np.sum(Y * z) / X.shape[0]
+
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(20, 3)), np.eye(4)[rng.integers(0, 4, 20)]
+    params = {"W1": rng.normal(size=(3, 5)), "b1": rng.normal(size=5), "W2": rng.normal(size=(5, 4))}
+    value, grad = skautodiff.value_and_grad(mlp, wrt="params")(params, X, Y)
+    assert np.isclose(value, mlp(params, X, Y), rtol=1e-12)
+    for key in params:
+        def partial(v, key=key):
+            return mlp({**params, key: v}, X, Y)
+        np.testing.assert_allclose(grad[key], finite_difference(partial, [params[key]], 0), rtol=1e-6, atol=1e-8)
+
+
+def test_broadcast_constant_plus_inc_subtensor_keeps_its_shape():
+    # pytensor 3.0.7's local_add_of_sparse_write returned a one-row gradient here
+    check(lambda A: np.sum(A.T.T[0]) + np.sum(A), np.ones((3, 1)))
+    check(lambda A: np.sum(A @ -A.T.T[0]), np.arange(2.0).reshape(2, 1) + 1)
+
+
+def test_stabilised_logsumexp_is_not_stabilised_twice():
+    z = pt.matrix()
+    m = pt.max(z, axis=1, keepdims=True)
+    f = compiled([z], m + pt.log(pt.sum(pt.exp(z - m), axis=1, keepdims=True)))
+    maxes = [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Max"]
+    assert len(maxes) == 1
+    a = np.random.default_rng(3).normal(size=(5, 4)) * 300
+    np.testing.assert_allclose(f(a)[:, 0], np.log(np.sum(np.exp(a - a.max(1, keepdims=True)), 1)) + a.max(1))
+
+
+@cbackend
+def test_minimize_frees_the_kept_buffers():
+    def loss(w, X):
+        return np.sum(np.tanh(X @ w) ** 2) + np.sum(w ** 2)
+
+    X = np.random.default_rng(4).normal(size=(50, 3))
+    result = skautodiff.minimize(loss, np.ones(3), args=(X,))
+    assert result.success
+    from skautodiff.compile import _cache
+    entries = [e for v in _cache.values() for e in v if e.trace.func is loss]
+    for fn in entries[0]._functions.values():
+        kept = [cell[0] for var, cell in fn.vm.storage_map.items() if var.owner is not None]
+        assert all(v is None for v in kept)
