@@ -20,6 +20,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.tensor.elemwise import Elemwise
+from pytensor.tensor.math import Max, Min
 
 TAG = "skautodiff_numpy_ufuncs"
 
@@ -62,6 +63,48 @@ class NumpyUfunc(Op):
         return f"numpy.{self.name}"
 
 
+class RowExtreme(Op):
+    """max or min over the last axis. Over short rows (the classes of a softmax) PyTensor's C
+    reduction and numpy's both take 3-4 ns per element; taking np.maximum column by column is
+    4-5x faster there. Longer rows use numpy's own reduction."""
+
+    __props__ = ("name",)
+    SHORT = 16
+
+    def __init__(self, name):
+        self.name = name
+        self.ufunc = {"max": np.maximum, "min": np.minimum}[name]
+
+    def make_node(self, x):
+        return Apply(self, [x], [pt.tensor(dtype=x.dtype, shape=x.type.shape[:-1])])
+
+    def perform(self, node, inputs, output_storage):
+        x, = inputs
+        out = output_storage[0][0]
+        if out is None or out.shape != x.shape[:-1]:
+            out = output_storage[0][0] = np.empty(x.shape[:-1], dtype=x.dtype)
+        if 2 <= x.shape[-1] <= self.SHORT:
+            self.ufunc(x[..., 0], x[..., 1], out=out)
+            for j in range(2, x.shape[-1]):
+                self.ufunc(out, x[..., j], out=out)
+        else:
+            self.ufunc.reduce(x, axis=-1, out=out)
+
+    def infer_shape(self, *args):
+        return [args[-1][0][:-1]]
+
+    def __str__(self):
+        return f"numpy.{self.name}(axis=-1)"
+
+
+@node_rewriter([Max, Min])
+def use_row_extreme(fgraph, node):
+    x = node.inputs[0]
+    if x.ndim < 2 or tuple(node.op.axis) != (x.ndim - 1,) or x.dtype not in ("float32", "float64"):
+        return None
+    return [RowExtreme("max" if isinstance(node.op, Max) else "min")(x)]
+
+
 @node_rewriter([Elemwise])
 def use_numpy_ufunc(fgraph, node):
     scalar_op = type(node.op.scalar_op)
@@ -79,4 +122,4 @@ def use_numpy_ufunc(fgraph, node):
 
 
 # After stabilize/specialize (<= 3) and add_mul_fusion (48), before elemwise_fusion (49).
-optdb.register("skautodiff_use_numpy_ufuncs", in2out(use_numpy_ufunc), TAG, position=48.5)
+optdb.register("skautodiff_use_numpy_ufuncs", in2out(use_numpy_ufunc, use_row_extreme), TAG, position=48.5)
