@@ -183,6 +183,14 @@ def render(results):
         label = next((r["problem"] for r in results["grid_search"].values() if "problem" in r), "")
         parts += [f"#### GridSearchCV, 5 folds x 10 C values, {label}, new process",
                   "", _grid(results, notes), ""]
+    if "trace" in results:
+        rec = results["trace"]
+        parts += ["#### Trace time (engine run + graph building, no compile), median of "
+                  f"{rec.get('repeats', '?')}",
+                  "", _table(["loss", "lines", "trace"],
+                             [["`benchmarks/trace_time.py` zero-inflated Poisson mixture",
+                               str(rec.get("lines", "?")),
+                               _status(rec, "trace", notes) or _sec(rec["trace_s"])]]), ""]
     if notes.items:
         parts += ["Notes:", notes.render().lstrip("\n").replace("\n", "  \n"), ""]
     return "\n".join(parts)

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from benchmarks import blas, measure, report
+from benchmarks import blas, measure, report, trace_time
 from benchmarks.contenders import ALL, BY_NAME
 from benchmarks.problems import problems
 
@@ -184,6 +184,12 @@ def main(argv=None):
             log("  new process:")
             entry["new_process"] = _new_process(problem, chosen, args.quick, log)
         results["problems"].append(entry)
+    if "skautodiff" in results["contenders"]:
+        try:
+            results["trace"] = trace_time.measure()
+        except Exception as exc:
+            results["trace"] = {"error": _one_line(exc)}
+        log(f"trace of a {results['trace'].get('lines')}-line loss: {results['trace']}")
     if not args.no_subprocess:
         log("GridSearchCV 5 folds x 10 C values, logistic")
         quick = ["--quick"] if args.quick else []

@@ -30,3 +30,20 @@ def test_reference_gradient_matches_finite_differences(problem):
 
 def test_quick_problems_have_the_full_suite_shape():
     assert [p.key for p in problems(quick=True)] == [p.key for p in problems()]
+
+
+def test_trace_time_loss_compiles_to_its_native_value_and_gradient():
+    import skautodiff
+    from benchmarks import trace_time
+    from helpers import finite_difference
+
+    params, args = trace_time.example(n=40)
+    value, grad = skautodiff.value_and_grad(trace_time.zero_inflated_mixture, wrt="params")(params, *args)
+    assert np.isclose(value, trace_time.zero_inflated_mixture(params, *args), rtol=1e-12)
+
+    def of_gate(gate_W):
+        return trace_time.zero_inflated_mixture({**params, "gate_W": gate_W}, *args)
+    np.testing.assert_allclose(grad["gate_W"], finite_difference(of_gate, [params["gate_W"]], 0),
+                               rtol=1e-5, atol=1e-8)
+    assert trace_time.body_lines() >= 45
+    assert trace_time.measure(repeats=1)["trace_s"] > 0
