@@ -113,8 +113,13 @@ class AutodiffEstimator(BaseEstimator):
             kwargs["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=X.dtype)
 
         params = self._starting_params(X, y)
-        self._check_scalar_loss(loss, params, X, y, kwargs)
-        self._fit_params(loss, params, X, y, kwargs)
+        try:
+            self._fit_params(loss, params, X, y, kwargs)
+        except (ValueError, TypeError):
+            # Only now, not before every fit (it costs one loss evaluation): a loss that does not
+            # return a real scalar gets a message naming what it returned.
+            self._check_scalar_loss(loss, params, X, y, kwargs)
+            raise
         return self
 
     def _starting_params(self, X, y):
@@ -128,7 +133,6 @@ class AutodiffEstimator(BaseEstimator):
 
     @staticmethod
     def _check_scalar_loss(loss, params, X, y, kwargs):
-        # One plain numpy call before tracing: a mistake in the loss shows a plain traceback.
         value = loss(params, X, y, **kwargs)
         if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), numbers.Real):
             raise ValueError(
