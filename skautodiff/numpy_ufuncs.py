@@ -24,8 +24,8 @@ from pytensor.tensor.math import Max, Min
 
 TAG = "skautodiff_numpy_ufuncs"
 
-# PyTensor scalar op -> the numpy ufunc that computes it with SIMD. sin and cos are left out:
-# numpy's float64 loops for them are no faster than libm's.
+# PyTensor scalar op -> the numpy ufunc that computes it with SIMD (`python -m benchmarks.ufuncs`).
+# sin and cos only in float32: numpy's float64 loops for them are no faster than libm's.
 FASTER_IN_NUMPY = {
     ps.Exp: np.exp, ps.Exp2: np.exp2, ps.Expm1: np.expm1,
     ps.Log: np.log, ps.Log2: np.log2, ps.Log10: np.log10, ps.Log1p: np.log1p,
@@ -33,6 +33,7 @@ FASTER_IN_NUMPY = {
     ps.ArcSinh: np.arcsinh, ps.ArcCosh: np.arccosh, ps.ArcTanh: np.arctanh,
     ps.Tan: np.tan, ps.ArcSin: np.arcsin, ps.ArcCos: np.arccos, ps.ArcTan: np.arctan,
 }
+FASTER_IN_NUMPY_FLOAT32 = {ps.Sin: np.sin, ps.Cos: np.cos}
 
 
 class NumpyUfunc(Op):
@@ -118,6 +119,8 @@ def use_numpy_ufunc(fgraph, node):
         # and log1p per element (14 ns); the same stable formula with numpy's exp and log1p:
         return [pt.maximum(x, 0) + NumpyUfunc("log1p")(NumpyUfunc("exp")(-pt.abs(x)))]
     ufunc = FASTER_IN_NUMPY.get(scalar_op)
+    if ufunc is None and out.dtype == "float32":
+        ufunc = FASTER_IN_NUMPY_FLOAT32.get(scalar_op)
     return [NumpyUfunc(ufunc.__name__)(x)] if ufunc is not None else None
 
 

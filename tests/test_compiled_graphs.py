@@ -46,6 +46,14 @@ def test_numpy_ufunc_values_and_gradients(ufunc, bounds, dtype):
     np.testing.assert_allclose(grad, fd, rtol=1e-3 if dtype == "float32" else 1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_sin_and_cos_use_numpy_in_float32_only(name):
+    fns = {dtype: compiled([v := pt.vector(dtype=dtype)], getattr(pt, name)(v)) for dtype in ("float32", "float64")}
+    assert numpy_nodes(fns["float32"]) == [name] and numpy_nodes(fns["float64"]) == []
+    a = np.linspace(-4, 4, 9, dtype="float32")
+    np.testing.assert_allclose(fns["float32"](a), getattr(np, name)(a), rtol=1e-6, atol=1e-7)
+
+
 def test_integer_inputs_stay_with_pytensor():
     # numpy's exp of int8 is float16, PyTensor's float32: not replaced
     x = pt.vector(dtype="int8")
