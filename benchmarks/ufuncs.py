@@ -2,7 +2,7 @@
 function compiled by skautodiff (which picks numpy's loop where it is faster).
 
 ``python -m benchmarks.ufuncs`` prints the Markdown table quoted in doc/performance.md. It is the
-measurement behind skautodiff/numpy_ufuncs.py's table of functions computed by numpy inside
+measurement behind skautodiff/numpy_ops.py's table of functions computed by numpy inside
 compiled graphs. Arrays are 20000x64 (the MLP's hidden layer), float64 and float32; medians of
 repeated calls, in nanoseconds per element.
 """

@@ -20,7 +20,7 @@ from pytensor.compile.mode import Mode  # noqa: E402
 from pytensor.link.vm import VMLinker  # noqa: E402
 
 from . import pytree  # noqa: E402
-from .numpy_ufuncs import TAG as NUMPY_UFUNCS  # noqa: E402
+from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
 from .engine.context import read_path  # noqa: E402
 from .trace import (bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
                     restore, trace)
@@ -74,7 +74,7 @@ def mode():
     # 3.0.7) turns `c + inc_subtensor(...)` with a broadcast constant c into an inc_subtensor of c
     # itself, so the gradient of np.sum(A.T.T[0]) + np.sum(A) came out with one row.
     excluded += ["local_log_sum_exp", "local_add_of_sparse_write"]
-    return Mode(linker=linker, optimizer="fast_run").excluding(*excluded).including(NUMPY_UFUNCS)
+    return Mode(linker=linker, optimizer="fast_run").excluding(*excluded).including(NUMPY_OPS)
 
 
 class GuardFailed(Exception):

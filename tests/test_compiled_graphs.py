@@ -1,5 +1,5 @@
 """What skautodiff's compile mode does to PyTensor graphs: numpy ufuncs for transcendental
-functions (skautodiff/numpy_ufuncs.py), rewrites left out (skautodiff/compile.py), buffers kept
+functions (skautodiff/numpy_ops.py), rewrites left out (skautodiff/compile.py), buffers kept
 between calls. Values are checked against numpy, gradients against finite differences."""
 import numpy as np
 import pytensor
@@ -9,7 +9,7 @@ import pytest
 import skautodiff
 from helpers import check, finite_difference
 from skautodiff.compile import mode
-from skautodiff.numpy_ufuncs import FASTER_IN_NUMPY, NumpyUfunc
+from skautodiff.numpy_ops import FASTER_IN_NUMPY, NumpyGemv, NumpyUfunc
 
 # (numpy function, a valid input range)
 UNARY = [(np.tanh, (-5, 5)), (np.exp, (-5, 5)), (np.expm1, (-5, 5)), (np.exp2, (-5, 5)),
@@ -174,3 +174,29 @@ def test_softmax_max_gradient_shares_ties():
     z = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0], [5.0, 5.0, 5.0]])
     g = skautodiff.Gradient(f, wrt=0)(z)
     np.testing.assert_allclose(g, [[0, 0.5, 0.5], [2, 0, 0], [1, 1, 1]])
+
+
+@pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (2.5, 0.0), (1.0, 1.0), (-0.5, 3.0)])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matrix_vector_products(alpha, beta, transposed):
+    from pytensor.tensor.blas import gemv_no_inplace
+
+    rng = np.random.default_rng(6)
+    A = rng.normal(size=(5, 3))
+    A_in, x, y = pt.matrix(), pt.vector(), pt.vector()
+    op_A = A_in.T if transposed else A_in
+    f = compiled([A_in, x, y], gemv_no_inplace(y, alpha, op_A, x, beta))
+    assert any(isinstance(n.op, NumpyGemv) for n in f.maker.fgraph.toposort())
+    M = A.T if transposed else A
+    xv, yv = rng.normal(size=M.shape[1]), rng.normal(size=M.shape[0])
+    if beta == 0:
+        yv[:] = np.nan   # PyTensor passes uninitialised memory when beta is 0: never read it
+    expected = alpha * (M @ xv) + (beta * yv if beta else 0)
+    np.testing.assert_allclose(f(A, xv, yv), expected, rtol=1e-13)
+    np.testing.assert_allclose(f(A, xv, yv), expected, rtol=1e-13)   # into the kept buffer
+
+
+def test_logistic_gradient_through_numpy_gemv_matches_finite_differences():
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(40, 3)), np.sign(rng.normal(size=40))
+    check(lambda w: np.sum(np.logaddexp(0, -y * (X @ w))) + 0.1 * w @ w, rng.normal(size=3))

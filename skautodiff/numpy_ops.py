@@ -1,16 +1,18 @@
-"""Transcendental elementwise functions computed by numpy's SIMD loops inside compiled graphs.
+"""PyTensor operations that numpy computes faster, swapped in when skautodiff compiles a graph.
 
-PyTensor's C Elemwise calls the scalar libm function once per element. numpy >= 2 dispatches
-these functions to vectorised loops (AVX2/AVX-512); on this project's machines numpy was 4-17x
-faster per element (tanh 0.9 vs 11 ns, exp 0.6 vs 2.6 ns in float64; doc/performance.md has the
-table and the command). A tanh hidden layer spent more than half of its loss+gradient time in
-PyTensor's tanh.
+* Transcendental elementwise functions. PyTensor's C Elemwise calls the scalar libm function once
+  per element; numpy >= 2 dispatches these functions to vectorised loops (AVX2/AVX-512), 4-17x
+  faster per element on this project's machines (tanh 0.8 vs 12.9 ns, exp 0.6 vs 2.6 ns in
+  float64; `python -m benchmarks.ufuncs`). A tanh hidden layer spent more than half of its
+  loss+gradient time in PyTensor's tanh.
+* max/min over a short last axis (`RowExtreme`).
+* Matrix-vector products (`NumpyGemv`): PyTensor's Python Gemv looks up scipy's BLAS on every
+  call and was 0.5 ms slower than numpy's `X.T @ v` at 100000x100.
 
-The rewrite below runs after the gradient is built and after PyTensor's stabilising rewrites
-(log1p(exp(x)) -> softplus and the like), and before elementwise fusion: each unary Elemwise in
-`FASTER_IN_NUMPY` becomes a `NumpyUfunc` node, and fusion then fuses the elementwise work around
-it. It is tagged so that only skautodiff's compile mode includes it; PyTensor code a user writes
-by hand in the same process is not changed.
+The rewrites run after the gradient is built and after PyTensor's stabilising rewrites
+(log1p(exp(x)) -> softplus and the like), and before elementwise fusion, which then fuses the
+elementwise work around the new nodes. They are tagged so that only skautodiff's compile mode
+includes them; PyTensor code a user writes by hand in the same process is not changed.
 """
 import numpy as np
 import pytensor.scalar as ps
@@ -19,10 +21,11 @@ from pytensor.compile import optdb
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.tensor.blas import Gemv
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Max, Min
 
-TAG = "skautodiff_numpy_ufuncs"
+TAG = "skautodiff_numpy_ops"
 
 # PyTensor scalar op -> the numpy ufunc that computes it with SIMD (`python -m benchmarks.ufuncs`).
 # sin and cos only in float32: numpy's float64 loops for them are no faster than libm's.
@@ -98,6 +101,40 @@ class RowExtreme(Op):
         return f"numpy.{self.name}(axis=-1)"
 
 
+class NumpyGemv(Op):
+    """beta * y + alpha * (A @ x), as PyTensor's Gemv (y is not read when beta is 0: PyTensor
+    passes an uninitialised vector then)."""
+
+    __props__ = ()
+
+    def make_node(self, y, alpha, A, x, beta):
+        return Apply(self, [y, alpha, A, x, beta], [y.type()])
+
+    def perform(self, node, inputs, output_storage):
+        y, alpha, A, x, beta = inputs
+        out = output_storage[0][0]
+        if out is None or out.shape != y.shape:
+            out = output_storage[0][0] = np.empty_like(y)
+        np.dot(A, x, out=out)
+        if alpha != 1:
+            out *= alpha
+        if beta != 0:
+            out += beta * y
+
+    def infer_shape(self, *args):
+        return [args[-1][0]]
+
+    def __str__(self):
+        return "numpy.gemv"
+
+
+@node_rewriter([Gemv])
+def use_numpy_gemv(fgraph, node):
+    if node.op.inplace or node.outputs[0].dtype not in ("float32", "float64"):
+        return None
+    return [NumpyGemv()(*node.inputs)]
+
+
 @node_rewriter([Max, Min])
 def use_row_extreme(fgraph, node):
     x = node.inputs[0]
@@ -125,4 +162,5 @@ def use_numpy_ufunc(fgraph, node):
 
 
 # After stabilize/specialize (<= 3) and add_mul_fusion (48), before elemwise_fusion (49).
-optdb.register("skautodiff_use_numpy_ufuncs", in2out(use_numpy_ufunc, use_row_extreme), TAG, position=48.5)
+optdb.register("skautodiff_use_numpy_ops", in2out(use_numpy_ufunc, use_row_extreme, use_numpy_gemv), TAG,
+               position=48.5)
