@@ -6,8 +6,10 @@
   float64; `python -m benchmarks.ufuncs`). A tanh hidden layer spent more than half of its
   loss+gradient time in PyTensor's tanh.
 * max/min over a short last axis (`RowExtreme`).
-* Matrix-vector products (`NumpyGemv`): PyTensor's Python Gemv looks up scipy's BLAS on every
-  call and was 0.5 ms slower than numpy's `X.T @ v` at 100000x100.
+* Matrix products (`NumpyGemv`, `NumpyGemm`): PyTensor's Python Gemv looks up scipy's BLAS on
+  every call and was 0.5 ms slower than numpy's `X.T @ v` at 100000x100; its Dot22 and C Gemm
+  (without a linked BLAS) allocate a new result each call. numpy's dot into the kept buffer made
+  the MLP's loss+gradient 5-17% faster.
 
 The rewrites run after the gradient is built and after PyTensor's stabilising rewrites
 (log1p(exp(x)) -> softplus and the like), and before elementwise fusion, which then fuses the
@@ -21,7 +23,7 @@ from pytensor.compile import optdb
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
-from pytensor.tensor.blas import Gemv
+from pytensor.tensor.blas import Dot22, Gemm, Gemv
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Max, Min
 
@@ -135,6 +137,58 @@ def use_numpy_gemv(fgraph, node):
     return [NumpyGemv()(*node.inputs)]
 
 
+class NumpyGemm(Op):
+    """beta * z + alpha * (x @ y) (PyTensor's Gemm) or x @ y (Dot22), written into the kept buffer."""
+
+    __props__ = ("scaled",)
+
+    def __init__(self, scaled):
+        self.scaled = scaled
+
+    def make_node(self, *inputs):
+        if self.scaled:
+            z, alpha, x, y, beta = inputs
+            return Apply(self, list(inputs), [z.type()])
+        x, y = inputs
+        return Apply(self, [x, y], [pt.tensor(dtype=x.dtype, shape=(x.type.shape[0], y.type.shape[1]))])
+
+    def perform(self, node, inputs, output_storage):
+        if self.scaled:
+            z, alpha, x, y, beta = inputs
+        else:
+            x, y = inputs
+        shape = (x.shape[0], y.shape[1])
+        out = output_storage[0][0]
+        if out is None or out.shape != shape:
+            out = output_storage[0][0] = np.empty(shape, dtype=node.outputs[0].dtype)
+        np.dot(x, y, out=out)
+        if self.scaled:
+            if alpha != 1:
+                out *= alpha
+            if beta != 0:
+                out += beta * z
+
+    def infer_shape(self, *args):
+        shapes = args[-1]
+        if self.scaled:
+            return [shapes[0]]
+        return [(shapes[0][0], shapes[1][1])]
+
+    def __str__(self):
+        return "numpy.gemm" if self.scaled else "numpy.dot22"
+
+
+@node_rewriter([Dot22, Gemm])
+def use_numpy_gemm(fgraph, node):
+    if node.outputs[0].dtype not in ("float32", "float64"):
+        return None
+    if isinstance(node.op, Dot22):
+        return [NumpyGemm(False)(*node.inputs)]
+    if node.op.inplace:
+        return None
+    return [NumpyGemm(True)(*node.inputs)]
+
+
 @node_rewriter([Max, Min])
 def use_row_extreme(fgraph, node):
     x = node.inputs[0]
@@ -162,5 +216,5 @@ def use_numpy_ufunc(fgraph, node):
 
 
 # After stabilize/specialize (<= 3) and add_mul_fusion (48), before elemwise_fusion (49).
-optdb.register("skautodiff_use_numpy_ops", in2out(use_numpy_ufunc, use_row_extreme, use_numpy_gemv), TAG,
+optdb.register("skautodiff_use_numpy_ops", in2out(use_numpy_ufunc, use_row_extreme, use_numpy_gemv, use_numpy_gemm), TAG,
                position=48.5)

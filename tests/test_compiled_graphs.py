@@ -9,7 +9,7 @@ import pytest
 import skautodiff
 from helpers import check, finite_difference
 from skautodiff.compile import mode
-from skautodiff.numpy_ops import FASTER_IN_NUMPY, NumpyGemv, NumpyUfunc
+from skautodiff.numpy_ops import FASTER_IN_NUMPY, NumpyGemm, NumpyGemv, NumpyUfunc
 
 # (numpy function, a valid input range)
 UNARY = [(np.tanh, (-5, 5)), (np.exp, (-5, 5)), (np.expm1, (-5, 5)), (np.exp2, (-5, 5)),
@@ -200,3 +200,19 @@ def test_logistic_gradient_through_numpy_gemv_matches_finite_differences():
     rng = np.random.default_rng(7)
     X, y = rng.normal(size=(40, 3)), np.sign(rng.normal(size=40))
     check(lambda w: np.sum(np.logaddexp(0, -y * (X @ w))) + 0.1 * w @ w, rng.normal(size=3))
+
+
+@pytest.mark.parametrize("alpha, beta", [(1.0, 0.0), (2.0, 1.0), (-0.5, 0.25)])
+def test_matrix_products(alpha, beta):
+    from pytensor.tensor.blas import gemm_no_inplace
+
+    rng = np.random.default_rng(8)
+    x, y, z = pt.matrix(), pt.matrix(), pt.matrix()
+    a, b = np.float64(alpha), np.float64(beta)
+    f = compiled([x, y, z], [gemm_no_inplace(z, a, x.T, y, b), pt.dot(x.T, y)])
+    assert sum(isinstance(n.op, NumpyGemm) for n in f.maker.fgraph.toposort()) >= 1
+    for rows in (6, 9):   # another shape: new buffers
+        xv, yv, zv = rng.normal(size=(rows, 3)), rng.normal(size=(rows, 4)), rng.normal(size=(3, 4))
+        scaled, plain = f(xv, yv, zv)
+        np.testing.assert_allclose(scaled, beta * zv + alpha * xv.T @ yv, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(plain, xv.T @ yv, rtol=1e-12)
