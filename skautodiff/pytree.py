@@ -82,9 +82,6 @@ _LEAF = TreeDef("leaf")
 
 
 def _flatten(x, leaves, statics):
-    if type(x) is np.ndarray and x.dtype.kind in "biuf":   # the common case first
-        leaves.append(x)
-        return _LEAF
     if is_numeric_leaf(x):
         leaves.append(x)
         return _LEAF

@@ -6,7 +6,8 @@ in _common.py.
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import _FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, pullback, refuse
+from ._common import (_FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, pullback,
+                      refuse)
 from .indexing import _nonzero
 from .operators import equal, greater_equal, less_equal, not_equal
 

@@ -5,7 +5,8 @@ contract in doc/architecture.md ("Symbolic rules"), summed up in _common.py.
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import _COMPLEX, _FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, norm_axis, pullback, refuse
+from ._common import (_COMPLEX, _FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum,
+                      norm_axis, pullback, refuse)
 
 
 # --------------------------------------------------------------------------------------------
