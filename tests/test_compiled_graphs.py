@@ -216,3 +216,21 @@ def test_matrix_products(alpha, beta):
         scaled, plain = f(xv, yv, zv)
         np.testing.assert_allclose(scaled, beta * zv + alpha * xv.T @ yv, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(plain, xv.T @ yv, rtol=1e-12)
+
+
+@pytest.mark.cbackend
+def test_results_survive_later_calls_on_the_c_backend():
+    # outputs written in place over a kept buffer (tanh's, then an in-place multiply) and gradients
+    # from numpy's products must not change when the compiled function runs again
+    f = skautodiff.Function(lambda x: (np.tanh(x) * 2, np.max(x[None, :], axis=1) + 1))
+    first = f(np.ones(4))
+    kept = [a.copy() for a in first]
+    f(np.zeros(4))
+    for a, b in zip(first, kept):
+        np.testing.assert_array_equal(a, b)
+    vg = skautodiff.value_and_grad(lambda W, X: np.sum(np.tanh(X @ W) ** 2), wrt=0)
+    X = np.ones((6, 3))
+    _, grad = vg(np.ones((3, 2)), X)
+    kept = grad.copy()
+    vg(np.zeros((3, 2)), X)
+    np.testing.assert_array_equal(grad, kept)
