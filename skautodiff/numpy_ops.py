@@ -175,7 +175,8 @@ def use_numpy_ufunc(fgraph, node):
     if scalar_op is ps.Softplus:
         # PyTensor's softplus (what log(1 + exp(x)) and logaddexp(0, x) become) calls libm's exp
         # and log1p per element (14 ns); the same stable formula with numpy's exp and log1p:
-        return [pt.maximum(x, 0) + NumpyUfunc("log1p")(NumpyUfunc("exp")(-pt.abs(x)))]
+        zero = np.zeros((), dtype=x.dtype)
+        return [pt.maximum(x, zero) + NumpyUfunc("log1p")(NumpyUfunc("exp")(-pt.abs(x)))]
     ufunc = FASTER_IN_NUMPY.get(scalar_op)
     if ufunc is None and out.dtype == "float32":
         ufunc = FASTER_IN_NUMPY_FLOAT32.get(scalar_op)
