@@ -9,7 +9,7 @@ import inspect
 import numpy as np
 
 from . import pytree
-from .compile import Call
+from .compile import Call, free
 from .trace import parameters, resolve_callable
 
 
@@ -76,6 +76,11 @@ class _Wrapper:
                                             else np.zeros(np.shape(call.leaves[i])) for i in indices])
                    for child, indices in plan]
         return results[0] if single else results
+
+    def free(self):
+        """Release the arrays fn's compiled functions keep between calls to reuse them on the next
+        one (as large as the loss's intermediate results; `minimize` releases them itself)."""
+        free(resolve_callable(self.fn)[0].__code__)
 
     def __repr__(self):
         return f"{type(self).__name__}({getattr(self.fn, '__qualname__', self.fn)!r})"

@@ -41,6 +41,14 @@ def clear_cache():
     _stats.clear()
 
 
+def free(code):
+    """Release the arrays the compiled functions of one code object keep between calls."""
+    for key, entries in _cache.items():
+        if key[0] is code:
+            for entry in entries:
+                entry.free()
+
+
 _warned_no_cxx = False
 
 

@@ -234,3 +234,26 @@ def test_results_survive_later_calls_on_the_c_backend():
     kept = grad.copy()
     vg(np.zeros((3, 2)), X)
     np.testing.assert_array_equal(grad, kept)
+
+
+@pytest.mark.cbackend
+def test_free_releases_what_a_compiled_function_keeps():
+    from skautodiff.compile import _cache
+
+    def loss(W, X):
+        return np.sum(np.tanh(X @ W) ** 2)
+
+    vg = skautodiff.value_and_grad(loss, wrt=0)
+    X = np.ones((8, 3))
+    vg(np.ones((3, 2)), X)
+    fns = [fn for key, entries in _cache.items() if key[0] is loss.__code__
+           for entry in entries for fn in entry._functions.values()]
+
+    def kept():
+        return [c[0] for fn in fns for var, c in fn.vm.storage_map.items()
+                if var.owner is not None and c[0] is not None]
+    assert kept()   # kept for the next call
+    vg.free()
+    assert kept() == []
+    value, _ = vg(np.ones((3, 2)), X)   # still works, with new buffers
+    assert np.isclose(value, loss(np.ones((3, 2)), X))
