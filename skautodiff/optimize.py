@@ -14,7 +14,8 @@ import scipy.optimize
 
 from . import pytree
 from .api import HessianVector, _wrt_names
-from .compile import Call, GuardFailed
+from .compile import Call, GuardFailed, free
+from .trace import resolve_callable
 
 _NEWTON = {"newton-cg", "trust-ncg", "trust-krylov", "trust-exact", "dogleg", "trust-constr"}
 _controller = None
@@ -182,9 +183,8 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
             result = scipy.optimize.minimize(objective, x_flat, jac=True, method=method,
                                              bounds=_flat_bounds(bounds, x0), tol=tol, options=options,
                                              callback=scipy_callback, **extra)
-    finally:
-        if objective.fast is not None:
-            objective.fast[0].free()
+    finally:   # the buffers the compiled functions keep between calls (value and grad, Hv)
+        free(resolve_callable(fn)[0].__code__)
     result.x = unravel(result.x)
     if getattr(result, "jac", None) is not None and np.size(result.jac) == x_flat.size:
         result.jac = unravel(result.jac)

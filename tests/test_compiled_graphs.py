@@ -257,3 +257,20 @@ def test_free_releases_what_a_compiled_function_keeps():
     assert kept() == []
     value, _ = vg(np.ones((3, 2)), X)   # still works, with new buffers
     assert np.isclose(value, loss(np.ones((3, 2)), X))
+
+
+@cbackend
+def test_newton_minimize_frees_its_hessian_vector_buffers_too():
+    from skautodiff.compile import _cache
+
+    def loss(w, X):
+        return np.sum(np.tanh(X @ w) ** 2) + np.sum(w ** 2)
+
+    X = np.random.default_rng(9).normal(size=(30, 3))
+    result = skautodiff.minimize(loss, np.ones(3), args=(X,), method="Newton-CG")
+    assert result.success
+    fns = [fn for key, entries in _cache.items() if key[0] is loss.__code__
+           for entry in entries for fn in entry._functions.values()]
+    assert len(fns) >= 2   # value_and_grad and the Hessian-vector product
+    for fn in fns:
+        assert all(c[0] is None for var, c in fn.vm.storage_map.items() if var.owner is not None)
