@@ -4,10 +4,16 @@ The cache key is the code object, the type of a bound `self`, the argument struc
 numeric leaf's dtype and which of its axes have length 1, and what is differentiated: never full
 shapes, so one compiled function serves any number of rows. A key holds a list of traces, each
 valid while its guards hold; a failed guard traces again at the new values.
+
+Threads: tracing and compiling take one lock (they are rare, and PyTensor's configuration and
+compiler are process-wide), so a missing entry is traced and compiled once however many threads
+ask for it. Calls do not take it: each compiled function is a pool of PyTensor copies
+(`Copies`), one per concurrent call.
 """
 import collections
 import logging
 import os
+import threading
 import time
 import warnings
 
@@ -29,24 +35,28 @@ log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
 _stats = collections.Counter()
 _cache = {}
+_lock = threading.RLock()   # held to trace, compile, copy and insert; never for a compiled call
 
 
 def cache_info():
     """Counts since the process started (or the last clear_cache): traces and compiles."""
-    return CacheInfo(_stats["traces"], _stats["compiles"], sum(len(v) for v in _cache.values()))
+    with _lock:
+        return CacheInfo(_stats["traces"], _stats["compiles"], sum(len(v) for v in _cache.values()))
 
 
 def clear_cache():
-    _cache.clear()
-    _stats.clear()
+    with _lock:
+        _cache.clear()
+        _stats.clear()
 
 
 def free(code):
-    """Release the arrays the compiled functions of one code object keep between calls."""
-    for key, entries in _cache.items():
-        if key[0] is code:
-            for entry in entries:
-                entry.free()
+    """Release the arrays the compiled functions of one code object keep between calls (those of
+    copies not in use: a call running in another thread keeps its own)."""
+    with _lock:
+        entries = [entry for key, entries in _cache.items() if key[0] is code for entry in entries]
+    for entry in entries:
+        entry.free()
 
 
 _warned_no_cxx = False
@@ -85,6 +95,45 @@ def mode():
     return Mode(linker=linker, optimizer="fast_run").excluding(*excluded).including(NUMPY_OPS)
 
 
+class Copies:
+    """One compiled function, callable from any number of threads at once.
+
+    A PyTensor Function is not re-entrant: its input, output and kept intermediate storage
+    (allow_gc=False) belong to one call at a time. `Function.copy()` gives another callable over
+    the same compiled thunks with storage of its own, so a call checks out an idle copy (making
+    one when all are busy: as many copies as calls ever overlapped) and returns it afterwards.
+    """
+
+    def __init__(self, fn):
+        self._idle, self._all = [fn], [fn]
+        self._lock = threading.Lock()
+
+    def __call__(self, *values):
+        with self._lock:
+            fn = self._idle.pop() if self._idle else None
+        if fn is None:
+            with _lock:   # copying links the graph again: not known to be thread-safe
+                fn = self._all[0].copy(share_memory=False)
+            with self._lock:
+                self._all.append(fn)
+        try:
+            return fn(*values)
+        finally:
+            with self._lock:
+                self._idle.append(fn)
+
+    def free(self):
+        """Drop the buffers of the copies not in use; a copy in use keeps its own."""
+        with self._lock:
+            for fn in self._idle:
+                fn.free()
+
+    def __iter__(self):
+        """Every copy (the first is the one compiled), for inspection."""
+        with self._lock:
+            return iter(list(self._all))
+
+
 class GuardFailed(Exception):
     """A compiled trace does not apply to these arguments (internal control flow)."""
 
@@ -104,7 +153,10 @@ class Entry:
         key = (kind, os.environ.get("SKAUTODIFF_MODE", "c"))
         fn = self._functions.get(key)
         if fn is None:
-            fn = self._functions[key] = self._compile(kind)
+            with _lock:   # another thread may have compiled it meanwhile
+                fn = self._functions.get(key)
+                if fn is None:
+                    fn = self._functions[key] = Copies(self._compile(kind))
         return fn
 
     def _compile(self, kind):
@@ -139,7 +191,7 @@ class Entry:
 
     def free(self):
         """Drop the intermediate arrays the compiled functions keep between calls."""
-        for fn in self._functions.values():
+        for fn in list(self._functions.values()):
             fn.free()
 
     def inputs(self, call):
@@ -196,20 +248,34 @@ class Call:
 
     def run(self, kind, extra=()):
         """(entry, compiled outputs), tracing when no cached trace's guards hold."""
-        for entry in _cache.get(self.key, ()):
-            if all(g.holds(self) for g in entry.trace.value_guards):
-                try:
-                    return entry, entry.run(kind, entry.inputs(self) + list(extra))
-                except GuardFailed:
-                    continue
-        start = time.perf_counter()
-        entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
-        _stats["traces"] += 1
-        log.info("skautodiff: traced %s in %.3f s (%d guards)", getattr(self.func, "__qualname__", "function"),
-                 time.perf_counter() - start, len(entry.trace.guards) + len(entry.trace.value_guards))
-        _cache.setdefault(self.key, []).append(entry)
+        entries = _cache.get(self.key, ())
+        tried = len(entries)   # entries are only ever appended: later ones are new
+        found = self._cached(entries[:tried], kind, extra)
+        if found is not None:
+            return found
+        with _lock:   # one thread traces; others asking meanwhile find its entry here
+            entries = _cache.setdefault(self.key, [])
+            found = self._cached(entries[tried:], kind, extra)
+            if found is not None:
+                return found
+            start = time.perf_counter()
+            entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
+            _stats["traces"] += 1
+            log.info("skautodiff: traced %s in %.3f s (%d guards)", getattr(self.func, "__qualname__", "function"),
+                     time.perf_counter() - start, len(entry.trace.guards) + len(entry.trace.value_guards))
+            entries.append(entry)
         try:
             return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True)
         except GuardFailed:
             raise RuntimeError("internal error: a fresh trace's guards fail on the values it was "
                                "traced with; please report this function") from None
+
+    def _cached(self, entries, kind, extra):
+        """(entry, outputs) from the first of `entries` whose guards hold, else None."""
+        for entry in entries:
+            if all(g.holds(self) for g in entry.trace.value_guards):
+                try:
+                    return entry, entry.run(kind, entry.inputs(self) + list(extra))
+                except GuardFailed:
+                    continue
+        return None

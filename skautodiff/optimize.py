@@ -8,6 +8,7 @@ iteration, and its spinning worker otherwise competes with numpy's BLAS for the 
 """
 import contextlib
 import inspect
+import threading
 
 import numpy as np
 import scipy.optimize
@@ -19,27 +20,45 @@ from .trace import resolve_callable
 
 _NEWTON = {"newton-cg", "trust-ncg", "trust-krylov", "trust-exact", "dogleg", "trust-constr"}
 _controller = None
+_blas_lock = threading.Lock()
+_blas_fits = 0         # fits running now, in any thread
+_blas_restore = []     # (controller, thread count) as the first of them found it
 
 
 @contextlib.contextmanager
 def scipy_blas_single_thread():
-    """Limit only scipy's bundled OpenBLAS (not numpy's) to one thread, then restore it."""
+    """Limit only scipy's bundled OpenBLAS (not numpy's) to one thread, then restore it.
+
+    The setting is process-wide, so fits running in threads at once share it: the first to start
+    limits it, the last to end restores the thread count the first one found.
+    """
+    global _blas_fits, _blas_restore
+    with _blas_lock:
+        if _blas_fits == 0:
+            _blas_restore = [(c, c.num_threads) for c in _scipy_blas()]
+            for c, _ in _blas_restore:
+                c.set_num_threads(1)
+        _blas_fits += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_fits -= 1
+            if _blas_fits == 0:
+                for c, n in _blas_restore:
+                    c.set_num_threads(n)
+
+
+def _scipy_blas():
+    """threadpoolctl's controllers of scipy's OpenBLAS (none when it cannot see the libraries)."""
     global _controller
     try:
         if _controller is None:
             from threadpoolctl import ThreadpoolController
             _controller = ThreadpoolController()
-        libs = [c for c in _controller.lib_controllers if "scipy.libs" in c.filepath]
-    except Exception:   # threadpoolctl cannot see the libraries: fit anyway
-        libs = []
-    before = [c.num_threads for c in libs]
-    for c in libs:
-        c.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for c, n in zip(libs, before):
-            c.set_num_threads(n)
+        return [c for c in _controller.lib_controllers if "scipy.libs" in c.filepath]
+    except Exception:   # fit anyway
+        return []
 
 
 def _flat_bounds(bounds, x0):

@@ -5,6 +5,7 @@ checked against plain numpy (values) or finite differences (gradients); the thre
 then equal them exactly. Calls from different threads start together (a barrier), so they overlap.
 """
 import concurrent.futures
+import functools
 import threading
 
 import numpy as np
@@ -63,9 +64,13 @@ def check_value_and_grad_from_threads(threads=6, calls=40):
         np.testing.assert_allclose(value, logistic(w, X, y), rtol=1e-13)
         np.testing.assert_allclose(grad, finite_difference(logistic, (w, X, y), 0), rtol=1e-6, atol=1e-8)
     order = [i % len(problems) for i in range(threads * calls)]
-    results = in_threads([lambda i=i: vg(*problems[i]) for i in order], threads)
-    for i, got in zip(order, results):
-        assert_identical(got, serial[i])
+    tasks = [lambda i=i: vg(*problems[i]) for i in order]
+    free = vg.free   # releases the buffers of idle copies only
+    tasks[5::9] = [free] * len(tasks[5::9])
+    results = in_threads(tasks, threads)
+    for i, task, got in zip(order, tasks, results):
+        if task is not free:
+            assert_identical(got, serial[i])
 
 
 def test_value_and_grad_from_many_threads_equals_serial():
@@ -145,22 +150,30 @@ def test_threads_asking_for_a_missing_entry_trace_and_compile_it_once():
         assert_identical(got, results[0])
 
 
-def test_overlapping_fits_restore_scipys_blas_threads_once():
-    from threadpoolctl import ThreadpoolController
-    from skautodiff.optimize import scipy_blas_single_thread
+class FakeBlas:
+    """What threadpoolctl's controller of scipy's OpenBLAS offers. (The real library cannot be
+    used to test this: OpenBLAS 0.3.30 ignores a count set from one thread while another thread
+    that set one is alive.)"""
+    filepath = "/site-packages/scipy.libs/libscipy_openblas-0.so"
 
-    scipy_blas = [c for c in ThreadpoolController().lib_controllers if "scipy.libs" in c.filepath]
-    if not scipy_blas:
-        pytest.skip("threadpoolctl does not see scipy's OpenBLAS")
-    blas = scipy_blas[0]
-    original = blas.num_threads
-    blas.set_num_threads(3)   # a setting of the user's, which every fit must give back
-    entered = [threading.Event(), threading.Event()]
-    leave = [threading.Event(), threading.Event()]
-    left = [threading.Event(), threading.Event()]
+    def __init__(self, num_threads):
+        self.num_threads, self.changes = num_threads, 0
+
+    def set_num_threads(self, n):
+        self.num_threads, self.changes = n, self.changes + 1
+
+
+def test_overlapping_fits_restore_scipys_blas_threads_once(monkeypatch):
+    from types import SimpleNamespace
+
+    from skautodiff import optimize
+
+    blas = FakeBlas(3)   # a setting of the user's, which fits must give back
+    monkeypatch.setattr(optimize, "_controller", SimpleNamespace(lib_controllers=[blas]))
+    entered, leave, left = ([threading.Event(), threading.Event()] for _ in range(3))
 
     def fit(i):
-        with scipy_blas_single_thread():
+        with optimize.scipy_blas_single_thread():
             entered[i].set()
             leave[i].wait(10)
         left[i].set()
@@ -176,10 +189,52 @@ def test_overlapping_fits_restore_scipys_blas_threads_once():
         assert blas.num_threads == 1
         leave[1].set()
         left[1].wait(10)
-        assert blas.num_threads == 3
+        assert (blas.num_threads, blas.changes) == (3, 2)   # limited once, restored once
     finally:
         for event in leave:
             event.set()
         for t in threads:
             t.join()
-        blas.set_num_threads(original)
+
+
+def predict(w, X):
+    return np.tanh(X @ w)
+
+
+def fit_predict(X, y):
+    model = ridge_regressor().fit(X, y)
+    return model.params_["w"], model.params_["b"], model.predict(X)
+
+
+def test_stress_many_threads_mixed_functions_shapes_fits_and_frees():
+    f = skautodiff.Function(predict)
+    vg = skautodiff.value_and_grad(logistic, wrt="w")
+    hv = skautodiff.HessianVector(logistic, wrt="w")
+    v = np.random.default_rng(12).normal(size=3)
+    kinds = {"function": lambda w, X, y: f(w, X), "value_and_grad": vg,
+             "hessian_vector": lambda w, X, y: hv(w, X, y, vectors=v),
+             "minimize": lambda *problem: minimize_logistic(problem),
+             "estimator": lambda w, X, y: fit_predict(X, y)}
+    problems = [dataset(rows, seed) for seed, rows in enumerate([1, 4, 11, 30])]
+    tasks = {(kind, i): functools.partial(fn, *problem)
+             for kind, fn in kinds.items() for i, problem in enumerate(problems)}
+    serial = {key: task() for key, task in tasks.items()}
+    for i, (w, X, y) in enumerate(problems):   # the serial results are right
+        np.testing.assert_allclose(serial["function", i], predict(w, X), rtol=1e-13)
+        value, grad = serial["value_and_grad", i]
+        np.testing.assert_allclose(value, logistic(w, X, y), rtol=1e-13)
+        np.testing.assert_allclose(grad, finite_difference(logistic, (w, X, y), 0), rtol=1e-6, atol=1e-8)
+        eps = 1e-6
+        hessian_v = (vg(w + eps * v, X, y)[1] - vg(w - eps * v, X, y)[1]) / (2 * eps)
+        np.testing.assert_allclose(serial["hessian_vector", i], hessian_v, rtol=1e-5, atol=1e-7)
+        x = serial["minimize", i][0]
+        assert np.max(np.abs(finite_difference(logistic, (x, X, y), 0))) < 1e-4
+        coef, intercept, predicted = serial["estimator", i]
+        np.testing.assert_array_equal(predicted, linear({"w": coef, "b": intercept}, X))
+    schedule = list(tasks) * 3 + [("free", fn) for fn in (f, vg, hv)] * 8
+    np.random.default_rng(13).shuffle(schedule)
+    jobs = [(lambda fn=fn: fn.free()) if kind == "free" else tasks[kind, fn] for kind, fn in schedule]
+    results = in_threads(jobs, 8)
+    for (kind, i), got in zip(schedule, results):
+        if kind != "free":
+            assert_identical(got, serial[kind, i])
