@@ -145,6 +145,16 @@ def _grid(results, notes):
     return _table(["contender", "total time", "fits", "compiles", "best CV accuracy"], rows)
 
 
+def _threads(record, notes):
+    failed = _status(record, "threads", notes)
+    if failed:
+        return failed
+    return _table(["contender", "BLAS threads", "1 thread", "2 threads", "ratio", "results = serial"],
+                  [[r["contender"], r["blas"], f"{r['one']:.1f}/s", f"{r['two']:.1f}/s",
+                    f"**{r['ratio']:.2f}x**", "yes" if r["identical"] else "**no**"]
+                   for r in record["rows"]])
+
+
 def render(results):
     meta = results["meta"]
     names = [n for n in results["contenders"] if n != "numpy"]
@@ -191,6 +201,10 @@ def render(results):
                              [["`benchmarks/trace_time.py` zero-inflated Poisson mixture",
                                str(rec.get("lines", "?")),
                                _status(rec, "trace", notes) or _sec(rec["trace_s"])]]), ""]
+    if "threads" in results:
+        parts += [f"#### Loss + gradient from 1 and 2 threads at once, {results['threads'].get('problem', '')}: "
+                  "calls per second over all threads (median of interleaved rounds)",
+                  "", _threads(results["threads"], notes), ""]
     if notes.items:
         parts += ["Notes:", notes.render().lstrip("\n").replace("\n", "  \n"), ""]
     return "\n".join(parts)

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from benchmarks import blas, measure, report, trace_time
+from benchmarks import blas, measure, report, threads, trace_time
 from benchmarks.contenders import ALL, BY_NAME
 from benchmarks.problems import problems
 
@@ -33,8 +33,10 @@ NEW_PROCESS_MAXITER = 20
 
 # Time budgets (seconds) and repeat counts, full run vs --quick.
 SETTINGS = {
-    False: {"call_budget": 4.0, "min_calls": 20, "refits": 3, "fit_budget": 10.0},
-    True: {"call_budget": 0.2, "min_calls": 5, "refits": 2, "fit_budget": 1.0},
+    False: {"call_budget": 4.0, "min_calls": 20, "refits": 3, "fit_budget": 10.0,
+            "thread_seconds": 2.0, "thread_rounds": 3},
+    True: {"call_budget": 0.2, "min_calls": 5, "refits": 2, "fit_budget": 1.0,
+           "thread_seconds": 0.2, "thread_rounds": 1},
 }
 
 
@@ -190,6 +192,12 @@ def main(argv=None):
         except Exception as exc:
             results["trace"] = {"error": _one_line(exc)}
         log(f"trace of a {results['trace'].get('lines')}-line loss: {results['trace']}")
+        try:
+            results["threads"] = threads.measure(args.quick, settings["thread_seconds"],
+                                                 settings["thread_rounds"])
+        except Exception as exc:
+            results["threads"] = {"error": _one_line(exc)}
+        log(f"loss + gradient from 1 and 2 threads: {results['threads']}")
     if not args.no_subprocess:
         log("GridSearchCV 5 folds x 10 C values, logistic")
         quick = ["--quick"] if args.quick else []

@@ -47,3 +47,12 @@ def test_trace_time_loss_compiles_to_its_native_value_and_gradient():
                                rtol=1e-5, atol=1e-8)
     assert trace_time.body_lines() >= 45
     assert trace_time.measure(repeats=1)["trace_s"] > 0
+
+
+def test_thread_benchmark_runs_and_its_threaded_results_equal_serial_ones():
+    from benchmarks import report, threads
+
+    result = threads.measure(quick=True, seconds=0.05, rounds=1)
+    assert [r["contender"] for r in result["rows"]] == ["numpy", "skautodiff", "skautodiff-locked"] * 2
+    assert all(r["identical"] and r["one"] > 0 and r["two"] > 0 for r in result["rows"])
+    assert "| skautodiff | 1 thread |" in report._threads(result, report._Notes())

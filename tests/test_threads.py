@@ -9,7 +9,11 @@ import functools
 import threading
 
 import numpy as np
+import pytensor
+import pytensor.tensor as pt
 import pytest
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
 from sklearn.model_selection import GridSearchCV
 
 import skautodiff
@@ -238,3 +242,30 @@ def test_stress_many_threads_mixed_functions_shapes_fits_and_frees():
     for (kind, i), got in zip(schedule, results):
         if kind != "free":
             assert_identical(got, serial[kind, i])
+
+
+class MeetTheOtherCall(Op):
+    """x * 2, once the other thread's call has reached this same point (or a 10 s timeout)."""
+    __props__ = ()
+    barrier = threading.Barrier(2, timeout=10)
+
+    def make_node(self, x):
+        x = pt.as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        self.barrier.wait()
+        output_storage[0][0] = inputs[0] * 2
+
+
+def test_calls_of_one_compiled_function_run_at_the_same_time():
+    # Independent of the machine's load: were calls serialised, the first would wait at the
+    # barrier for a second that cannot start (BrokenBarrierError after the timeout).
+    from skautodiff.compile import Copies, mode
+
+    x = pt.dvector("x")
+    copies = Copies(pytensor.function([x], MeetTheOtherCall()(x), mode=mode()))
+    first, second = in_threads([lambda: copies(np.ones(2)), lambda: copies(np.arange(3.0))], 2)
+    np.testing.assert_array_equal(first, [2.0, 2.0])
+    np.testing.assert_array_equal(second, [0.0, 2.0, 4.0])
+    assert len(list(copies)) == 2   # one copy per call that overlapped, kept for later calls
