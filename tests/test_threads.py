@@ -37,14 +37,11 @@ def in_threads(tasks, threads):
     """Run the callables `tasks` on `threads` threads, all starting at once; their results in order."""
     barrier = threading.Barrier(threads, timeout=60)   # a failed start must not hang the suite
 
-    def start(task):
-        return task()
-
     def first(task):
         barrier.wait()
         return task()
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(first if i < threads else start, task) for i, task in enumerate(tasks)]
+        futures = [pool.submit(first, task) if i < threads else pool.submit(task) for i, task in enumerate(tasks)]
         return [f.result() for f in futures]
 
 
