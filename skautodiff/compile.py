@@ -40,8 +40,8 @@ _lock = threading.RLock()   # held to trace, compile, copy and insert; never for
 
 def cache_info():
     """Counts since the process started (or the last clear_cache): traces and compiles."""
-    with _lock:
-        return CacheInfo(_stats["traces"], _stats["compiles"], sum(len(v) for v in _cache.values()))
+    entries = sum(len(v) for v in list(_cache.values()))   # a copy: other threads may insert
+    return CacheInfo(_stats["traces"], _stats["compiles"], entries)
 
 
 def clear_cache():
@@ -53,10 +53,12 @@ def clear_cache():
 def free(code):
     """Release the arrays the compiled functions of one code object keep between calls (those of
     copies not in use: a call running in another thread keeps its own)."""
-    with _lock:
-        entries = [entry for key, entries in _cache.items() if key[0] is code for entry in entries]
-    for entry in entries:
-        entry.free()
+    # A copy of the dict rather than the lock: other threads may insert meanwhile, and freeing
+    # must not wait for another thread's compile.
+    for key, entries in list(_cache.items()):
+        if key[0] is code:
+            for entry in list(entries):
+                entry.free()
 
 
 _warned_no_cxx = False
