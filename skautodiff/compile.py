@@ -22,7 +22,7 @@ from pytensor.link.vm import VMLinker  # noqa: E402
 from . import pytree  # noqa: E402
 from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
 from .engine.context import read_path  # noqa: E402
-from .trace import (bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
+from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
                     restore, trace)
 
 log = logging.getLogger("skautodiff")
@@ -144,10 +144,11 @@ class Entry:
 
     def inputs(self, call):
         tr = self.trace
-        values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype else input_value(leaf, *sig)
+        values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
+                  else input_value(leaf, *sig)
                   for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)]
         for path, var in tr.attr_inputs:
-            values.append(np.asarray(read_path(call, path), dtype=var.dtype))
+            values.append(aligned(np.asarray(read_path(call, path), dtype=var.dtype)))
         return values
 
     def run(self, kind, values, fresh=False):
