@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")   # see doc/performance.md
+from . import compiledir  # noqa: E402  (first: it imports PyTensor even when its compile directory is unusable)
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
@@ -76,6 +77,8 @@ def mode():
                           "100x slower. Install g++ to get C speed.", RuntimeWarning, stacklevel=3)
             _warned_no_cxx = True
         linker = "py"
+    elif not compiledir.usable():   # warns once, naming the directory and how to choose another
+        linker, excluded = "py", ["fusion"]   # fusion: see the fast mode above
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
     # computes what numpy computes, one reduction cheaper. local_add_of_sparse_write (pytensor
@@ -131,7 +134,7 @@ class Entry:
         log.info("skautodiff: compiling %s of %s (%d inputs) with PyTensor; a cold compile cache "
                  "takes several seconds", kind.replace("_", " "), name, len(inputs))
         start = time.perf_counter()
-        fn = pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
+        fn = compiledir.build(lambda: pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore"))
         fn.trust_input = True   # Entry.inputs already converts every value to its input's type
         log.info("skautodiff: compiled %s of %s in %.2f s", kind.replace("_", " "), name,
                  time.perf_counter() - start)
