@@ -10,7 +10,7 @@ import numpy as np
 
 from . import pytree
 from .compile import Call, free
-from .trace import parameters, resolve_callable
+from .trace import aligned, parameters, resolve_callable
 
 
 def _wrt_names(fn, wrt, args=None, kwargs=None):
@@ -162,7 +162,7 @@ class HessianVector(_Wrapper):
 def _as(vector, leaf):
     """A vector in the dtype of the leaf it multiplies (float64 for integer leaves)."""
     dtype = np.asarray(leaf).dtype
-    return np.asarray(vector, dtype=dtype if dtype.kind == "f" else np.float64)
+    return aligned(np.asarray(vector, dtype=dtype if dtype.kind == "f" else np.float64))
 
 
 def value_and_grad(fn, wrt=None):

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")   # see doc/performance.md
+from . import compiledir  # noqa: E402  (first: it imports PyTensor even when its compile directory is unusable)
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
@@ -28,7 +29,7 @@ from pytensor.link.vm import VMLinker  # noqa: E402
 from . import pytree  # noqa: E402
 from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
 from .engine.context import read_path  # noqa: E402
-from .trace import (bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
+from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
                     restore, trace)
 
 log = logging.getLogger("skautodiff")
@@ -88,6 +89,8 @@ def mode():
                           "100x slower. Install g++ to get C speed.", RuntimeWarning, stacklevel=3)
             _warned_no_cxx = True
         linker = "py"
+    elif not compiledir.usable():   # warns once, naming the directory and how to choose another
+        linker, excluded = "py", ["fusion"]   # fusion: see the fast mode above
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
     # computes what numpy computes, one reduction cheaper. local_add_of_sparse_write (pytensor
@@ -185,7 +188,7 @@ class Entry:
         log.info("skautodiff: compiling %s of %s (%d inputs) with PyTensor; a cold compile cache "
                  "takes several seconds", kind.replace("_", " "), name, len(inputs))
         start = time.perf_counter()
-        fn = pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
+        fn = compiledir.build(lambda: pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore"))
         fn.trust_input = True   # Entry.inputs already converts every value to its input's type
         log.info("skautodiff: compiled %s of %s in %.2f s", kind.replace("_", " "), name,
                  time.perf_counter() - start)
@@ -198,10 +201,11 @@ class Entry:
 
     def inputs(self, call):
         tr = self.trace
-        values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype else input_value(leaf, *sig)
+        values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
+                  else input_value(leaf, *sig)
                   for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)]
         for path, var in tr.attr_inputs:
-            values.append(np.asarray(read_path(call, path), dtype=var.dtype))
+            values.append(aligned(np.asarray(read_path(call, path), dtype=var.dtype)))
         return values
 
     def run(self, kind, values, fresh=False):

@@ -149,7 +149,9 @@ class _Objective:
 
 
 def _float(dtype):
-    return dtype if dtype.kind == "f" else np.dtype(np.float64)
+    # Native byte order: the fast path above hands these arrays to the compiled function as they are,
+    # and a big-endian x0 was read as tiny numbers (a fit "converged" at x0).
+    return dtype.newbyteorder("=") if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def _concat(arrays):

@@ -90,6 +90,14 @@ def is_differentiable(leaf, owner, wrt_names):
 
 
 _ARRAY_SIGNATURES = {}   # (dtype, shape, differentiable) -> signature
+# ndarray subclasses on which numpy computes differently: compiled functions would silently compute
+# as on their plain data. Other subclasses (np.memmap, ...) are taken as their data.
+_OWN_SEMANTICS = {
+    np.matrix: "`*` and `**` are matrix products and every result stays 2-D, which compiled "
+               "functions do not follow; pass np.asarray(x)",
+    np.ma.MaskedArray: "numpy skips masked entries (in sums, means, ...), which compiled functions do "
+                       "not follow; pass x.filled(value), or the data and a boolean mask array",
+}
 
 
 def leaf_signature(leaf, differentiable):
@@ -103,6 +111,9 @@ def leaf_signature(leaf, differentiable):
             dt = np.dtype(np.float64) if differentiable and leaf.dtype.kind in "iu" else leaf.dtype
             sig = _ARRAY_SIGNATURES[key] = (_dtype_name(dt), tuple(1 if n == 1 else None for n in leaf.shape))
         return sig
+    if isinstance(leaf, tuple(_OWN_SEMANTICS)):
+        cls, why = next((cls, why) for cls, why in _OWN_SEMANTICS.items() if isinstance(leaf, cls))
+        raise TypeError(f"skautodiff does not take {cls.__module__}.{cls.__name__} arguments: {why}")
     if scipy.sparse.issparse(leaf):
         if differentiable:
             raise TypeError("cannot differentiate with respect to a sparse matrix; pass it as data "
@@ -137,7 +148,13 @@ def input_value(leaf, dtype, shape):
     if shape and shape[0] == "sparse":   # PyTensor takes scipy's sparse *matrix* classes
         matrix = scipy.sparse.csr_matrix if shape[1] == "csr" else scipy.sparse.csc_matrix
         return matrix(leaf, dtype=dtype)
-    return np.asarray(leaf, dtype=dtype)
+    return aligned(np.asarray(leaf, dtype=dtype))
+
+
+def aligned(array):
+    """The array, or an aligned copy: PyTensor's C code reads only aligned memory, which numpy does
+    not require (np.frombuffer at an odd offset, arrays unpickled from out-of-band buffers)."""
+    return array if array.flags.aligned else array.copy()
 
 
 class Trace:
