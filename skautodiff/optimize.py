@@ -1,7 +1,9 @@
 """Fitting with scipy.optimize over pytrees: minimize and fmin_l_bfgs_b.
 
 The objective and its gradient come from one compiled call; parameters travel as one flat float64
-vector (scipy's convention) and are rebuilt in the leaves' own dtypes (float32 stays float32).
+vector (scipy's convention) and are rebuilt in the leaves' own dtypes (float32 stays float32, and
+a float32 fit that rounding stalls is finished in float64). Fits end honestly: each method is
+given what it uses or refused before fitting, and a NaN or infinite evaluation ends the fit.
 During the fit scipy's private OpenBLAS is limited to one thread: L-BFGS-B calls it every
 iteration, and its spinning worker otherwise competes with numpy's BLAS for the cores
 (measured: fits 1.6-4x faster on 2 cores, see DESIGN.md).
@@ -100,7 +102,6 @@ _METHODS = {
     "trust-constr": ("hessp", True), "dogleg": ("hess", False), "trust-exact": ("hess", False),
 }
 _BY_LOWER = {name.lower(): needs for name, needs in _METHODS.items()}
-_CUSTOM = ("hessp", True)   # a callable method receives everything and decides
 
 
 def method_name(method):
@@ -110,8 +111,8 @@ def method_name(method):
 def _method_uses(method, bounds):
     """What `method` is given; refuses, before any evaluation, a method scipy does not have or
     bounds the method would ignore."""
-    if callable(method):
-        return _CUSTOM[0]
+    if callable(method):   # a custom method receives everything scipy can pass, bounds too
+        return "hessp"
     if not isinstance(method, str) or method.lower() not in _BY_LOWER:
         raise ValueError(f"unknown optimisation method {method!r}: use one of scipy.optimize.minimize's "
                          f"methods ({', '.join(_METHODS)}) or a callable")
@@ -139,8 +140,8 @@ class _Objective:
     compiled entry with the other arguments already converted, replacing only the optimised
     leaves. A failed guard falls back to the cache, which retraces. Evaluations are counted, the
     best one is kept, and a NaN or infinite value (or gradient, for methods that use it) raises
-    _NonFinite: no scipy method recovers reliably (L-BFGS-B then reports success at a point it
-    never left), so the fit ends there, honestly.
+    _NonFinite: scipy's methods handle such values unevenly (L-BFGS-B reports success at the start
+    after one overflowing trial step), so the fit ends there, one rule for all.
     """
 
     def __init__(self, fn, wrt, x0, call_args, uses_gradient):

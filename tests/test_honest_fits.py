@@ -301,3 +301,27 @@ def test_methods_with_bounds_keep_them(classification, method):
     # method, approaches it from inside).
     assert logistic_newton(X, y)["w"][1] < 0
     assert np.all(result.x["w"] >= 0) and abs(result.x["w"][1]) < 1e-5
+
+
+# ---------------------------------------------------------------- shipped models on unscaled data
+
+def test_ordinal_regression_fits_unscaled_data():
+    """Its loss is computed in log space: the first trial step on features ~100 no longer makes it
+    infinite (which used to leave the model at its starting point, reported as converged)."""
+    from skautodiff import models
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(loc=100, size=(100, 2))
+    y = rng.randint(0, 3, size=100)
+    est = models.OrdinalLogisticRegression(alpha=1e-3, tol=1e-12).fit(X, y)
+    assert est.converged_ and est.n_iter_ > 1
+    onehot = np.eye(3)[y]
+    v = np.r_[est.params_["w"], est.params_["cuts"]]
+
+    def loss(v):   # the plain numpy loss
+        return est.loss({"w": v[:2], "cuts": v[2:]}, X, onehot)
+
+    # Central differences: the loss's curvature in w is ~1e3 here (features ~100).
+    h = 1e-6
+    gradient = [(loss(v + h * e) - loss(v - h * e)) / (2 * h) for e in np.eye(4)]
+    assert np.max(np.abs(gradient)) < 1e-6
