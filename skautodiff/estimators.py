@@ -141,7 +141,7 @@ class AutodiffEstimator(BaseEstimator):
             )
 
     def _fit_params(self, loss, params, X, y, kwargs):
-        from .optimize import minimize  # the functional layer below this one
+        from .optimize import method_name, minimize  # the functional layer below this one
 
         progress = _Progress(self.verbose)
         tol, options = self._optimizer_settings()
@@ -158,15 +158,18 @@ class AutodiffEstimator(BaseEstimator):
         if not result.success:
             hint = " Increase max_iter or scale the data." if self.n_iter_ >= self.max_iter else ""
             warnings.warn(
-                f"{type(self).__name__}: {self.optimizer} did not converge after "
+                f"{type(self).__name__}: {method_name(self.optimizer)} did not converge after "
                 f"{self.n_iter_} iterations ({result.message}).{hint}",
                 ConvergenceWarning,
             )
 
     def _optimizer_settings(self):
         """(tol, options) for scipy: L-BFGS-B gets scikit-learn's own settings (gtol=tol,
-        ftol=64*eps, maxls=50), so fits stop where scikit-learn's estimators stop."""
-        options = {"maxiter": self.max_iter}
+        ftol=64*eps, maxls=50), so fits stop where scikit-learn's estimators stop; other methods
+        get max_iter as their iteration limit (TNC: its evaluation limit) and scipy's tol."""
+        from .optimize import iteration_limit
+
+        options = iteration_limit(self.optimizer, self.max_iter)
         if str(self.optimizer).upper() != "L-BFGS-B":
             return self.tol, options
         options.update(ftol=64 * np.finfo(float).eps, maxls=50, maxfun=max(15000, 2 * self.max_iter))

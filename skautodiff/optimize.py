@@ -1,14 +1,18 @@
 """Fitting with scipy.optimize over pytrees: minimize and fmin_l_bfgs_b.
 
 The objective and its gradient come from one compiled call; parameters travel as one flat float64
-vector (scipy's convention) and are rebuilt in the leaves' own dtypes (float32 stays float32).
+vector (scipy's convention) and are rebuilt in the leaves' own dtypes (float32 stays float32, and
+a float32 fit that rounding stalls is finished in float64). Fits end honestly: each method is
+given what it uses or refused before fitting, and a NaN or infinite evaluation ends the fit.
 During the fit scipy's private OpenBLAS is limited to one thread: L-BFGS-B calls it every
 iteration, and its spinning worker otherwise competes with numpy's BLAS for the cores
 (measured: fits 1.6-4x faster on 2 cores, see DESIGN.md).
 """
 import contextlib
 import inspect
+import logging
 import threading
+import warnings
 
 import numpy as np
 import scipy.optimize
@@ -18,11 +22,11 @@ from .api import HessianVector, _wrt_names
 from .compile import Call, GuardFailed, free
 from .trace import resolve_callable
 
-_NEWTON = {"newton-cg", "trust-ncg", "trust-krylov", "trust-exact", "dogleg", "trust-constr"}
 _controller = None
 _blas_lock = threading.Lock()
 _blas_fits = 0         # fits running now, in any thread
 _blas_restore = []     # (controller, thread count) as the first of them found it
+log = logging.getLogger("skautodiff")
 
 
 @contextlib.contextmanager
@@ -106,20 +110,69 @@ def _match_bounds(bounds, x0):
     return []
 
 
+# What each scipy.optimize.minimize method is given (beyond the objective's value): "value" for
+# nothing more, "grad" for the gradient, "hessp" also for Hessian-vector products, "hess" also for
+# the full Hessian; and whether it honours bounds (scipy only warns, and ignores them, for the others).
+_METHODS = {
+    "Nelder-Mead": ("value", True), "Powell": ("value", True), "COBYLA": ("value", True),
+    "COBYQA": ("value", True), "CG": ("grad", False), "BFGS": ("grad", False),
+    "L-BFGS-B": ("grad", True), "TNC": ("grad", True), "SLSQP": ("grad", True),
+    "Newton-CG": ("hessp", False), "trust-ncg": ("hessp", False), "trust-krylov": ("hessp", False),
+    "trust-constr": ("hessp", True), "dogleg": ("hess", False), "trust-exact": ("hess", False),
+}
+_BY_LOWER = {name.lower(): needs for name, needs in _METHODS.items()}
+
+
+def method_name(method):
+    return getattr(method, "__name__", repr(method)) if callable(method) else str(method)
+
+
+def _method_uses(method, bounds):
+    """What `method` is given; refuses, before any evaluation, a method scipy does not have or
+    bounds the method would ignore."""
+    if callable(method):   # a custom method receives everything scipy can pass, bounds too
+        return "hessp"
+    if not isinstance(method, str) or method.lower() not in _BY_LOWER:
+        raise ValueError(f"unknown optimisation method {method!r}: use one of scipy.optimize.minimize's "
+                         f"methods ({', '.join(_METHODS)}) or a callable")
+    uses, takes_bounds = _BY_LOWER[method.lower()]
+    if bounds is not None and not takes_bounds:
+        able = ", ".join(m for m, (_, b) in _METHODS.items() if b)
+        raise ValueError(f"method {method!r} cannot handle bounds (scipy would ignore them); "
+                         f"use one that can: {able}")
+    return uses
+
+
+def iteration_limit(method, max_iter):
+    """scipy's option limiting `method`'s iterations. TNC has none: its limit counts evaluations."""
+    return {"maxfun": max_iter} if method_name(method).lower() == "tnc" else {"maxiter": max_iter}
+
+
+class _NonFinite(Exception):
+    """The objective, its gradient or a Hessian-vector product is NaN or infinite: the fit ends."""
+
+
 class _Objective:
     """scipy's view of fn: flat float64 vector -> (value, flat gradient), one compiled call.
 
     The first call goes through the cache (trace/compile as needed); later calls reuse that
     compiled entry with the other arguments already converted, replacing only the optimised
-    leaves. A failed guard falls back to the cache, which retraces.
+    leaves. A failed guard falls back to the cache, which retraces. Evaluations are counted, the
+    best one is kept, and a NaN or infinite value (or gradient, for methods that use it) raises
+    _NonFinite: scipy's methods handle such values unevenly (L-BFGS-B reports success at the start
+    after one overflowing trial step), so the fit ends there, one rule for all.
     """
 
-    def __init__(self, fn, wrt, x0, call_args):
+    def __init__(self, fn, wrt, x0, call_args, uses_gradient):
         self.fn, self.wrt, self.call_args = fn, wrt, call_args
+        self.uses_gradient = uses_gradient
         self.x0_leaves = [np.asarray(leaf) for leaf in pytree.flatten(x0)[0]]
         self.sizes = np.cumsum([0] + [leaf.size for leaf in self.x0_leaves])
         self.fast = None
         self.last_x, self.last = None, None   # the latest point evaluated, for callbacks
+        self.iterations = self.evaluations = 0
+        self.best = None   # (value, x, gradient) with the lowest finite value seen
+        self.ended = False   # by a NaN or infinite evaluation
 
     def leaves(self, flat):
         return [np.asarray(flat[a:b], dtype=_float(leaf.dtype)).reshape(leaf.shape)
@@ -127,8 +180,34 @@ class _Objective:
 
     def __call__(self, flat):
         self.last_x = np.array(flat, copy=True)
-        self.last = self._evaluate(flat)
-        return self.last
+        self.last = value, grad = self._evaluate(flat)
+        self.evaluations += 1
+        self.check("objective", value)
+        if self.uses_gradient:
+            self.check("gradient", grad)
+        if self.best is None or value < self.best[0]:
+            self.best = (value, self.last_x, grad)
+        return self.last if self.uses_gradient else value
+
+    def at(self, flat):
+        """(value, gradient) at flat, for reporting: not counted as an evaluation of the fit."""
+        return self.last if np.array_equal(self.last_x, flat) else self._evaluate(flat)
+
+    def check(self, what, values):
+        if not np.all(np.isfinite(values)):
+            kind = "NaN" if np.any(np.isnan(values)) else "infinite"
+            where = ("at the starting point" if self.evaluations <= 1 else
+                     f"during iteration {self.iterations + 1} (evaluation {self.evaluations})")
+            raise _NonFinite(f"the {what} became {kind} {where}, and the fit stopped at the best point "
+                             "evaluated before it (an overflow, a division by zero, a log or square root "
+                             "of a negative number? Scaling the data often helps)")
+
+    def stopped(self, message):
+        """The result of a fit that _NonFinite ended."""
+        self.ended = True
+        value, x, grad = self.best if self.best is not None else (self.last[0], self.last_x, self.last[1])
+        return scipy.optimize.OptimizeResult(x=x, fun=value, jac=grad, success=False, status=-1,
+                                             message=message, nit=self.iterations, nfev=self.evaluations)
 
     def _evaluate(self, flat):
         leaves = self.leaves(flat)
@@ -162,48 +241,30 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
              callback=None, wrt=0):
     """scipy.optimize.minimize over a pytree `x0` (the argument `wrt` of fn, first by default).
 
-    Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Newton-type methods use
-    the compiled Hessian-vector product. `callback(params)` receives the parameters shaped like x0.
+    Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Every method of
+    scipy.optimize.minimize works, or is refused before fitting: Newton-type methods get the
+    compiled Hessian-vector product, dogleg and trust-exact the Hessian built from it, and
+    derivative-free ones only the value. A NaN or infinite objective, gradient or Hessian-vector
+    product ends the fit: `success=False`, the message says where, and `x` is the best point
+    evaluated. Parameters in float32 (or float16) that stop before the gradient meets the
+    tolerance (float32 rounding stalls the line search on unscaled data) are refined in float64,
+    from where they stopped, with the float arguments cast to float64; `x` keeps x0's dtypes.
+    `callback(params)` receives the parameters shaped like x0.
     """
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")
+    if method is None:   # scipy's own choice
+        method = "L-BFGS-B" if bounds is not None else "BFGS"
+    uses = _method_uses(method, bounds)
     x_flat, unravel = pytree.ravel(x0)
-    treedef = pytree.flatten(x0)[1]
-
-    def call_args(leaves):
-        params = pytree.unflatten(treedef, leaves)
-        if isinstance(wrt, str):
-            return args, {**kwargs, wrt: params}
-        return (*args[:wrt], params, *args[wrt:]), kwargs
-
-    objective = _Objective(fn, wrt, x0, call_args)
-    options = dict(options or {})
-    extra = {}
-    if method.lower() in _NEWTON:
-        hv = HessianVector(fn, wrt=wrt)
-
-        def hessp(flat, p):
-            a, k = call_args(objective.leaves(flat))
-            return pytree.ravel(hv(*a, vectors=unravel(p), **k))[0]
-        extra["hessp"] = hessp
-    scipy_callback = None
-    if callback is not None:
-        # As in scipy: a callback whose parameter is named `intermediate_result` receives an
-        # OptimizeResult (x and jac shaped like x0, fun); any other receives the parameters.
-        wants_result = "intermediate_result" in inspect.signature(callback).parameters
-
-        def scipy_callback(intermediate_result):
-            flat = np.asarray(intermediate_result.x)
-            if not wants_result:
-                return callback(unravel(flat))
-            value, grad = objective.last if np.array_equal(objective.last_x, flat) else objective(flat)
-            return callback(scipy.optimize.OptimizeResult(x=unravel(flat), fun=value, jac=unravel(grad)))
+    problem = _Problem(fn, wrt, method, uses, _flat_bounds(bounds, x0), tol, dict(options or {}),
+                       callback, unravel)
     try:
         with scipy_blas_single_thread():
-            result = scipy.optimize.minimize(objective, x_flat, jac=True, method=method,
-                                             bounds=_flat_bounds(bounds, x0), tol=tol, options=options,
-                                             callback=scipy_callback, **extra)
+            result = problem.solve(x0, x_flat, args, kwargs)
+            if _low_precision(x0):
+                result = problem.refine(result, x0, args, kwargs)
     finally:   # the buffers the compiled functions keep between calls (value and grad, Hv)
         free(resolve_callable(fn)[0].__code__)
     result.x = unravel(result.x)
@@ -212,16 +273,136 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     return result
 
 
+class _Problem:
+    """One minimize call: runs scipy from a starting point (solve), then, for float32, again in
+    float64 where float32 stopped short (refine)."""
+
+    def __init__(self, fn, wrt, method, uses, bounds, tol, options, callback, unravel):
+        self.fn, self.wrt, self.method, self.uses = fn, wrt, method, uses
+        self.bounds, self.tol, self.options = bounds, tol, options
+        self.callback, self.unravel = callback, unravel
+        self.objective = None
+
+    def solve(self, x0, x_flat, args, kwargs, options=None):
+        """One scipy run from x_flat; x0 gives the structure and the dtypes evaluated in."""
+        fn, wrt, unravel = self.fn, self.wrt, self.unravel
+        treedef = pytree.flatten(x0)[1]
+
+        def call_args(leaves):
+            params = pytree.unflatten(treedef, leaves)
+            if isinstance(wrt, str):
+                return args, {**kwargs, wrt: params}
+            return (*args[:wrt], params, *args[wrt:]), kwargs
+
+        objective = self.objective = _Objective(fn, wrt, x0, call_args, self.uses != "value")
+        extra = {"jac": True} if self.uses != "value" else {}
+        if self.uses in ("hessp", "hess"):
+            hv = HessianVector(fn, wrt=wrt)
+            vectors = pytree.ravel(x0)[1]
+
+            def hessp(flat, p):
+                if not np.all(np.isfinite(p)):
+                    raise _NonFinite(f"{method_name(self.method)} asked for a Hessian-vector product with a "
+                                     "non-finite vector (a breakdown of its own, near the optimum: a larger tol "
+                                     "avoids it); the fit stopped at the best point evaluated")
+                a, k = call_args(objective.leaves(flat))
+                product = pytree.ravel(hv(*a, vectors=vectors(p), **k))[0]
+                objective.check("Hessian-vector product", product)
+                return product
+            if self.uses == "hessp":
+                extra["hessp"] = hessp
+            else:   # the full Hessian, a column per Hessian-vector product with a unit vector
+                def hess(flat):
+                    columns = np.column_stack([hessp(flat, e) for e in np.eye(flat.size)])
+                    return (columns + columns.T) / 2
+                extra["hess"] = hess
+        wants_result = self.callback is not None and \
+            "intermediate_result" in inspect.signature(self.callback).parameters
+
+        def scipy_callback(intermediate_result):
+            # TNC passes the parameters; the other methods an OptimizeResult.
+            objective.iterations += 1
+            if self.callback is None:
+                return None
+            flat = np.asarray(getattr(intermediate_result, "x", intermediate_result))
+            if not wants_result:   # as in scipy: the parameters, or an OptimizeResult
+                return self.callback(unravel(flat))
+            value, grad = objective.at(flat)
+            return self.callback(scipy.optimize.OptimizeResult(x=unravel(flat), fun=value, jac=unravel(grad)))
+        try:
+            return scipy.optimize.minimize(objective, x_flat, method=self.method, bounds=self.bounds,
+                                           tol=self.tol, options=self.options if options is None else options,
+                                           callback=scipy_callback, **extra)
+        except _NonFinite as stop:
+            return objective.stopped(str(stop))
+
+    def refine(self, result, x0, args, kwargs):
+        """float64 from where a low-precision fit stopped before its gradient met the tolerance."""
+        objective = self.objective
+        if objective.ended:   # a NaN or infinity: float64 would not help
+            return result
+        left = _budget_left(self.options, objective.iterations, objective.evaluations)
+        if left is None or (result.success and self._gradient_small(result.x, objective.at(result.x)[1])):
+            return result
+        log.info("skautodiff: %s stopped in float32 (%s); refining in float64", method_name(self.method),
+                 result.message)
+        first = (objective.iterations, objective.evaluations, result.message)
+        refined = self.solve(pytree.tree_map(_to_float64, x0), np.asarray(result.x, dtype=np.float64),
+                             pytree.tree_map(_to_float64, args), pytree.tree_map(_to_float64, kwargs), left)
+        refined.nit = first[0] + self.objective.iterations
+        refined.nfev = first[1] + self.objective.evaluations
+        refined.message = (f"{refined.message} (float32 rounding stopped the fit after {first[0]} "
+                           f"iterations ({first[2]}); it was finished in float64)")
+        return refined
+
+    def _gradient_small(self, x, grad):
+        """The projected gradient's largest entry against the method's gradient tolerance."""
+        gtol = self.options.get("gtol", self.tol if self.tol is not None else 1e-5)
+        grad = np.array(grad, dtype=float)
+        if self.bounds is not None:   # a bound that holds the parameter back has no gradient left
+            grad[((x <= self.bounds.lb) & (grad > 0)) | ((x >= self.bounds.ub) & (grad < 0))] = 0
+        return np.max(np.abs(grad), initial=0.0) <= gtol
+
+
+def _budget_left(options, iterations, evaluations):
+    """The options' iteration and evaluation limits less what was used; None when one is spent."""
+    used = {"maxiter": iterations, "maxfun": evaluations, "maxfev": evaluations}
+    left = dict(options)
+    for key, count in used.items():
+        if options.get(key) is not None:
+            left[key] = options[key] - count
+            if left[key] <= 0:
+                return None
+    return left
+
+
+def _low_precision(tree):
+    return any(np.asarray(leaf).dtype.kind == "f" and np.asarray(leaf).dtype.itemsize < 8
+               for leaf in pytree.flatten(tree)[0])
+
+
+def _to_float64(leaf):
+    """A float32 (or float16) leaf as float64, in its own kind (array, scalar, sparse matrix)."""
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is None or dtype.kind != "f" or dtype.itemsize >= 8:
+        return leaf
+    return np.float64(leaf) if isinstance(leaf, np.floating) else leaf.astype(np.float64)
+
+
 def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), **scipy_options):
     """Minimise fn(*init_args, *args) over init_args with L-BFGS-B; returns them optimised.
 
     `init_args` is a list of starting values (arrays, scalars or pytrees) for fn's first
     parameters; the result is a list with the same structure. `bounds` is a matching list of
-    per-leaf (lo, hi) pairs (or None); other keywords are scipy's L-BFGS-B options.
+    per-leaf (lo, hi) pairs (or None); other keywords are scipy's L-BFGS-B options. A fit that
+    does not converge warns (OptimizeWarning) with scipy's reason.
     """
     def joint(params, *rest):
         return fn(*params, *rest)
 
     result = minimize(joint, list(init_args), args=tuple(args), method="L-BFGS-B", bounds=bounds,
                       options=scipy_options or None)
+    if not result.success:
+        warnings.warn(f"fmin_l_bfgs_b did not converge: {result.message}", scipy.optimize.OptimizeWarning,
+                      stacklevel=2)
     return list(result.x)

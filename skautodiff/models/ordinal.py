@@ -45,12 +45,15 @@ class OrdinalLogisticRegression(AutodiffClassifier):
         return {"w": np.zeros(X.shape[1]), "cuts": cuts}
 
     def loss(self, params, X, y, sample_weight=None):
-        cdf = _cumulative(params, X)
-        # P(y = k) = P(y <= k) - P(y <= k-1), with P(y <= -1) = 0 and P(y <= K-1) = 1.
-        upper = np.sum(y[:, :-1] * cdf, axis=1) + y[:, -1]
-        lower = np.sum(y[:, 1:] * cdf, axis=1)
-        nll = weighted_mean(-np.log(upper - lower), sample_weight)
-        return nll + self.alpha / 2 * np.sum(params["w"] ** 2)
+        # In log space, so that no score overflows (a line search's trial step on unscaled data
+        # would otherwise make the loss infinite). With a_k = t_k - z and s the sigmoid,
+        # P(y = k) = s(a_k) - s(a_{k-1}) = s(a_k) s(-a_{k-1}) (1 - exp(a_{k-1} - a_k)),
+        # where a_{k-1} - a_k = -exp(cuts[k]); the first class keeps only s(a_0), the last s(-a_{K-2}).
+        a = _thresholds(params)[None, :] - (X @ params["w"])[:, None]
+        log_gap = np.log(-np.expm1(-np.exp(params["cuts"][1:])))
+        log_p = (np.sum(y[:, :-1] * -np.logaddexp(0, -a), axis=1) + np.sum(y[:, 1:] * -np.logaddexp(0, a), axis=1)
+                 + y[:, 1:-1] @ log_gap)
+        return weighted_mean(-log_p, sample_weight) + self.alpha / 2 * np.sum(params["w"] ** 2)
 
     def proba_fn(self, params, X):
         cdf = _cumulative(params, X)
