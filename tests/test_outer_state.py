@@ -397,3 +397,73 @@ def test_refit_after_an_in_place_change_gives_the_new_fit():
     np.testing.assert_allclose(second, closed_form(X, y, PRIOR)[:3], atol=1e-5)
     assert np.max(np.abs(second - first)) > 0.5
     PRIOR[:] = 0.0
+
+
+# ---------------------------------------------------------------- more roots and outputs
+def test_attribute_of_a_user_module(tmp_path, monkeypatch):
+    (tmp_path / "outer_config.py").write_text("import numpy as np\nALPHA = 1.0\nCENTER = np.zeros(3)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import outer_config
+
+    def loss(w):
+        return outer_config.ALPHA * np.sum((w - outer_config.CENTER) ** 2)
+
+    check_now(loss, lambda w: 2 * (w - 0.0))
+    before = traces()
+    outer_config.ALPHA = 4.0
+    outer_config.CENTER[0] = 1.0
+    check_now(loss, lambda w: 8.0 * (w - np.array([1.0, 0, 0])))
+    assert traces() == before
+
+
+FLAGS = {"squared": True, "names": {"a", "b"}}
+
+
+def flagged_loss(w):
+    out = np.sum(w ** 2) if FLAGS["squared"] else np.sum(np.abs(w))
+    return out + len(FLAGS["names"])
+
+
+def test_flags_and_sets_are_guarded_by_value():
+    FLAGS.update(squared=True, names={"a", "b"})
+    f = skautodiff.Function(flagged_loss)
+    assert f(W) == pytest.approx(flagged_loss(W))
+    FLAGS["squared"] = False
+    assert f(W) == pytest.approx(flagged_loss(W))
+    FLAGS["names"].add("c")
+    assert f(W) == pytest.approx(flagged_loss(W)) and flagged_loss(W) == pytest.approx(np.sum(np.abs(W)) + 3)
+
+
+def test_logging_stream_and_file_writes_once_per_call(caplog, capsys, tmp_path):
+    import sys
+    path = tmp_path / "trace.txt"
+    logger = logging.getLogger("user.loss")
+
+    def loss(w):
+        value = np.sum(w ** 2)
+        logger.warning("value %s", float(value))
+        sys.stdout.write("w\n")
+        with open(path, "a") as f:
+            f.write("line\n")
+        return value
+
+    f = skautodiff.value_and_grad(loss, wrt=0)
+    with caplog.at_level(logging.WARNING, logger="user.loss"):
+        for _ in range(3):
+            f(W)
+    assert [r.getMessage() for r in caplog.records if r.name == "user.loss"] == [f"value {np.sum(W ** 2)}"] * 3
+    assert capsys.readouterr().out == "w\n" * 3
+    assert path.read_text() == "line\n" * 3
+
+
+def test_a_buffer_made_inside_is_no_side_effect(caplog):
+    import io
+
+    def loss(w):
+        buf = io.StringIO()
+        print("shape", w.shape, file=buf)
+        return np.sum(w) + 0 * len(buf.getvalue())
+
+    with caplog.at_level(logging.INFO, logger="skautodiff"):
+        assert skautodiff.Function(loss)(W) == pytest.approx(np.sum(W))
+    assert not [r for r in caplog.records if "side effects" in r.getMessage()]
