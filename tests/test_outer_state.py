@@ -467,3 +467,18 @@ def test_a_buffer_made_inside_is_no_side_effect(caplog):
     with caplog.at_level(logging.INFO, logger="skautodiff"):
         assert skautodiff.Function(loss)(W) == pytest.approx(np.sum(W))
     assert not [r for r in caplog.records if "side effects" in r.getMessage()]
+
+
+def test_an_outer_object_used_by_library_code_is_guarded_on_its_attributes():
+    from sklearn.preprocessing import StandardScaler
+    rng = np.random.default_rng(1)
+    scaler = StandardScaler().fit(rng.normal(size=(20, 3)))
+
+    def loss(w):
+        z = scaler.transform(np.ones((1, 3)))[0]    # scikit-learn reads scaler.mean_ natively
+        return np.sum((w - z) ** 2)
+
+    f = skautodiff.Function(loss)
+    assert f(W) == pytest.approx(loss(W), rel=1e-12)
+    scaler.fit(rng.normal(loc=5.0, size=(20, 3)))   # a refit: new mean_ and scale_
+    assert f(W) == pytest.approx(loss(W), rel=1e-12)

@@ -55,7 +55,8 @@ def call(interp, fn, args, kwargs):
     held, result = outside.output(fn, args, kwargs)   # print, logging, writes: held back
     if held:
         return result
-    outside.observe((args, kwargs))
+    if _user_callable(fn) is None:   # native code reads what it is given (interpreted code's looks are seen)
+        outside.observe_native(fn, args, kwargs)
     result = _call(interp, fn, args, kwargs)
     owner = getattr(fn, "__self__", None)
     if owner is not None:

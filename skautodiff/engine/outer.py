@@ -94,7 +94,7 @@ def is_numeric(value):
 
 def is_plain_object(value):
     """An object whose attributes the engine follows (instances, user modules are separate)."""
-    return hasattr(value, "__dict__") and not isinstance(
+    return (hasattr(value, "__dict__") or hasattr(type(value), "__slots__")) and not isinstance(
         value, (types.ModuleType, type, types.FunctionType, types.MethodType, types.BuiltinFunctionType))
 
 
@@ -129,12 +129,20 @@ def item_reader(read, key):
     return lambda call: read(call)[key]
 
 
+def _fingerprint(obj):
+    """Which objects an object's attributes are (a new value of any of them differs)."""
+    if hasattr(obj, "__dict__"):
+        return tuple((k, id(v)) for k, v in vars(obj).items())
+    return tuple(id(getattr(obj, s, None)) for s in type(obj).__slots__)
+
+
 def _structure(value):
     return (type(value), tuple(value)) if isinstance(value, dict) else (type(value), len(value))
 
 
 # Container methods that change the container without looking at what it holds: a list the
 # code only appends to is not guarded (it grows between calls when the function runs natively).
+_PURE_INSPECTION = (isinstance, issubclass, type, id, callable)
 _BLIND = frozenset({"append", "extend", "insert", "add", "update", "clear", "sort", "reverse", "discard"})
 _LOGGING = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
 _STREAM_WRITES = frozenset({"write", "writelines", "flush", "truncate"})
@@ -183,6 +191,7 @@ class Outside:
         self._arrays = {}         # id(Traced) -> [Traced, var, value, what, reported]
         self._by_var = {}         # outer input variable -> OuterInput
         self._fresh = set()       # ids of in-memory streams made by the traced code
+        self._fingerprinted = set()   # ids of followed objects guarded by _fingerprint
 
     # ------------------------------------------------------------ roots
     def load_global(self, namespace, name):
@@ -347,8 +356,9 @@ class Outside:
 
     # ------------------------------------------------------------ looks and writes
     def observe(self, value, deep=True, _depth=0):
-        """The code looked at `value`: the guards of the outer containers in it now apply."""
-        if not self._pending or _depth > 8:
+        """The code looked at `value`: the guards of the outer containers in it now apply, and
+        a followed object handed to native code is guarded on what its attributes are."""
+        if _depth > 8 or not (self._pending or self._followed):
             return
         t = type(value)
         if t in (dict, list, tuple, set, frozenset) or isinstance(value, (dict, tuple)):
@@ -358,6 +368,20 @@ class Outside:
             if deep and not isinstance(value, (set, frozenset)):
                 for item in (value.values() if isinstance(value, dict) else value):
                     self.observe(item, True, _depth + 1)
+        elif deep and id(value) in self._followed and id(value) not in self._fingerprinted:
+            # Native code reads the object's state unseen: a refit (`scaler.mean_ = ...`) retraces.
+            self._fingerprinted.add(id(value))
+            read, what = self._followed[id(value)]
+            self.ctx.value_guards.append(ValueGuard(lambda call: _fingerprint(read(call)), _fingerprint(value), what))
+
+    def observe_native(self, fn, args, kwargs):
+        """Native code is called: it reads its arguments, and the object a method is bound to."""
+        if fn in _PURE_INSPECTION:
+            return
+        self.observe((args, kwargs))
+        owner = getattr(fn, "__self__", None)
+        if owner is not None and id(owner) in self._followed:
+            self.observe(owner)
 
     def is_snapshot(self, obj):
         record = self._snapshots.get(id(obj))
