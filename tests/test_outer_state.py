@@ -482,3 +482,25 @@ def test_an_outer_object_used_by_library_code_is_guarded_on_its_attributes():
     assert f(W) == pytest.approx(loss(W), rel=1e-12)
     scaler.fit(rng.normal(loc=5.0, size=(20, 3)))   # a refit: new mean_ and scale_
     assert f(W) == pytest.approx(loss(W), rel=1e-12)
+
+
+def penalty(w, weights=np.ones(3), *, power=2.0):
+    return np.sum(weights * np.abs(w) ** power)
+
+
+def uses_a_helper_with_defaults(w):
+    return penalty(w) + np.sum(w)
+
+
+def test_defaults_of_a_helper_are_read_at_call_time():
+    penalty.__defaults__, penalty.__kwdefaults__ = (np.ones(3),), {"power": 2.0}
+    try:
+        check_now(uses_a_helper_with_defaults, lambda w: 2 * w + 1)
+        before = traces()
+        penalty.__defaults__[0][:] = [1.0, 2.0, 3.0]
+        check_now(uses_a_helper_with_defaults, lambda w: 2 * np.array([1.0, 2.0, 3.0]) * w + 1)
+        penalty.__kwdefaults__ = {"power": 4.0}
+        check_now(uses_a_helper_with_defaults, lambda w: 4 * np.array([1.0, 2.0, 3.0]) * w ** 3 + 1)
+        assert traces() == before
+    finally:
+        penalty.__defaults__, penalty.__kwdefaults__ = (np.ones(3),), {"power": 2.0}

@@ -55,7 +55,7 @@ class Interpreter:
 
     def _bind(self, frame, func, args, kwargs):
         slots = _parameter_slots(func.__code__)
-        for index, value in enumerate(bind_arguments(func, args, kwargs).values()):
+        for index, value in enumerate(bind_arguments(func, args, kwargs, self.ctx.outside.default).values()):
             frame.locals[slots[index]] = value
 
     def _generator(self, frame):
@@ -131,8 +131,9 @@ def live_defaults(func):
     return found
 
 
-def bind_arguments(func, args, kwargs):
-    """{parameter name: value} for a call of func, in signature order, live defaults applied."""
+def bind_arguments(func, args, kwargs, default=None):
+    """{parameter name: value} for a call of func, in signature order, live defaults applied
+    (each through `default(func, name, value)` when given)."""
     sig = signature(func)
     try:
         given = sig.bind(*args, **kwargs).arguments
@@ -144,7 +145,7 @@ def bind_arguments(func, args, kwargs):
         if name in given:
             arguments[name] = given[name]
         elif name in defaults:
-            arguments[name] = defaults[name]
+            arguments[name] = defaults[name] if default is None else default(func, name, defaults[name])
         elif p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             arguments[name] = () if p.kind is p.VAR_POSITIONAL else {}
         else:

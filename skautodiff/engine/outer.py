@@ -27,7 +27,7 @@ import types
 import numpy as np
 import pytensor.tensor as pt
 
-from .values import Traced, dtype_of, unwrap
+from .values import Traced, contains_traced, dtype_of, unwrap
 
 
 NOT_GLOBAL = object()
@@ -215,6 +215,27 @@ class Outside:
             self.ctx.keep(cell)
             self._roots[key] = self.convert(value, cell_reader(self.ctx.func, cell), name)
         return self._roots[key]
+
+    def default(self, func, name, value):
+        """A default an interpreted function takes: read from the function at each call."""
+        if contains_traced(value):   # a function made during the call, from engine values
+            return value
+        key = ("default", id(func), name)
+        if key not in self._roots:
+            self.ctx.keep(func)
+            self._roots[key] = self.convert(value, self._default_reader(func, name),
+                                            f"{func.__qualname__}({name}=...)")
+        return self._roots[key]
+
+    def _default_reader(self, func, name):
+        kwdefaults = func.__kwdefaults__ or {}
+        if name in kwdefaults:
+            return lambda call: func.__kwdefaults__[name]
+        names, n = func.__code__.co_varnames[:func.__code__.co_argcount], len(func.__defaults__)
+        index = names.index(name) - (len(names) - n)
+        self.ctx.value_guards.append(ValueGuard(lambda call: len(func.__defaults__ or ()), n,
+                                                f"the defaults of {func.__qualname__}"))
+        return lambda call: func.__defaults__[index]
 
     def rebind(self, key, value, what):
         """`global x; x = ...` or `nonlocal x; x = ...` for a variable of the outside world."""
