@@ -504,3 +504,24 @@ def test_defaults_of_a_helper_are_read_at_call_time():
         assert traces() == before
     finally:
         penalty.__defaults__, penalty.__kwdefaults__ = (np.ones(3),), {"power": 2.0}
+
+
+@pytest.mark.cbackend
+def test_c_backend_reads_outer_state_at_call_time(capsys):
+    center = np.zeros(3)
+    config = {"alpha": 1.0}
+
+    def loss(w):
+        print("call")
+        return config["alpha"] * np.sum((w - center) ** 2)
+
+    f = skautodiff.value_and_grad(loss, wrt=0)
+    f(W)
+    before = traces()
+    center[:] = [1.0, 2.0, 3.0]
+    config["alpha"] = 0.5
+    value, grad = f(W)
+    assert value == pytest.approx(0.5 * np.sum((W - center) ** 2), rel=1e-12)
+    np.testing.assert_allclose(grad, W - center, rtol=1e-12)
+    assert traces() == before
+    assert capsys.readouterr().out == "call\n" * 2
