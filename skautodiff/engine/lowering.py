@@ -114,19 +114,15 @@ def apply_rule(interp, rule, native, args, kwargs, what):
     return pair(interp, concrete, sym, what)
 
 
-def integers_only(obj):
-    """Whether every traced value in obj is an integer or boolean (nothing to differentiate)."""
-    found = list(traced_in(obj))
-    return bool(found) and all(dtype_of(t.value) is not None and dtype_of(t.value).kind in "biu" for t in found)
-
-
 def constants_only(interp, obj):
     """Whether every traced value in obj is an integer or boolean, or a number or array read
     unchanged from outside the function: what code without a symbolic rule may use at its value
     (concretize guards it)."""
+    def constant(t):
+        dt = dtype_of(t.value)
+        return (dt is not None and dt.kind in "biu") or interp.ctx.outside.is_input(t)
     found = list(traced_in(obj))
-    outside = interp.ctx.outside
-    return bool(found) and all(dtype_of(t.value).kind in "biu" or outside.is_input(t) for t in found)
+    return bool(found) and all(constant(t) for t in found)
 
 
 def as_var(value):

@@ -142,7 +142,7 @@ def _structure(value):
 
 # Container methods that change the container without looking at what it holds: a list the
 # code only appends to is not guarded (it grows between calls when the function runs natively).
-_PURE_INSPECTION = (isinstance, issubclass, type, id, callable)
+_PURE_INSPECTION = (isinstance, issubclass, type, id, callable, super)
 _BLIND = frozenset({"append", "extend", "insert", "add", "update", "clear", "sort", "reverse", "discard"})
 _LOGGING = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
 _STREAM_WRITES = frozenset({"write", "writelines", "flush", "truncate"})
@@ -250,8 +250,8 @@ class Outside:
     def convert(self, value, read, what, pending=None):
         """The engine's value for `value`, which `read(call)` reads at call time."""
         guards = self.ctx.value_guards if pending is None else pending
-        if isinstance(value, types.ModuleType):
-            if _is_user_module(value):   # np, math, ...: constants, never rebound in practice
+        if isinstance(value, types.ModuleType):   # np, math, ...: not followed (np.pi is a constant)
+            if _is_user_module(value):
                 self._follow(value, read, what)
             return value
         if is_numeric(value):
@@ -393,7 +393,8 @@ class Outside:
             # Native code reads the object's state unseen: a refit (`scaler.mean_ = ...`) retraces.
             self._fingerprinted.add(id(value))
             read, what = self._followed[id(value)]
-            self.ctx.value_guards.append(ValueGuard(lambda call: _fingerprint(read(call)), _fingerprint(value), what))
+            self.ctx.value_guards.append(
+                ValueGuard(lambda call: _fingerprint(read(call)), _fingerprint(value), what))
 
     def observe_native(self, fn, args, kwargs):
         """Native code is called: it reads its arguments, and the object a method is bound to."""
