@@ -28,7 +28,7 @@ from pytensor.link.vm import VMLinker  # noqa: E402
 
 from . import pytree  # noqa: E402
 from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
-from .engine.context import read_path  # noqa: E402
+from .engine.outer import input_signature  # noqa: E402
 from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
                     restore, trace)
 
@@ -204,8 +204,14 @@ class Entry:
         values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
                   else input_value(leaf, *sig)
                   for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)]
-        for path, var in tr.attr_inputs:
-            values.append(aligned(np.asarray(read_path(call, path), dtype=var.dtype)))
+        for outer in tr.outer_inputs:   # numbers and arrays from outside, read now
+            try:
+                value = outer.read(call)
+            except Exception:
+                raise GuardFailed() from None
+            if input_signature(value) != outer.signature:
+                raise GuardFailed()
+            values.append(aligned(np.asarray(value, dtype=outer.var.dtype)))
         return values
 
     def run(self, kind, values, fresh=False):
@@ -237,6 +243,24 @@ def _scalar_output(tr):
     return tr.outputs[0]
 
 
+def _copy(leaf):
+    return leaf.copy() if hasattr(leaf, "copy") else leaf
+
+
+_logged_side_effects = set()
+
+
+def _log_side_effects(func, effects):
+    if func.__code__ in _logged_side_effects:
+        return
+    _logged_side_effects.add(func.__code__)
+    where = "; ".join(f"{what} ({loc.filename}, line {loc.lineno})" if loc is not None else what
+                      for loc, what in effects[:5])
+    log.info("skautodiff: %s has side effects (%s%s); each call of its compiled functions also runs it "
+             "natively once, so they happen as in plain Python (one native evaluation per call)",
+             getattr(func, "__qualname__", "function"), where, ", ..." if len(effects) > 5 else "")
+
+
 class Call:
     """A call's arguments, flattened, and the cache entries that may serve it."""
 
@@ -253,7 +277,21 @@ class Call:
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
 
     def run(self, kind, extra=()):
-        """(entry, compiled outputs), tracing when no cached trace's guards hold."""
+        """(entry, compiled outputs), tracing when no cached trace's guards hold. A function with
+        side effects then runs natively once, after the compiled call has read the outer state
+        it depends on: its prints, appends and writes happen once per call, as in plain Python."""
+        entry, outs = self._run(kind, extra)
+        if entry.trace.side_effects:
+            self.run_natively(entry.trace)
+        return entry, outs
+
+    def run_natively(self, tr):
+        args, kwargs = self.args, self.kwargs
+        if tr.writes_arguments:   # the engine copies on write; so does this run
+            args, kwargs = pytree.tree_map(_copy, (args, kwargs))
+        self.fn(*args, **kwargs)
+
+    def _run(self, kind, extra):
         entries = _cache.get(self.key, ())
         tried = len(entries)   # entries are only ever appended: later ones are new
         found = self._cached(entries[:tried], kind, extra)
@@ -270,6 +308,8 @@ class Call:
             log.info("skautodiff: traced %s in %.3f s (%d guards)", getattr(self.func, "__qualname__", "function"),
                      time.perf_counter() - start, len(entry.trace.guards) + len(entry.trace.value_guards))
             entries.append(entry)
+        if entry.trace.side_effects:
+            _log_side_effects(self.func, entry.trace.side_effects)
         try:
             return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True)
         except GuardFailed:

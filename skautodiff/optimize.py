@@ -223,7 +223,8 @@ class _Objective:
         args, kwargs = self.call_args(leaves)
         call = Call(self.fn, args, kwargs, set(_wrt_names(self.fn, self.wrt, args, kwargs)[0]))
         entry, outs = call.run("value_and_grad")
-        self.fast = (entry, entry.inputs(call), call.wrt_indices)
+        # (a function with side effects goes through call.run each time: it runs natively too)
+        self.fast = None if entry.trace.side_effects else (entry, entry.inputs(call), call.wrt_indices)
         return float(outs[0]), _concat(outs[1:])
 
 

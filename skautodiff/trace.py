@@ -14,11 +14,12 @@ import pytensor
 import pytensor.sparse as ps
 import pytensor.tensor as pt
 import scipy.sparse
+from pytensor.graph.traversal import graph_inputs
 
 from . import pytree
 from .engine.context import TraceContext
 from .engine.errors import TraceError
-from .engine.interpreter import Interpreter
+from .engine.interpreter import Interpreter, bind_arguments
 from .engine.values import Traced, dtype_of, is_traced
 
 
@@ -50,35 +51,32 @@ def parameters(func, bound_self):
 
 @functools.lru_cache(maxsize=1024)
 def _plain_parameters(func):
-    """(names, defaults) when every parameter is positional-or-keyword, else None."""
+    """The parameter names when every parameter is positional-or-keyword, else None."""
     params = signature(func).parameters.values()
     if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
         return None
-    return tuple(p.name for p in params), {p.name: p.default for p in params if p.default is not p.empty}
+    return tuple(p.name for p in params)
 
 
 def bind(func, bound_self, args, kwargs):
-    """{parameter name: value} for a call, defaults applied, in signature order."""
+    """{parameter name: value} for a call, defaults applied (as the function holds them now: a
+    default is an argument, read at each call), in signature order."""
     full = (bound_self, *args) if bound_self is not None else tuple(args)
-    plain = _plain_parameters(func)
-    if plain is not None and not kwargs and len(full) <= len(plain[0]):
+    names = _plain_parameters(func)
+    if names is not None and not kwargs and len(full) <= len(names):
         # The usual call, without inspect's binder (it costs more than a small compiled call).
-        names, defaults = plain
-        if all(name in defaults for name in names[len(full):]):
+        defaults = func.__defaults__ or ()
+        missing = len(names) - len(full)
+        if missing <= len(defaults):
             arguments = dict(zip(names, full))
-            arguments.update((name, defaults[name]) for name in names[len(full):])
+            if missing:
+                arguments.update(zip(names[len(full):], defaults[len(defaults) - missing:]))
             if bound_self is not None:
                 del arguments[names[0]]
             return arguments
-    sig = signature(func)
-    try:
-        ba = sig.bind(*full, **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"{func.__qualname__}(): {exc}") from None
-    ba.apply_defaults()
-    arguments = dict(ba.arguments)
+    arguments = bind_arguments(func, full, kwargs)
     if bound_self is not None:
-        arguments.pop(next(iter(sig.parameters)))
+        arguments.pop(next(iter(arguments)))
     return arguments
 
 
@@ -161,15 +159,19 @@ class Trace:
     """The symbolic form of one call: inputs, outputs, guards."""
 
     def __init__(self, func, bound_self, names, treedef, signature, inputs, wrt_leaves,
-                 attr_inputs, outputs, out_treedef, out_kinds, guards, value_guards):
+                 outer_inputs, outputs, out_treedef, out_kinds, guards, value_guards,
+                 side_effects=(), writes_arguments=False):
         self.func, self.bound_self, self.names, self.treedef = func, bound_self, names, treedef
         self.signature, self.inputs, self.wrt_leaves = signature, inputs, wrt_leaves
-        self.attr_inputs, self.outputs, self.out_treedef = attr_inputs, outputs, out_treedef
+        self.outer_inputs, self.outputs, self.out_treedef = outer_inputs, outputs, out_treedef
         self.out_kinds, self.guards, self.value_guards = out_kinds, guards, value_guards
+        # [(Location or None, what)]: the function changes the world outside it (compile.Call
+        # then runs it natively once per call); whether it writes into its argument arrays.
+        self.side_effects, self.writes_arguments = side_effects, writes_arguments
 
     @property
     def all_inputs(self):
-        return self.inputs + [var for _, var in self.attr_inputs]
+        return self.inputs + [o.var for o in self.outer_inputs]
 
 
 def trace(fn, args, kwargs, wrt_names):
@@ -193,20 +195,38 @@ def trace(fn, args, kwargs, wrt_names):
     ctx = TraceContext(func)
     interp = Interpreter(ctx)
     ctx.interp = interp
+    outside = ctx.outside
     if bound_self is not None:
-        ctx.register_argument_object(bound_self, ("self",))
+        outside.follow_argument(bound_self, "self", "self")
     for i, obj in enumerate(statics):
         if _is_argument_object(obj):
-            ctx.register_argument_object(obj, (i,))
+            outside.follow_argument(obj, i, next((n for n, v in arguments.items() if v is obj), f"argument {i}"))
     traced_arguments = pytree.unflatten(treedef, traced_leaves)
     call_args, call_kwargs = _split(func, bound_self, traced_arguments)
     # PyTensor records a Python stack on every node it builds; the engine reports locations
     # itself, and skipping those stacks makes tracing about twice as fast.
-    with pytensor.config.change_flags(traceback__limit=0):
-        result = interp.call_function(func, call_args, call_kwargs, bound_self)
-    outputs, out_treedef, out_kinds = _outputs(interp, result)
+    try:
+        with pytensor.config.change_flags(traceback__limit=0):
+            result = interp.call_function(func, call_args, call_kwargs, bound_self)
+        outside.observe(result)   # what is returned is looked at
+        outputs, out_treedef, out_kinds = _outputs(interp, result)
+    except BaseException:
+        outside.replay_output()   # the prints before the failure, as a plain call shows them
+        raise
+    outside.finish()
+    outer_inputs, value_guards = _used_outer_inputs(outside.inputs, ctx.value_guards, outputs, ctx.guards)
     return Trace(func, bound_self, names, treedef, tuple(signature), inputs, wrt_leaves,
-                 ctx.attr_inputs, outputs, out_treedef, out_kinds, ctx.guards, ctx.value_guards)
+                 outer_inputs, outputs, out_treedef, out_kinds, ctx.guards, value_guards,
+                 tuple(outside.effects), outside.copied_arguments)
+
+
+def _used_outer_inputs(outer_inputs, value_guards, outputs, guards):
+    """The outer inputs the graph uses (each checks its own type and dtype when read), and the
+    value guards left: those of the others stay, as the code may still have looked at them."""
+    used_vars = set(graph_inputs(outputs + [g.var for g in guards]))
+    used = [o for o in outer_inputs if o.var in used_vars]
+    checked = {id(o.guard) for o in used}
+    return used, [g for g in value_guards if id(g) not in checked]
 
 
 def _engine_copy(leaf, dtype, shape):

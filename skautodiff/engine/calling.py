@@ -34,16 +34,38 @@ def _is_library_file(filename):
 
 def is_user_code(fn):
     module = getattr(fn, "__module__", None) or ""
+    code = getattr(fn, "__code__", None)
+    return is_user_module(module, lambda: code.co_filename if code is not None
+                          else getattr(sys.modules.get(module), "__file__", None))
+
+
+def is_user_module(module, filename):
+    """Whether code of the module named `module` is the user's (`filename`: a path, or a function
+    giving it, asked only when the name does not decide)."""
     if module.startswith(_INTERPRETED_PACKAGES):
         return True
     if module.split(".")[0] in sys.stdlib_module_names or module.startswith(_NATIVE_PACKAGES):
         return False
-    code = getattr(fn, "__code__", None)
-    filename = code.co_filename if code is not None else getattr(sys.modules.get(module), "__file__", None)
+    filename = filename() if callable(filename) else filename
     return filename is None or not _is_library_file(filename)
 
 
 def call(interp, fn, args, kwargs):
+    outside = interp.ctx.outside
+    held, result = outside.output(fn, args, kwargs)   # print, logging, writes: held back
+    if held:
+        return result
+    if _user_callable(fn) is None:   # native code reads what it is given (interpreted code's looks are seen)
+        outside.observe_native(fn, args, kwargs)
+    result = _call(interp, fn, args, kwargs)
+    owner = getattr(fn, "__self__", None)
+    if owner is not None:
+        outside.note_change(owner, "changes")   # list.append, dict.update, ... on an outer copy
+    outside.made(fn, result)
+    return result
+
+
+def _call(interp, fn, args, kwargs):
     if type(fn) is arrays.TracedMethod:
         return arrays.call_method(interp, fn, _materialize(args), kwargs)
     override = _override(fn)
@@ -140,7 +162,7 @@ def _native(interp, fn, args, kwargs):
         return fn(*unwrap(args), **unwrap(kwargs))
     name = symbolic.display_name(fn)
     module = getattr(fn, "__module__", None) or type(owner if owner is not None else fn).__module__
-    if module.split(".")[0] in ("numpy", "scipy") and not lowering.integers_only((args, kwargs)):
+    if module.split(".")[0] in ("numpy", "scipy") and not lowering.constants_only(interp, (args, kwargs)):
         short = name.rsplit(".", 1)[-1]
         close = symbolic.closest_names(short)
         raise interp.error(

@@ -54,14 +54,9 @@ class Interpreter:
         return value
 
     def _bind(self, frame, func, args, kwargs):
-        try:
-            bound = signature(func).bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{func.__qualname__}(): {exc}") from None
-        bound.apply_defaults()
         slots = _parameter_slots(func.__code__)
-        for index, name in enumerate(bound.signature.parameters):
-            frame.locals[slots[index]] = bound.arguments[name]
+        for index, value in enumerate(bind_arguments(func, args, kwargs, self.ctx.outside.default).values()):
+            frame.locals[slots[index]] = value
 
     def _generator(self, frame):
         """A Python generator driving an interpreted generator frame lazily."""
@@ -125,6 +120,39 @@ class Interpreter:
         return calling.call(self, fn, args, kwargs)
 
 
+def live_defaults(func):
+    """{parameter: default} as the function holds them now (a later `f.__defaults__ = ...`
+    counts; inspect's signatures, cached here, keep the defaults of when they were made)."""
+    code = func.__code__
+    names = code.co_varnames[:code.co_argcount]
+    defaults = func.__defaults__ or ()
+    found = dict(zip(names[len(names) - len(defaults):], defaults))
+    found.update(func.__kwdefaults__ or {})
+    return found
+
+
+def bind_arguments(func, args, kwargs, default=None):
+    """{parameter name: value} for a call of func, in signature order, live defaults applied
+    (each through `default(func, name, value)` when given)."""
+    sig = signature(func)
+    try:
+        given = sig.bind(*args, **kwargs).arguments
+    except TypeError as exc:
+        raise TypeError(f"{func.__qualname__}(): {exc}") from None
+    defaults = live_defaults(func)
+    arguments = {}
+    for name, p in sig.parameters.items():
+        if name in given:
+            arguments[name] = given[name]
+        elif name in defaults:
+            arguments[name] = defaults[name] if default is None else default(func, name, defaults[name])
+        elif p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            arguments[name] = () if p.kind is p.VAR_POSITIONAL else {}
+        else:
+            raise TypeError(f"{func.__qualname__}(): missing a required argument: '{name}'")
+    return arguments
+
+
 def _parameter_slots(code):
     """Local slot of each parameter, in signature order (positional, *args, keyword-only, **kw).
 
@@ -142,4 +170,4 @@ def _parameter_slots(code):
     return slots
 
 
-__all__ = ["Interpreter", "EXECUTED"]
+__all__ = ["Interpreter", "EXECUTED", "bind_arguments"]

@@ -107,17 +107,22 @@ def apply_rule(interp, rule, native, args, kwargs, what):
     try:
         sym = run_rule(interp, rule, args, kwargs, what)
     except TraceError:
-        if not integers_only((args, kwargs)):
+        if not constants_only(interp, (args, kwargs)):
             raise
         concretize_all(interp, [args, kwargs], what)
         return concrete
     return pair(interp, concrete, sym, what)
 
 
-def integers_only(obj):
-    """Whether every traced value in obj is an integer or boolean (nothing to differentiate)."""
+def constants_only(interp, obj):
+    """Whether every traced value in obj is an integer or boolean, or a number or array read
+    unchanged from outside the function: what code without a symbolic rule may use at its value
+    (concretize guards it)."""
+    def constant(t):
+        dt = dtype_of(t.value)
+        return (dt is not None and dt.kind in "biu") or interp.ctx.outside.is_input(t)
     found = list(traced_in(obj))
-    return bool(found) and all(dtype_of(t.value) is not None and dtype_of(t.value).kind in "biu" for t in found)
+    return bool(found) and all(constant(t) for t in found)
 
 
 def as_var(value):
@@ -130,7 +135,11 @@ def binary(interp, op, a, b):
     inplace = op.endswith("=") and op not in ("==", "!=", "<=", ">=")
     base = op[:-1] if inplace else op
     if not (is_traced(a) or is_traced(b)):
-        return _native_binary(op, a, b)
+        interp.ctx.outside.observe((a, b))
+        result = _native_binary(op, a, b)
+        if inplace:
+            interp.ctx.outside.note_change(a)
+        return result
     if any(is_traced(x) and sparse_rules.is_sparse(x.var) for x in (a, b)):
         return _sparse_binary(interp, base, a, b)
     rule = symbolic.BINARY.get(base)
@@ -174,6 +183,7 @@ def unary(interp, op, a):
 
 def compare(interp, op, a, b):
     if not (is_traced(a) or is_traced(b)):
+        interp.ctx.outside.observe((a, b))
         return _COMPARE_NATIVE[op](a, b)
     rule = symbolic.COMPARE.get(op)
     if rule is None:
@@ -185,6 +195,7 @@ def compare(interp, op, a, b):
 def truth(interp, value):
     """bool(value) as Python computes it; a traced value records a guard on the outcome."""
     if not is_traced(value):
+        interp.ctx.outside.observe(value, deep=False)
         if contains_traced(value):   # a non-empty container is true whatever it holds
             return bool(len(value)) if hasattr(value, "__len__") else True
         return bool(value)
@@ -201,7 +212,7 @@ def concretize(interp, value, why):
     if not is_traced(value):
         return value
     dt = dtype_of(value.value)
-    if dt is not None and dt.kind in "fc":
+    if dt is not None and dt.kind in "fc" and not interp.ctx.outside.constant(value):
         raise interp.error(
             f"{why} needs a concrete number, but this value depends on a differentiable input",
             "keep the computation in numpy functions so the gradient can flow through it")
@@ -250,6 +261,7 @@ def getitem(interp, container, index):
         owner = container.value if container.value.base is None else container.value.base
         view_of = (container, index) if isinstance(concrete, np.ndarray) and concrete.base is owner else None
         return Traced(concrete, fit(interp, var, concrete, "indexing"), view_of)
+    interp.ctx.outside.observe(container, deep=False)
     if contains_traced(index):
         if isinstance(container, np.ndarray):
             return getitem(interp, Traced(container, pt.as_tensor_variable(container)), index)
@@ -270,6 +282,7 @@ def check_writable(interp, target):
     if not isinstance(value, np.ndarray):
         return
     if not value.flags.writeable:
+        interp.ctx.outside.written(target)   # an outer array (a side effect) or an argument
         target.value = value.copy()
     elif not value.flags.owndata and target.view_of is None:
         raise interp.error(
@@ -303,7 +316,10 @@ def setitem(interp, container, index, value):
     if not isinstance(container, np.ndarray) and not is_traced(container):
         if contains_traced(index):
             index = concretize_all(interp, index, "indexing a Python container")
+        if not isinstance(container, dict):   # a list's length decides whether the index exists
+            interp.ctx.outside.observe(container, deep=False)
         container[index] = value
+        interp.ctx.outside.note_change(container, "sets an item of")
         return
     if not is_traced(container) and not contains_traced(value) and not contains_traced(index):
         container[index] = value

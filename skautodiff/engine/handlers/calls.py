@@ -55,6 +55,8 @@ def call_function_ex(interp, frame, ins):
     kwargs = frame.pop() if ins.arg & 1 else {}
     star = frame.pop()
     fn, bound = _callable_and_args(frame, 0)
+    interp.ctx.outside.observe(star, deep=False)
+    interp.ctx.outside.observe(kwargs, deep=False)
     star = lowering.iterate(interp, star) if is_traced(star) else star
     frame.push(interp.call(fn, [*bound, *star], dict(kwargs)))
 

@@ -64,6 +64,7 @@ def _items(interp, iterable):
     """The items of an iterable as the engine sees them (traced arrays by row, guarded)."""
     if is_traced(iterable):
         return lowering.iterate(interp, iterable)
+    interp.ctx.outside.observe(iterable, deep=False)
     return iterable
 
 
@@ -82,12 +83,14 @@ def set_update(interp, frame, ins):
 @handles("DICT_UPDATE")
 def dict_update(interp, frame, ins):
     items = frame.pop()
+    interp.ctx.outside.observe(items, deep=False)
     frame.peek(ins.arg).update(items)
 
 
 @handles("DICT_MERGE")
 def dict_merge(interp, frame, ins):
     items = frame.pop()
+    interp.ctx.outside.observe(items, deep=False)
     target = frame.peek(ins.arg)
     for key in items:
         if key in target:
@@ -139,7 +142,9 @@ def delete_subscr(interp, frame, ins):
     container = frame.pop()
     if is_traced(container):
         raise interp.error("del on an array element is not supported")
+    interp.ctx.outside.observe(container, deep=False)
     del container[lowering.concretize_all(interp, index, "del")]
+    interp.ctx.outside.note_change(container, "deletes an item of")
 
 
 @handles("BINARY_SLICE", since=(3, 12))
@@ -163,27 +168,32 @@ def store_slice(interp, frame, ins):
 _CONVERSIONS = {0: lambda v: v, 1: str, 2: repr, 3: ascii}
 
 
+def _looked_at(interp, value):
+    interp.ctx.outside.observe(value)
+    return unwrap(value)
+
+
 @handles("FORMAT_VALUE", until=(3, 12))
 def format_value(interp, frame, ins):
     spec = frame.pop() if ins.arg & 4 else ""
-    value = unwrap(frame.pop())
+    value = _looked_at(interp, frame.pop())
     frame.push(format(_CONVERSIONS[ins.arg & 3](value), spec))
 
 
 @handles("CONVERT_VALUE", since=(3, 13))
 def convert_value(interp, frame, ins):
-    frame.push(_CONVERSIONS[ins.arg](unwrap(frame.pop())))
+    frame.push(_CONVERSIONS[ins.arg](_looked_at(interp, frame.pop())))
 
 
 @handles("FORMAT_SIMPLE", since=(3, 13))
 def format_simple(interp, frame, ins):
-    frame.push(format(unwrap(frame.pop())))
+    frame.push(format(_looked_at(interp, frame.pop())))
 
 
 @handles("FORMAT_WITH_SPEC", since=(3, 13))
 def format_with_spec(interp, frame, ins):
     spec = frame.pop()
-    frame.push(format(unwrap(frame.pop()), spec))
+    frame.push(format(_looked_at(interp, frame.pop()), spec))
 
 
 @handles("CALL_INTRINSIC_1", since=(3, 12))

@@ -52,6 +52,8 @@ def jump_if_false_or_pop(interp, frame, ins):
 @handles("GET_ITER")
 def get_iter(interp, frame, ins):
     value = frame.pop()
+    if not is_traced(value):
+        interp.ctx.outside.observe(value, deep=False)
     frame.push(iter(lowering.iterate(interp, value)) if is_traced(value) else iter(value))
 
 

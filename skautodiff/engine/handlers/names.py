@@ -3,6 +3,7 @@ import types
 
 from . import handles, PY
 from ..frame import UNBOUND, localsplus_value
+from ..outer import NOT_GLOBAL
 from ..values import NULL
 
 
@@ -58,28 +59,36 @@ def load_closure(interp, frame, ins):
 def load_deref(interp, frame, ins):
     cell = frame.locals[ins.arg]
     try:
-        value = cell.cell_contents
+        if id(cell) in interp.ctx.own_cells:
+            value = cell.cell_contents
+        else:   # a closure variable from outside: read at call time (outer.py)
+            value = interp.ctx.outside.load_cell(cell, ins.argval)
     except ValueError:
         raise NameError(f"cannot access free variable '{ins.argval}' where it is not associated with a value") from None
-    if id(cell) not in interp.ctx.own_cells:
-        interp.ctx.guard_cell(cell, value)   # a closure value from outside: constant, guarded
     frame.push(interp.ctx.resolve(value))
 
 
 @handles("STORE_DEREF")
 def store_deref(interp, frame, ins):
-    frame.locals[ins.arg].cell_contents = frame.pop()
+    cell = frame.locals[ins.arg]
+    if id(cell) in interp.ctx.own_cells:
+        cell.cell_contents = frame.pop()
+    else:   # `nonlocal x; x = ...` of an enclosing function's variable: a side effect
+        interp.ctx.outside.rebind(("cell", id(cell)), frame.pop(), f"the closure variable {ins.argval}")
 
 
 @handles("DELETE_DEREF")
 def delete_deref(interp, frame, ins):
-    del frame.locals[ins.arg].cell_contents
+    cell = frame.locals[ins.arg]
+    if id(cell) not in interp.ctx.own_cells:
+        raise interp.error(f"del of the closure variable '{ins.argval}' of an enclosing function",
+                           "delete it outside the traced function")
+    del cell.cell_contents
 
 
 def _global(interp, frame, name):
-    if name in frame.globals:
-        value = frame.globals[name]
-        interp.ctx.guard_global(frame.globals, name, value)
+    value = interp.ctx.outside.load_global(frame.globals, name)   # read at call time (outer.py)
+    if value is not NOT_GLOBAL:
         return value
     if name in frame.builtins:
         return frame.builtins[name]
@@ -98,9 +107,8 @@ def load_global(interp, frame, ins):
 
 
 @handles("STORE_GLOBAL")
-def store_global(interp, frame, ins):
-    raise interp.error(f"assignment to the global '{ins.argval}' inside a traced function",
-                       "return the value instead of storing it in a global")
+def store_global(interp, frame, ins):   # `global x; x = ...`: a side effect
+    interp.ctx.outside.rebind(("global", id(frame.globals), ins.argval), frame.pop(), f"the global {ins.argval}")
 
 
 @handles("LOAD_ATTR")
@@ -146,7 +154,11 @@ def store_attr(interp, frame, ins):
 
 @handles("DELETE_ATTR")
 def delete_attr(interp, frame, ins):
-    delattr(frame.pop(), ins.argval)
+    obj = frame.pop()
+    if interp.ctx.outside.is_followed(obj):
+        raise interp.error(f"del of the attribute '{ins.argval}' of an object from outside the function",
+                           "delete it outside the traced function")
+    delattr(obj, ins.argval)
 
 
 @handles("IMPORT_NAME")

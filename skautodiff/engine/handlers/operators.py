@@ -65,5 +65,6 @@ def contains_op(interp, frame, ins):
         eq = lowering.compare(interp, "==", container, item)
         result = lowering.truth(interp, lowering.apply_rule(interp, symbolic.lookup(np.any), np.any, (eq,), {}, "in"))
     else:
+        interp.ctx.outside.observe(container)
         result = item in container   # Python containers: membership by key or identity
     frame.push(result != bool(ins.arg))
