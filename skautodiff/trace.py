@@ -17,7 +17,7 @@ import scipy.sparse
 
 from . import pytree
 from .engine.context import TraceContext
-from .engine.errors import TraceError
+from .engine.errors import TraceError, user_traceback
 from .engine.interpreter import Interpreter
 from .engine.values import Traced, dtype_of, is_traced
 
@@ -186,7 +186,13 @@ def trace(fn, args, kwargs, wrt_names):
     # PyTensor records a Python stack on every node it builds; the engine reports locations
     # itself, and skipping those stacks makes tracing about twice as fast.
     with pytensor.config.change_flags(traceback__limit=0):
-        result = interp.call_function(func, call_args, call_kwargs, bound_self)
+        try:
+            result = interp.call_function(func, call_args, call_kwargs, bound_self)
+        except TraceError:
+            raise
+        except Exception as exc:   # the user's own error: shown from the user's line on
+            exc.__traceback__ = user_traceback(exc.__traceback__)
+            raise
     outputs, out_treedef, out_kinds = _outputs(interp, result)
     return Trace(func, bound_self, names, treedef, tuple(signature), inputs, wrt_leaves,
                  ctx.attr_inputs, outputs, out_treedef, out_kinds, ctx.guards, ctx.value_guards)
