@@ -174,6 +174,10 @@ def trace(fn, args, kwargs, wrt_names):
         traced_leaves.append(Traced(_engine_copy(leaf, dtype, shape), var))
 
     ctx = TraceContext(func)
+    for leaf in traced_leaves:
+        if isinstance(leaf.value, np.ndarray) and not leaf.value.flags.writeable:
+            ctx.argument_views.add(id(leaf.value))
+            ctx.keep(leaf.value)
     interp = Interpreter(ctx)
     ctx.interp = interp
     if bound_self is not None:

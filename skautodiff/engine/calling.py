@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import symbolic
 from . import arrays, lowering
-from .values import Traced, contains_traced, is_traced, unwrap
+from .values import contains_traced, is_traced, unwrap
 
 # Library code runs natively: the standard library and installed packages. skautodiff's own
 # models are written as user code and are interpreted like it.
@@ -103,7 +103,8 @@ def _out_argument(fn, args, kwargs):
             out = out[0]
         if isinstance(unwrap(out), np.ndarray):
             return out, args, {k: v for k, v in kwargs.items() if k != "out"}
-    if isinstance(fn, np.ufunc) and fn.nout == 1 and len(args) == fn.nin + 1 and isinstance(unwrap(args[-1]), np.ndarray):
+    if (isinstance(fn, np.ufunc) and fn.nout == 1 and len(args) == fn.nin + 1
+            and isinstance(unwrap(args[-1]), np.ndarray)):
         return args[-1], args[:-1], kwargs   # np.add(a, b, a): a ufunc's output given by position
     return None, args, kwargs
 

@@ -255,13 +255,13 @@ def check_writable(interp, target):
     Arguments are read-only views of the caller's arrays (no copy of a large X at trace time):
     the first write gives the traced code its own copy, as the compiled function never mutates
     its inputs either. Views made by indexing a traced array may be written (the base follows,
-    see `updated`); writing through other views (reshape, transpose) is refused: numpy would
-    change the original too, which the graph cannot follow.
+    see `updated`); writing through other views (reshape, transpose, also of an argument) is
+    refused: numpy would change the original too, which the graph cannot follow.
     """
     value = target.value
     if not isinstance(value, np.ndarray):
         return
-    if not value.flags.writeable:
+    if not value.flags.writeable and (target.view_of is not None or id(value) in interp.ctx.argument_views):
         target.value = value.copy()
     elif not value.flags.owndata and target.view_of is None:
         raise interp.error(
