@@ -131,6 +131,22 @@ def test_the_users_own_except_sees_its_error_and_carries_on():
     np.testing.assert_allclose(skautodiff.Function(loss)({"w": np.array([1.0, 2.0])}, X, Y), 5.0)
 
 
+def test_equal_code_in_two_files_is_shown_in_its_own_file(tmp_path):
+    # code objects compare equal across files: each error must still name its own file
+    source = ("import numpy as np\ndef loss(w):\n    raise ValueError('here')\n"
+              "def refused(w):\n    return np.sum(w * np.random.normal(size=2))\n")
+    for name in ("first.py", "second.py"):
+        path = tmp_path / name
+        path.write_text(source)
+        namespace = {}
+        exec(compile(source, str(path), "exec"), namespace)
+        err = _raised(skautodiff.Function(namespace["loss"]), np.zeros(2))
+        last = traceback.extract_tb(err.__traceback__)[-1]
+        assert (last.filename, last.lineno, last.line) == (str(path), 3, "raise ValueError('here')")
+        err = _raised(skautodiff.Function(namespace["refused"]), np.zeros(2))
+        assert isinstance(err, skautodiff.TraceError) and (err.filename, err.lineno) == (str(path), 5)
+
+
 def test_engine_errors_stay_trace_errors_with_a_location():
     def loss(params, X, y):
         return np.sum(np.random.normal(size=3) * params["w"])

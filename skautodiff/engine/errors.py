@@ -70,7 +70,8 @@ def user_traceback(tb, code=None, offset=None):
             entries.append((tb.tb_frame, tb.tb_lasti, tb.tb_lineno))
         tb = tb.tb_next
     if code is not None:
-        frame, lineno = _user_frame(code, int(offset))
+        # (code objects compare equal across files: the key names the file and function too)
+        frame, lineno = _user_frame(code, code.co_filename, code.co_qualname, int(offset))
         entries.insert(0, (frame, frame.f_lasti, lineno))
     result = None
     for frame, lasti, lineno in reversed(entries):
@@ -79,7 +80,7 @@ def user_traceback(tb, code=None, offset=None):
 
 
 @functools.lru_cache(maxsize=4096)
-def _user_frame(code, offset):
+def _user_frame(code, filename, qualname, offset):
     """(finished frame, line) whose code has `code`'s file and name and, at every instruction, the
     positions of the user's instruction at `offset`: traceback shows it as a native frame (source
     line and carets). A frame of the user's own code cannot be made without running that code."""
@@ -90,9 +91,9 @@ def _user_frame(code, offset):
     for node in ast.walk(tree):
         if "lineno" in node._attributes:
             node.lineno, node.end_lineno, node.col_offset, node.end_col_offset = lineno, end_lineno, col, end_col
-    module = compile(tree, code.co_filename, "exec", dont_inherit=True)
+    module = compile(tree, filename, "exec", dont_inherit=True)
     body = next(c for c in module.co_consts if isinstance(c, types.CodeType))
-    body = body.replace(co_name=code.co_name, co_qualname=code.co_qualname)
+    body = body.replace(co_name=code.co_name, co_qualname=qualname)
     return types.FunctionType(body, {"_getframe": sys._getframe})(), lineno
 
 
