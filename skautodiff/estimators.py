@@ -117,7 +117,8 @@ class AutodiffEstimator(BaseEstimator):
             self._fit_params(loss, params, X, y, kwargs)
         except (ValueError, TypeError):
             # Only now, not before every fit (it costs one loss evaluation): a loss that does not
-            # return a real scalar gets a message naming what it returned.
+            # return a real scalar gets a message naming what it returned. Any other error is
+            # raised as it is: the engine already shows it at the user's line.
             self._check_scalar_loss(loss, params, X, y, kwargs)
             raise
         return self
@@ -133,7 +134,10 @@ class AutodiffEstimator(BaseEstimator):
 
     @staticmethod
     def _check_scalar_loss(loss, params, X, y, kwargs):
-        value = loss(params, X, y, **kwargs)
+        try:
+            value = loss(params, X, y, **kwargs)
+        except Exception:
+            return   # the loss itself fails: the error being raised says where
         if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), numbers.Real):
             raise ValueError(
                 f"the loss must return a real scalar; {loss.__name__}() returned "

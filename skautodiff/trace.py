@@ -18,7 +18,7 @@ from pytensor.graph.traversal import graph_inputs
 
 from . import pytree
 from .engine.context import TraceContext
-from .engine.errors import TraceError
+from .engine.errors import TraceError, user_traceback
 from .engine.interpreter import Interpreter, bind_arguments
 from .engine.values import Traced, dtype_of, is_traced
 
@@ -193,6 +193,10 @@ def trace(fn, args, kwargs, wrt_names):
         traced_leaves.append(Traced(_engine_copy(leaf, dtype, shape), var))
 
     ctx = TraceContext(func)
+    for leaf in traced_leaves:
+        if isinstance(leaf.value, np.ndarray) and not leaf.value.flags.writeable:
+            ctx.argument_views.add(id(leaf.value))
+            ctx.keep(leaf.value)
     interp = Interpreter(ctx)
     ctx.interp = interp
     outside = ctx.outside
@@ -207,7 +211,13 @@ def trace(fn, args, kwargs, wrt_names):
     # itself, and skipping those stacks makes tracing about twice as fast.
     try:
         with pytensor.config.change_flags(traceback__limit=0):
-            result = interp.call_function(func, call_args, call_kwargs, bound_self)
+            try:
+                result = interp.call_function(func, call_args, call_kwargs, bound_self)
+            except TraceError:
+                raise
+            except Exception as exc:   # the user's own error: shown from the user's line on
+                exc.__traceback__ = user_traceback(exc.__traceback__)
+                raise
         outside.observe(result)   # what is returned is looked at
         outputs, out_treedef, out_kinds = _outputs(interp, result)
     except BaseException:

@@ -119,16 +119,27 @@ class C:
 
     def rule(self):
         key = self.key
-        if isinstance(key, tuple) and key[0] in ("method", "attr", "binary", "unary", "compare"):
-            table = {"method": method_rules.METHODS, "attr": method_rules.ATTRIBUTES,
+        if isinstance(key, tuple) and key[0] in ("method", "inplace", "attr", "binary", "unary", "compare"):
+            table = {"method": method_rules.METHODS, "inplace": method_rules.IN_PLACE_METHODS,
+                     "attr": method_rules.ATTRIBUTES,
                      "binary": operator_rules.BINARY, "unary": operator_rules.UNARY,
                      "compare": operator_rules.COMPARE}[key[0]]
             return table[key[1]]
         return {**numpy_rules.FUNCTIONS, **builtin_rules.FUNCTIONS}[key]
 
     def reference(self, args, kwargs):
-        """numpy's answer; for ufunc.at the updated first argument."""
+        """numpy's answer; for calls that update an array in place (ufunc.at, np.put, x.sort())
+        the updated array."""
         key = self.key
+        if key in numpy_rules.INPLACE or (isinstance(key, tuple) and key[0] == "inplace"):
+            target = np.array(args[0], copy=True)
+            if not isinstance(key, tuple):
+                key(target, *args[1:], **kwargs)
+            elif key[0] == "inplace":
+                getattr(target, key[1])(*args[1:], **kwargs)
+            else:
+                getattr(*key)(target, *args[1:], **kwargs)
+            return target
         if isinstance(key, tuple):
             kind, name = key
             if kind == "method":
@@ -139,10 +150,6 @@ class C:
                 return OPERATORS[name](*args)
             if kind == "unary":
                 return UNARY_OPERATORS[name](*args)
-            if name == "at":
-                target = np.array(args[0], copy=True)
-                getattr(kind, name)(target, *args[1:], **kwargs)
-                return target
             return getattr(kind, name)(*args, **kwargs)
         return key(*args, **kwargs)
 
@@ -211,7 +218,13 @@ CASES = [
     M("item", N(1)), M("item", N(3, 4), 5), M("item", N(3, 4), 2, 1), M("item", N(3, 4), (1, 3)),
     M("copy", N(3)), M("flatten", N(3, 4)), M("flatten", N(3, 4), "F"),
     M("clip", N(6), -0.5, 0.5), M("clip", N(6), max=0.3), M("conj", N(3)), M("conjugate", N(3)),
-    R(("method", "sort"), N(4)), R(("method", "fill"), N(4), 0.0),
+    # ---- ndarray methods that update the array in place (the new array is compared)
+    C(("inplace", "sort"), N(4)), C(("inplace", "sort"), N(3, 4), axis=0),
+    C(("inplace", "fill"), N(3, 2), N()), C(("inplace", "fill"), N(4), 0.5), C(("inplace", "fill"), I(3), 2.7),
+    C(("inplace", "put"), N(5), np.array([0, 3, 0, 1]), N(4)),   # index 0 twice: the last write wins
+    C(("inplace", "put"), N(5), np.array([4, 1, 4]), N(2)),      # values repeat when shorter
+    C(("inplace", "put"), N(2, 3), np.array([-1, -6]), 1.5), R(("inplace", "put"), N(4), np.array([0, -1]), N(2)),
+    R(("inplace", "put"), N(4), np.array([0, 5]), N(2), mode="wrap"), R(("inplace", "resize"), N(4), 2),
     # ---- elementwise ufuncs
     C(np.exp, N(3, 4)), C(np.exp2, N(4)), C(np.expm1, N(4)), C(np.log, P(3, 4)), C(np.log2, P(4)),
     C(np.log10, P(4)), C(np.log1p, P(4)), C(np.sqrt, P(4)), C(np.cbrt, N(6)), C(np.square, N(4)),
@@ -371,6 +384,8 @@ CASES = [
     C(np.argmax, N(3, 4), keepdims=True), C(np.argmin, N(3, 4), -1), C(np.argmin, I(5)),
     C(np.searchsorted, V([0.1, 0.4, 0.9]), N(5)), C(np.searchsorted, np.array([-1.0, 0.0, 1.0]), N(4), side="right"),
     C(np.searchsorted, N(4), 0.0, sorter=np.array([0, 1, 2, 3]), grad=False),
+    C(np.put, N(5), IDX, N(6)), C(np.put, N(3, 2), 4, N()), R(np.put, N(5), V(IDX), N(6)),
+    C(np.copyto, N(3, 4), N(4)), C(np.copyto, N(3), N(3), where=B(3)), C(np.copyto, N(3), 2),
     C(np.nonzero, I(3, 4)), C(np.nonzero, B(5)), C(np.flatnonzero, I(3, 4)), C(np.argwhere, I(3, 4)),
     C(np.tril_indices, V(np.int64(3))), C(np.tril_indices, V(np.int64(3)), 1, 4), C(np.triu_indices, V(np.int64(4)), -1),
     C(np.diag_indices, V(np.int64(3))), C(np.diag_indices, V(np.int64(2)), 3),
@@ -534,6 +549,7 @@ def _table_keys():
     for module in (numpy_rules, builtin_rules):
         keys |= set(module.FUNCTIONS)
     keys |= {("method", name) for name in method_rules.METHODS}
+    keys |= {("inplace", name) for name in method_rules.IN_PLACE_METHODS}
     keys |= {("attr", name) for name in method_rules.ATTRIBUTES}
     keys |= {(kind, symbol) for kind, table in (("binary", operator_rules.BINARY), ("unary", operator_rules.UNARY),
                                                 ("compare", operator_rules.COMPARE)) for symbol in table}

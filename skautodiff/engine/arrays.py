@@ -8,7 +8,7 @@ import numpy as np
 from .. import symbolic
 from ..symbolic import sparse as sparse_rules
 from . import lowering
-from .values import Traced
+from .values import Traced, unwrap
 
 
 class TracedMethod:
@@ -68,6 +68,8 @@ def call_method(interp, method, args, kwargs):
         native = lambda value, *a, **k: getattr(value, name)(*a, **k)   # noqa: E731
         return lowering.apply_rule(interp, sparse_rules.SPARSE_METHODS[name], native, (target, *args), kwargs,
                                    f"sparse .{name}")
+    if name in symbolic.IN_PLACE_METHODS:
+        return in_place_method(interp, target, name, args, kwargs)
     rule = symbolic.METHODS.get(name)
     if rule is not None and symbolic.lookup(rule) is not None:   # mapped to a numpy function
         rule = symbolic.lookup(rule)
@@ -77,7 +79,21 @@ def call_method(interp, method, args, kwargs):
                            f"supported methods with similar names: {', '.join(close)}" if close else
                            "see doc/supported.md for the supported methods")
     native = lambda value, *a, **k: getattr(value, name)(*a, **k)   # noqa: E731
+    if kwargs.get("out") is not None:   # x.clip(0, 1, out=x), x.sum(axis=0, out=acc)
+        out, kwargs = kwargs["out"], {k: v for k, v in kwargs.items() if k != "out"}
+        return lowering.apply_with_out(
+            interp, rule, lambda: native(target.value, *unwrap(args), **unwrap(kwargs), out=unwrap(out)),
+            (target, *args), kwargs, out, f"ndarray.{name}")
     return lowering.apply_rule(interp, rule, native, (target, *args), kwargs, f"ndarray.{name}")
+
+
+def in_place_method(interp, target, name, args, kwargs):
+    """x.sort(), x.fill(v), x.put(i, v) on an array (traced, or made by the traced code)."""
+    what = f"ndarray.{name}"
+    rule = symbolic.IN_PLACE_METHODS[name]
+    return lowering.update_in_place(
+        interp, target, lambda: getattr(unwrap(target), name)(*unwrap(args), **unwrap(kwargs)),
+        lambda before: lowering.run_rule(interp, rule, (before, *args), kwargs, what), what)[1]
 
 
 __all__ = ["TracedMethod", "attribute", "call_method", "shape"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import symbolic
 from . import arrays, lowering
-from .values import Traced, contains_traced, is_traced, unwrap
+from .values import contains_traced, is_traced, unwrap
 
 # Library code runs natively: the standard library and installed packages. skautodiff's own
 # models are written as user code and are interpreted like it.
@@ -77,6 +77,9 @@ def _call(interp, fn, args, kwargs):
             "draw the noise outside the function and pass it in as an argument, so the compiled "
             "function and its gradient see the same numbers")
     traced = contains_traced(args) or contains_traced(kwargs)
+    owner = getattr(fn, "__self__", None)
+    if traced and type(owner) is np.ndarray and getattr(fn, "__name__", "") in symbolic.IN_PLACE_METHODS:
+        return arrays.in_place_method(interp, owner, fn.__name__, args, kwargs)   # z.fill(w[0])
     if traced and _member(fn, _SHAPE_ONLY):
         return _shape_only(interp, fn, args, kwargs)
     if traced:
@@ -100,22 +103,32 @@ def _call(interp, fn, args, kwargs):
 
 def _apply(interp, fn, rule, args, kwargs):
     what = symbolic.display_name(fn)
+    native = lambda: fn(*unwrap(args), **unwrap(kwargs))   # noqa: E731 (reads arrays copied on write)
     target = symbolic.inplace_argument(fn)
-    if target is None:
-        return lowering.apply_rule(interp, rule, fn, args, kwargs, what)
-    # A call that updates an argument in place (np.add.at): numpy updates the concrete array,
-    # the rule returns that argument's new symbolic value.
-    array = args[target]
-    lowering.check_writable(interp, array if is_traced(array) else Traced(array, None))
-    concrete = array.value if is_traced(array) else array
-    result = fn(*unwrap(args), **unwrap(kwargs))
-    new = lowering.fit(interp, lowering.run_rule(interp, rule, args, kwargs, what), concrete, what)
-    if is_traced(array):
-        array.var = new
-        lowering.updated(interp, array)
-    else:
-        interp.ctx.promote(concrete, new)
-    return result
+    if target is not None:
+        # A call that updates an argument in place (np.add.at, np.copyto): the rule returns
+        # that argument's new symbolic value.
+        def new_value(before):
+            return lowering.run_rule(interp, rule, [*args[:target], before, *args[target + 1:]], kwargs, what)
+        return lowering.update_in_place(interp, args[target], native, new_value, what)[1]
+    out, args_, kwargs_ = _out_argument(fn, args, kwargs)
+    if out is not None:
+        return lowering.apply_with_out(interp, rule, native, args_, kwargs_, out, what)
+    return lowering.apply_rule(interp, rule, fn, args, kwargs, what)
+
+
+def _out_argument(fn, args, kwargs):
+    """(the one array a call writes its result into, or None; args and kwargs without it)."""
+    if kwargs.get("out") is not None:
+        out = kwargs["out"]
+        if isinstance(out, tuple) and len(out) == 1:
+            out = out[0]
+        if isinstance(unwrap(out), np.ndarray):
+            return out, args, {k: v for k, v in kwargs.items() if k != "out"}
+    if (isinstance(fn, np.ufunc) and fn.nout == 1 and len(args) == fn.nin + 1
+            and isinstance(unwrap(args[-1]), np.ndarray)):
+        return args[-1], args[:-1], kwargs   # np.add(a, b, a): a ufunc's output given by position
+    return None, args, kwargs
 
 
 def _user_callable(fn):

@@ -29,6 +29,7 @@ class TraceContext:
         self.own_cells = set()
         self._kept = []               # keeps ids used as keys below alive for the whole trace
         self._promoted = {}           # id(ndarray) -> Traced, for arrays updated in place
+        self.argument_views = set()   # ids of the read-only views of the caller's arrays (copied on write)
         self._attr_shadows = {}       # (id(obj), name) -> (concrete stored, engine value)
         self.outside = Outside(self)
 

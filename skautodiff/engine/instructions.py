@@ -84,8 +84,14 @@ class Code:
         return None
 
 
-@lru_cache(maxsize=None)
 def code_info(code):
+    # Code objects compare equal across files (same text and lines): the key names the file and
+    # function too, or errors would point at the other file.
+    return _code_info(code, code.co_filename, code.co_qualname)
+
+
+@lru_cache(maxsize=None)
+def _code_info(code, filename, qualname):
     return Code(code)
 
 

@@ -8,7 +8,7 @@ import functools
 import inspect
 import sys
 
-from .errors import TraceError
+from .errors import TraceError, user_traceback
 from .frame import Frame
 from .handlers import HANDLERS
 
@@ -90,6 +90,10 @@ class Interpreter:
                 except TraceError as exc:
                     raise exc.located(frame.location(ins.index), self.chain())
                 except Exception as exc:
+                    # The user's exception: its traceback gets this frame's line, as natively (a
+                    # re-raise, like CPython's RERAISE, adds none) and loses the engine's frames.
+                    exc.__traceback__ = user_traceback(
+                        exc.__traceback__, *((frame.code, ins.offset) if ins.opname != "RERAISE" else ()))
                     if not self._dispatch_exception(frame, ins, exc):
                         raise
                     continue

@@ -146,17 +146,9 @@ def binary(interp, op, a, b):
     if rule is None:
         raise interp.error(f"operator {op!r} has no symbolic rule")
     what = f"operator '{op}'"
-    if inplace and is_traced(a) and isinstance(a.value, np.ndarray):
-        check_writable(interp, a)
-        _native_binary(op, a.value, unwrap(b))          # numpy updates the array in place
-        a.var = fit(interp, run_rule(interp, rule, (a, b), {}, what), a.value, what)
-        updated(interp, a)
-        return a
-    if inplace and not is_traced(a) and isinstance(a, np.ndarray):
-        check_writable(interp, Traced(a, None))
-        before = Traced(a.copy(), pt.as_tensor_variable(a.copy()))
-        _native_binary(op, a, unwrap(b))
-        return interp.ctx.promote(a, fit(interp, run_rule(interp, rule, (before, b), {}, what), a, what))
+    if inplace and isinstance(unwrap(a), np.ndarray):   # numpy updates the array in place
+        return update_in_place(interp, a, lambda: _native_binary(op, unwrap(a), unwrap(b)),
+                               lambda before: run_rule(interp, rule, (before, b), {}, what), what)[0]
     return apply_rule(interp, rule, lambda x, y: _native_binary(base, x, y), (a, b), {}, what)
 
 
@@ -275,19 +267,47 @@ def check_writable(interp, target):
     Arguments are read-only views of the caller's arrays (no copy of a large X at trace time):
     the first write gives the traced code its own copy, as the compiled function never mutates
     its inputs either. Views made by indexing a traced array may be written (the base follows,
-    see `updated`); writing through other views (reshape, transpose) is refused: numpy would
-    change the original too, which the graph cannot follow.
+    see `updated`); writing through other views (reshape, transpose, also of an argument) is
+    refused: numpy would change the original too, which the graph cannot follow.
     """
     value = target.value
     if not isinstance(value, np.ndarray):
         return
     if not value.flags.writeable:
-        interp.ctx.outside.written(target)   # an outer array (a side effect) or an argument
-        target.value = value.copy()
-    elif not value.flags.owndata and target.view_of is None:
+        outer = interp.ctx.outside.written(target)   # an outer array: recorded as a side effect
+        if outer or target.view_of is not None or id(value) in interp.ctx.argument_views:
+            target.value = value.copy()
+            return
+    if not value.flags.owndata and target.view_of is None:
         raise interp.error(
             "in-place update of a view of another array (numpy would also change the original)",
             "make a copy first, e.g. z = x.copy(), or build the result with np.where / concatenate")
+
+
+def update_in_place(interp, target, write, new_value, what):
+    """numpy writes into an array in place (x += 1, x.sort(), np.exp(w, out=x), ...); its shadow follows.
+
+    `target` is the array's engine value: a traced array, whose read-only argument view is copied
+    first (the caller's array never changes), or a plain array the traced code made. `new_value`
+    gets the array's engine value before the write and returns its new variable; it runs before
+    numpy writes, so a refusal leaves the array as it was. `write()` makes numpy's call (reading
+    the array through its engine value) and returns numpy's result.
+    Returns (the array's engine value after the write, numpy's result).
+    """
+    if is_traced(target):
+        check_writable(interp, target)
+        before = Traced(target.value, target.var)
+    else:
+        if target.flags.writeable:   # (a read-only one: numpy refuses the write, as natively)
+            check_writable(interp, Traced(target, None))
+        before = Traced(target.copy(), pt.as_tensor_variable(target.copy()))
+    new = new_value(before)
+    result = write()
+    if not is_traced(target):
+        return interp.ctx.promote(target, fit(interp, new, target, what)), result
+    target.var = fit(interp, new, target.value, what)
+    updated(interp, target)
+    return target, result
 
 
 def updated(interp, target):
@@ -324,20 +344,20 @@ def setitem(interp, container, index, value):
     if not is_traced(container) and not contains_traced(value) and not contains_traced(index):
         container[index] = value
         return
-    if is_traced(container):
-        check_writable(interp, container)
-        array, var = container.value, container.var
-    else:
-        check_writable(interp, Traced(container, None))
-        array, var = container, pt.as_tensor_variable(container.copy())
-    array[unwrap(index)] = unwrap(value)
-    try:
-        new = pt.set_subtensor(var[_write_index(index)], as_var(value))
-    except Exception as exc:
-        raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
-    new = fit(interp, new, array, "item assignment")
-    if is_traced(container):
-        container.var = new
-        updated(interp, container)
-    else:
-        interp.ctx.promote(array, new)
+    def new_value(before):
+        try:
+            return pt.set_subtensor(before.var[_write_index(index)], as_var(value))
+        except Exception as exc:
+            raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
+
+    update_in_place(interp, container, lambda: unwrap(container).__setitem__(unwrap(index), unwrap(value)),
+                    new_value, "item assignment")
+
+
+def apply_with_out(interp, rule, native, args, kwargs, out, what):
+    """A call that writes its result into `out` (np.multiply(y, 2, out=y)): the rule's result
+    (without out) broadcast to out's shape. `native()` makes numpy's call. Returns out."""
+    def new_value(before):
+        return pt.second(before.var, run_rule(interp, rule, args, kwargs, what))
+
+    return update_in_place(interp, out, native, new_value, what)[0]

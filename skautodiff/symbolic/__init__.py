@@ -20,6 +20,7 @@ BINARY = {}        # operator symbol ("+", "@", ...) -> rule(a, b)
 UNARY = {}         # "-", "+", "~" -> rule(a)
 COMPARE = {}       # "<", "==", ... -> rule(a, b)
 INPLACE = {}       # callable key -> index of the positional argument the call updates in place
+IN_PLACE_METHODS = {}   # ndarray method that updates the array (sort, fill) -> rule(var, ...) -> its new value
 
 AREAS = {}         # area name -> its module, for the generated catalogue (doc/supported.md)
 
@@ -31,7 +32,7 @@ for _name in _AREAS:
             raise
         continue
     AREAS[_name] = _module
-    for _table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE"):
+    for _table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS"):
         globals()[_table].update(getattr(_module, _table, {}))
 
 

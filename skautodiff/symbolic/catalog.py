@@ -47,11 +47,15 @@ def markdown():
            "[constructs.md](constructs.md).", ""]
     for area, module in AREAS.items():
         out += [f"## {_TITLES.get(area, area)}", ""]
-        for table in ("BINARY", "UNARY", "COMPARE", "FUNCTIONS", "METHODS", "ATTRIBUTES"):
+        for table in ("BINARY", "UNARY", "COMPARE", "FUNCTIONS", "METHODS", "IN_PLACE_METHODS", "ATTRIBUTES"):
             entries = getattr(module, table, None)
+            if table == "IN_PLACE_METHODS" and entries:   # resize is refused with a hint
+                entries = {name: rule for name, rule in entries.items() if name != "resize"}
             if entries:
                 label = {"BINARY": "binary", "UNARY": "unary", "COMPARE": "comparison",
-                         "FUNCTIONS": "functions", "METHODS": "methods", "ATTRIBUTES": "attributes"}[table]
+                         "FUNCTIONS": "functions", "METHODS": "methods",
+                         "IN_PLACE_METHODS": "methods that update the array in place",
+                         "ATTRIBUTES": "attributes"}[table]
                 out.append(f"- **{label}** ({len(entries)}): " + ", ".join(f"`{n}`" for n in _names(entries)))
         out.append("")
     out += ["## scipy.sparse data matrices (CSR/CSC)", "",

@@ -6,7 +6,7 @@ summed up in _common.py.
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import _truth, as_var, cast, refuse
+from ._common import _truth, as_var, cast, contains_var, refuse
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,6 +72,31 @@ def _argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     # a stable sort, as numpy's default quicksort is not guaranteed to be; ties are measure-zero
     # for float inputs and both answers are valid orderings
     return pt.argsort(a, axis=int(axis) % a.ndim, kind="stable")
+
+
+def _put(a, ind, v, mode="raise"):
+    """np.put(a, ind, v) and a.put(ind, v): the new value of a. numpy writes one index after the
+    other (the last write wins where indices repeat) and repeats v when it is shorter."""
+    if contains_var(ind) or mode != "raise":
+        raise NotImplementedError("np.put with indices that depend on the inputs, or with mode='wrap' or "
+                                  "'clip', is not supported; use a[...] = v with constant indices")
+    ind = np.asarray(ind).ravel()
+    if (ind < 0).any() and (ind >= 0).any():
+        raise NotImplementedError("np.put with both negative and non-negative indices is not supported; "
+                                  "write them all non-negative")
+    a, v = as_var(a), as_var(v).flatten()
+    reversed_first = np.unique(ind[::-1], return_index=True)[1]
+    last = np.sort(len(ind) - 1 - reversed_first)   # the write that wins at each index
+    values = v[pt.as_tensor_variable(last) % v.shape[0]]
+    return pt.set_subtensor(a.flatten()[ind[last]], cast(values, a.dtype)).reshape(a.shape)
+
+
+def _copyto(dst, src, casting="same_kind", where=True):
+    """np.copyto(dst, src, where=...): the new value of dst."""
+    dst = as_var(dst)
+    if where is True:
+        return pt.second(dst, cast(src, dst.dtype))
+    return pt.where(as_var(where), cast(src, dst.dtype), dst)
 
 
 def _arg_extreme(fn, name):
@@ -156,4 +181,11 @@ FUNCTIONS = {
     np.triu_indices: _triu_indices,
     np.diag_indices: _diag_indices,
     np.ix_: _ix,
+    # write into their first argument (see INPLACE)
+    np.put: _put,
+    np.copyto: _copyto,
 }
+
+# The functions above that update an argument in place: its position. Their rule returns the
+# argument's new value.
+INPLACE = {np.put: 0, np.copyto: 0}

@@ -60,12 +60,22 @@ def _conj(x):
     return pt.conj(x) if x.dtype in _common._COMPLEX else x
 
 
-def _in_place(name, instead):
-    def rule(x, *args, **kwargs):
-        raise NotImplementedError(f"ndarray.{name}() changes the array in place, which traced code cannot "
-                                  f"follow; use {instead} instead")
-    rule.__name__ = f"_{name}_in_place"
-    return rule
+def _sort_in_place(x, axis=-1, kind=None, order=None, *, stable=None):
+    return indexing._sort(x, axis, kind, order)
+
+
+def _fill(x, value):
+    return pt.second(x, _common.as_var(value))
+
+
+def _put(x, indices, values, mode="raise"):
+    return indexing._put(x, indices, values, mode)
+
+
+def _resize(x, *args, **kwargs):
+    raise NotImplementedError("ndarray.resize() changes the array's shape in place, which traced code cannot "
+                              "follow; build the new array instead, e.g. x = np.concatenate([x, np.zeros(k)]) "
+                              "or x = x[:n]")
 
 
 def _real(x):
@@ -113,9 +123,15 @@ METHODS = {
     "clip": _clip,
     "conj": _conj,
     "conjugate": _conj,
-    # in place: refused with a hint
-    "sort": _in_place("sort", "x = np.sort(x)"),
-    "fill": _in_place("fill", "np.full_like(x, value)"),
+}
+
+# Methods that update the array itself: the rule returns the array's new value (the engine copies
+# an argument's array on the first write, so the caller's array never changes).
+IN_PLACE_METHODS = {
+    "sort": _sort_in_place,
+    "fill": _fill,
+    "put": _put,
+    "resize": _resize,   # refused with a hint
 }
 
 ATTRIBUTES = {
