@@ -3,13 +3,25 @@
 Functional API: Function, Gradient, HessianVector, value_and_grad, minimize, fmin_l_bfgs_b.
 Estimators: AutodiffRegressor, AutodiffClassifier (skautodiff.estimators), models in
 skautodiff.models. Formulas: skautodiff.formula.
+
+Every name is loaded on first use: `import skautodiff` imports neither PyTensor nor
+scikit-learn, so loading a pickled model and predicting (which runs the user's numpy code)
+never pays for the compiler.
 """
-from .api import Function, Gradient, HessianVector, ValueAndGrad, function, gradient, value_and_grad
-from .compile import cache_info, clear_cache
-from .engine.errors import TraceError
-from .optimize import fmin_l_bfgs_b, minimize
+import importlib
 
 __version__ = "0.1.0"
+
+# name -> the submodule that defines it
+_LAZY = {
+    **dict.fromkeys(["Function", "Gradient", "HessianVector", "ValueAndGrad", "function", "gradient",
+                     "value_and_grad"], "api"),
+    **dict.fromkeys(["minimize", "fmin_l_bfgs_b"], "optimize"),
+    **dict.fromkeys(["cache_info", "clear_cache"], "compile"),
+    "TraceError": "engine.errors",
+    **dict.fromkeys(["AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"], "estimators"),
+    **dict.fromkeys(["formula", "Formula"], "printing"),
+}
 
 __all__ = [
     "Function", "Gradient", "HessianVector", "ValueAndGrad", "function", "gradient", "value_and_grad",
@@ -18,11 +30,13 @@ __all__ = [
 
 
 def __getattr__(name):
-    # The estimator layer imports scikit-learn: load it only when asked for.
-    if name in ("AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"):
-        from . import estimators
-        return getattr(estimators, name)
-    if name in ("formula", "Formula"):
-        from . import printing
-        return getattr(printing, name)
-    raise AttributeError(f"module 'skautodiff' has no attribute '{name}'")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skautodiff' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value   # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
