@@ -86,8 +86,10 @@ def _apply(interp, fn, rule, args, kwargs):
     array = args[target]
     lowering.check_writable(interp, array if is_traced(array) else Traced(array, None))
     concrete = array.value if is_traced(array) else array
+    # the rule must see the target as it was before numpy updated it
+    before = [*args[:target], array if is_traced(array) else concrete.copy(), *args[target + 1:]]
     result = fn(*unwrap(args), **unwrap(kwargs))
-    new = lowering.fit(interp, lowering.run_rule(interp, rule, args, kwargs, what), concrete, what)
+    new = lowering.fit(interp, lowering.run_rule(interp, rule, before, kwargs, what), concrete, what)
     if is_traced(array):
         array.var = new
         lowering.updated(interp, array)

@@ -15,7 +15,7 @@ from pytensor.graph.basic import Constant, Variable
 from .. import symbolic
 from ..symbolic import sparse as sparse_rules
 from .errors import TraceError
-from .values import Traced, contains_traced, dtype_of, is_traced, symbolic as to_symbolic, traced_in, unwrap
+from .values import Traced, contains_traced, dtype_of, is_traced, snapshot, symbolic as to_symbolic, traced_in, unwrap
 
 # What Python's operators do natively (BINARY_OP's argrepr -> function).
 _BINARY_NATIVE = {
@@ -87,7 +87,7 @@ def run_rule(interp, rule, args, kwargs, what):
         # (with float32 operands numpy keeps Python floats at float32: PyTensor's choice then)
         args, kwargs = _float64_constants(args), _float64_constants(kwargs)
     try:
-        return rule(*to_symbolic(args), **to_symbolic(kwargs))
+        return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
     except NotImplementedError as exc:
         raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}")
     except TraceError:
@@ -252,7 +252,7 @@ def getitem(interp, container, index):
         return Traced(concrete, fit(interp, var, concrete, "indexing"), view_of)
     if contains_traced(index):
         if isinstance(container, np.ndarray):
-            return getitem(interp, Traced(container, pt.as_tensor_variable(container)), index)
+            return getitem(interp, Traced(container, pt.as_tensor_variable(container.copy())), index)
         return container[concretize_all(interp, index, "indexing a Python container")]
     return interp.ctx.resolve(container[index])
 
