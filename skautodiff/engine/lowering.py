@@ -14,6 +14,7 @@ from pytensor.graph.basic import Constant, Variable
 
 from .. import symbolic
 from ..symbolic import sparse as sparse_rules
+from ..symbolic.indexing import assign
 from .errors import TraceError
 from .values import Traced, contains_traced, dtype_of, is_traced, snapshot, symbolic as to_symbolic, traced_in, unwrap
 
@@ -288,18 +289,8 @@ def updated(interp, target):
         target = base
 
 
-def _write_index(index):
-    """The symbolic index of an assignment. A boolean mask becomes the integer indices of its
-    True entries: pytensor >= 3.1 drops the gradient of the assigned value through a mask
-    (r[m] += 0.1 * x[m]), while integer indices are correct in every version."""
-    mask = unwrap(index)
-    if isinstance(mask, np.ndarray) and mask.dtype == bool:
-        return tuple(pt.nonzero(index.var)) if is_traced(index) else tuple(np.nonzero(mask))
-    return to_symbolic(index)
-
-
 def setitem(interp, container, index, value):
-    """container[index] = value; on a traced (or newly traced) array this is set_subtensor."""
+    """container[index] = value; on a traced (or newly traced) array this is `symbolic.indexing.assign`."""
     if not isinstance(container, np.ndarray) and not is_traced(container):
         if contains_traced(index):
             index = concretize_all(interp, index, "indexing a Python container")
@@ -316,7 +307,7 @@ def setitem(interp, container, index, value):
         array, var = container, pt.as_tensor_variable(container.copy())
     array[unwrap(index)] = unwrap(value)
     try:
-        new = pt.set_subtensor(var[_write_index(index)], as_var(value))
+        new = assign(var, to_symbolic(index), as_var(value))
     except Exception as exc:
         raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
     new = fit(interp, new, array, "item assignment")
