@@ -49,7 +49,15 @@ def assign(x, index, value):
     ranked = positions[order]
     following = pt.concatenate([ranked[1:], ranked[-1:] - 1])   # (empty when nothing is written)
     last = order[pt.nonzero(pt.neq(ranked, following))[0]]
-    return pt.set_subtensor(x.flatten()[positions[last]], values[last]).reshape(x.shape)
+    # Two more writes, of 0 to a spare slot, keep every write and gather longer than one element:
+    # pytensor 3.0.7's Python implementation of AdvancedIncSubtensor1 (also the gradient of a
+    # gather) refuses a 1-element write into a longer vector as "runtime broadcasting".
+    m = positions.shape[0]
+    picked = pt.concatenate([last, pt.stack([m, m])])
+    where = pt.concatenate([positions, pt.stack([x.size])])[picked]
+    what = pt.concatenate([values, pt.zeros((1,), dtype=values.dtype)])[picked]
+    padded = pt.concatenate([x.flatten(), pt.zeros((1,), dtype=x.dtype)])
+    return pt.set_subtensor(padded[where], what)[:-1].reshape(x.shape)
 
 
 def _write_parts(index):
