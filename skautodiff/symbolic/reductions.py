@@ -110,7 +110,13 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     deviation = a - centre
     squares = pt.real(deviation * pt.conj(deviation)) if a.dtype in _COMPLEX else pt.sqr(deviation)
     total = _sum(squares, axis, keepdims=keepdims, where=where)
-    return total / (_count(a, axis, where, bool(keepdims)) - ddof)
+    divisor = _count(a, axis, where, bool(keepdims)) - ddof
+    # numpy divides by max(count - ddof, 0): inf, or NaN where the sum is 0 too (a length-1 axis).
+    # Spelled out, as PyTensor's rewrites fold 0 / divisor to 0 (pytensor 3.3) before the
+    # divisor is known to be 0.
+    variance = total / divisor
+    invalid = pt.switch(pt.eq(total, 0), np.asarray(np.nan, variance.dtype), np.asarray(np.inf, variance.dtype))
+    return pt.switch(pt.gt(divisor, 0), variance, invalid)
 
 
 def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
