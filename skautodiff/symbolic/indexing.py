@@ -88,7 +88,7 @@ def _may_repeat(parts, user_arrays):
     checked (a negative one may alias a positive one once the length is known: assumed so)."""
     if not user_arrays:
         return False
-    arrays = [p for p in parts if isinstance(p, Variable) and p.ndim > 0 or isinstance(p, np.ndarray)]
+    arrays = [p for p in parts if (isinstance(p, Variable) and p.ndim > 0) or isinstance(p, np.ndarray)]
     if any(isinstance(p, Variable) for p in arrays):
         return True
     rows = np.stack([a.ravel() for a in np.broadcast_arrays(*arrays)], axis=1)
