@@ -473,6 +473,9 @@ KNOWN_PROGRAMS = [
                  (0, 1), id="maximum-broadcast-column-then-var"),
     pytest.param(["    t0 = np.tanh(A) @ x", "    t1 = log_softmax(t0)", "    t2 = t1[np.array([1, 0])]"],
                  "np.sum(t2 * z)", 3, 2, (3, 4), id="matvec-log_softmax-permutation"),
+    # a traced mask selecting one element of two: pytensor's Python linker refused the write
+    pytest.param(["    t0 = x.copy(); t0[x > 0] = 0.5 * x[x > 0]", "    t1 = np.stack([x, t0])", "    t2 = np.sum(t1)",
+                  "    t3 = -t2"], "t3", 2, 2, (0, 0), id="mask-write-of-one-element"),
 ]
 
 

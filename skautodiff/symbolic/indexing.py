@@ -38,26 +38,33 @@ def assign(x, index, value):
     once. `x[idx] += v` is a read, an add and this assignment, hence numpy's "applied once".
     """
     parts, user_arrays = _write_parts(index)
-    if not _may_repeat(parts, user_arrays):
+    repeats = _may_repeat(parts, user_arrays)
+    if not repeats and not any(isinstance(p, Variable) and p.ndim > 0 for p in parts):
         return pt.set_subtensor(x[parts], value)
     # the flat position of every element that numpy writes, in numpy's order
     written = pt.arange(x.size).reshape(x.shape)[parts]
     positions = written.flatten()
     values = pt.broadcast_to(as_var(value), written.shape).flatten()
-    # keep the last write to each position: the last of each run of equal positions, stably sorted
-    order = pt.argsort(positions, kind="stable")
-    ranked = positions[order]
-    following = pt.concatenate([ranked[1:], ranked[-1:] - 1])   # (empty when nothing is written)
-    last = order[pt.nonzero(pt.neq(ranked, following))[0]]
-    # Two more writes, of 0 to a spare slot, keep every write and gather longer than one element:
-    # pytensor 3.0.7's Python implementation of AdvancedIncSubtensor1 (also the gradient of a
-    # gather) refuses a 1-element write into a longer vector as "runtime broadcasting".
     m = positions.shape[0]
-    picked = pt.concatenate([last, pt.stack([m, m])])
+    chosen = _last_writes(positions) if repeats else pt.arange(m)
+    # Two more writes, of 0 to a spare slot, keep every write and gather longer than one element
+    # whatever the number of indices at run time: pytensor 3.0.7's Python implementation of
+    # AdvancedIncSubtensor1 (also the gradient of a gather) refuses a 1-element write into a
+    # longer vector as "runtime broadcasting".
+    picked = pt.concatenate([chosen, pt.stack([m, m])])
     where = pt.concatenate([positions, pt.stack([x.size])])[picked]
     what = pt.concatenate([values, pt.zeros((1,), dtype=values.dtype)])[picked]
     padded = pt.concatenate([x.flatten(), pt.zeros((1,), dtype=x.dtype)])
     return pt.set_subtensor(padded[where], what)[:-1].reshape(x.shape)
+
+
+def _last_writes(positions):
+    """Where in `positions` each distinct position occurs for the last time: the last of each run
+    of equal positions once stably sorted."""
+    order = pt.argsort(positions, kind="stable")
+    ranked = positions[order]
+    following = pt.concatenate([ranked[1:], ranked[-1:] - 1])   # (empty when nothing is written)
+    return order[pt.nonzero(pt.neq(ranked, following))[0]]
 
 
 def _write_parts(index):
