@@ -172,14 +172,14 @@ class Entry:
         else:
             cost = _scalar_output(tr)
             wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-            grads = pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero")
+            grads = _in_dtypes(pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"), wrt)
             if kind == "value_and_grad":
                 outputs = [cost, *grads]
             else:   # Hessian-vector product: the gradient of <grad, v>
                 vectors = [w.type(name=f"v_{w.name}") for w in wrt]
                 inner = pt.sum([pt.sum(g * v) for g, v in zip(grads, vectors)])
-                outputs = list(pytensor.grad(inner, wrt, disconnected_inputs="ignore",
-                                             return_disconnected="zero"))
+                outputs = _in_dtypes(pytensor.grad(inner, wrt, disconnected_inputs="ignore",
+                                                   return_disconnected="zero"), wrt)
                 inputs += vectors
         if self._guard is not None:
             outputs.append(self._guard)
@@ -233,6 +233,12 @@ class Entry:
         """The user function's return value from compiled outputs."""
         tr = self.trace
         return pytree.unflatten(tr.out_treedef, [restore(k, o) for k, o in zip(tr.out_kinds, outs)])
+
+
+def _in_dtypes(grads, wrt):
+    """Gradients in their argument's dtype: PyTensor gives float64 for a float32 argument that the
+    function upcasts (np.sin(x.astype(np.float64)))."""
+    return [pt.cast(g, w.dtype) for g, w in zip(grads, wrt)]
 
 
 def _scalar_output(tr):

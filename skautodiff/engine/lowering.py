@@ -14,8 +14,9 @@ from pytensor.graph.basic import Constant, Variable
 
 from .. import symbolic
 from ..symbolic import sparse as sparse_rules
+from ..symbolic.indexing import assign
 from .errors import TraceError
-from .values import Traced, contains_traced, dtype_of, is_traced, symbolic as to_symbolic, traced_in, unwrap
+from .values import Traced, contains_traced, dtype_of, is_traced, snapshot, symbolic as to_symbolic, traced_in, unwrap
 
 # What Python's operators do natively (BINARY_OP's argrepr -> function).
 _BINARY_NATIVE = {
@@ -87,7 +88,7 @@ def run_rule(interp, rule, args, kwargs, what):
         # (with float32 operands numpy keeps Python floats at float32: PyTensor's choice then)
         args, kwargs = _float64_constants(args), _float64_constants(kwargs)
     try:
-        return rule(*to_symbolic(args), **to_symbolic(kwargs))
+        return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
     except NotImplementedError as exc:
         raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}")
     except TraceError:
@@ -256,7 +257,7 @@ def getitem(interp, container, index):
     interp.ctx.outside.observe(container, deep=False)
     if contains_traced(index):
         if isinstance(container, np.ndarray):
-            return getitem(interp, Traced(container, pt.as_tensor_variable(container)), index)
+            return getitem(interp, Traced(container, pt.as_tensor_variable(container.copy())), index)
         return container[concretize_all(interp, index, "indexing a Python container")]
     return interp.ctx.resolve(container[index])
 
@@ -321,18 +322,8 @@ def updated(interp, target):
         target = base
 
 
-def _write_index(index):
-    """The symbolic index of an assignment. A boolean mask becomes the integer indices of its
-    True entries: pytensor >= 3.1 drops the gradient of the assigned value through a mask
-    (r[m] += 0.1 * x[m]), while integer indices are correct in every version."""
-    mask = unwrap(index)
-    if isinstance(mask, np.ndarray) and mask.dtype == bool:
-        return tuple(pt.nonzero(index.var)) if is_traced(index) else tuple(np.nonzero(mask))
-    return to_symbolic(index)
-
-
 def setitem(interp, container, index, value):
-    """container[index] = value; on a traced (or newly traced) array this is set_subtensor."""
+    """container[index] = value; on a traced (or newly traced) array this is `symbolic.indexing.assign`."""
     if not isinstance(container, np.ndarray) and not is_traced(container):
         if contains_traced(index):
             index = concretize_all(interp, index, "indexing a Python container")
@@ -346,7 +337,7 @@ def setitem(interp, container, index, value):
         return
     def new_value(before):
         try:
-            return pt.set_subtensor(before.var[_write_index(index)], as_var(value))
+            return assign(before.var, to_symbolic(index), as_var(value))
         except Exception as exc:
             raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
 

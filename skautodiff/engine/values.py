@@ -93,6 +93,27 @@ def symbolic(obj):
     return _map(obj, lambda tr: tr.var) if contains_traced(obj) else obj
 
 
+def snapshot(obj, _depth=0):
+    """obj with every plain numpy array (also inside lists, tuples, dicts) replaced by a copy.
+
+    What a rule receives becomes a constant of the graph, and PyTensor's constants share memory
+    with the array they were made from: without a copy, a later in-place write to that array by
+    the traced code (np.add.at(acc, ...), acc[0] = 1.0) would change the graph's constant too.
+    """
+    t = type(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if _depth > 8:
+        return obj
+    if t is list:
+        return [snapshot(x, _depth + 1) for x in obj]
+    if t is tuple:
+        return tuple(snapshot(x, _depth + 1) for x in obj)
+    if t is dict:
+        return {k: snapshot(v, _depth + 1) for k, v in obj.items()}
+    return obj
+
+
 def dtype_of(value):
     """numpy's dtype of a concrete value (Python scalars as numpy sees them)."""
     if isinstance(value, (np.ndarray, np.generic)):

@@ -5,6 +5,7 @@ summed up in _common.py.
 """
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.graph.basic import Variable
 
 from ._common import _truth, as_var, cast, contains_var, refuse
 
@@ -26,6 +27,79 @@ def _take(a, indices, axis=None, out=None, mode="raise"):
     elif mode == "clip":
         indices = pt.clip(indices, 0, size - 1)
     return pt.take(a, indices, axis=axis)
+
+
+def assign(x, index, value):
+    """`x[index] = value` with numpy's meaning, also where integer-array indices repeat a position.
+
+    numpy writes each repeated position several times and the last write (in the order of the
+    elements of x[index]) stays; PyTensor's set_subtensor leaves the value unspecified and gives
+    the gradient to every write. So repeated writes are dropped first and each position is set
+    once. `x[idx] += v` is a read, an add and this assignment, hence numpy's "applied once".
+    """
+    parts, user_arrays = _write_parts(index)
+    repeats = _may_repeat(parts, user_arrays)
+    if not repeats and not any(isinstance(p, Variable) and p.ndim > 0 for p in parts):
+        return pt.set_subtensor(x[parts], value)
+    # the flat position of every element that numpy writes, in numpy's order
+    written = pt.arange(x.size).reshape(x.shape)[parts]
+    positions = written.flatten()
+    values = pt.broadcast_to(as_var(value), written.shape).flatten()
+    m = positions.shape[0]
+    chosen = _last_writes(positions) if repeats else pt.arange(m)
+    # Two more writes, of 0 to a spare slot, keep every write and gather longer than one element
+    # whatever the number of indices at run time: pytensor 3.0.7's Python implementation of
+    # AdvancedIncSubtensor1 (also the gradient of a gather) refuses a 1-element write into a
+    # longer vector as "runtime broadcasting".
+    picked = pt.concatenate([chosen, pt.stack([m, m])])
+    where = pt.concatenate([positions, pt.stack([x.size])])[picked]
+    what = pt.concatenate([values, pt.zeros((1,), dtype=values.dtype)])[picked]
+    padded = pt.concatenate([x.flatten(), pt.zeros((1,), dtype=x.dtype)])
+    return pt.set_subtensor(padded[where], what)[:-1].reshape(x.shape)
+
+
+def _last_writes(positions):
+    """Where in `positions` each distinct position occurs for the last time: the last of each run
+    of equal positions once stably sorted."""
+    order = pt.argsort(positions, kind="stable")
+    ranked = positions[order]
+    following = pt.concatenate([ranked[1:], ranked[-1:] - 1])   # (empty when nothing is written)
+    return order[pt.nonzero(pt.neq(ranked, following))[0]]
+
+
+def _write_parts(index):
+    """(the index as a tuple, boolean masks replaced by the integer indices of their True entries;
+    the integer arrays in it that came from the user rather than from a mask).
+
+    Masks become integer indices because pytensor >= 3.1 drops the gradient of a value assigned
+    through a mask (r[m] += 0.1 * x[m]), while integer indices are correct in every version.
+    """
+    parts, user_arrays = [], []
+    for part in index if isinstance(index, tuple) else (index,):
+        if isinstance(part, list) and not contains_var(part):
+            part = np.asarray(part)
+        if isinstance(part, np.ndarray) and part.dtype == bool:
+            parts.extend(np.nonzero(part))
+        elif isinstance(part, Variable) and part.dtype == "bool" and part.ndim > 0:
+            parts.extend(pt.nonzero(part))
+        else:
+            part = as_var(part) if isinstance(part, list) else part
+            if np.ndim(part) > 0 or (isinstance(part, Variable) and part.ndim > 0):
+                user_arrays.append(part)
+            parts.append(part)
+    return tuple(parts), user_arrays
+
+
+def _may_repeat(parts, user_arrays):
+    """Whether the integer arrays of an index may address one element twice. Concrete indices are
+    checked (a negative one may alias a positive one once the length is known: assumed so)."""
+    if not user_arrays:
+        return False
+    arrays = [p for p in parts if (isinstance(p, Variable) and p.ndim > 0) or isinstance(p, np.ndarray)]
+    if any(isinstance(p, Variable) for p in arrays):
+        return True
+    rows = np.stack([a.ravel() for a in np.broadcast_arrays(*arrays)], axis=1)
+    return bool((rows < 0).any()) or len(np.unique(rows, axis=0)) < len(rows)
 
 
 def _take_along_axis(arr, indices, axis=-1):

@@ -110,12 +110,30 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     deviation = a - centre
     squares = pt.real(deviation * pt.conj(deviation)) if a.dtype in _COMPLEX else pt.sqr(deviation)
     total = _sum(squares, axis, keepdims=keepdims, where=where)
-    return total / (_count(a, axis, where, bool(keepdims)) - ddof)
+    divisor = _count(a, axis, where, bool(keepdims)) - ddof
+    # numpy divides by max(count - ddof, 0): inf, or NaN where the sum is 0 too (a length-1 axis).
+    # Spelled out, as PyTensor's rewrites fold 0 / divisor to 0 (pytensor 3.3) before the
+    # divisor is known to be 0.
+    variance = total / divisor
+    invalid = pt.switch(pt.eq(total, 0), np.asarray(np.nan, variance.dtype), np.asarray(np.inf, variance.dtype))
+    return pt.switch(pt.gt(divisor, 0), variance, invalid)
 
 
 def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
          correction=_MISSING):
-    return pt.sqrt(_var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
+    """sqrt(var), with gradient 0 where the spread is 0.
+
+    Over a length-1 axis std is 0 whatever the input, so its gradient is exactly 0; plain
+    sqrt(var) gives 0 * inf there, which PyTensor's rewrites turned into 0, NaN or 2 depending
+    on keepdims and static shapes. Where equal values give a zero spread over a longer axis std is
+    not differentiable (like |x| at 0) and 0 is a subgradient; PyTensor's abs uses the same one.
+    """
+    variance = _var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
+    spread = pt.gt(variance, 0)
+    # the inner switch keeps sqrt's infinite slope at 0 out of the gradient; elsewhere the
+    # variance itself is the value: 0, or numpy's NaN when ddof >= the count (0 * variance
+    # would not do: PyTensor's rewrites fold 0 * NaN to 0)
+    return pt.switch(spread, pt.sqrt(pt.switch(spread, variance, 1)), variance)
 
 
 def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
