@@ -525,3 +525,52 @@ def test_c_backend_reads_outer_state_at_call_time(capsys):
     np.testing.assert_allclose(grad, W - center, rtol=1e-12)
     assert traces() == before
     assert capsys.readouterr().out == "call\n" * 2
+
+
+# ---------------------------------------------------------------- callables and integers from outside
+def test_callables_from_outside_are_guarded_by_identity():
+    """np.std and np.var (numpy's dispatchers), or two functools.partials, share a type: swapping
+    one for the other in a closure, a global or an attribute must retrace, not reuse the trace."""
+    import functools
+
+    class Config:
+        pass
+
+    config = Config()
+    config.reduce = np.std
+    reduce_ = functools.partial(np.mean, axis=0)
+    X = np.arange(6.0).reshape(2, 3) ** 1.5
+
+    def loss(x):
+        return np.sum(reduce_(x * x)) + config.reduce(x)
+
+    f = skautodiff.Function(loss)
+    assert f(X) == pytest.approx(loss(X), rel=1e-12)
+    config.reduce = np.var
+    assert f(X) == pytest.approx(loss(X), rel=1e-12)
+    reduce_ = functools.partial(np.mean, axis=1)
+    assert f(X) == pytest.approx(loss(X), rel=1e-12)
+
+
+def _reducer(name, axis, ddof):
+    reduce_ = getattr(np, name)
+
+    def f(x):   # the same code object for every reducer: only the closure differs
+        return np.sum(reduce_(x, axis=axis, ddof=ddof) ** 2)
+    return f
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_integers_from_outside_where_a_number_is_needed(axis):
+    """axis and ddof read from a closure are inputs; where a rule needs their value it is used,
+    guarded: another value (or another function in the closure) traces again."""
+    X = np.arange(12.0).reshape(3, 4) ** 1.3
+    for name in ("std", "var"):
+        for ddof in (0, 1):
+            f = _reducer(name, axis, ddof)
+            value, grad = skautodiff.value_and_grad(f, wrt=0)(X)
+            assert value == pytest.approx(f(X), rel=1e-12)
+            eps = 1e-6
+            fd = np.array([(f(X + eps * e) - f(X - eps * e)) / (2 * eps)
+                           for e in np.eye(X.size).reshape(-1, *X.shape)]).reshape(X.shape)
+            np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)

@@ -88,13 +88,37 @@ def run_rule(interp, rule, args, kwargs, what):
         # (with float32 operands numpy keeps Python floats at float32: PyTensor's choice then)
         args, kwargs = _float64_constants(args), _float64_constants(kwargs)
     try:
-        return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
+        try:
+            return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
+        except NotImplementedError:
+            # An integer or flag that is an input (an argument, or a number read from outside at
+            # call time: axis=AXIS, ddof=k) where the rule needs a concrete value: use its value,
+            # guarded, so that another value traces again.
+            if not any(_is_traced_integer(t) for t in traced_in((args, kwargs))):
+                raise
+            args, kwargs = _concrete_integers(interp, (args, kwargs), what)
+            return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
     except NotImplementedError as exc:
         raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}")
     except TraceError:
         raise
     except Exception as exc:  # PyTensor refusing arguments numpy accepted: say where
         raise interp.error(f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}")
+
+
+def _is_traced_integer(t):
+    return np.ndim(t.value) == 0 and dtype_of(t.value).kind in "biu"
+
+
+def _concrete_integers(interp, obj, what):
+    """obj with every traced integer or boolean scalar inside replaced by its guarded value."""
+    if is_traced(obj):
+        return concretize(interp, obj, what) if _is_traced_integer(obj) else obj
+    if type(obj) in (list, tuple):
+        return type(obj)(_concrete_integers(interp, x, what) for x in obj)
+    if type(obj) is dict:
+        return {k: _concrete_integers(interp, v, what) for k, v in obj.items()}
+    return obj
 
 
 def apply_rule(interp, rule, native, args, kwargs, what):

@@ -93,7 +93,14 @@ def is_numeric(value):
 
 
 def is_plain_object(value):
-    """An object whose attributes the engine follows (instances, user modules are separate)."""
+    """An object whose attributes the engine follows (instances, user modules are separate).
+
+    Not an object called as native code (numpy's function dispatchers, functools.partial, ...):
+    what it does is not in attributes the engine reads, so np.std and np.var, or two partials,
+    would pass the same type guard. Those are guarded by identity.
+    """
+    if callable(value) and not isinstance(getattr(type(value), "__call__", None), types.FunctionType):
+        return False
     return (hasattr(value, "__dict__") or hasattr(type(value), "__slots__")) and not isinstance(
         value, (types.ModuleType, type, types.FunctionType, types.MethodType, types.BuiltinFunctionType))
 
