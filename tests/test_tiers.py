@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +188,56 @@ def test_a_cold_first_fit_runs_at_once_and_exits_leaving_a_complete_cache(tmp_pa
         return np.mean(np.logaddexp(0, z) - y * z) + 1e-3 * np.sum(p[:5] ** 2)
     reference = minimize(objective, np.zeros(6), method="BFGS", options={"gtol": 1e-10}).x
     assert objective(cold) <= objective(reference) + 1e-8
+
+
+def hinge_squared(w, X, y, alpha=0.1):
+    margin = np.maximum(0, 1 - y * (X @ w))
+    return np.mean(margin ** 2) + alpha * np.sum(np.tanh(w) ** 2)
+
+
+@pytest.mark.cbackend
+def test_threads_calling_through_the_switch_each_get_one_tiers_exact_result(monkeypatch):
+    """A call runs wholly on the tier it started on: every threaded result equals, bit for bit,
+    a serial call's on the Python tier or on the C tier."""
+    import threading
+    from test_threads import assert_identical, dataset
+
+    monkeypatch.setenv("SKAUTODIFF_TIERS", "1")
+    compiled.clear_cache()
+    vg = skautodiff.value_and_grad(hinge_squared, wrt="w")
+    problems = [dataset(rows, seed) for seed, rows in enumerate([5, 17, 40, 64])]
+    on_python = [vg(*p) for p in problems]
+    tiered = _tiered(hinge_squared, "value_and_grad")
+    assert tiered.calls["C"] == 0
+    results, stop = [], threading.Event()
+
+    def call_until_switched(i):
+        while not stop.is_set():
+            results.append((i % len(problems), vg(*problems[i % len(problems)])))
+            i += 1
+    threads = [threading.Thread(target=call_until_switched, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    assert tiers.wait(timeout=300)
+    count, deadline = len(results), time.monotonic() + 60
+    while len(results) < count + 40 and time.monotonic() < deadline:   # some calls after the switch too
+        time.sleep(0.01)
+    stop.set()
+    for t in threads:
+        t.join()
+    on_c = [vg(*p) for p in problems]
+    for (value, grad), (w, X, y) in zip(on_c, problems):   # the C tier is right
+        np.testing.assert_allclose(value, hinge_squared(w, X, y), rtol=1e-13)
+        margin = np.maximum(0, 1 - y * (X @ w))
+        want = -2 * X.T @ (margin * y) / len(y) + 0.2 * np.tanh(w) * (1 - np.tanh(w) ** 2)
+        np.testing.assert_allclose(grad, want, rtol=1e-12)
+    seen = set()
+    for i, got in results:
+        try:
+            assert_identical(got, on_python[i])
+            seen.add("Python")
+        except AssertionError:
+            assert_identical(got, on_c[i])
+            seen.add("C")
+    assert tiered.calls["Python"] > len(problems) and tiered.calls["C"] > 0
+    assert "C" in seen
