@@ -43,6 +43,14 @@ _lock = threading.RLock()   # held to trace, compile, copy and insert; never for
 _c_lock = threading.RLock()
 
 
+def _new_c_lock():   # after os.fork(): the thread holding it (tiers' worker) is not in the child
+    global _c_lock
+    _c_lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_c_lock)
+
+
 def cache_info():
     """Counts since the process started (or the last clear_cache): traces and compiles."""
     entries = sum(len(v) for v in list(_cache.values()))   # a copy: other threads may insert
@@ -118,13 +126,14 @@ class Copies:
     def __init__(self, fn, tier="C"):
         self._idle, self._all = [fn], [fn]
         self._lock = threading.Lock()
-        self._linking = _c_lock if tier == "C" else contextlib.nullcontext()
+        self._c = tier == "C"
 
     def __call__(self, *values):
         with self._lock:
             fn = self._idle.pop() if self._idle else None
         if fn is None:
-            with _lock, self._linking:   # copying links the graph again: not known to be thread-safe
+            # copying links the graph again: not known to be thread-safe
+            with _lock, (_c_lock if self._c else contextlib.nullcontext()):
                 fn = self._all[0].copy(share_memory=False)
             with self._lock:
                 self._all.append(fn)

@@ -109,10 +109,11 @@ class _Worker:
     def _run(self):
         while True:
             tiered = self._jobs.get()
-            if self._closing:
-                tiered.ready.set()
-                continue
-            self._busy = tiered
+            with self._lock:   # close() sees either this job started or the worker closing
+                if self._closing:
+                    tiered.ready.set()
+                    continue
+                self._busy = tiered
             try:
                 tiered._switch()
             finally:
@@ -125,14 +126,24 @@ class _Worker:
 
     def close(self, timeout=EXIT_WAIT):
         """At exit: drop queued compiles, wait (bounded) for the one in progress."""
-        self._closing = True
-        busy = self._busy
+        with self._lock:
+            self._closing = True
+            busy = self._busy
         if busy is not None and not busy.ready.wait(timeout):
             log.warning("skautodiff: exiting while the C tier of %s still compiles", busy.label)
 
 
+    def restart_in_child(self):
+        """After os.fork(): the child has no worker thread; compile its pending C tiers anew."""
+        busy, queued = self._busy, list(self._jobs.queue)
+        self.__init__()
+        for tiered in ([busy] if busy is not None else []) + queued:
+            self.submit(tiered)
+
+
 _worker = _Worker()
 atexit.register(_worker.close)
+os.register_at_fork(after_in_child=_worker.restart_in_child)
 
 
 def pending():
