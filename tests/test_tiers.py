@@ -63,6 +63,22 @@ def test_the_python_tier_splits_sums_wider_than_numpy_allows():
     np.testing.assert_allclose(fn(value), want, rtol=1e-13)
 
 
+def test_tiering_is_the_c_backends_default_and_can_be_turned_off(monkeypatch):
+    monkeypatch.setattr(pytensor.config, "cxx", "g++")
+    monkeypatch.setenv("SKAUTODIFF_MODE", "c")
+    monkeypatch.delenv("SKAUTODIFF_TIERS", raising=False)
+    assert tiers.enabled()
+    for off in ("0", "off"):
+        monkeypatch.setenv("SKAUTODIFF_TIERS", off)
+        assert not tiers.enabled()
+    monkeypatch.setenv("SKAUTODIFF_TIERS", "1")
+    monkeypatch.setenv("SKAUTODIFF_MODE", "fast")   # the Python tier alone
+    assert not tiers.enabled()
+    monkeypatch.setenv("SKAUTODIFF_MODE", "c")
+    monkeypatch.setattr(pytensor.config, "cxx", "")   # nothing to compile C with
+    assert not tiers.enabled()
+
+
 def logistic(params, X, y):
     z = X @ params["w"] + params["b"]
     return np.mean(np.logaddexp(0, z) - y * z) + 1e-2 * np.sum(params["w"] ** 2)
@@ -169,6 +185,8 @@ def test_a_cold_first_fit_runs_at_once_and_exits_leaving_a_complete_cache(tmp_pa
     assert "runs on the Python tier" in out, out
     assert "ran on the Python tier only" in out, out   # the C tier was still compiling when the fit ended
     built = modules()
+    # no compiler left running on that cache (g++'s command line names the module's directory)
+    assert subprocess.run(["pgrep", "-f", str(tmp_path / "cache")], capture_output=True).returncode == 1
     assert len(built) >= 3   # PyTensor's C loop, cutils, the function's modules
     for name, files in built.items():   # each complete (the cache's own entries have a key.pkl)
         assert any(f.endswith(".so") for f in files) and ("key.pkl" in files or name.endswith("_ext")), built
