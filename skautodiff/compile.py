@@ -11,6 +11,7 @@ ask for it. Calls do not take it: each compiled function is a pool of PyTensor c
 (`Copies`), one per concurrent call.
 """
 import collections
+import contextlib
 import logging
 import os
 import threading
@@ -26,7 +27,7 @@ import pytensor.tensor as pt  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
 from pytensor.link.vm import VMLinker  # noqa: E402
 
-from . import pytree  # noqa: E402
+from . import pytree, tiers  # noqa: E402
 from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
 from .engine.outer import input_signature  # noqa: E402
 from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
@@ -37,6 +38,17 @@ CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
 _stats = collections.Counter()
 _cache = {}
 _lock = threading.RLock()   # held to trace, compile, copy and insert; never for a compiled call
+# Held while PyTensor builds or copies C functions (its module cache is not known to be
+# thread-safe): by tiers' background thread alone, or after _lock, never the other way round.
+_c_lock = threading.RLock()
+
+
+def _new_c_lock():   # after os.fork(): the thread holding it (tiers' worker) is not in the child
+    global _c_lock
+    _c_lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_c_lock)
 
 
 def cache_info():
@@ -65,19 +77,20 @@ def free(code):
 _warned_no_cxx = False
 
 
-def mode():
+def mode(tier="C"):
     """PyTensor's C backend (what users run), or a fast-compiling Python mode.
 
-    SKAUTODIFF_MODE=fast selects the latter (the test suite uses it for tiny arrays). It keeps
-    the fast_run rewrites: pytensor 3.0.7's fast_compile rewrites fold `w[i] + sum(w)`'s gradient
-    into a wrongly shaped constant (IndexError at compile time).
+    The Python mode is the first tier of tiered compilation (tier="Python", see tiers.py);
+    SKAUTODIFF_MODE=fast selects it for every function (the test suite uses it for tiny arrays). It
+    keeps the fast_run rewrites: pytensor 3.0.7's fast_compile rewrites fold `w[i] + sum(w)`'s
+    gradient into a wrongly shaped constant (IndexError at compile time).
     """
     global _warned_no_cxx
     # allow_gc=False keeps intermediate arrays between calls, so each call writes into the previous
     # call's buffers instead of allocating (and page-faulting) new ones: 10-25% per call on the
     # benchmarks' linear models. Entry.free() drops them once an optimisation has finished.
     linker, excluded = VMLinker(allow_gc=False, use_cloop=True, c_thunks=True), []
-    if os.environ.get("SKAUTODIFF_MODE", "c") == "fast":
+    if os.environ.get("SKAUTODIFF_MODE", "c") == "fast" or tier == "Python":
         # Without elementwise fusion: the Python linker runs fused Composites through generated
         # Python source, which costs compile time and was seen to disagree with numpy by ~1e-8
         # after many different graphs in one process.
@@ -91,13 +104,14 @@ def mode():
         linker = "py"
     elif not compiledir.usable():   # warns once, naming the directory and how to choose another
         linker, excluded = "py", ["fusion"]   # fusion: see the fast mode above
+    including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])   # numpy's 32-operand limit
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
     # computes what numpy computes, one reduction cheaper. local_add_of_sparse_write (pytensor
     # 3.0.7) turns `c + inc_subtensor(...)` with a broadcast constant c into an inc_subtensor of c
     # itself, so the gradient of np.sum(A.T.T[0]) + np.sum(A) came out with one row.
     excluded += ["local_log_sum_exp", "local_add_of_sparse_write"]
-    return Mode(linker=linker, optimizer="fast_run").excluding(*excluded).including(NUMPY_OPS)
+    return Mode(linker=linker, optimizer="fast_run").excluding(*excluded).including(*including)
 
 
 class Copies:
@@ -109,15 +123,17 @@ class Copies:
     one when all are busy: as many copies as calls ever overlapped) and returns it afterwards.
     """
 
-    def __init__(self, fn):
+    def __init__(self, fn, tier="C"):
         self._idle, self._all = [fn], [fn]
         self._lock = threading.Lock()
+        self._c = tier == "C"
 
     def __call__(self, *values):
         with self._lock:
             fn = self._idle.pop() if self._idle else None
         if fn is None:
-            with _lock:   # copying links the graph again: not known to be thread-safe
+            # copying links the graph again: not known to be thread-safe
+            with _lock, (_c_lock if self._c else contextlib.nullcontext()):
                 fn = self._all[0].copy(share_memory=False)
             with self._lock:
                 self._all.append(fn)
@@ -161,10 +177,30 @@ class Entry:
             with _lock:   # another thread may have compiled it meanwhile
                 fn = self._functions.get(key)
                 if fn is None:
-                    fn = self._functions[key] = Copies(self._compile(kind))
+                    fn = self._functions[key] = self._build(kind)
         return fn
 
-    def _compile(self, kind):
+    def _build(self, kind):
+        """Copies of the C function, or (tiering) a Tiered function on the Python tier whose C
+        tier compiles in the background."""
+        inputs, outputs = self._graph(kind)
+        _stats["compiles"] += 1
+        if not tiers.enabled():
+            return Copies(self._compile(kind, inputs, outputs, "C"))
+        first = Copies(self._compile(kind, inputs, outputs, "Python"), "Python")
+
+        def compile_c():   # in tiers' background thread, without _lock: the fit goes on meanwhile
+            with _c_lock:
+                if not compiledir.usable():   # mode() would give the Python linker again
+                    return None
+                return Copies(self._compile(kind, inputs, outputs, "C"))
+        return tiers.Tiered(first, compile_c, f"{kind.replace('_', ' ')} of {self._name()}")
+
+    def _name(self):
+        return getattr(self.trace.func, "__qualname__", "function")
+
+    def _graph(self, kind):
+        """(inputs, outputs) of the compiled `kind`: the traced graph, differentiated as needed."""
         tr = self.trace
         inputs = list(tr.all_inputs)
         if kind == "value":
@@ -183,15 +219,21 @@ class Entry:
                 inputs += vectors
         if self._guard is not None:
             outputs.append(self._guard)
-        _stats["compiles"] += 1
-        name = getattr(tr.func, "__qualname__", "function")
-        log.info("skautodiff: compiling %s of %s (%d inputs) with PyTensor; a cold compile cache "
-                 "takes several seconds", kind.replace("_", " "), name, len(inputs))
+        return inputs, outputs
+
+    def _compile(self, kind, inputs, outputs, tier):
+        name, what = self._name(), kind.replace("_", " ")
+        if tier == "C":
+            log.info("skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; a cold compile "
+                     "cache takes several seconds", what, name, len(inputs))
         start = time.perf_counter()
-        fn = compiledir.build(lambda: pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore"))
+        fn = compiledir.build(lambda: pytensor.function(inputs, outputs, mode=mode(tier), on_unused_input="ignore"))
         fn.trust_input = True   # Entry.inputs already converts every value to its input's type
-        log.info("skautodiff: compiled %s of %s in %.2f s", kind.replace("_", " "), name,
-                 time.perf_counter() - start)
+        if tier == "C":
+            log.info("skautodiff: compiled %s of %s in %.2f s", what, name, time.perf_counter() - start)
+        else:
+            log.info("skautodiff: %s of %s runs on the Python tier (built in %.2f s) while its C tier "
+                     "compiles in the background", what, name, time.perf_counter() - start)
         return fn
 
     def free(self):

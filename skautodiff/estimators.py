@@ -240,6 +240,10 @@ def _compile_messages(verbose):
     log.setLevel(logging.INFO)
     try:
         yield
+        from . import tiers   # which compiled functions never reached their C tier in this fit
+        for label in tiers.pending():
+            log.info("skautodiff: %s ran on the Python tier only; its C tier is still compiling "
+                     "in the background", label)
     finally:
         log.removeHandler(handler)
         log.setLevel(level)

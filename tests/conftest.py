@@ -14,4 +14,7 @@ os.environ.setdefault("SKAUTODIFF_MODE", "fast")
 def _compile_mode(request, monkeypatch):
     if request.node.get_closest_marker("cbackend"):
         monkeypatch.setenv("SKAUTODIFF_MODE", "c")
+        # C before the first call: these tests check the C functions; tests of tiered
+        # compilation itself turn it on
+        monkeypatch.setenv("SKAUTODIFF_TIERS", "0")
     yield

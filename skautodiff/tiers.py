@@ -1,0 +1,185 @@
+"""Tiered compilation: a compiled function is usable at once.
+
+A cold C compile takes 8-30 s (one g++ run per distinct C module), and before this module every
+first fit on a new machine waited for it. Now each compiled function starts on the **Python
+tier**: PyTensor's Python linker running the same rewritten graph through each op's numpy
+implementation (no g++, about 0.2 s to build), while one background thread compiles the **C
+tier**; the function switches to it as soon as it is ready. The switch is one attribute
+assignment, read once per call, so a call in flight finishes on the tier it started on. Both
+tiers run the same graph except for elementwise fusion (C only), so they agree to round-off.
+
+A short fit may finish entirely on the Python tier; a long one switches part-way. At exit the
+compile in progress is waited for (at most `EXIT_WAIT` s), so its C modules land complete in the
+compile cache and the next process starts warm; compiles still queued are dropped (nothing of
+them is written). A process killed meanwhile leaves PyTensor's lock released by the kernel and
+at most an unfinished temporary module directory, which PyTensor ignores and later removes.
+
+SKAUTODIFF_TIERS=0 turns tiering off (C compiled before the first call, as for a steady-state
+benchmark); the test mode SKAUTODIFF_MODE=fast is Python-only anyway.
+"""
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile import optdb
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.scalar import Add, Mul
+from pytensor.tensor.elemwise import Elemwise
+
+log = logging.getLogger("skautodiff")
+NARROW = "skautodiff_narrow_elemwise"   # the Python linker's rewrite tag (see mode())
+EXIT_WAIT = 60.0   # seconds an exiting process waits for the C compile in progress
+
+
+def enabled():
+    """Whether new compiled functions start on the Python tier (the C backend's default)."""
+    return (os.environ.get("SKAUTODIFF_TIERS", "1").lower() not in ("0", "off", "false", "no")
+            and os.environ.get("SKAUTODIFF_MODE", "c") != "fast" and bool(pytensor.config.cxx))
+
+
+class Tiered:
+    """A compiled function that runs on the Python tier until its C tier is compiled.
+
+    `first` and what `compile_c()` returns are callables (compile.Copies); `label` names the
+    function in messages ("value and grad of loss").
+    """
+
+    def __init__(self, first, compile_c, label):
+        self.current = ("Python", first)
+        self.calls = {"Python": 0, "C": 0}   # approximate under threads: for messages only
+        self.label = label
+        self._compile_c = compile_c
+        self.ready = threading.Event()   # set once the C tier runs or could not be built
+        _worker.submit(self)
+
+    def __call__(self, *values):
+        tier, fn = self.current   # one read: the whole call runs on this tier
+        self.calls[tier] += 1
+        return fn(*values)
+
+    @property
+    def tier(self):
+        return self.current[0]
+
+    def free(self):
+        self.current[1].free()
+
+    def __iter__(self):
+        return iter(self.current[1])
+
+    def _switch(self):
+        """Runs in the background thread: compile the C tier, then switch to it."""
+        start = time.perf_counter()
+        try:
+            fn = self._compile_c()   # None when the compile directory is unusable (mode() warned)
+            if fn is not None:
+                self.current = ("C", fn)
+                log.info("skautodiff: %s switched to the C tier after %d call(s) on the Python tier "
+                         "(compiled in the background in %.2f s)", self.label, self.calls["Python"],
+                         time.perf_counter() - start)
+        except Exception as error:   # the Python tier stays correct, only slower
+            log.warning("skautodiff: compiling the C tier of %s failed (%s: %s); it keeps running on "
+                        "the Python tier", self.label, type(error).__name__, error)
+        finally:
+            self.ready.set()
+
+
+class _Worker:
+    """One daemon thread compiling C tiers in order (g++ runs as a subprocess: the GIL stays free)."""
+
+    def __init__(self):
+        self._jobs = queue.Queue()
+        self._thread = None
+        self._busy = None   # the Tiered being compiled
+        self._closing = False
+        self._lock = threading.Lock()
+
+    def submit(self, tiered):
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="skautodiff-c-tier", daemon=True)
+                self._thread.start()
+        self._jobs.put(tiered)
+
+    def _run(self):
+        while True:
+            tiered = self._jobs.get()
+            with self._lock:   # close() sees either this job started or the worker closing
+                if self._closing:
+                    tiered.ready.set()
+                    continue
+                self._busy = tiered
+            try:
+                tiered._switch()
+            finally:
+                self._busy = None
+
+    def pending(self):
+        """The labels of the C tiers not compiled yet (in progress or queued)."""
+        busy = self._busy
+        return ([busy.label] if busy is not None else []) + [t.label for t in list(self._jobs.queue)]
+
+    def close(self, timeout=EXIT_WAIT):
+        """At exit: drop queued compiles, wait (bounded) for the one in progress."""
+        with self._lock:
+            self._closing = True
+            busy = self._busy
+        if busy is not None and not busy.ready.wait(timeout):
+            log.warning("skautodiff: exiting while the C tier of %s still compiles", busy.label)
+
+
+    def restart_in_child(self):
+        """After os.fork(): the child has no worker thread; compile its pending C tiers anew."""
+        busy, queued = self._busy, list(self._jobs.queue)
+        self.__init__()
+        for tiered in ([busy] if busy is not None else []) + queued:
+            self.submit(tiered)
+
+
+_worker = _Worker()
+atexit.register(_worker.close)
+os.register_at_fork(after_in_child=_worker.restart_in_child)
+
+
+def pending():
+    """Labels of the compiled functions whose C tier is still being compiled or queued."""
+    return _worker.pending()
+
+
+def wait(timeout=None):
+    """Wait until every C tier submitted so far is compiled; True when none is left."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while pending():
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@node_rewriter([Elemwise])
+def narrow_elemwise(fgraph, node):
+    """Split a sum or product of more than 31 terms into sums of at most 31.
+
+    numpy ufuncs take at most 32 operands, so PyTensor's Python implementation of a wider
+    elementwise op fails ('Scratchpad' object has no attribute 'ufunc'); the canonical rewrites
+    flatten e.g. the gradient of a 30-step recurrence into such a sum.
+    """
+    if not isinstance(node.op.scalar_op, (Add, Mul)) or len(node.inputs) < 32 or node.op.inplace_pattern:
+        return None
+    terms = list(node.inputs)
+    while len(terms) > 31:
+        terms = [node.op(*terms[i:i + 31]) if len(terms[i:i + 31]) > 1 else terms[i]
+                 for i in range(0, len(terms), 31)]
+    out, want = node.op(*terms), node.outputs[0]
+    if out.dtype != want.dtype:   # mixed dtypes: a part may have upcast differently
+        out = pt.cast(out, want.dtype)
+    return [want.type.filter_variable(out)]
+
+
+# After elementwise fusion and the last merge (49), before in-place rewrites (49.5).
+optdb.register("skautodiff_narrow_elemwise_rewrite", in2out(narrow_elemwise), NARROW, position=49.2)
