@@ -122,6 +122,8 @@ def _new_process(results, names, notes):
             if cold:
                 cell += " / cold " + (_status(cold, f"{name} cold, {p['label']}", notes)
                                       or _sec(cold["first_fit_s"]))
+                if cold.get("c_modules") is not None:
+                    cell += f", {cold['c_modules']} C modules"
             if warm["import_s"] > 0.01:
                 cell += f" (import {_sec(warm['import_s'])})"
             t_row.append(cell)
@@ -182,7 +184,8 @@ def render(results):
     if any("new_process" in p for p in results["problems"]):
         times, memory = _new_process(results, fit_names, notes)
         parts += [
-            "#### First fit in a new process: setup + trace/compile/jit + fit, warm / cold compile cache",
+            "#### First fit in a new process: setup + trace/compile/jit + fit, warm / cold compile cache "
+            "(and the C modules the cold fit compiled)",
             "", "(MLP: these fits stop after 20 iterations; start-up and memory do not grow with "
             "iterations.)",
             "", times, "",
