@@ -223,7 +223,7 @@ CASES = [
     C(("inplace", "fill"), N(3, 2), N()), C(("inplace", "fill"), N(4), 0.5), C(("inplace", "fill"), I(3), 2.7),
     C(("inplace", "put"), N(5), np.array([0, 3, 0, 1]), N(4)),   # index 0 twice: the last write wins
     C(("inplace", "put"), N(5), np.array([4, 1, 4]), N(2)),      # values repeat when shorter
-    C(("inplace", "put"), N(2, 3), np.array([-1, -6]), 1.5), R(("inplace", "put"), N(4), np.array([0, -1]), N(2)),
+    C(("inplace", "put"), N(2, 3), np.array([-1, -6]), 1.5), C(("inplace", "put"), N(4), np.array([0, -1, -4, 3]), N(3)),   # mixed signs, repeats
     R(("inplace", "put"), N(4), np.array([0, 5]), N(2), mode="wrap"), R(("inplace", "resize"), N(4), 2),
     # ---- elementwise ufuncs
     C(np.exp, N(3, 4)), C(np.exp2, N(4)), C(np.expm1, N(4)), C(np.log, P(3, 4)), C(np.log2, P(4)),
@@ -384,7 +384,7 @@ CASES = [
     C(np.argmax, N(3, 4), keepdims=True), C(np.argmin, N(3, 4), -1), C(np.argmin, I(5)),
     C(np.searchsorted, V([0.1, 0.4, 0.9]), N(5)), C(np.searchsorted, np.array([-1.0, 0.0, 1.0]), N(4), side="right"),
     C(np.searchsorted, N(4), 0.0, sorter=np.array([0, 1, 2, 3]), grad=False),
-    C(np.put, N(5), IDX, N(6)), C(np.put, N(3, 2), 4, N()), R(np.put, N(5), V(IDX), N(6)),
+    C(np.put, N(5), IDX, N(6)), C(np.put, N(3, 2), 4, N()), C(np.put, N(5), V(IDX), N(6)),
     C(np.copyto, N(3, 4), N(4)), C(np.copyto, N(3), N(3), where=B(3)), C(np.copyto, N(3), 2),
     C(np.nonzero, I(3, 4)), C(np.nonzero, B(5)), C(np.flatnonzero, I(3, 4)), C(np.argwhere, I(3, 4)),
     C(np.tril_indices, V(np.int64(3))), C(np.tril_indices, V(np.int64(3)), 1, 4), C(np.triu_indices, V(np.int64(4)), -1),

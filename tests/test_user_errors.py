@@ -235,6 +235,16 @@ def np_put(w, y):
     return np.sum(w * y)
 
 
+def put_mixed_signs(w, y):
+    y.put([0, -1, 2, -3], w[::-1] ** 2)   # -1 is 2 and -3 is 0: the later writes win
+    return np.sum(y * np.array([1.0, 2.0, 3.0]))
+
+
+def put_input_indices(w, y, idx=np.array([2, 0, 2])):
+    np.put(y, idx, w)   # the indices are an input of the compiled function
+    return np.sum(y * np.array([1.0, 2.0, 3.0]))
+
+
 def sort_a_slice(w, y):
     y[:2].sort()   # a view made by indexing: the argument's copy follows
     return np.sum(w * y)
@@ -247,7 +257,8 @@ def augmented_assignment(w, y):
 
 IN_PLACE = [sort_data, sort_parameters, fill_argument, fill_with_a_parameter, fill_a_local_array, multiply_out,
             add_out_parameter, add_positional_out, exp_into_local, sum_into_local, clip_method_out, copyto_argument,
-            copyto_where, put_method, np_put, sort_a_slice, augmented_assignment]
+            copyto_where, put_method, np_put, put_mixed_signs, put_input_indices, sort_a_slice,
+            augmented_assignment]
 
 
 def _native_on_copies(fn, *args):

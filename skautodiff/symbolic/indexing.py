@@ -149,20 +149,15 @@ def _argsort(a, axis=-1, kind=None, order=None, *, stable=None):
 
 
 def _put(a, ind, v, mode="raise"):
-    """np.put(a, ind, v) and a.put(ind, v): the new value of a. numpy writes one index after the
-    other (the last write wins where indices repeat) and repeats v when it is shorter."""
-    if contains_var(ind) or mode != "raise":
-        raise NotImplementedError("np.put with indices that depend on the inputs, or with mode='wrap' or "
-                                  "'clip', is not supported; use a[...] = v with constant indices")
-    ind = np.asarray(ind).ravel()
-    if (ind < 0).any() and (ind >= 0).any():
-        raise NotImplementedError("np.put with both negative and non-negative indices is not supported; "
-                                  "write them all non-negative")
+    """np.put(a, ind, v) and a.put(ind, v): the new value of a, i.e. `a.flat[ind] = v` with v
+    repeated when it is shorter (`assign` keeps numpy's last write where indices repeat)."""
+    if mode != "raise":
+        raise NotImplementedError("np.put with mode='wrap' or 'clip' is not supported; "
+                                  "wrap or clip the indices first (np.mod / np.clip)")
     a, v = as_var(a), as_var(v).flatten()
-    reversed_first = np.unique(ind[::-1], return_index=True)[1]
-    last = np.sort(len(ind) - 1 - reversed_first)   # the write that wins at each index
-    values = v[pt.as_tensor_variable(last) % v.shape[0]]
-    return pt.set_subtensor(a.flatten()[ind[last]], cast(values, a.dtype)).reshape(a.shape)
+    ind = as_var(ind).flatten() if contains_var(ind) else np.ravel(ind)
+    values = v[pt.arange(ind.shape[0]) % v.shape[0]]
+    return assign(a.flatten(), ind, cast(values, a.dtype)).reshape(a.shape)
 
 
 def _copyto(dst, src, casting="same_kind", where=True):
