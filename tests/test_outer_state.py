@@ -574,3 +574,16 @@ def test_integers_from_outside_where_a_number_is_needed(axis):
             fd = np.array([(f(X + eps * e) - f(X - eps * e)) / (2 * eps)
                            for e in np.eye(X.size).reshape(-1, *X.shape)]).reshape(X.shape)
             np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_a_complex_array_from_outside_changed_in_place():
+    """Not an input (complex), so a constant of the graph: guarded by its content, an in-place
+    change traces again instead of giving the old value."""
+    Z = np.array([1 + 2j, 3 - 1j, -2j])
+
+    def loss(w):
+        return np.sum(np.abs(Z) * w ** 2)
+
+    check_now(loss, lambda w: 2 * np.abs(Z) * w)
+    Z[0] = 10.0
+    check_now(loss, lambda w: 2 * np.abs(Z) * w)

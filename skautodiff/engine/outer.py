@@ -92,6 +92,14 @@ def is_numeric(value):
     return type(value) is float or isinstance(value, (np.integer, np.floating))
 
 
+def _content(array):
+    """What a constant array read from outside is compared by at each call (an in-place change
+    traces again): its type, dtype, shape and bytes."""
+    if not isinstance(array, np.ndarray):
+        return type(array)
+    return type(array), array.dtype.str, array.shape, np.ascontiguousarray(array).tobytes()
+
+
 def is_plain_object(value):
     """An object whose attributes the engine follows (instances, user modules are separate).
 
@@ -284,6 +292,8 @@ class Outside:
         self._remember(value, value, read)
         if isinstance(value, types.MethodType):
             guards.append(ValueGuard(lambda call: read(call).__func__, value.__func__, what))
+        elif isinstance(value, np.ndarray):   # complex or object: a constant, guarded by content
+            guards.append(ValueGuard(lambda call: _content(read(call)), _content(value), what))
         else:
             guards.append(ValueGuard(read, value, what))
         return value
