@@ -9,10 +9,10 @@ assignment, read once per call, so a call in flight finishes on the tier it star
 tiers run the same graph except for elementwise fusion (C only), so they agree to round-off.
 
 A short fit may finish entirely on the Python tier; a long one switches part-way. At exit the
-compile in progress is waited for (at most `EXIT_WAIT` s), so its C modules land complete in the
-compile cache and the next process starts warm; compiles still queued are dropped (nothing of
-them is written). A process killed meanwhile leaves PyTensor's lock released by the kernel and
-at most an unfinished temporary module directory, which PyTensor ignores and later removes.
+C tiers submitted so far are finished (at most `EXIT_WAIT` s in all), so their modules land
+complete in the compile cache and the next process starts warm; what is left after that is
+dropped. A process killed meanwhile leaves PyTensor's lock released by the kernel and at most an
+unfinished temporary module directory, which PyTensor ignores and later removes.
 
 SKAUTODIFF_TIERS=0 turns tiering off (C compiled before the first call, as for a steady-state
 benchmark); the test mode SKAUTODIFF_MODE=fast is Python-only anyway.
@@ -33,7 +33,7 @@ from pytensor.tensor.elemwise import Elemwise
 
 log = logging.getLogger("skautodiff")
 NARROW = "skautodiff_narrow_elemwise"   # the Python linker's rewrite tag (see mode())
-EXIT_WAIT = 60.0   # seconds an exiting process waits for the C compile in progress
+EXIT_WAIT = 60.0   # seconds an exiting process waits for the C compiles it started
 
 
 def enabled():
@@ -97,27 +97,35 @@ class _Worker:
         self._thread = None
         self._busy = None   # the Tiered being compiled
         self._closing = False
+        self._unfinished = 0   # submitted and not compiled (or dropped) yet
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
 
     def submit(self, tiered):
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="skautodiff-c-tier", daemon=True)
                 self._thread.start()
+            self._unfinished += 1
         self._jobs.put(tiered)
 
     def _run(self):
         while True:
             tiered = self._jobs.get()
             with self._lock:   # close() sees either this job started or the worker closing
-                if self._closing:
-                    tiered.ready.set()
-                    continue
-                self._busy = tiered
+                closing = self._closing
+                if not closing:
+                    self._busy = tiered
             try:
-                tiered._switch()
+                if closing:   # dropped at exit: nothing of it is written
+                    tiered.ready.set()
+                else:
+                    tiered._switch()
             finally:
-                self._busy = None
+                with self._lock:
+                    self._busy = None
+                    self._unfinished -= 1
+                    self._done.notify_all()
 
     def pending(self):
         """The labels of the C tiers not compiled yet (in progress or queued)."""
@@ -125,13 +133,15 @@ class _Worker:
         return ([busy.label] if busy is not None else []) + [t.label for t in list(self._jobs.queue)]
 
     def close(self, timeout=EXIT_WAIT):
-        """At exit: drop queued compiles, wait (bounded) for the one in progress."""
+        """At exit: finish the C tiers submitted so far (at most `timeout` s in all), so that the
+        next process finds their modules in the compile cache; what is left then is dropped."""
         with self._lock:
+            self._done.wait_for(lambda: self._unfinished == 0, timeout)
             self._closing = True
-            busy = self._busy
-        if busy is not None and not busy.ready.wait(timeout):
-            log.warning("skautodiff: exiting while the C tier of %s still compiles", busy.label)
-
+            left = self._unfinished
+        if left:
+            log.warning("skautodiff: exiting while %d C tier(s) still compile (%s); they compile "
+                        "again in the next process", left, ", ".join(self.pending()))
 
     def restart_in_child(self):
         """After os.fork(): the child has no worker thread; compile its pending C tiers anew."""
