@@ -94,9 +94,9 @@ def run_rule(interp, rule, args, kwargs, what):
             # An integer or flag that is an input (an argument, or a number read from outside at
             # call time: axis=AXIS, ddof=k) where the rule needs a concrete value: use its value,
             # guarded, so that another value traces again.
-            if not any(_is_traced_integer(t) for t in traced_in((args, kwargs))):
+            if not any(_is_integer(t) for t in traced_in((args, kwargs))):
                 raise
-            args, kwargs = _concrete_integers(interp, (args, kwargs), what)
+            args, kwargs = concretize_all(interp, (args, kwargs), what, only=_is_integer)
             return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
     except NotImplementedError as exc:
         raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}")
@@ -106,19 +106,9 @@ def run_rule(interp, rule, args, kwargs, what):
         raise interp.error(f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}")
 
 
-def _is_traced_integer(t):
+def _is_integer(t):
+    """A traced integer or boolean scalar (an axis, a ddof, a flag)."""
     return np.ndim(t.value) == 0 and dtype_of(t.value).kind in "biu"
-
-
-def _concrete_integers(interp, obj, what):
-    """obj with every traced integer or boolean scalar inside replaced by its guarded value."""
-    if is_traced(obj):
-        return concretize(interp, obj, what) if _is_traced_integer(obj) else obj
-    if type(obj) in (list, tuple):
-        return type(obj)(_concrete_integers(interp, x, what) for x in obj)
-    if type(obj) is dict:
-        return {k: _concrete_integers(interp, v, what) for k, v in obj.items()}
-    return obj
 
 
 def apply_rule(interp, rule, native, args, kwargs, what):
@@ -240,17 +230,18 @@ def concretize(interp, value, why):
     return value.value
 
 
-def concretize_all(interp, obj, why):
-    """obj with every traced integer/boolean inside replaced by its guarded concrete value."""
+def concretize_all(interp, obj, why, only=None):
+    """obj with every traced integer/boolean inside (those `only(traced)` accepts, when given)
+    replaced by its guarded concrete value."""
     if is_traced(obj):
-        return concretize(interp, obj, why)
+        return concretize(interp, obj, why) if only is None or only(obj) else obj
     if isinstance(obj, (list, tuple)) and contains_traced(obj):
-        items = [concretize_all(interp, x, why) for x in obj]
+        items = [concretize_all(interp, x, why, only) for x in obj]
         return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
     if isinstance(obj, dict) and contains_traced(obj):
-        return {k: concretize_all(interp, v, why) for k, v in obj.items()}
+        return {k: concretize_all(interp, v, why, only) for k, v in obj.items()}
     if isinstance(obj, slice) and contains_traced(obj):
-        return slice(*(concretize_all(interp, x, why) for x in (obj.start, obj.stop, obj.step)))
+        return slice(*(concretize_all(interp, x, why, only) for x in (obj.start, obj.stop, obj.step)))
     return obj
 
 
