@@ -1,0 +1,84 @@
+"""Sphinx configuration: the doc/*.md pages (MyST), an API reference generated from the code
+(autosummary + numpydoc) and a gallery run from examples/plot_*.py (sphinx-gallery).
+
+Build with `make docs` (offline, warnings are errors); the site lands in doc/_build/html.
+"""
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))   # document this checkout, installed or not
+
+# Figures are drawn off-screen: the build needs no display.
+os.environ.setdefault("MPLBACKEND", "agg")
+
+import skautodiff  # noqa: E402
+
+project = "skautodiff"
+author = "the skautodiff developers"
+copyright = "the skautodiff developers"
+release = version = skautodiff.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+
+# MyST: GitHub-style Markdown as the pages are written; headings get anchors for `page.md#section`.
+myst_enable_extensions = ["dollarmath"]
+myst_heading_anchors = 3
+
+# API reference: one page per public name, listed in api.rst.
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"inherited-members": False}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False   # methods are listed by the autosummary templates instead
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+
+# The gallery: only examples/plot_*.py run and draw; the older examples are scripts that print
+# (run by `make demo` and the tests), so they are not part of the gallery.
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"^(?!.*/plot_)",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "within_subsection_order": "FileNameSortKey",
+    "plot_gallery": "True",
+    "matplotlib_animations": False,
+}
+
+html_theme = "alabaster"
+html_title = "skautodiff"
+html_theme_options = {
+    "description": "Write a loss in plain numpy; get a compiled, differentiable scikit-learn model.",
+    "fixed_sidebar": True,
+}
+templates_path = ["_templates"]
+
+# performance.md's tables are generated (benchmarks/) with H4 headings under H2: valid Markdown.
+suppress_warnings = ["myst.header"]
+
+
+def _skip_metadata_routing(app, what, name, obj, skip, options):
+    """scikit-learn's set_fit_request & co. are generated per class, and their docstrings link to
+    scikit-learn's own glossary: they are documented there, not here."""
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_routing)
