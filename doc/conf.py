@@ -51,8 +51,8 @@ numpydoc_xref_param_type = False
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
-    "ignore_pattern": r"^(?!.*/plot_)",
+    "filename_pattern": r"plot_",
+    "ignore_pattern": r"^(?!(.*/)?plot_)",   # matched against a file name or a path
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
