@@ -37,10 +37,28 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
-# API reference: one page per public name, listed in api.rst.
+# API reference: one page per public name, listed in api.rst, from _templates/autosummary/.
+templates_path = ["_templates"]
+
+
+def _unavailable_methods():
+    """{model: [methods]}: a model's methods that scikit-learn's ``available_if`` hides because
+    the model lacks the function behind them (MLPClassifier has no ``decision_function``)."""
+    import skautodiff.models
+
+    unavailable = {}
+    for name in skautodiff.models.__all__:
+        cls = getattr(skautodiff.models, name)
+        model = cls()
+        hidden = [m for m in dir(cls)
+                  if not m.startswith("_") and callable(getattr(cls, m)) and not hasattr(model, m)]
+        unavailable[f"skautodiff.models.{name}"] = ", ".join(hidden)
+    return unavailable
+
+
+autosummary_context = {"unavailable": _unavailable_methods()}
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"inherited-members": False}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False   # methods are listed by the autosummary templates instead
 numpydoc_class_members_toctree = False
@@ -58,6 +76,10 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "plot_gallery": "True",
     "matplotlib_animations": False,
+    # "Examples using X" under each API page (the minigallery in _templates/).
+    "doc_module": ("skautodiff",),
+    "backreferences_dir": "generated/backreferences",
+    "reference_url": {"skautodiff": None},
 }
 
 html_theme = "alabaster"
@@ -65,20 +87,32 @@ html_title = "skautodiff"
 html_theme_options = {
     "description": "Write a loss in plain numpy; get a compiled, differentiable scikit-learn model.",
     "fixed_sidebar": True,
+    "page_width": "1180px",
+    "sidebar_width": "240px",
 }
-templates_path = ["_templates"]
 
 # performance.md's tables are generated (benchmarks/) with H4 headings under H2: valid Markdown.
 suppress_warnings = ["myst.header"]
 
 
-def _skip_metadata_routing(app, what, name, obj, skip, options):
-    """scikit-learn's set_fit_request & co. are generated per class, and their docstrings link to
-    scikit-learn's own glossary: they are documented there, not here."""
-    if name.startswith("set_") and name.endswith("_request"):
+def _defining_module(obj):
+    """The module that defines a member: functions and classes say it, properties through their
+    getter, builtin methods (an exception's) through their class."""
+    obj = getattr(obj, "fget", obj)
+    module = getattr(obj, "__module__", None)
+    if module is None:
+        module = getattr(getattr(obj, "__objclass__", None), "__module__", None)
+    return module or ""
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Members inherited from scikit-learn (get_params, score, set_fit_request, ...) or from
+    Exception are documented by them, and their docstrings link to scikit-learn's own glossary:
+    the reference shows skautodiff's members only (inherited ones included)."""
+    if not _defining_module(obj).startswith("skautodiff"):
         return True
     return None
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_routing)
+    app.connect("autodoc-skip-member", _skip_foreign_members)

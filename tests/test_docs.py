@@ -76,6 +76,10 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     for name in _api_reference_names():
         page = (out / "generated" / f"{name}.html").read_text()
         assert f'id="{name}"' in page, f"the API page of {name} documents nothing"
+    # Inherited methods are listed; one that scikit-learn's available_if hides is not.
+    mlp = (out / "generated" / "skautodiff.models.MLPClassifier.html").read_text()
+    assert 'id="skautodiff.models.MLPClassifier.fit"' in mlp and "MLPClassifier.predict_proba" in mlp
+    assert "MLPClassifier.decision_function" not in mlp and "get_params" not in mlp
     for page in ("getting-started", "estimators", "constructs", "formulas", "supported", "performance",
                  "architecture"):
         assert (out / f"{page}.html").is_file()
