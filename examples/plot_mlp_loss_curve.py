@@ -17,6 +17,8 @@ from skautodiff.models import MLPClassifier
 X, y = make_moons(n_samples=300, noise=0.25, random_state=0)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 
+# %%
+# One fit per penalty strength; ``loss_curve_`` has one value per L-BFGS iteration.
 fig, ax = plt.subplots(figsize=(6, 4))
 for alpha in (1e-3, 1e-1, 1.0):
     # tol is L-BFGS's gradient tolerance: the fit stops once the gradient is that small.
@@ -31,6 +33,6 @@ ax.set_yscale("log")
 ax.set_xlabel("L-BFGS iteration")
 ax.set_ylabel("training loss (cross-entropy + penalty)")
 ax.set_title("MLPClassifier on two moons")
-ax.legend()
+ax.legend(loc="lower left")
 fig.tight_layout()
 plt.show()
