@@ -19,7 +19,7 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
 
 # %%
 # One fit per penalty strength; ``loss_curve_`` has one value per L-BFGS iteration.
-fig, ax = plt.subplots(figsize=(6, 4))
+fig, ax = plt.subplots(figsize=(7, 4.2))
 for alpha in (1e-3, 1e-1, 1.0):
     # tol is L-BFGS's gradient tolerance: the fit stops once the gradient is that small.
     mlp = MLPClassifier(hidden_layer_sizes=(16,), activation="tanh", alpha=alpha, tol=1e-3,
@@ -33,6 +33,6 @@ ax.set_yscale("log")
 ax.set_xlabel("L-BFGS iteration")
 ax.set_ylabel("training loss (cross-entropy + penalty)")
 ax.set_title("MLPClassifier on two moons")
-ax.legend(loc="lower left")
+ax.legend(loc="upper right", fontsize="small")
 fig.tight_layout()
 plt.show()
