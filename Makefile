@@ -43,7 +43,7 @@ test: install
 # The documentation site (doc/, the API reference from the docstrings, the gallery run from
 # examples/plot_*.py), built offline with warnings as errors; open doc/_build/html/index.html.
 docs: install
-	cd doc && ../$(VENV)/bin/python -m sphinx -b html -W --keep-going -q . _build/html
+	cd doc && $(abspath $(VENV))/bin/python -m sphinx -b html -W --keep-going -q . _build/html
 	@echo "The site is in doc/_build/html (open doc/_build/html/index.html)"
 
 bench: install
