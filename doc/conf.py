@@ -24,7 +24,6 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.mathjax",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -34,7 +33,8 @@ root_doc = "index"
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 
 # MyST: GitHub-style Markdown as the pages are written; headings get anchors for `page.md#section`.
-myst_enable_extensions = ["dollarmath"]
+# No math extension: the site loads nothing from the network when viewed (formulas in the gallery
+# are drawn by matplotlib).
 myst_heading_anchors = 3
 
 # API reference: one page per public name, listed in api.rst, from _templates/autosummary/.
@@ -76,6 +76,7 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "plot_gallery": "True",
     "matplotlib_animations": False,
+    "write_computation_times": False,   # its page loads scripts from the network
     # "Examples using X" under each API page (the minigallery in _templates/).
     "doc_module": ("skautodiff",),
     "backreferences_dir": "generated/backreferences",
