@@ -83,3 +83,13 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     for page in ("getting-started", "estimators", "constructs", "formulas", "supported", "performance",
                  "architecture"):
         assert (out / f"{page}.html").is_file()
+
+
+@pytest.mark.parametrize("module", ["skautodiff.api", "skautodiff.optimize", "skautodiff.printing.formulas"])
+def test_docstring_examples_print_what_they_show(module):
+    """The Examples sections of the API reference are run, and their output compared."""
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
