@@ -256,6 +256,8 @@ CASES = [
     C(np.bitwise_or, B(5), B(5)), C(np.bitwise_xor, I(5, low=0, high=9), I(5, low=0, high=9)),
     C(np.invert, B(4)), C(np.isnan, V([1.0, np.nan, np.inf])), C(np.isinf, V([1.0, np.nan, -np.inf])),
     C(np.isfinite, V([1.0, np.nan, np.inf])),
+    C(np.select, [B(3, 4), B(4)], [N(3, 4), N(3, 4)]), C(np.select, [B(5), B(5)], [N(5), 2.0], N()),
+    C(np.select, [B(3)], [I(3)], default=-1), C(np.real, N(3)), C(np.imag, N(3)), C(np.real, I(2, 2)),
     C(np.where, B(3, 4), N(3, 4), N(4)), C(np.where, B(5), N(5), 0.0), C(np.where, B(4)),
     C(np.clip, N(6), -0.5, 0.5), C(np.clip, N(6), None, 0.5), C(np.clip, N(5), A(5, low=-3, high=-1), A(5, low=1, high=3)),
     C(np.clip, N(6), min=-0.1),
@@ -296,6 +298,9 @@ CASES = [
     # ---- cumulative
     C(np.cumsum, N(3, 4)), C(np.cumsum, N(3, 4), axis=0), C(np.cumsum, N(3, 4), -1),
     C(np.cumprod, N(3, 4), axis=1), C(np.cumprod, N(5)),
+    C(np.gradient, N(6)), C(np.gradient, N(6), 0.5), C(np.gradient, N(6), P()), C(np.gradient, N(5), edge_order=2),
+    C(np.gradient, N(3, 4)), C(np.gradient, N(3, 4), 2.0, axis=1), C(np.gradient, N(3, 4), 2.0, 0.5, edge_order=2),
+    C(np.gradient, N(4, 3), axis=(-1,)), C(np.gradient, I(5)), R(np.gradient, N(4), np.array([0.0, 1.0, 3.0, 4.0])),
     C(np.diff, N(6)), C(np.diff, N(3, 4), axis=0), C(np.diff, N(6), n=2),
     C(np.diff, N(3, 4), prepend=0.0), C(np.diff, N(3, 4), axis=0, append=N(1, 4)),
     # ---- products
@@ -327,7 +332,10 @@ CASES = [
     C(np.hstack, [N(3), N(2)]), C(np.hstack, [N(2, 3), N(2, 1)]), C(np.hstack, [N(), N(2)]),
     C(np.vstack, [N(3), N(3)]), C(np.vstack, [N(2, 3), N(3)]), C(np.dstack, [N(3), N(3)]),
     C(np.dstack, [N(2, 3), N(2, 3, 2)]), C(np.column_stack, [N(3), N(3, 2), N(3)]),
-    R(np.vstack, N(2, 3)),
+    # one array stands for the list of its rows
+    *[C(stacker, N(*shape)) for stacker in (np.hstack, np.vstack, np.dstack, np.column_stack)
+      for shape in ((4,), (3, 4), (2, 3, 4), (2, 3, 2, 2))],
+    C(np.vstack, N(1, 3)), C(np.column_stack, N(3, 1)), C(np.hstack, I(3, 2)),
     C(np.expand_dims, N(3, 4), 1), C(np.expand_dims, N(3, 4), (0, 3)), C(np.expand_dims, N(3), -1),
     C(np.squeeze, N(3, 1)), C(np.squeeze, N(1, 3, 1), axis=2), C(np.squeeze, N(1, 1)),
     C(np.atleast_1d, N()), C(np.atleast_1d, N(3), N()), C(np.atleast_2d, N(3)), C(np.atleast_2d, N(2, 3)),
@@ -339,6 +347,12 @@ CASES = [
     C(np.moveaxis, N(2, 3, 4), 0, -1), C(np.moveaxis, N(2, 3, 4), [0, 1], [2, 0]), C(np.swapaxes, N(2, 3, 4), 0, 2),
     C(np.roll, N(5), 2), C(np.roll, N(3, 4), -1, axis=1), C(np.roll, N(3, 4), (1, 2), axis=(0, 1)),
     C(np.roll, N(3, 4), 1, axis=(0, 1)), C(np.roll, N(3, 4), 5),
+    C(np.rollaxis, N(2, 3, 4), 2), C(np.rollaxis, N(2, 3, 4), 0, 2), C(np.rollaxis, N(2, 3, 4), 1, 3),
+    C(np.rollaxis, N(2, 3, 4), -1, -2), C(np.rollaxis, N(2, 3), 1, 1),
+    *[C(np.rot90, N(3, 4), k) for k in (0, 1, 2, 3, -1, 5)], C(np.rot90, N(2, 3, 4), 1, axes=(2, 0)),
+    C(np.rot90, N(2, 3, 4), 3, (1, 2)),
+    C(np.fft.fftshift, N(5)), C(np.fft.fftshift, N(4, 5)), C(np.fft.fftshift, N(4, 5), axes=1),
+    C(np.fft.fftshift, N(1, 3), axes=(0,)), C(np.fft.ifftshift, N(5)), C(np.fft.ifftshift, N(4, 3), axes=(-1, 0)),
     C(np.tile, N(3), 2), C(np.tile, N(2, 3), (2, 1)), C(np.tile, N(3), (2, 2)), C(np.tile, N(2, 3), (2, 1, 2)),
     C(np.repeat, N(3), 2), C(np.repeat, N(2, 3), [1, 0, 2], axis=1), C(np.repeat, N(2, 3), 2),
     C(np.pad, N(3, 4), 1), C(np.pad, N(3, 4), ((1, 2), (0, 1)), constant_values=2.5),

@@ -8,6 +8,9 @@ import difflib
 import importlib
 import types
 
+import numpy as np
+import scipy.special
+
 # Areas, in lookup order. A missing module is skipped so that areas can land one at a time.
 # (sparse.py has tables of its own: the engine consults them for sparse operands only.)
 _AREAS = ("operators", "elementwise", "reductions", "products", "shapes", "creation", "indexing", "ufunc_methods",
@@ -21,6 +24,7 @@ UNARY = {}         # "-", "+", "~" -> rule(a)
 COMPARE = {}       # "<", "==", ... -> rule(a, b)
 INPLACE = {}       # callable key -> index of the positional argument the call updates in place
 IN_PLACE_METHODS = {}   # ndarray method that updates the array (sort, fill) -> rule(var, ...) -> its new value
+OPERATOR_FUNCTIONS = {}  # operator.add, ... -> (kind, symbol): evaluated as the expression they name
 
 AREAS = {}         # area name -> its module, for the generated catalogue (doc/supported.md)
 
@@ -32,7 +36,8 @@ for _name in _AREAS:
             raise
         continue
     AREAS[_name] = _module
-    for _table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS"):
+    for _table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS",
+                   "OPERATOR_FUNCTIONS"):
         globals()[_table].update(getattr(_module, _table, {}))
 
 
@@ -82,7 +87,54 @@ def _public_module(module):
     return ".".join(parts) or module
 
 
-def closest_names(name, n=3):
-    """Supported names closest to `name`, for 'did you mean' hints."""
-    names = {display_name(k).rsplit(".", 1)[-1] for k in FUNCTIONS} | set(METHODS)
-    return difflib.get_close_matches(name, sorted(names), n=n, cutoff=0.6)
+def home(fn):
+    """The public module a callable is reached from ('numpy', 'scipy.special', 'math', ...).
+
+    scipy.special's ufuncs carry no __module__, so they are recognised by membership."""
+    if isinstance(fn, tuple):
+        fn = fn[0]
+    if isinstance(fn, np.ufunc) and getattr(scipy.special, fn.__name__, None) is fn:
+        return "scipy.special"
+    module = getattr(fn, "__module__", None) or type(fn).__module__
+    return _public_module(module)
+
+
+def closest_names(name, module=None, n=3):
+    """Supported names close to `name`, for 'did you mean' hints: only names of the same module
+    (`module`, as `home` gives it), so that scipy's cdist is not offered math's dist."""
+    if module is None:
+        names = set(METHODS)
+    else:
+        names = {display_name(k).rsplit(".", 1)[-1] for k in FUNCTIONS if home(k) == module}
+    return difflib.get_close_matches(name, sorted(names), n=n, cutoff=0.7)
+
+
+# What to write instead of functions that have no rule, with an example (keyed like FUNCTIONS).
+ALTERNATIVES = {
+    np.interp: "for fixed knots xp and traced values fp, interpolate with weights computed from "
+               "the untraced x: j = np.clip(np.searchsorted(xp, x) - 1, 0, len(xp) - 2); "
+               "t = (x - xp[j]) / (xp[j + 1] - xp[j]); fp[j] * (1 - t) + fp[j + 1] * t",
+    np.partition: "np.sort(x, axis) gives a valid partition for every k (and is differentiable)",
+    np.argpartition: "np.argsort(x, axis) orders the whole axis, which is a valid argpartition",
+    np.frompyfunc: "write the function with numpy operations on whole arrays and call it directly",
+    np.piecewise: "np.select([cond1, cond2], [f1(x), f2(x)], default) or nested np.where "
+                  "computes the same pieces",
+    scipy.special.y0: "Bessel functions of the second kind have no PyTensor counterpart; compute "
+                      "them outside the traced function when they do not depend on the parameters",
+    scipy.special.y1: "Bessel functions of the second kind have no PyTensor counterpart; compute "
+                      "them outside the traced function when they do not depend on the parameters",
+    scipy.special.yn: "Bessel functions of the second kind have no PyTensor counterpart; compute "
+                      "them outside the traced function when they do not depend on the parameters",
+}
+
+
+def alternative(fn):
+    """A known alternative for a callable without a rule, or None."""
+    for key in (fn, _key(fn)):
+        try:
+            hint = ALTERNATIVES.get(key)
+        except TypeError:
+            continue
+        if hint is not None:
+            return hint
+    return None
