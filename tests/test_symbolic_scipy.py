@@ -182,6 +182,15 @@ def _spd(a):
     return a @ a.T + 3.0 * np.eye(3)
 
 
+def _simplex(x):
+    # works on numpy arrays and PyTensor variables alike: columns normalised to sum 1
+    return x / x.sum(axis=0)
+
+
+T_POINTS = np.array([-40.0, -6.0, -1.5, -0.3, 0.0, 0.2, 1.0, 3.0, 25.0])
+T_DF = np.array([3.0, 1.5, 4.0, 0.7, 2.0, 6.0, 30.0, 1.0, 5.0])
+
+
 STATS = [
     Case("norm.logpdf", st.norm.logpdf, lambda F, x: F(st.norm.logpdf)(x), (X,)),
     Case("norm.logpdf-pos", st.norm.logpdf, lambda F, x, m, s: F(st.norm.logpdf)(x, m, s), (X, X[::-1], POS)),
@@ -236,6 +245,64 @@ STATS = [
          lambda F, x, a: F(st.multivariate_normal.logpdf)(x, cov=_spd(a)), (R.normal(size=(2, 3)), A3)),
     Case("mvn.logpdf-dim1", st.multivariate_normal.logpdf,
          lambda F, x, m, c: F(st.multivariate_normal.logpdf)(x, m, c), (X, np.array(0.3), np.array(2.0))),
+    # ---- densities, distribution and survival functions besides the log forms
+    Case("norm.pdf", st.norm.pdf, lambda F, x, m, s: F(st.norm.pdf)(x, m, s), (X, X[::-1], POS)),
+    Case("norm.cdf", st.norm.cdf, lambda F, x, s: F(st.norm.cdf)(x, loc=0.2, scale=s), (LARGE, SCALE), tails=True),
+    Case("norm.sf", st.norm.sf, lambda F, x: F(st.norm.sf)(x), (LARGE,), tails=True),
+    Case("t.pdf", st.t.pdf, lambda F, x, df: F(st.t.pdf)(x, df, 0.1, 1.3), (X, POS)),
+    Case("t.cdf", st.t.cdf, lambda F, x, df: F(st.t.cdf)(x, df), (T_POINTS, T_DF), tails=True),
+    Case("t.cdf-loc-scale", st.t.cdf, lambda F, x, df, m, s: F(st.t.cdf)(x, df, m, s), (X, POS, X[::-1], POS)),
+    Case("t.cdf-inf-df", st.t.cdf, lambda F, x: F(st.t.cdf)(x, np.inf), (X,)),
+    Case("t.logcdf", st.t.logcdf, lambda F, x, df: F(st.t.logcdf)(x, df), (T_POINTS, T_DF), tails=True),
+    Case("t.sf", st.t.sf, lambda F, x, df: F(st.t.sf)(x, df=df), (T_POINTS, T_DF), tails=True),
+    Case("laplace.pdf", st.laplace.pdf, lambda F, x, s: F(st.laplace.pdf)(x, 0.1, s), (X, SCALE)),
+    Case("laplace.cdf", st.laplace.cdf, lambda F, x, s: F(st.laplace.cdf)(x, 0.1, s), (LARGE / 4, SCALE)),
+    Case("laplace.sf", st.laplace.sf, lambda F, x: F(st.laplace.sf)(x), (LARGE / 4,)),
+    Case("gamma.pdf", st.gamma.pdf, lambda F, x, a: F(st.gamma.pdf)(x, a, scale=2.0), (POS, POS[::-1])),
+    Case("gamma.cdf", st.gamma.cdf, lambda F, x, a: F(st.gamma.cdf)(x, a, 0.1, 1.5), (POS, POS[::-1])),
+    Case("gamma.cdf-support", st.gamma.cdf, lambda F, x: F(st.gamma.cdf)(x, 2.0), (np.array([-1.0, 0.0, 2.0]),)),
+    Case("gamma.sf", st.gamma.sf, lambda F, x, a: F(st.gamma.sf)(x, a=a), (np.array([-1.0, 0.5, 2.0, 4.0, 9.0]), POS)),
+    Case("beta.pdf", st.beta.pdf, lambda F, x, a, b: F(st.beta.pdf)(x, a, b), (UNIT, POS, POS[::-1])),
+    Case("beta.cdf", st.beta.cdf, lambda F, x, a, b: F(st.beta.cdf)(x, a, b), (UNIT, POS, POS[::-1])),
+    Case("beta.cdf-support", st.beta.cdf, lambda F, x: F(st.beta.cdf)(x, 2.0, 3.0),
+         (np.array([-0.5, 0.0, 1.0, 1.5]),), grad=False),
+    Case("chi2.logpdf", st.chi2.logpdf, lambda F, x, df: F(st.chi2.logpdf)(x, df), (POS * 2, POS[::-1] * 3)),
+    Case("chi2.logpdf-support", st.chi2.logpdf, lambda F, x, df: F(st.chi2.logpdf)(x, df),
+         (np.array([-1.0, 0.0, 0.0, 2.0]), np.array([3.0, 2.0, 3.0, -1.0])), grad=False),
+    Case("chi2.pdf", st.chi2.pdf, lambda F, x, df: F(st.chi2.pdf)(x, df, scale=1.5), (POS * 2, POS[::-1] * 3)),
+    Case("chi2.cdf", st.chi2.cdf, lambda F, x, df: F(st.chi2.cdf)(x, df), (np.array([-1.0, 0.5, 2.0, 4.0, 9.0]), POS * 3)),
+    Case("chi2.sf", st.chi2.sf, lambda F, x, df: F(st.chi2.sf)(x, df), (np.array([-1.0, 0.5, 2.0, 4.0, 9.0]), POS * 3)),
+    Case("expon.logpdf", st.expon.logpdf, lambda F, x, s: F(st.expon.logpdf)(x, 0.1, s), (POS, SCALE)),
+    Case("expon.logpdf-support", st.expon.logpdf, lambda F, x: F(st.expon.logpdf)(x),
+         (np.array([-1.0, 0.0, 2.0]),), grad=False),
+    Case("expon.pdf", st.expon.pdf, lambda F, x, s: F(st.expon.pdf)(x, scale=s), (POS, SCALE)),
+    Case("expon.cdf", st.expon.cdf, lambda F, x, s: F(st.expon.cdf)(x, scale=s), (np.array([-1.0, 0.5, 2.0]), SCALE)),
+    Case("expon.sf", st.expon.sf, lambda F, x, s: F(st.expon.sf)(x, scale=s), (np.array([-1.0, 0.5, 2.0]), SCALE)),
+    Case("poisson.pmf", st.poisson.pmf, lambda F, mu: F(st.poisson.pmf)(K, mu), (POS[:4],)),
+    Case("poisson.cdf", st.poisson.cdf, lambda F, mu: F(st.poisson.cdf)(np.array([-1.0, 0.0, 2.5, 7.0]), mu),
+         (POS[:4] * 2,)),
+    Case("poisson.cdf-loc", st.poisson.cdf, lambda F, mu: F(st.poisson.cdf)(K + 1, mu=mu, loc=1), (POS[:4],)),
+    Case("poisson.sf", st.poisson.sf, lambda F, mu: F(st.poisson.sf)(np.array([-1.0, 0.0, 2.5, 7.0]), mu),
+         (POS[:4] * 2,)),
+    Case("binom.pmf", st.binom.pmf, lambda F, p: F(st.binom.pmf)(K, 8, p), (UNIT[:4],)),
+    Case("bernoulli.pmf", st.bernoulli.pmf, lambda F, p: F(st.bernoulli.pmf)(np.array([0.0, 1.0, 1.0]), p),
+         (UNIT[:3],)),
+    Case("dirichlet.logpdf", st.dirichlet.logpdf, lambda F, x, a: F(st.dirichlet.logpdf)(_simplex(x), a),
+         (R.uniform(0.2, 1.0, size=3), POS[:3])),
+    Case("dirichlet.logpdf-columns", st.dirichlet.logpdf,
+         lambda F, x, a: F(st.dirichlet.logpdf)(_simplex(x), a), (R.uniform(0.2, 1.0, size=(3, 4)), POS[:3])),
+    Case("dirichlet.logpdf-k-minus-1", st.dirichlet.logpdf,
+         lambda F, x, a: F(st.dirichlet.logpdf)(_simplex(x)[:2], a), (R.uniform(0.2, 1.0, size=3), POS[:3])),
+    Case("dirichlet.pdf", st.dirichlet.pdf, lambda F, x, a: F(st.dirichlet.pdf)(_simplex(x), a),
+         (R.uniform(0.2, 1.0, size=3), POS[:3])),
+    Case("mvn.pdf", st.multivariate_normal.pdf,
+         lambda F, x, m, a: F(st.multivariate_normal.pdf)(x, m, _spd(a)), (R.normal(size=(4, 3)), MU, A3)),
+    Case("mvn.entropy", st.multivariate_normal.entropy,
+         lambda F, m, a: F(st.multivariate_normal.entropy)(m, _spd(a)), (MU, A3)),
+    Case("mvn.entropy-diag", st.multivariate_normal.entropy,
+         lambda F, m, c: F(st.multivariate_normal.entropy)(m, cov=c), (MU, POS[:3])),
+    Case("mvn.entropy-isotropic", st.multivariate_normal.entropy,
+         lambda F, m, c: F(st.multivariate_normal.entropy)(m, c), (MU, np.array(2.0))),
 ]
 
 
