@@ -15,7 +15,7 @@ from pytensor.ifelse import ifelse
 from pytensor.tensor import special as pts
 import scipy.stats as st
 
-from .special import as_tensor, log_ndtr, ndtr, xlog1py, xlogy
+from .special import as_tensor, gammaincc, log_ndtr, ndtr, xlog1py, xlogy
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _LOG_PI = float(np.log(np.pi))
@@ -200,7 +200,7 @@ def _counting_cdf(upper):
         k = pt.floor(k - loc)
         inside = k >= 0
         a = pt.switch(inside, k + 1.0, 1.0)
-        value = pt.gammainc(a, mu) if upper else pt.gammaincc(a, mu)
+        value = pt.gammainc(a, mu) if upper else gammaincc(a, mu)
         return pt.switch(mu >= 0, pt.switch(inside, value, 1.0 if upper else 0.0), np.nan)
 
     rule.__name__ = f"poisson_{'sf' if upper else 'cdf'}"
@@ -341,7 +341,7 @@ FUNCTIONS = dict([
     _GAMMA_LOGPDF,
     _exp_of(_GAMMA_LOGPDF, "pdf"),
     _continuous(st.gamma, "cdf", ("a",), _on_half_line(lambda z, a: pt.gammainc(a, z)), valid=lambda a: a > 0),
-    _continuous(st.gamma, "sf", ("a",), _survival_on_half_line(lambda z, a: pt.gammaincc(a, z)),
+    _continuous(st.gamma, "sf", ("a",), _survival_on_half_line(lambda z, a: gammaincc(a, z)),
                 valid=lambda a: a > 0),
     _BETA_LOGPDF,
     _exp_of(_BETA_LOGPDF, "pdf"),
@@ -351,7 +351,7 @@ FUNCTIONS = dict([
     _exp_of(_CHI2_LOGPDF, "pdf"),
     _continuous(st.chi2, "cdf", ("df",), _on_half_line(lambda z, df: pt.gammainc(0.5 * df, 0.5 * z)),
                 valid=lambda df: df > 0),
-    _continuous(st.chi2, "sf", ("df",), _survival_on_half_line(lambda z, df: pt.gammaincc(0.5 * df, 0.5 * z)),
+    _continuous(st.chi2, "sf", ("df",), _survival_on_half_line(lambda z, df: gammaincc(0.5 * df, 0.5 * z)),
                 valid=lambda df: df > 0),
     _EXPON_LOGPDF,
     _exp_of(_EXPON_LOGPDF, "pdf"),
