@@ -13,12 +13,14 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+import scipy.spatial.distance as ssd
 import scipy.special as sc
 import scipy.stats as st
 from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Variable
 
 from skautodiff.symbolic import _key, lookup
+from skautodiff.symbolic import spatial as spatial_table
 from skautodiff.symbolic import special as special_table
 from skautodiff.symbolic import stats as stats_table
 
@@ -327,6 +329,39 @@ STATS = [
 ]
 
 
+XA = R.normal(size=(4, 3))
+XB = R.normal(size=(2, 3))
+TWINS = np.array([[0.5, -1.0, 2.0], [0.5, -1.0, 2.0], [1.5, 0.0, -0.5], [0.2, 0.3, 0.1]])  # rows 0 and 1 coincide
+METRICS = ["euclidean", "sqeuclidean", "cityblock", "chebyshev", "minkowski", "seuclidean", "cosine",
+           "correlation", "braycurtis", "canberra"]
+
+SPATIAL = [
+    *[Case(f"cdist-{m}", ssd.cdist, lambda F, a, b, m=m: F(ssd.cdist)(a, b, m), (XA, XB)) for m in METRICS],
+    *[Case(f"pdist-{m}", ssd.pdist, lambda F, a, m=m: F(ssd.pdist)(a, metric=m), (XA,)) for m in METRICS],
+    Case("cdist-default", ssd.cdist, lambda F, a, b: F(ssd.cdist)(a, b), (XA, XB)),
+    Case("cdist-minkowski-p", ssd.cdist, lambda F, a, b: F(ssd.cdist)(a, b, "minkowski", p=3.0), (XA, XB)),
+    Case("cdist-minkowski-p1", ssd.cdist, lambda F, a, b: F(ssd.cdist)(a, b, "minkowski", p=1), (XA, XB)),
+    Case("cdist-seuclidean-V", ssd.cdist, lambda F, a, b, v: F(ssd.cdist)(a, b, "seuclidean", V=v), (XA, XB, POS[:3])),
+    Case("cdist-alias", ssd.cdist, lambda F, a, b: F(ssd.cdist)(a, b, "cityblock"), (XA, XB)),
+    # zero distances: the diagonal of cdist(X, X) and coinciding rows have a zero gradient
+    *[Case(f"cdist-self-{m}", ssd.cdist, lambda F, a, m=m: F(ssd.cdist)(a, a, m), (XA,))
+      for m in ("euclidean", "sqeuclidean", "cityblock", "minkowski", "seuclidean")],
+    *[Case(f"pdist-twins-{m}", ssd.pdist, lambda F, a, m=m: F(ssd.pdist)(a, m), (TWINS,))
+      for m in ("euclidean", "sqeuclidean", "minkowski", "seuclidean")],
+    Case("cdist-canberra-zeros", ssd.cdist, lambda F, a, b: F(ssd.cdist)(a, b, "canberra"),
+         (np.array([[0.0, 1.0], [0.0, -2.0]]), np.array([[0.0, 0.5]]))),
+]
+
+
+@pytest.mark.parametrize("case", SPATIAL, ids=lambda c: c.id)
+def test_spatial(case):
+    check_case(case)
+
+
+def test_every_spatial_entry_has_a_case():
+    check_coverage(spatial_table.FUNCTIONS, SPATIAL)
+
+
 @pytest.mark.parametrize("case", SPECIAL, ids=lambda c: c.id)
 def test_special(case):
     check_case(case)
@@ -357,6 +392,9 @@ V = pt.vector("v")
     (lambda: symbolic(sc.expit)(V, out=np.zeros(3)), "out="),
     (lambda: symbolic(sc.polygamma)(V, V), "constant integer"),
     (lambda: symbolic(sc.jv)(V, V), "order"),
+    (lambda: symbolic(ssd.cdist)(pt.matrix(), pt.matrix(), "hamming"), "supported metrics"),
+    (lambda: symbolic(ssd.cdist)(pt.matrix(), pt.matrix(), lambda u, v: 0.0), "Python metric"),
+    (lambda: symbolic(ssd.pdist)(pt.matrix(), "minkowski", w=np.ones(2)), "w="),
     (lambda: symbolic(sc.multigammaln)(V, V), "constant integer"),
     (lambda: symbolic(st.multivariate_normal.logpdf)(V, V, np.eye(3), allow_singular=True), "allow_singular"),
 ])

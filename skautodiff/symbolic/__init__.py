@@ -14,7 +14,7 @@ import scipy.special
 # Areas, in lookup order. A missing module is skipped so that areas can land one at a time.
 # (sparse.py has tables of its own: the engine consults them for sparse operands only.)
 _AREAS = ("operators", "elementwise", "reductions", "products", "shapes", "creation", "indexing", "ufunc_methods",
-          "methods", "builtins", "special", "stats", "linalg")
+          "methods", "builtins", "special", "stats", "spatial", "linalg")
 
 FUNCTIONS = {}     # callable (or (owner, "name")) -> rule
 METHODS = {}       # ndarray method name -> rule(var, *args, **kwargs)

@@ -24,6 +24,7 @@ _TITLES = {
     "builtins": "Python builtins and math",
     "special": "scipy.special",
     "stats": "scipy.stats",
+    "spatial": "scipy.spatial.distance",
     "linalg": "Linear algebra (numpy.linalg, scipy.linalg)",
 }
 
