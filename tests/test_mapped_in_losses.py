@@ -2,6 +2,8 @@
 and the gradient equals central finite differences (tests/helpers.py). The rules themselves are
 checked case by case in test_symbolic_numpy.py and test_symbolic_scipy.py."""
 import numpy as np
+import scipy.linalg as sla
+import scipy.signal
 import scipy.spatial.distance as ssd
 import scipy.special as sc
 import scipy.stats as st
@@ -43,3 +45,15 @@ def test_stacking_one_array_rotating_and_selecting():
         chosen = np.select([stacked > 0.5, stacked < -0.5], [stacked ** 2, -stacked], default=0.25 * stacked)
         return np.sum(np.rot90(m) ** 2 * np.arange(6.0).reshape(3, 2)) + np.sum(chosen) + np.sum(np.real(w) * np.gradient(w))
     check(loss, np.array([0.9, -0.2, 0.4, -1.1, 0.3, 0.7]))
+
+
+def test_convolution_and_banded_and_sylvester_solves():
+    # scipy.signal's rules are loaded when scipy.signal.convolve is first looked up
+    ab = np.array([[0.0, 0.4, -0.3, 0.2], [3.0, 3.5, 2.8, 3.1], [0.1, -0.2, 0.3, 0.0]])
+
+    def loss(w):
+        smooth = scipy.signal.convolve(w, np.array([0.25, 0.5, 0.25]), mode="same")
+        banded = sla.solve_banded((1, 1), ab * (1.0 + 0.1 * w[0]), w)
+        sylvester = sla.solve_sylvester(np.diag(w) + 3.0 * np.eye(4), np.eye(4), np.outer(w, w))
+        return np.sum(smooth ** 2) + np.sum(np.convolve(w, w)) + banded @ w + np.sum(sylvester)
+    check(loss, np.array([0.3, -0.7, 1.1, 0.4]))

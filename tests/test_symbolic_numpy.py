@@ -298,6 +298,9 @@ CASES = [
     # ---- cumulative
     C(np.cumsum, N(3, 4)), C(np.cumsum, N(3, 4), axis=0), C(np.cumsum, N(3, 4), -1),
     C(np.cumprod, N(3, 4), axis=1), C(np.cumprod, N(5)),
+    *[C(np.convolve, N(n), N(m), mode=mode) for n, m in ((5, 3), (3, 5), (4, 4), (5, 2), (2, 5), (1, 3))
+      for mode in ("full", "valid", "same")],
+    C(np.convolve, N(5), X[0]), R(np.convolve, N(2, 3), N(2)),
     C(np.gradient, N(6)), C(np.gradient, N(6), 0.5), C(np.gradient, N(6), P()), C(np.gradient, N(5), edge_order=2),
     C(np.gradient, N(3, 4)), C(np.gradient, N(3, 4), 2.0, axis=1), C(np.gradient, N(3, 4), 2.0, 0.5, edge_order=2),
     C(np.gradient, N(4, 3), axis=(-1,)), C(np.gradient, I(5)), R(np.gradient, N(4), np.array([0.0, 1.0, 3.0, 4.0])),

@@ -13,6 +13,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+import scipy.signal
 import scipy.spatial.distance as ssd
 import scipy.special as sc
 import scipy.stats as st
@@ -20,6 +21,7 @@ from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Variable
 
 from skautodiff.symbolic import _key, lookup
+from skautodiff.symbolic import signal as signal_table
 from skautodiff.symbolic import spatial as spatial_table
 from skautodiff.symbolic import special as special_table
 from skautodiff.symbolic import stats as stats_table
@@ -351,6 +353,20 @@ SPATIAL = [
     Case("cdist-canberra-zeros", ssd.cdist, lambda F, a, b: F(ssd.cdist)(a, b, "canberra"),
          (np.array([[0.0, 1.0], [0.0, -2.0]]), np.array([[0.0, 0.5]]))),
 ]
+
+
+SIGNAL = [Case(f"convolve-{n}-{m}-{mode}", scipy.signal.convolve,
+               lambda F, a, v, mode=mode: F(scipy.signal.convolve)(a, v, mode=mode), (R.normal(size=n), R.normal(size=m)))
+          for n, m in ((5, 3), (3, 5), (4, 4), (6, 1)) for mode in ("full", "valid", "same")]
+
+
+@pytest.mark.parametrize("case", SIGNAL, ids=lambda c: c.id)
+def test_signal(case):
+    check_case(case)
+
+
+def test_every_signal_entry_has_a_case():
+    check_coverage(signal_table.FUNCTIONS, SIGNAL)
 
 
 @pytest.mark.parametrize("case", SPATIAL, ids=lambda c: c.id)

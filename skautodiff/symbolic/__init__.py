@@ -9,6 +9,7 @@ import importlib
 import types
 
 import numpy as np
+import scipy.linalg
 import scipy.special
 
 # Areas, in lookup order. A missing module is skipped so that areas can land one at a time.
@@ -28,17 +29,33 @@ OPERATOR_FUNCTIONS = {}  # operator.add, ... -> (kind, symbol): evaluated as the
 
 AREAS = {}         # area name -> its module, for the generated catalogue (doc/supported.md)
 
-for _name in _AREAS:
+# Areas whose library is slow to import, loaded when a function of that library is first looked
+# up (a user who calls scipy.signal.convolve has imported scipy.signal already): library -> area.
+_LAZY_AREAS = {"scipy.signal": "signal"}
+
+
+def _load(name):
     try:
-        _module = importlib.import_module(f"{__name__}.{_name}")
+        module = importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as exc:
-        if exc.name != f"{__name__}.{_name}":
+        if exc.name != f"{__name__}.{name}":
             raise
-        continue
-    AREAS[_name] = _module
-    for _table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS",
-                   "OPERATOR_FUNCTIONS"):
-        globals()[_table].update(getattr(_module, _table, {}))
+        return
+    AREAS[name] = module
+    for table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS",
+                  "OPERATOR_FUNCTIONS"):
+        globals()[table].update(getattr(module, table, {}))
+
+
+def load_all():
+    """Load the lazily loaded areas too (for the catalogue)."""
+    for name in _LAZY_AREAS.values():
+        if name not in AREAS:
+            _load(name)
+
+
+for _name in _AREAS:
+    _load(_name)
 
 
 def _key(fn):
@@ -51,6 +68,10 @@ def _key(fn):
 
 def lookup(fn):
     """The rule for a callable, or None."""
+    module = getattr(fn, "__module__", None) or ""
+    for library, area in _LAZY_AREAS.items():
+        if area not in AREAS and module.startswith(library):
+            _load(area)
     for key in (fn, _key(fn)):
         try:
             rule = FUNCTIONS.get(key)
@@ -119,6 +140,9 @@ ALTERNATIVES = {
     np.frompyfunc: "write the function with numpy operations on whole arrays and call it directly",
     np.piecewise: "np.select([cond1, cond2], [f1(x), f2(x)], default) or nested np.where "
                   "computes the same pieces",
+    scipy.linalg.sqrtm: "for a symmetric positive semi-definite matrix, w, V = np.linalg.eigh(A); "
+                        "V @ np.diag(np.sqrt(w)) @ V.T is its square root (or use np.linalg.cholesky "
+                        "where a factor L with A = L L^T serves)",
     scipy.special.y0: "Bessel functions of the second kind have no PyTensor counterpart; compute "
                       "them outside the traced function when they do not depend on the parameters",
     scipy.special.y1: "Bessel functions of the second kind have no PyTensor counterpart; compute "
