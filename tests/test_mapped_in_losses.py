@@ -2,11 +2,14 @@
 and the gradient equals central finite differences (tests/helpers.py). The rules themselves are
 checked case by case in test_symbolic_numpy.py and test_symbolic_scipy.py."""
 import numpy as np
+import pytest
 import scipy.linalg as sla
 import scipy.signal
 import scipy.spatial.distance as ssd
 import scipy.special as sc
 import scipy.stats as st
+
+import skautodiff
 
 from helpers import check
 
@@ -57,3 +60,18 @@ def test_convolution_and_banded_and_sylvester_solves():
         sylvester = sla.solve_sylvester(np.diag(w) + 3.0 * np.eye(4), np.eye(4), np.outer(w, w))
         return np.sum(smooth ** 2) + np.sum(np.convolve(w, w)) + banded @ w + np.sum(sylvester)
     check(loss, np.array([0.3, -0.7, 1.1, 0.4]))
+
+
+@pytest.mark.parametrize("loss", [
+    lambda w: np.sum(np.r_[w, 2.0, w[:2]] ** 2),
+    lambda w: np.sum((np.c_[w, w ** 2, np.ones(3)] @ np.array([1.0, 2.0, 3.0])) ** 2),
+    lambda w: np.sum(np.r_[w.reshape(1, 3), np.ones((2, 3))] ** 3),
+    lambda w: np.sum(np.c_[w.reshape(3, 1), 2.0 * w.reshape(3, 1), np.zeros((3, 1))] ** 2),
+], ids=["r_-vectors-and-numbers", "c_-columns", "r_-matrices", "c_-matrices"])
+def test_r_and_c_of_traced_arrays(loss):
+    check(loss, np.array([0.3, -1.2, 0.5]))
+
+
+def test_r_with_a_slice_is_refused_with_the_alternative():
+    with pytest.raises(skautodiff.TraceError, match=r"np.r_\[...\]: slices .*np.arange"):
+        skautodiff.Function(lambda w: np.sum(np.r_[w, 0:3]))(np.ones(3))

@@ -26,6 +26,7 @@ COMPARE = {}       # "<", "==", ... -> rule(a, b)
 INPLACE = {}       # callable key -> index of the positional argument the call updates in place
 IN_PLACE_METHODS = {}   # ndarray method that updates the array (sort, fill) -> rule(var, ...) -> its new value
 OPERATOR_FUNCTIONS = {}  # operator.add, ... -> (kind, symbol): evaluated as the expression they name
+SUBSCRIPTS = {}    # objects indexed like functions (np.r_, np.c_) -> rule(index)
 
 AREAS = {}         # area name -> its module, for the generated catalogue (doc/supported.md)
 
@@ -43,7 +44,7 @@ def _load(name):
         return
     AREAS[name] = module
     for table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS",
-                  "OPERATOR_FUNCTIONS"):
+                  "OPERATOR_FUNCTIONS", "SUBSCRIPTS"):
         globals()[table].update(getattr(module, table, {}))
 
 
@@ -80,6 +81,14 @@ def lookup(fn):
         if rule is not None:
             return rule
     return None
+
+
+def subscript_rule(obj):
+    """The rule for indexing `obj` with traced values when obj is np.r_ or alike, or None."""
+    try:
+        return SUBSCRIPTS.get(obj)
+    except TypeError:
+        return None
 
 
 def inplace_argument(fn):

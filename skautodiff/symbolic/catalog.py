@@ -50,15 +50,18 @@ def markdown():
            "[constructs.md](constructs.md).", ""]
     for area, module in AREAS.items():
         out += [f"## {_TITLES.get(area, area)}", ""]
-        for table in ("BINARY", "UNARY", "COMPARE", "OPERATOR_FUNCTIONS", "FUNCTIONS", "METHODS", "IN_PLACE_METHODS", "ATTRIBUTES"):
+        for table in ("BINARY", "UNARY", "COMPARE", "OPERATOR_FUNCTIONS", "FUNCTIONS", "SUBSCRIPTS", "METHODS", "IN_PLACE_METHODS", "ATTRIBUTES"):
             entries = getattr(module, table, None)
             if table == "IN_PLACE_METHODS" and entries:   # resize is refused with a hint
                 entries = {name: rule for name, rule in entries.items() if name != "resize"}
             if entries:
                 if table == "OPERATOR_FUNCTIONS":   # operator.add is _operator.add
                     entries = {f"operator.{fn.__name__}": how for fn, how in entries.items()}
+                if table == "SUBSCRIPTS":
+                    entries = {rule.label: rule for rule in entries.values()}
                 label = {"BINARY": "binary", "UNARY": "unary", "COMPARE": "comparison",
                          "OPERATOR_FUNCTIONS": "operator module functions",
+                         "SUBSCRIPTS": "indexing objects (arrays and numbers)",
                          "FUNCTIONS": "functions", "METHODS": "methods",
                          "IN_PLACE_METHODS": "methods that update the array in place",
                          "ATTRIBUTES": "attributes"}[table]

@@ -398,6 +398,31 @@ FUNCTIONS = {
     np.insert: _insert,
 }
 
+def _concatenator(name, to_piece, axis):
+    """np.r_[...] / np.c_[...] of arrays and numbers (no slices or directive strings)."""
+    def rule(index):
+        items = index if isinstance(index, tuple) else (index,)
+        for item in items:
+            if isinstance(item, (slice, str)):
+                raise NotImplementedError(f"{type(item).__name__}s are not supported in traced code; pass "
+                                          "arrays and numbers only (np.arange(a, b) for a:b)")
+        return pt.concatenate([to_piece(as_var(item)) for item in items], axis=axis)
+
+    rule.__name__ = f"_{name}"
+    rule.label = f"np.{name}[...]"
+    return rule
+
+
+def _c_piece(x):
+    # np.c_ is np.r_['-1,2,0', ...]: numbers become (1, 1), vectors columns, the rest stays
+    return x.dimshuffle("x", "x") if x.ndim == 0 else x[:, None] if x.ndim == 1 else x
+
+
+SUBSCRIPTS = {
+    np.r_: _concatenator("r_", _atleast_1d.one, 0),
+    np.c_: _concatenator("c_", _c_piece, -1),
+}
+
 # names that exist only in some numpy versions (all of ours are numpy 2.x; row_stack left in 2.5)
 for _name, _rule in {
     "row_stack": _vstack,
