@@ -301,6 +301,11 @@ CASES = [
     *[C(np.convolve, N(n), N(m), mode=mode) for n, m in ((5, 3), (3, 5), (4, 4), (5, 2), (2, 5), (1, 3))
       for mode in ("full", "valid", "same")],
     C(np.convolve, N(5), X[0]), R(np.convolve, N(2, 3), N(2)),
+    C(np.interp, N(7), V([-1.5, -0.5, 0.2, 1.0, 1.7]), N(5)), C(np.interp, N(3, 2), [-1.0, 0.0, 1.0], N(3)),
+    C(np.interp, V([-2.0, -1.0, 0.5, 1.0, 1.5]), [-1.0, 0.0, 1.0], N(3), left=N(), right=-4.0, grad=False),
+    C(np.interp, N(8), [-1.0, 0.0, 1.0], N(3), left=N(), right=-4.0),
+    C(np.interp, N(4), V([-1.0, 0.0, 1.0]), [2.0, 3.0, -1.0], grad=False), C(np.interp, N(4), V([0.5]), N(1)),
+    R(np.interp, N(4), [0.0, 1.0], N(2), period=2.0),
     C(np.gradient, N(6)), C(np.gradient, N(6), 0.5), C(np.gradient, N(6), P()), C(np.gradient, N(5), edge_order=2),
     C(np.gradient, N(3, 4)), C(np.gradient, N(3, 4), 2.0, axis=1), C(np.gradient, N(3, 4), 2.0, 0.5, edge_order=2),
     C(np.gradient, N(4, 3), axis=(-1,)), C(np.gradient, I(5)), R(np.gradient, N(4), np.array([0.0, 1.0, 3.0, 4.0])),

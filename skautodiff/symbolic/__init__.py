@@ -141,9 +141,6 @@ def closest_names(name, module=None, n=3):
 
 # What to write instead of functions that have no rule, with an example (keyed like FUNCTIONS).
 ALTERNATIVES = {
-    np.interp: "for fixed knots xp and traced values fp, interpolate with weights computed from "
-               "the untraced x: j = np.clip(np.searchsorted(xp, x) - 1, 0, len(xp) - 2); "
-               "t = (x - xp[j]) / (xp[j + 1] - xp[j]); fp[j] * (1 - t) + fp[j + 1] * t",
     np.partition: "np.sort(x, axis) gives a valid partition for every k (and is differentiable)",
     np.argpartition: "np.argsort(x, axis) orders the whole axis, which is a valid argpartition",
     np.frompyfunc: "write the function with numpy operations on whole arrays and call it directly",
