@@ -322,6 +322,12 @@ STATS = [
          (R.uniform(0.2, 1.0, size=3), POS[:3])),
     Case("mvn.pdf", st.multivariate_normal.pdf,
          lambda F, x, m, a: F(st.multivariate_normal.pdf)(x, m, _spd(a)), (R.normal(size=(4, 3)), MU, A3)),
+    Case("mvn.logpdf-allow-singular", st.multivariate_normal.logpdf,
+         lambda F, x, m, a: F(st.multivariate_normal.logpdf)(x, m, _spd(a), allow_singular=True),
+         (R.normal(size=(4, 3)), MU, A3)),
+    Case("mvn.pdf-allow-singular-diag", st.multivariate_normal.pdf,
+         lambda F, x, m, c: F(st.multivariate_normal.pdf)(x, m, cov=c, allow_singular=True),
+         (R.normal(size=(2, 3)), MU, POS[:3])),
     Case("mvn.entropy", st.multivariate_normal.entropy,
          lambda F, m, a: F(st.multivariate_normal.entropy)(m, _spd(a)), (MU, A3)),
     Case("mvn.entropy-diag", st.multivariate_normal.entropy,
@@ -412,11 +418,20 @@ V = pt.vector("v")
     (lambda: symbolic(ssd.cdist)(pt.matrix(), pt.matrix(), lambda u, v: 0.0), "Python metric"),
     (lambda: symbolic(ssd.pdist)(pt.matrix(), "minkowski", w=np.ones(2)), "w="),
     (lambda: symbolic(sc.multigammaln)(V, V), "constant integer"),
-    (lambda: symbolic(st.multivariate_normal.logpdf)(V, V, np.eye(3), allow_singular=True), "allow_singular"),
 ])
 def test_refused(call, message):
     with pytest.raises(NotImplementedError, match=message):
         call()
+
+
+def test_allow_singular_with_a_singular_covariance_raises_at_run_time():
+    x, cov = pt.matrix("x"), pt.matrix("cov")
+    f = pytensor.function([x, cov], symbolic(st.multivariate_normal.logpdf)(x, cov=cov, allow_singular=True),
+                          mode=MODE)
+    points = np.array([[0.1, 0.2], [0.3, -0.1]])
+    assert np.allclose(f(points, np.eye(2)), st.multivariate_normal.logpdf(points, cov=np.eye(2), allow_singular=True))
+    with pytest.raises(AssertionError, match="singular"):
+        f(points, np.array([[1.0, 1.0], [1.0, 1.0]]))
 
 
 @pytest.mark.parametrize("call", [

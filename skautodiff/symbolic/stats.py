@@ -12,6 +12,7 @@ switch() discards cannot leak a nan into the gradient of the parameters.
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.ifelse import ifelse
+from pytensor.raise_op import Assert
 from pytensor.tensor import special as pts
 import scipy.stats as st
 
@@ -240,15 +241,34 @@ def _squeeze_static(out, shape):
     return pt.squeeze(out, axis=ones) if ones else out
 
 
+# scipy's threshold below which an eigenvalue of the covariance counts as 0 (_multivariate._eigvalsh_to_eps)
+_SINGULAR_CUTOFF = 1e6 * float(np.finfo(np.float64).eps)
+
+
+def _nonsingular(cov):
+    """cov, checked at run time to be one that scipy does not treat as singular.
+
+    With allow_singular=True scipy uses a pseudo-determinant and a support test; for a covariance
+    of full rank its result is the ordinary density, which is what the rule computes. A singular
+    one raises (its density's gradient through the pseudo-inverse is not supported)."""
+    if cov.ndim == 2:
+        spectrum = pt.linalg.eigvalsh(cov)
+    else:
+        spectrum = pt.atleast_1d(cov)
+    full_rank = pt.min(spectrum) > _SINGULAR_CUTOFF * pt.max(pt.abs(spectrum))
+    return Assert("scipy.stats.multivariate_normal with allow_singular=True: this covariance is singular, "
+                  "which traced code does not support (a pseudo-determinant); add a small ridge, "
+                  "e.g. cov + 1e-9 * np.eye(d)")(cov, full_rank)
+
+
 def _mvn_logpdf(x, mean=None, cov=1, allow_singular=False):
-    if allow_singular:
-        raise NotImplementedError("scipy.stats.multivariate_normal.logpdf: allow_singular=True "
-                                  "(a pseudo-determinant and a support test) is not supported")
     if isinstance(cov, st.Covariance):
         raise NotImplementedError("scipy.stats.multivariate_normal.logpdf: Covariance objects are "
                                   "not supported; pass the covariance matrix")
     x = _as(x)
     cov = _as(cov)
+    if allow_singular:
+        cov = _nonsingular(cov)
     if mean is not None:
         mean = _as(mean)
         if mean.ndim > 1:
