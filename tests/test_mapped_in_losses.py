@@ -37,7 +37,8 @@ def test_pdist_on_traced_points_including_coinciding_ones():
 def test_stats_pdf_cdf_and_special_functions_in_a_loss():
     def loss(w):
         return (np.sum(np.log(st.norm.pdf(Y, w[0], np.exp(w[1])))) + np.sum(st.t.cdf(Y, 3.0 + w[1] ** 2))
-                + np.sum(st.poisson.cdf(np.array([0, 2, 5]), np.exp(w[0]))) + np.sum(sc.j0(w)) + sc.gammainc(2.0, w[1] ** 2))
+                + np.sum(st.poisson.cdf(np.array([0, 2, 5]), np.exp(w[0]))) + np.sum(sc.j0(w))
+                + sc.gammainc(2.0, w[1] ** 2))
     check(loss, np.array([0.3, -0.4]))
 
 
@@ -46,7 +47,8 @@ def test_stacking_one_array_rotating_and_selecting():
         m = w.reshape(2, 3)
         stacked = np.hstack(m) + np.vstack(m).ravel() + np.column_stack(m).T.ravel()
         chosen = np.select([stacked > 0.5, stacked < -0.5], [stacked ** 2, -stacked], default=0.25 * stacked)
-        return np.sum(np.rot90(m) ** 2 * np.arange(6.0).reshape(3, 2)) + np.sum(chosen) + np.sum(np.real(w) * np.gradient(w))
+        return (np.sum(np.rot90(m) ** 2 * np.arange(6.0).reshape(3, 2)) + np.sum(chosen)
+                + np.sum(np.real(w) * np.gradient(w)))
     check(loss, np.array([0.9, -0.2, 0.4, -1.1, 0.3, 0.7]))
 
 

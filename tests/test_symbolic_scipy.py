@@ -212,6 +212,7 @@ def _simplex(x):
     return x / x.sum(axis=0)
 
 
+CHI2_POINTS = np.array([-1.0, 0.5, 2.0, 4.0, 9.0])
 T_POINTS = np.array([-40.0, -6.0, -1.5, -0.3, 0.0, 0.2, 1.0, 3.0, 25.0])
 T_DF = np.array([3.0, 1.5, 4.0, 0.7, 2.0, 6.0, 30.0, 1.0, 5.0])
 
@@ -295,8 +296,8 @@ STATS = [
     Case("chi2.logpdf-support", st.chi2.logpdf, lambda F, x, df: F(st.chi2.logpdf)(x, df),
          (np.array([-1.0, 0.0, 0.0, 2.0]), np.array([3.0, 2.0, 3.0, -1.0])), grad=False),
     Case("chi2.pdf", st.chi2.pdf, lambda F, x, df: F(st.chi2.pdf)(x, df, scale=1.5), (POS * 2, POS[::-1] * 3)),
-    Case("chi2.cdf", st.chi2.cdf, lambda F, x, df: F(st.chi2.cdf)(x, df), (np.array([-1.0, 0.5, 2.0, 4.0, 9.0]), POS * 3)),
-    Case("chi2.sf", st.chi2.sf, lambda F, x, df: F(st.chi2.sf)(x, df), (np.array([-1.0, 0.5, 2.0, 4.0, 9.0]), POS * 3)),
+    Case("chi2.cdf", st.chi2.cdf, lambda F, x, df: F(st.chi2.cdf)(x, df), (CHI2_POINTS, POS * 3)),
+    Case("chi2.sf", st.chi2.sf, lambda F, x, df: F(st.chi2.sf)(x, df), (CHI2_POINTS, POS * 3)),
     Case("expon.logpdf", st.expon.logpdf, lambda F, x, s: F(st.expon.logpdf)(x, 0.1, s), (POS, SCALE)),
     Case("expon.logpdf-support", st.expon.logpdf, lambda F, x: F(st.expon.logpdf)(x),
          (np.array([-1.0, 0.0, 2.0]),), grad=False),
@@ -362,7 +363,8 @@ SPATIAL = [
 
 
 SIGNAL = [Case(f"convolve-{n}-{m}-{mode}", scipy.signal.convolve,
-               lambda F, a, v, mode=mode: F(scipy.signal.convolve)(a, v, mode=mode), (R.normal(size=n), R.normal(size=m)))
+               lambda F, a, v, mode=mode: F(scipy.signal.convolve)(a, v, mode=mode),
+               (R.normal(size=n), R.normal(size=m)))
           for n, m in ((5, 3), (3, 5), (4, 4), (6, 1)) for mode in ("full", "valid", "same")]
 
 

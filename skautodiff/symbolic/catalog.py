@@ -50,7 +50,8 @@ def markdown():
            "[constructs.md](constructs.md).", ""]
     for area, module in AREAS.items():
         out += [f"## {_TITLES.get(area, area)}", ""]
-        for table in ("BINARY", "UNARY", "COMPARE", "OPERATOR_FUNCTIONS", "FUNCTIONS", "SUBSCRIPTS", "METHODS", "IN_PLACE_METHODS", "ATTRIBUTES"):
+        for table in ("BINARY", "UNARY", "COMPARE", "OPERATOR_FUNCTIONS", "FUNCTIONS", "SUBSCRIPTS", "METHODS",
+                      "IN_PLACE_METHODS", "ATTRIBUTES"):
             entries = getattr(module, table, None)
             if table == "IN_PLACE_METHODS" and entries:   # resize is refused with a hint
                 entries = {name: rule for name, rule in entries.items() if name != "resize"}
