@@ -194,6 +194,9 @@ SPECIAL = [
     Case("i1", sc.i1, lambda F, x: F(sc.i1)(x), (X * 2,)),
     Case("iv", sc.iv, lambda F, x: F(sc.iv)(np.array([0.0, 1.0, 2.0, 0.5, 3.0]), x), (POS * 2,)),
     Case("ive", sc.ive, lambda F, x: F(sc.ive)(1.5, x), (POS * 5,)),
+    Case("kv", sc.kv, lambda F, x: F(sc.kv)(np.array([0.0, 1.0, 2.0, 0.5, 3.5]), x), (POS * 2,)),
+    Case("kve", sc.kve, lambda F, x: F(sc.kve)(2.5, x), (POS * 5,)),
+    *[Case(f.__name__, f, lambda F, x, f=f: F(f)(x), (POS * 2,)) for f in (sc.k0, sc.k1, sc.k0e, sc.k1e)],
     Case("kl_div-edges", sc.kl_div, lambda F, x, y: F(sc.kl_div)(x, y),
          (np.array([0.0, 0.0, 1.0, -1.0, 1.0]), np.array([2.0, 0.0, -1.0, 1.0, 0.0])), grad=False),
 ]

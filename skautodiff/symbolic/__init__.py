@@ -106,7 +106,7 @@ def display_name(key):
         owner_name = getattr(owner, "__name__", None) or getattr(owner, "name", None) or type(owner).__name__
         module = getattr(owner, "__module__", None) or type(owner).__module__
         return f"{_public_module(module)}.{owner_name}.{name}"
-    module = getattr(key, "__module__", None) or "builtins"
+    module = "scipy.special" if home(key) == "scipy.special" else getattr(key, "__module__", None) or "builtins"
     name = getattr(key, "__qualname__", None) or getattr(key, "__name__", repr(key))
     return name if module == "builtins" else f"{_public_module(module)}.{name}"
 
@@ -149,12 +149,9 @@ ALTERNATIVES = {
     scipy.linalg.sqrtm: "for a symmetric positive semi-definite matrix, w, V = np.linalg.eigh(A); "
                         "V @ np.diag(np.sqrt(w)) @ V.T is its square root (or use np.linalg.cholesky "
                         "where a factor L with A = L L^T serves)",
-    scipy.special.y0: "Bessel functions of the second kind have no PyTensor counterpart; compute "
-                      "them outside the traced function when they do not depend on the parameters",
-    scipy.special.y1: "Bessel functions of the second kind have no PyTensor counterpart; compute "
-                      "them outside the traced function when they do not depend on the parameters",
-    scipy.special.yn: "Bessel functions of the second kind have no PyTensor counterpart; compute "
-                      "them outside the traced function when they do not depend on the parameters",
+    **{getattr(scipy.special, name): "Bessel functions of the second kind (y0, y1, yn, yv) have no "
+       "PyTensor counterpart; compute them outside the traced function when they do not depend on the "
+       "parameters" for name in ("y0", "y1", "yn", "yv", "yve")},
 }
 
 

@@ -287,4 +287,10 @@ FUNCTIONS = {
     sc.i1: _ufunc("i1", pt.i1),
     sc.iv: _order("iv", pt.iv),
     sc.ive: _order("ive", pt.ive),
+    sc.kv: _order("kv", pt.kv),
+    sc.kve: _order("kve", pt.kve),
+    sc.k0: _ufunc("k0", lambda x: pt.kv(0.0, x)),
+    sc.k1: _ufunc("k1", lambda x: pt.kv(1.0, x)),
+    sc.k0e: _ufunc("k0e", lambda x: pt.kve(0.0, x)),
+    sc.k1e: _ufunc("k1e", lambda x: pt.kve(1.0, x)),
 }
