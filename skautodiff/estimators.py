@@ -112,9 +112,10 @@ class AutodiffEstimator(BaseEstimator):
                 )
             kwargs["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=X.dtype)
 
-        params = self._starting_params(X, y)
+        start = self._starting_params(X, y)
+        params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
         try:
-            self._fit_params(loss, params, X, y, kwargs)
+            self._fit_params(loss, params, X, y, kwargs, like=start)
         except (ValueError, TypeError):
             # Only now, not before every fit (it costs one loss evaluation): a loss that does not
             # return a real scalar gets a message naming what it returned. Any other error is
@@ -124,13 +125,13 @@ class AutodiffEstimator(BaseEstimator):
         return self
 
     def _starting_params(self, X, y):
+        """``params_`` (warm start) or what ``init_params`` gives, as given: fit casts the leaves
+        to the data's dtype (float32 data compiles and fits a float32 graph), and ``params_``
+        takes this structure's kinds of leaves back (see _restored)."""
         if self.warm_start and hasattr(self, "params_"):
-            params = self.params_
-        else:
-            init = self._user_function("init_params")
-            params = init(X, y, check_random_state(self.random_state)) if callable(init) else init
-        # The parameters' dtype is the data's: float32 data compiles and fits a float32 graph.
-        return tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), params)
+            return self.params_
+        init = self._user_function("init_params")
+        return init(X, y, check_random_state(self.random_state)) if callable(init) else init
 
     @staticmethod
     def _check_scalar_loss(loss, params, X, y, kwargs):
@@ -144,7 +145,7 @@ class AutodiffEstimator(BaseEstimator):
                 f"{type(value).__name__} of shape {np.shape(value)} (reduce it, e.g. with np.mean)"
             )
 
-    def _fit_params(self, loss, params, X, y, kwargs):
+    def _fit_params(self, loss, params, X, y, kwargs, like):
         from .optimize import method_name, minimize  # the functional layer below this one
 
         progress = _Progress(self.verbose)
@@ -154,7 +155,7 @@ class AutodiffEstimator(BaseEstimator):
                 loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
                 tol=tol, options=options, callback=progress,
             )
-        self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
+        self.params_ = _restored(result.x, like, X.dtype)
         self.loss_ = float(result.fun)
         self.loss_curve_ = progress.curve
         self.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
@@ -209,10 +210,20 @@ class AutodiffEstimator(BaseEstimator):
     def _validate_fit_data(self, X, y):
         """The one place where fit's input is checked (scikit-learn's own messages)."""
         multi_output = self.__sklearn_tags__().target_tags.multi_output
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=multi_output,
-            y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"),
-        )
+        try:
+            X, y = validate_data(
+                self, X, _target_columns(y), dtype=[np.float64, np.float32], multi_output=multi_output,
+                y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"),
+            )
+        except ValueError as error:
+            if not str(error).startswith("y should be a 1d array") or not isinstance(self, RegressorMixin):
+                raise
+            raise ValueError(
+                f"{error} {type(self).__name__} takes one target column. For (n, k) targets "
+                "(several outputs, or e.g. survival times with event indicators) pass "
+                "multi_output=True (in a subclass: `multi_output = True` in its class body); the "
+                "loss then receives y as an (n, k) array"
+            ) from None
         return X, self._encode_target(X, y)
 
     def _check_X(self, X):
@@ -221,9 +232,43 @@ class AutodiffEstimator(BaseEstimator):
                              accept_sparse=("csr", "csc"))
 
 
+def _target_columns(y):
+    """A structured (record) y as an (n, k) float array, one column per field in field order
+    (one field: a 1-D array);
+    any other y as it is (scikit-learn's validation handles lists, frames and arrays)."""
+    names = getattr(getattr(y, "dtype", None), "names", None)
+    if not names:
+        return y
+    for name in names:
+        field = y.dtype.fields[name][0]
+        if field.shape or field.kind not in "biuf":
+            raise ValueError(
+                f"y is a structured array and its field {name!r} has dtype {field}; only numeric "
+                "or boolean scalar fields can be targets (each field becomes one column of y, "
+                f"in the order {list(names)})"
+            )
+    columns = [np.asarray(y[name], dtype=np.float64) for name in names]
+    return columns[0] if len(columns) == 1 else np.column_stack(columns)
+
+
 def _leaf_dtype(params):
-    leaves = [np.asarray(leaf) for leaf in pytree.flatten(params)[0]]
+    """The dtype params_ was fitted in (its first numpy leaf's: Python floats say nothing)."""
+    leaves = [leaf for leaf in pytree.flatten(params)[0] if isinstance(leaf, (np.ndarray, np.generic))]
     return leaves[0].dtype if leaves else np.float64
+
+
+def _restored(fitted, like, dtype):
+    """The fitted leaves in the kinds of leaves the starting parameters had: a Python number
+    comes back as a Python float, a numpy scalar as a numpy scalar, an array as an array of the
+    data's dtype (the optimiser works on arrays, so scalars come out of it 0-d)."""
+    def restore(value, given):
+        if isinstance(given, np.generic):   # first: np.float64 is also a Python float
+            return dtype.type(np.asarray(value))
+        if isinstance(given, (int, float)):   # bool is no leaf: it stays in the structure
+            return float(np.asarray(value))
+        return np.asarray(value, dtype=dtype)
+    leaves, treedef, _ = pytree.flatten(fitted)
+    return pytree.unflatten(treedef, [restore(v, g) for v, g in zip(leaves, pytree.flatten(like)[0])])
 
 
 @contextlib.contextmanager
@@ -294,13 +339,19 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Seeds the ``rng`` given to ``init_params``.
     verbose : int, default 0
         1 prints a line per iteration.
+    multi_output : bool, default False
+        Whether ``y`` may have several columns: an (n, k) y (several outputs, or survival
+        ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without
+        it a 2-D y is refused (an (n, 1) column is flattened with a warning, scikit-learn's rule).
+        A structured y becomes one float column per field, in field order.
     """
 
     predict_fn = None
+    multi_output = False
 
     def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
                  optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, multi_output=False):
         self._set_functions(loss=loss, init_params=init_params, predict_fn=predict_fn)
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -310,12 +361,19 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.multi_output = multi_output
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = bool(self.multi_output)
+        return tags
 
     def _encode_target(self, X, y):
+        self._target_shape = y.shape[1:]   # for formula(): (k,) for an (n, k) target
         return y.astype(X.dtype, copy=False)
 
     def _example_target(self, X):
-        return np.zeros(len(X), dtype=X.dtype)
+        return np.zeros((len(X), *getattr(self, "_target_shape", ())), dtype=X.dtype)
 
     def predict(self, X):
         X = self._check_X(X)

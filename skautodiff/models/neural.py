@@ -75,10 +75,7 @@ class MLPClassifier(_Perceptron, AutodiffClassifier):
 class MLPRegressor(_Perceptron, AutodiffRegressor):
     """Linear output, half the mean squared error + the weight penalty; y may have columns."""
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
+    multi_output = True
 
     def init_params(self, X, y, rng):
         return self._init_layers(X.shape[1], None if y.ndim == 1 else y.shape[1], rng)
