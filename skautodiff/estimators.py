@@ -10,6 +10,7 @@ Nothing compiled is stored on the estimator: compiled functions live in the proc
 so estimators pickle as plain data and clones made by ``GridSearchCV`` reuse one compilation.
 """
 import contextlib
+import functools
 import inspect
 import logging
 import numbers
@@ -37,6 +38,23 @@ def _accepts_keyword(fn, name):
     except (TypeError, ValueError):  # a builtin without a signature: assume it does not
         return False
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _without_partial(loss, loss_kwargs):
+    """(function, keyword arguments) of the loss: a ``functools.partial`` of keyword arguments
+    becomes its function and those keywords, under ``loss_kwargs`` (which win, as keywords given
+    at a call win over a partial's). The compiled layer takes plain functions: numbers bound by a
+    partial then stay inputs of the compiled loss, like ``loss_kwargs``."""
+    kwargs = dict(loss_kwargs or {})
+    if not isinstance(loss, functools.partial):
+        return loss, kwargs
+    if loss.args:
+        raise TypeError(
+            f"the loss is functools.partial({getattr(loss.func, '__name__', loss.func)!r}, ...) with "
+            f"{len(loss.args)} positional argument(s); fit passes the parameters first, so bind "
+            "the loss's other arguments by keyword (partial(loss, alpha=0.1)) or use loss_kwargs"
+        )
+    return loss.func, {**loss.keywords, **kwargs}
 
 
 def _has_function(name):
@@ -85,13 +103,44 @@ class AutodiffEstimator(BaseEstimator):
         return fn
 
     def set_params(self, **params):
-        """As scikit-learn's, and ``loss_kwargs__alpha=0.1`` sets one entry of ``loss_kwargs``."""
+        """As scikit-learn's, and ``loss_kwargs__alpha=0.1`` sets one entry of ``loss_kwargs``.
+
+        A subclass whose ``__init__`` leaves out a fit setting of the functional form (``tol``,
+        ``max_iter``, ``optimizer``, ...: see _fit_settings) can still have it set here and in
+        a grid search; clones keep it (``__sklearn_clone__``), ``get_params`` does not list it.
+        """
         entries = {key: params.pop(key) for key in list(params) if key.startswith("loss_kwargs__")}
         if entries:
             loss_kwargs = dict(params.pop("loss_kwargs", self.loss_kwargs) or {})
             loss_kwargs.update({key[len("loss_kwargs__"):]: value for key, value in entries.items()})
             params["loss_kwargs"] = loss_kwargs
+        unlisted = self._fit_settings() - set(self._get_param_names())
+        for name in unlisted.intersection(params):
+            setattr(self, name, params.pop(name))
         return super().set_params(**params)
+
+    @classmethod
+    def _fit_settings(cls):
+        """The parameters of the functional form (AutodiffRegressor or AutodiffClassifier, read
+        from its constructor) that only change how a fit runs, not what the model is: not the
+        user's functions, and not target_encoding or multi_output, which the loss is written for."""
+        functional = next((base for base in cls.__mro__ if base in (AutodiffRegressor, AutodiffClassifier)), None)
+        if functional is None:
+            return set()
+        model = {"loss", "init_params", "predict_fn", "decision_fn", "proba_fn", "target_encoding",
+                 "multi_output"}
+        return set(functional._get_param_names()) - model
+
+    def __sklearn_clone__(self):
+        """scikit-learn's clone, keeping the fit settings that set_params set outside __init__'s
+        parameters (they are instance attributes then)."""
+        from sklearn.base import clone
+
+        new = super().__sklearn_clone__()
+        for name in self._fit_settings() - set(self._get_param_names()):
+            if name in vars(self):
+                setattr(new, name, clone(vars(self)[name], safe=False))
+        return new
 
     # ----------------------------------------------------------------- fitting
 
@@ -102,8 +151,7 @@ class AutodiffEstimator(BaseEstimator):
         must then accept.
         """
         X, y = self._validate_fit_data(X, y)
-        loss = self._user_function("loss")
-        kwargs = dict(self.loss_kwargs or {})
+        loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
         if sample_weight is not None:
             if not _accepts_keyword(loss, "sample_weight"):
                 raise TypeError(
@@ -193,7 +241,8 @@ class AutodiffEstimator(BaseEstimator):
         X = np.zeros((2, self.n_features_in_), dtype=_leaf_dtype(self.params_))
         if of == "loss":
             y = self._example_target(X)
-            return formula(self._user_function("loss"), self.params_, X, y, **dict(self.loss_kwargs or {}))
+            loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
+            return formula(loss, self.params_, X, y, **kwargs)
         if of == "predict":
             name = next(n for n in ("predict_fn", "decision_fn", "proba_fn")
                         if self._user_function(n, required=False) is not None)
