@@ -314,7 +314,7 @@ def _restored(fitted, like, dtype):
         if isinstance(given, np.generic):   # first: np.float64 is also a Python float
             return dtype.type(np.asarray(value))
         if isinstance(given, (int, float)):   # bool is no leaf: it stays in the structure
-            return float(np.asarray(value))
+            return float(np.asarray(value, dtype=dtype))   # the value fitted in the data's dtype
         return np.asarray(value, dtype=dtype)
     leaves, treedef, _ = pytree.flatten(fitted)
     return pytree.unflatten(treedef, [restore(v, g) for v, g in zip(leaves, pytree.flatten(like)[0])])

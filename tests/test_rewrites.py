@@ -56,6 +56,7 @@ def _graph(entry):
     return traced._graph("value_and_grad" if names and not entry.xfail_grad else "value")
 
 
+@pytest.mark.slow   # PyTensor's rewrites: about 105 s of CPU for the whole corpus
 @pytest.mark.parametrize("entry", [pytest.param(e, id=e.name) for e in ENTRIES if not e.xfail])
 def test_no_rewrite_fails(entry, c_rewrites, caplog, capfd):
     with warnings.catch_warnings():

@@ -176,6 +176,7 @@ def test_params_come_back_in_the_kinds_init_params_gave(dtype):
     assert type(params["nested"][1][0]) is np.ndarray and params["nested"][1][0].shape == ()
     assert isinstance(params["nested"], list) and isinstance(params["nested"][1], tuple)
     assert params["w"].dtype == dtype
+    assert float(dtype(params["b"])) == params["b"]   # fitted in the data's dtype: float32 data, a float32 value
     rtol = 1e-6 if dtype == np.float64 else 1e-4
     assert params["scale"] == pytest.approx(3, rel=rtol)
     assert params["nested"][0] == pytest.approx(4, rel=rtol)
