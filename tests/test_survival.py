@@ -121,3 +121,13 @@ def test_score_clone_pickle_and_grid_search():
 def test_bad_targets_are_named(y, message):
     with pytest.raises(ValueError, match=message):
         CoxPHRegressor().fit(np.arange(3.0)[:, None], y)
+
+
+@pytest.mark.cbackend
+def test_the_c_backend_matches_statsmodels():
+    """What users run: the loss (argsort, cumulative sum, searchsorted) compiled to C."""
+    X, time, event = _heart()
+    reference = _reference(X, time, event)
+    est = CoxPHRegressor().fit(X, np.column_stack([time, event]))
+    np.testing.assert_allclose(est.coef_, reference.params, rtol=1e-6)
+    assert est.log_likelihood_ == pytest.approx(reference.llf, rel=1e-6)
