@@ -282,9 +282,8 @@ class AutodiffEstimator(BaseEstimator):
 
 
 def _target_columns(y):
-    """A structured (record) y as an (n, k) float array, one column per field in field order
-    (one field: a 1-D array);
-    any other y as it is (scikit-learn's validation handles lists, frames and arrays)."""
+    """A structured (record) y as an (n, k) float array, one column per field in field order (one
+    field: a 1-D array); any other y as it is (scikit-learn's validation handles the rest)."""
     names = getattr(getattr(y, "dtype", None), "names", None)
     if not names:
         return y

@@ -18,7 +18,7 @@ _active = {}   # message -> [blocks inside which it is ignored, whether this mod
 
 def _entry(message):
     """The filter tuple `warnings.filterwarnings("ignore", message=message)` inserts."""
-    return ("ignore", re.compile(message, re.I), Warning, None, 0)
+    return ("ignore", re.compile(message, re.IGNORECASE), Warning, None, 0)
 
 
 @contextlib.contextmanager

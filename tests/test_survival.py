@@ -88,7 +88,7 @@ def test_concordance_index_by_hand():
 
 
 def test_concordance_index_equals_a_count_over_all_pairs():
-    X, time, event = _tied(seed=4, n=30)
+    _, time, event = _tied(seed=4, n=30)
     risk = np.random.default_rng(5).normal(size=30).round(1)   # with ties in risk
     concordant = pairs = 0.0
     for i in range(30):

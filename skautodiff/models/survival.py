@@ -45,9 +45,10 @@ def _time_event_columns(y):
     events = [name for name in names if kinds[name] == "b"]
     times = [name for name in names if kinds[name] in "iuf"]
     if len(names) != 2 or len(events) != 1 or len(times) != 1:
+        fields = {name: str(y.dtype.fields[name][0]) for name in names}
         raise ValueError(
             f"a structured y for CoxPHRegressor needs two fields, a boolean event indicator and "
-            f"a numeric time; got fields {dict((n, str(y.dtype.fields[n][0])) for n in names)}"
+            f"a numeric time; got fields {fields}"
         )
     return np.column_stack([np.asarray(y[times[0]], dtype=np.float64), y[events[0]]])
 
