@@ -10,6 +10,7 @@ Nothing compiled is stored on the estimator: compiled functions live in the proc
 so estimators pickle as plain data and clones made by ``GridSearchCV`` reuse one compilation.
 """
 import contextlib
+import functools
 import inspect
 import logging
 import numbers
@@ -37,6 +38,23 @@ def _accepts_keyword(fn, name):
     except (TypeError, ValueError):  # a builtin without a signature: assume it does not
         return False
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _without_partial(loss, loss_kwargs):
+    """(function, keyword arguments) of the loss: a ``functools.partial`` of keyword arguments
+    becomes its function and those keywords, under ``loss_kwargs`` (which win, as keywords given
+    at a call win over a partial's). The compiled layer takes plain functions: numbers bound by a
+    partial then stay inputs of the compiled loss, like ``loss_kwargs``."""
+    kwargs = dict(loss_kwargs or {})
+    if not isinstance(loss, functools.partial):
+        return loss, kwargs
+    if loss.args:
+        raise TypeError(
+            f"the loss is functools.partial({getattr(loss.func, '__name__', loss.func)!r}, ...) with "
+            f"{len(loss.args)} positional argument(s); fit passes the parameters first, so bind "
+            "the loss's other arguments by keyword (partial(loss, alpha=0.1)) or use loss_kwargs"
+        )
+    return loss.func, {**loss.keywords, **kwargs}
 
 
 def _has_function(name):
@@ -97,13 +115,43 @@ class AutodiffEstimator(BaseEstimator):
         -------
         self
             The estimator.
+
+        A subclass whose ``__init__`` leaves out a fit setting of the functional form (``tol``,
+        ``max_iter``, ``optimizer``, ...: see _fit_settings) can still have it set here and in
+        a grid search; clones keep it (``__sklearn_clone__``), ``get_params`` does not list it.
         """
         entries = {key: params.pop(key) for key in list(params) if key.startswith("loss_kwargs__")}
         if entries:
             loss_kwargs = dict(params.pop("loss_kwargs", self.loss_kwargs) or {})
             loss_kwargs.update({key[len("loss_kwargs__"):]: value for key, value in entries.items()})
             params["loss_kwargs"] = loss_kwargs
+        unlisted = self._fit_settings() - set(self._get_param_names())
+        for name in unlisted.intersection(params):
+            setattr(self, name, params.pop(name))
         return super().set_params(**params)
+
+    @classmethod
+    def _fit_settings(cls):
+        """The parameters of the functional form (AutodiffRegressor or AutodiffClassifier, read
+        from its constructor) that only change how a fit runs, not what the model is: not the
+        user's functions, and not target_encoding or multi_output, which the loss is written for."""
+        functional = next((base for base in cls.__mro__ if base in (AutodiffRegressor, AutodiffClassifier)), None)
+        if functional is None:
+            return set()
+        model = {"loss", "init_params", "predict_fn", "decision_fn", "proba_fn", "target_encoding",
+                 "multi_output"}
+        return set(functional._get_param_names()) - model
+
+    def __sklearn_clone__(self):
+        """scikit-learn's clone, keeping the fit settings that set_params set outside __init__'s
+        parameters (they are instance attributes then)."""
+        from sklearn.base import clone
+
+        new = super().__sklearn_clone__()
+        for name in self._fit_settings() - set(self._get_param_names()):
+            if name in vars(self):
+                setattr(new, name, clone(vars(self)[name], safe=False))
+        return new
 
     # ----------------------------------------------------------------- fitting
 
@@ -126,8 +174,7 @@ class AutodiffEstimator(BaseEstimator):
             The fitted estimator.
         """
         X, y = self._validate_fit_data(X, y)
-        loss = self._user_function("loss")
-        kwargs = dict(self.loss_kwargs or {})
+        loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
         if sample_weight is not None:
             if not _accepts_keyword(loss, "sample_weight"):
                 raise TypeError(
@@ -136,9 +183,10 @@ class AutodiffEstimator(BaseEstimator):
                 )
             kwargs["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=X.dtype)
 
-        params = self._starting_params(X, y)
+        start = self._starting_params(X, y)
+        params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
         try:
-            self._fit_params(loss, params, X, y, kwargs)
+            self._fit_params(loss, params, X, y, kwargs, like=start)
         except (ValueError, TypeError):
             # Only now, not before every fit (it costs one loss evaluation): a loss that does not
             # return a real scalar gets a message naming what it returned. Any other error is
@@ -148,13 +196,13 @@ class AutodiffEstimator(BaseEstimator):
         return self
 
     def _starting_params(self, X, y):
+        """``params_`` (warm start) or what ``init_params`` gives, as given: fit casts the leaves
+        to the data's dtype (float32 data compiles and fits a float32 graph), and ``params_``
+        takes this structure's kinds of leaves back (see _restored)."""
         if self.warm_start and hasattr(self, "params_"):
-            params = self.params_
-        else:
-            init = self._user_function("init_params")
-            params = init(X, y, check_random_state(self.random_state)) if callable(init) else init
-        # The parameters' dtype is the data's: float32 data compiles and fits a float32 graph.
-        return tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), params)
+            return self.params_
+        init = self._user_function("init_params")
+        return init(X, y, check_random_state(self.random_state)) if callable(init) else init
 
     @staticmethod
     def _check_scalar_loss(loss, params, X, y, kwargs):
@@ -168,7 +216,7 @@ class AutodiffEstimator(BaseEstimator):
                 f"{type(value).__name__} of shape {np.shape(value)} (reduce it, e.g. with np.mean)"
             )
 
-    def _fit_params(self, loss, params, X, y, kwargs):
+    def _fit_params(self, loss, params, X, y, kwargs, like):
         from .optimize import method_name, minimize  # the functional layer below this one
 
         progress = _Progress(self.verbose)
@@ -178,7 +226,7 @@ class AutodiffEstimator(BaseEstimator):
                 loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
                 tol=tol, options=options, callback=progress,
             )
-        self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
+        self.params_ = _restored(result.x, like, X.dtype)
         self.loss_ = float(result.fun)
         self.loss_curve_ = progress.curve
         self.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
@@ -227,7 +275,8 @@ class AutodiffEstimator(BaseEstimator):
         X = np.zeros((2, self.n_features_in_), dtype=_leaf_dtype(self.params_))
         if of == "loss":
             y = self._example_target(X)
-            return formula(self._user_function("loss"), self.params_, X, y, **dict(self.loss_kwargs or {}))
+            loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
+            return formula(loss, self.params_, X, y, **kwargs)
         if of == "predict":
             name = next(n for n in ("predict_fn", "decision_fn", "proba_fn")
                         if self._user_function(n, required=False) is not None)
@@ -244,10 +293,20 @@ class AutodiffEstimator(BaseEstimator):
     def _validate_fit_data(self, X, y):
         """The one place where fit's input is checked (scikit-learn's own messages)."""
         multi_output = self.__sklearn_tags__().target_tags.multi_output
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=multi_output,
-            y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"),
-        )
+        try:
+            X, y = validate_data(
+                self, X, _target_columns(y), dtype=[np.float64, np.float32], multi_output=multi_output,
+                y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"),
+            )
+        except ValueError as error:
+            if not str(error).startswith("y should be a 1d array") or not isinstance(self, RegressorMixin):
+                raise
+            raise ValueError(
+                f"{error} {type(self).__name__} takes one target column. For (n, k) targets "
+                "(several outputs, or e.g. survival times with event indicators) pass "
+                "multi_output=True (in a subclass: `multi_output = True` in its class body); the "
+                "loss then receives y as an (n, k) array"
+            ) from None
         return X, self._encode_target(X, y)
 
     def _check_X(self, X):
@@ -256,9 +315,42 @@ class AutodiffEstimator(BaseEstimator):
                              accept_sparse=("csr", "csc"))
 
 
+def _target_columns(y):
+    """A structured (record) y as an (n, k) float array, one column per field in field order (one
+    field: a 1-D array); any other y as it is (scikit-learn's validation handles the rest)."""
+    names = getattr(getattr(y, "dtype", None), "names", None)
+    if not names:
+        return y
+    for name in names:
+        field = y.dtype.fields[name][0]
+        if field.shape or field.kind not in "biuf":
+            raise ValueError(
+                f"y is a structured array and its field {name!r} has dtype {field}; only numeric "
+                "or boolean scalar fields can be targets (each field becomes one column of y, "
+                f"in the order {list(names)})"
+            )
+    columns = [np.asarray(y[name], dtype=np.float64) for name in names]
+    return columns[0] if len(columns) == 1 else np.column_stack(columns)
+
+
 def _leaf_dtype(params):
-    leaves = [np.asarray(leaf) for leaf in pytree.flatten(params)[0]]
+    """The dtype params_ was fitted in (its first numpy leaf's: Python floats say nothing)."""
+    leaves = [leaf for leaf in pytree.flatten(params)[0] if isinstance(leaf, (np.ndarray, np.generic))]
     return leaves[0].dtype if leaves else np.float64
+
+
+def _restored(fitted, like, dtype):
+    """The fitted leaves in the kinds of leaves the starting parameters had: a Python number
+    comes back as a Python float, a numpy scalar as a numpy scalar, an array as an array of the
+    data's dtype (the optimiser works on arrays, so scalars come out of it 0-d)."""
+    def restore(value, given):
+        if isinstance(given, np.generic):   # first: np.float64 is also a Python float
+            return dtype.type(np.asarray(value))
+        if isinstance(given, (int, float)):   # bool is no leaf: it stays in the structure
+            return float(np.asarray(value, dtype=dtype))   # the value fitted in the data's dtype
+        return np.asarray(value, dtype=dtype)
+    leaves, treedef, _ = pytree.flatten(fitted)
+    return pytree.unflatten(treedef, [restore(v, g) for v, g in zip(leaves, pytree.flatten(like)[0])])
 
 
 @contextlib.contextmanager
@@ -331,6 +423,11 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Seeds the ``rng`` given to ``init_params``.
     verbose : int, default 0
         1 prints a line per iteration.
+    multi_output : bool, default False
+        Whether ``y`` may have several columns: an (n, k) y (several outputs, or survival
+        ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without
+        it a 2-D y is refused (an (n, 1) column is flattened with a warning, scikit-learn's rule).
+        A structured y becomes one float column per field, in field order.
 
     Attributes
     ----------
@@ -353,10 +450,11 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     """
 
     predict_fn = None
+    multi_output = False
 
     def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
                  optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, multi_output=False):
         self._set_functions(loss=loss, init_params=init_params, predict_fn=predict_fn)
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -366,12 +464,19 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.multi_output = multi_output
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = bool(self.multi_output)
+        return tags
 
     def _encode_target(self, X, y):
+        self._target_shape = y.shape[1:]   # for formula(): (k,) for an (n, k) target
         return y.astype(X.dtype, copy=False)
 
     def _example_target(self, X):
-        return np.zeros(len(X), dtype=X.dtype)
+        return np.zeros((len(X), *getattr(self, "_target_shape", ())), dtype=X.dtype)
 
     def predict(self, X):
         """``predict_fn(params_, X)``.
