@@ -357,3 +357,18 @@ def test_verbose_says_which_tier_ran_and_when_it_switched(monkeypatch, capsys):
     with compile_messages(0):
         tiered()
     assert capsys.readouterr().out == ""
+
+
+def test_modules_built_since_counts_the_new_module_directories(tmp_path):
+    """The demo's "C modules compiled in this process": module directories (one .so each) written
+    since a time; older modules, other files and the lock directory do not count."""
+    from skautodiff.compiledir import modules_built_since
+
+    for name, file in [("tmpabc", "m1.so"), ("lazylinker_ext", "lazylinker_ext.so"), ("old", "m2.so"),
+                       ("lock_dir", "lock"), ("tmpdef", "mod.cpp")]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / file).write_text("")
+    os.utime(tmp_path / "old" / "m2.so", (1_000_000, 1_000_000))
+    assert modules_built_since(time.time() - 3600, tmp_path) == 2
+    assert modules_built_since(0, tmp_path) == 3
+    assert modules_built_since(time.time() + 3600, tmp_path) == 0
