@@ -372,3 +372,15 @@ def test_modules_built_since_counts_the_new_module_directories(tmp_path):
     assert modules_built_since(time.time() - 3600, tmp_path) == 2
     assert modules_built_since(0, tmp_path) == 3
     assert modules_built_since(time.time() + 3600, tmp_path) == 0
+
+
+def test_minimize_verbose_prints_what_is_traced_and_compiled(capsys):
+    def quadratic_for_verbose(w, target):
+        return np.sum((w - target) ** 2)
+    target = np.array([1.0, -2.0, 3.0])
+    result = skautodiff.minimize(quadratic_for_verbose, np.zeros(3), args=(target,), verbose=1)
+    np.testing.assert_allclose(result.x, target, atol=1e-6)   # the minimum, by hand
+    out = capsys.readouterr().out
+    assert "traced " in out and "quadratic_for_verbose in" in out and "value and grad of " in out, out
+    skautodiff.minimize(quadratic_for_verbose, np.zeros(3), args=(target,))
+    assert capsys.readouterr().out == ""   # verbose=0: silent
