@@ -151,3 +151,12 @@ def _remove(module_dir, error):
     # catch_warnings: this runs in tiers' background thread too, see quiet.py.)
     with ignoring("Removing key file"):
         get_module_cache().refresh()
+
+
+def modules_built_since(when, root=None):
+    """How many C modules in the compile directory (`root`: PyTensor's) were written at or after
+    `when` (a time.time() value): those this process compiled since then, unless another process
+    shares the directory. Each module is a directory holding one .so (PyTensor's own C loop and
+    utilities included)."""
+    root = Path(root or pytensor.config.compiledir)
+    return sum(1 for so in root.glob("*/*.so") if so.stat().st_mtime >= when)

@@ -9,12 +9,9 @@ which traces and compiles it; prediction calls the user's numpy function directl
 Nothing compiled is stored on the estimator: compiled functions live in the process-wide cache,
 so estimators pickle as plain data and clones made by ``GridSearchCV`` reuse one compilation.
 """
-import contextlib
 import functools
 import inspect
-import logging
 import numbers
-import sys
 import time
 import warnings
 
@@ -353,27 +350,11 @@ def _restored(fitted, like, dtype):
     return pytree.unflatten(treedef, [restore(v, g) for v, g in zip(leaves, pytree.flatten(like)[0])])
 
 
-@contextlib.contextmanager
 def _compile_messages(verbose):
-    """With verbose, what skautodiff traces and compiles (and how long it takes) is printed."""
-    if not verbose:
-        yield
-        return
-    log = logging.getLogger("skautodiff")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        yield
-        from . import tiers   # which compiled functions never reached their C tier in this fit
-        for label in tiers.pending():
-            log.info("skautodiff: %s ran on the Python tier only; its C tier is still compiling "
-                     "in the background", label)
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
+    """With verbose, what skautodiff traces and compiles, and on which tier it ran, is printed."""
+    from .optimize import compile_messages   # imports PyTensor: only when fitting
+
+    return compile_messages(verbose)
 
 
 class _Progress:
