@@ -1,0 +1,29 @@
+"""A real dask.distributed cluster for the dask tests: 2 worker processes of 1 thread each, on the
+loopback interface, without dashboards. Each test module that imports `cluster_client` starts one
+(module scope: starting worker processes costs seconds) and closes it after its last test."""
+import pytest
+
+
+def _start():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+    return cluster, distributed.Client(cluster)
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    cluster, client = _start()
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def worker_compiles(client):
+    """{worker address: skautodiff.cache_info().compiles} in each worker process."""
+    def compiles():
+        import skautodiff
+        return skautodiff.cache_info().compiles
+    return client.run(compiles)
