@@ -26,6 +26,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from sklearn.utils._available_if import available_if
 
 from . import pytree
+from .dask import dask_aware
 from .pytree import tree_map
 
 __all__ = ["AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"]
@@ -95,11 +96,13 @@ class AutodiffEstimator(BaseEstimator):
 
     # ----------------------------------------------------------------- fitting
 
+    @dask_aware
     def fit(self, X, y, sample_weight=None):
         """Minimises ``loss(params, X, y, **loss_kwargs)`` from ``init_params``.
 
         ``sample_weight`` is passed to the loss as the keyword ``sample_weight``, which the loss
-        must then accept.
+        must then accept. Dask arrays and dataframes are fitted chunk by chunk on their workers
+        (see doc/scaling.md).
         """
         X, y = self._validate_fit_data(X, y)
         loss = self._user_function("loss")
@@ -317,9 +320,12 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     def _example_target(self, X):
         return np.zeros(len(X), dtype=X.dtype)
 
+    @dask_aware
     def predict(self, X):
         X = self._check_X(X)
         return np.asarray(self._user_function("predict_fn")(self.params_, X))
+
+    score = dask_aware(RegressorMixin.score)
 
 
 class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
@@ -386,6 +392,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         )
 
     @available_if(_has_function("decision_fn"))
+    @dask_aware
     def decision_function(self, X):
         X = self._check_X(X)
         scores = np.asarray(self._user_function("decision_fn")(self.params_, X))
@@ -395,6 +402,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         return scores
 
     @available_if(_has_function("proba_fn"))
+    @dask_aware
     def predict_proba(self, X):
         X = self._check_X(X)
         proba = np.asarray(self._user_function("proba_fn")(self.params_, X))
@@ -403,9 +411,13 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         return proba
 
     @available_if(_has_function("proba_fn"))
+    @dask_aware
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
 
+    score = dask_aware(ClassifierMixin.score)
+
+    @dask_aware
     def predict(self, X):
         if self._user_function("decision_fn", required=False) is not None:
             scores = self.decision_function(X)

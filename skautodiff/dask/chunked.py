@@ -145,7 +145,8 @@ def _two_rows(a):
 def chunk_terms(spec, flat, n_rows, weights, X, y, *extra):
     """On a worker: (row sums on this chunk, gradient of their c-weighted sum), float64."""
     loss, call = spec.split_loss(flat, X, y, extra)
-    values = loss.entry.inputs(call) + [np.int64(n_rows), np.asarray(weights, dtype=np.float64)]
+    # (a copy: arrays received from other processes may be unaligned, which PyTensor refuses)
+    values = loss.entry.inputs(call) + [np.int64(n_rows), np.array(weights, dtype=np.float64)]
     outs = loss.chunk_function()(*values)
     if len(outs) == 3 and not outs[2]:
         raise RuntimeError("the loss's traced branches do not hold on a chunk of the data (a branch "

@@ -31,11 +31,30 @@ from pytensor.tensor.subtensor import Subtensor
 # outside, shapes); ROW: axis 0 is the rows, row i computed from row i of the data; NROWS: the
 # number of rows (an int scalar) of a row-wise tensor; SHAPE: the shape vector of a row-wise
 # tensor; SUM: a row sum (a PARAM once the chunks' sums are added); GLOBAL: anything else.
-PARAM, ROW, NROWS, SHAPE, SUM, GLOBAL = "param", "row", "nrows", "shape", "sum", "global"
+# STAT: computed from row sums and parameters (np.mean(z) / 2): a PARAM on the client's side.
+PARAM, ROW, NROWS, SHAPE, SUM, STAT, GLOBAL = "param", "row", "nrows", "shape", "sum", "stat", "global"
 
 
 class NotSeparable(ValueError):
     """The loss could not be shown to be a sum over rows plus a part of the parameters alone."""
+
+
+def _sparse_products():
+    """PyTensor's products of a sparse matrix with a dense one (X @ w for sparse X)."""
+    try:
+        from pytensor.sparse import math as sparse_math
+    except ImportError:   # pragma: no cover (older PyTensor)
+        return ()
+    return tuple(getattr(sparse_math, name) for name in ("StructuredDot", "Dot", "TrueDot") if hasattr(sparse_math, name))
+
+
+def _sparse_conversions():
+    """Ops that change a sparse matrix's storage but not its rows (todense: X.shape reads it)."""
+    try:
+        from pytensor.sparse import basic as sparse_basic
+    except ImportError:   # pragma: no cover
+        return ()
+    return tuple(getattr(sparse_basic, name) for name in ("DenseFromSparse", "Cast") if hasattr(sparse_basic, name))
 
 
 def _softmax_ops():
@@ -47,6 +66,7 @@ def _softmax_ops():
 
 
 _SOFTMAX = _softmax_ops()
+_PRODUCTS = (Dot, *_sparse_products())
 
 
 class Split:
@@ -106,7 +126,14 @@ def _node_classes(node, classes):
     rule = next((r for types, r in _ROW_WISE_OPS if isinstance(op, types)), None)
     if rule is None:
         return [(GLOBAL, f"{type(op).__name__} is not known to work row by row")] * len(node.outputs)
-    result = rule(node, ins)
+    result = rule(node, [PARAM if c == STAT else c for c in ins])
+    cls = result if isinstance(result, str) else result[0]
+    if cls in (ROW, SUM) and (SUM in ins or STAT in ins):
+        # a row sum inside a per-row term (x - np.mean(x)) would be the chunk's sum on a worker
+        result = GLOBAL, ("a sum or mean over the rows is used inside a per-row term (centring by the "
+                          "mean?); compute such statistics first and pass them to the loss as arguments")
+    elif cls == PARAM and (SUM in ins or STAT in ins):
+        result = STAT
     return [result if isinstance(result, tuple) else (result, None)] * len(node.outputs)
 
 
@@ -190,6 +217,10 @@ def _alloc(node, ins):
     return GLOBAL, "an array is allocated with a shape computed from the data"
 
 
+def _same_rows(node, ins):
+    return ins[0] if ins[0] in (ROW, PARAM) else (GLOBAL, None)
+
+
 def _specify_shape(node, ins):
     return ins[0] if ins[0] in (ROW, PARAM) else (GLOBAL, None)
 
@@ -202,9 +233,9 @@ def _softmax(node, ins):
 
 
 _ROW_WISE_OPS = [
-    (Elemwise, _elemwise), (DimShuffle, _dimshuffle), (CAReduce, _reduce), (Dot, _dot),
+    (Elemwise, _elemwise), (DimShuffle, _dimshuffle), (CAReduce, _reduce), (_PRODUCTS, _dot),
     (Subtensor, _subtensor), (Shape, _shape), (Shape_i, _shape_i), (Alloc, _alloc),
-    (SpecifyShape, _specify_shape),
+    (SpecifyShape, _specify_shape), (_sparse_conversions(), _same_rows),
     *([(_SOFTMAX, _softmax)] if _SOFTMAX else []),
 ]
 
@@ -218,13 +249,18 @@ def _inner_graph(node, ins):
     classes = dict(zip(inner_inputs, ins))
     for var in graph_inputs(inner_outputs):
         classes.setdefault(var, PARAM)
+    first_why = None
     for inner_node in io_toposort(list(graph_inputs(inner_outputs)), inner_outputs):
-        for out, (cls, _) in zip(inner_node.outputs, _node_classes(inner_node, classes)):
+        for out, (cls, why) in zip(inner_node.outputs, _node_classes(inner_node, classes)):
             classes[out] = cls
+            first_why = first_why or (why if cls == GLOBAL else None)
     result = []
     for out in inner_outputs:
         cls = classes[out]
-        result.append((GLOBAL, "a row sum inside a compound operation") if cls == SUM else (cls, None))
+        if cls in (SUM, STAT):
+            result.append((GLOBAL, "a sum over the rows inside a compound operation"))
+        else:
+            result.append((cls, first_why if cls == GLOBAL else None))
     return result
 
 
