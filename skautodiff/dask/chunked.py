@@ -64,15 +64,20 @@ class SplitLoss:
         with _lock:
             if self._total is None:
                 tr, parts, n_rows, counts, wrt = self._graph_parts()
-                s = pt.vector("row_sums", dtype="float64")
-                replace = {**counts, **{S: pt.cast(s[k], S.dtype) for k, S in enumerate(parts.row_sums)}}
+                # one scalar per row sum (not a vector: the gradient of s[k] refers to s's shape,
+                # which would hide that dG/ds does not depend on s)
+                s = [pt.scalar(f"row_sum_{k}", dtype="float64") for k in range(len(parts.row_sums))]
+                replace = {**counts, **{S: pt.cast(s_k, S.dtype) for S, s_k in zip(parts.row_sums, s)}}
                 (G,) = clone_replace([tr.outputs[0]], replace=replace)
                 G = pt.cast(G, "float64")
                 grads = pytensor.grad(G, wrt, disconnected_inputs="ignore", return_disconnected="zero")
-                (weights,) = pytensor.grad(G, [s], disconnected_inputs="ignore", return_disconnected="zero")
-                self.linear = s not in set(graph_inputs([weights]))
+                weights = pytensor.grad(G, s, disconnected_inputs="ignore", return_disconnected="zero")
                 flat = pt.concatenate([pt.cast(g, "float64").ravel() for g in grads]) if grads else pt.zeros(0)
-                self._total = _compile(tr.all_inputs + [n_rows, s], [G, flat, weights])
+                self._total = _compile(tr.all_inputs + [n_rows, *s], [G, flat, pt.stack(weights)])
+                # Linear in the row sums when the rewritten dG/ds no longer reads them (PyTensor's
+                # raw gradients keep references, e.g. for broadcasting, that rewriting removes).
+                fgraph = next(iter(self._total)).maker.fgraph
+                self.linear = not set(fgraph.inputs[-len(s):]) & set(graph_inputs([fgraph.outputs[2]]))
             return self._total
 
 

@@ -215,7 +215,7 @@ class _Objective:
         for i, leaf, sig in zip(self.param_indices, leaves, self.signature):
             values[i] = input_value(leaf, *sig)
         G, grad, weights = self.total_fn(*values, np.int64(self.chunks.n_rows),
-                                           np.array(sums, dtype=np.float64))   # a copy: aligned
+                                         *np.array(sums, dtype=np.float64))   # a copy: aligned
         return float(G), np.array(grad), np.array(weights)
 
     def __call__(self, flat):
