@@ -136,3 +136,24 @@ def test_a_loss_nonlinear_in_its_row_sums_fits_as_in_memory():
     reference = _regressor(squared_total).fit(X, score)
     fitted = _regressor(squared_total).fit(*_on_cluster(X, score))
     assert _relative_difference(reference.params_, fitted.params_) < 1e-8
+
+
+def test_the_client_receives_no_chunk_of_the_data(cluster_client, monkeypatch):
+    """Everything the client gathers during the fit (results, heads, classes) is small next to a
+    single chunk of X."""
+    import distributed
+    from dask.sizeof import sizeof
+
+    received = []
+    gather = distributed.Client._gather
+
+    async def recording_gather(self, futures, *args, **kwargs):
+        result = await gather(self, futures, *args, **kwargs)
+        received.append(sizeof(result))
+        return result
+    monkeypatch.setattr(distributed.Client, "_gather", recording_gather)
+    random = da.random.RandomState(0)
+    X = random.standard_normal((8000, 20), chunks=(2000, 20))   # made on the workers; 320 kB chunks
+    y = (X[:, 0] + random.standard_normal(8000, chunks=2000) > 0).astype(int)
+    LogisticRegression().fit(X, y)
+    assert received and max(received) < 2000 * 20 * 8 / 20, sorted(received)[-5:]

@@ -17,6 +17,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.replace import clone_replace
+from pytensor.graph.rewriting.utils import rewrite_graph
 from pytensor.graph.traversal import graph_inputs
 
 from .. import compile as compiled, compiledir, pytree
@@ -74,10 +75,11 @@ class SplitLoss:
                 weights = pytensor.grad(G, s, disconnected_inputs="ignore", return_disconnected="zero")
                 flat = pt.concatenate([pt.cast(g, "float64").ravel() for g in grads]) if grads else pt.zeros(0)
                 self._total = _compile(tr.all_inputs + [n_rows, *s], [G, flat, pt.stack(weights)])
-                # Linear in the row sums when the rewritten dG/ds no longer reads them (PyTensor's
-                # raw gradients keep references, e.g. for broadcasting, that rewriting removes).
-                fgraph = next(iter(self._total)).maker.fgraph
-                self.linear = not set(fgraph.inputs[-len(s):]) & set(graph_inputs([fgraph.outputs[2]]))
+                # Linear in the row sums when dG/ds, simplified, no longer reads them (PyTensor's
+                # raw gradients keep references, e.g. for broadcasting, that canonicalisation
+                # removes; the compiled graph cannot tell: fusion merges dG/ds with G).
+                simplified = rewrite_graph(pt.stack(weights), include=("canonicalize",))
+                self.linear = not set(s) & set(graph_inputs([simplified]))
             return self._total
 
 

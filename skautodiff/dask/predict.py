@@ -15,6 +15,10 @@ def _rows(X):
 def per_row(est, method, X):
     """est.<method>(X) as a dask array: one (n,) or (n, k) block per row chunk of X."""
     X = _rows(X)
+    expected = getattr(est, "n_features_in_", X.shape[1])
+    if X.shape[1] != expected:   # scikit-learn's check, now rather than when the result is computed
+        raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                         f"{expected} features as input.")
     fn = getattr(est, method)
     sample = fn(_example(est, X))   # the output's trailing shape and dtype, from 2 rows
     if sample.ndim == 1:
