@@ -43,6 +43,7 @@ test: install
 bench: install
 	$(VENV)/bin/python -m pip install -q -e ".[bench]"
 	$(VENV)/bin/python -m benchmarks.run
+	SKAUTODIFF_TIERS=0 $(VENV)/bin/python -m benchmarks.dask_scaling
 
 clean:
 	rm -rf $(VENV) .venv-3.* *.egg-info
