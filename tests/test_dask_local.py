@@ -57,3 +57,11 @@ def test_a_loss_with_integer_row_indexing_is_refused():
     est = AutodiffClassifier(loss=picked, init_params=np.zeros((2, 2)), decision_fn=lambda p, X: X @ p)
     with pytest.raises(NotSeparable, match="z\\[np.arange\\(len\\(z\\)\\), y\\]"):
         est.fit(da.from_array(X, chunks=(10, 2)), da.from_array(y, chunks=10))
+
+
+def test_a_newton_method_is_refused_before_fitting():
+    X = np.random.default_rng(3).normal(size=(20, 2))
+    est = LogisticRegression()
+    est.optimizer = "trust-ncg"
+    with pytest.raises(ValueError, match="Hessian-vector products.*L-BFGS-B"):
+        est.fit(da.from_array(X, chunks=(10, 2)), da.from_array(np.arange(20) % 2, chunks=10))

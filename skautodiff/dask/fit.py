@@ -13,7 +13,7 @@ import numpy as np
 import scipy.optimize
 
 from .. import pytree
-from ..optimize import _flat_bounds, method_name, scipy_blas_single_thread
+from ..optimize import _flat_bounds, _method_uses, method_name, scipy_blas_single_thread
 from .chunked import LossSpec, add_terms, chunk_terms
 
 
@@ -23,6 +23,9 @@ def fit(est, X, y, sample_weight=None):
 
     from ..estimators import _Progress, _accepts_keyword, _compile_messages
 
+    if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
+        raise ValueError(f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
+                         "on dask input does not compute; use a gradient method such as L-BFGS-B")
     X, y, weights = _aligned_arrays(X, y, sample_weight)
     est.n_features_in_ = X.shape[1]
     y = _encode_target(est, X, y)
