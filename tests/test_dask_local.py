@@ -65,3 +65,27 @@ def test_a_newton_method_is_refused_before_fitting():
     est.optimizer = "trust-ncg"
     with pytest.raises(ValueError, match="Hessian-vector products.*L-BFGS-B"):
         est.fit(da.from_array(X, chunks=(10, 2)), da.from_array(np.arange(20) % 2, chunks=10))
+
+
+def exploding(params, X, y):
+    return np.mean(np.exp(50.0 * (X @ params) ** 2) - y * (X @ params))
+
+
+def test_an_overflowing_objective_ends_the_fit_at_the_best_point_as_in_memory():
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skautodiff import AutodiffRegressor
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 2)) * 3
+    y = rng.normal(size=40) * 1000
+
+    def make():
+        return AutodiffRegressor(loss=exploding, init_params=np.zeros(2), predict_fn=lambda p, X: X @ p)
+    with pytest.warns(ConvergenceWarning):
+        reference = make().fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="infinite"):
+        fitted = make().fit(da.from_array(X, chunks=(10, 2)), da.from_array(y, chunks=10))
+    assert not fitted.converged_ and not reference.converged_
+    np.testing.assert_allclose(fitted.params_, reference.params_, rtol=1e-10)
+    assert fitted.loss_ == pytest.approx(reference.loss_, rel=1e-10)

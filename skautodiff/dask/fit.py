@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 
-from .. import pytree
+from .. import optimize, pytree
 from ..optimize import _flat_bounds, _method_uses, method_name, scipy_blas_single_thread
 from .chunked import LossSpec, add_terms, chunk_terms
 
@@ -42,14 +42,19 @@ def fit(est, X, y, sample_weight=None):
     chunks = _Chunks(X, y, list(data_kwargs.values()))
     progress = _Progress(est.verbose)
     tol, options = est._optimizer_settings()
+    def callback(intermediate_result):
+        objective.iterations += 1
+        progress(scipy.optimize.OptimizeResult(fun=intermediate_result.fun,
+                                               jac=objective.at(intermediate_result.x)[1]))
     try:
         with _compile_messages(est.verbose), scipy_blas_single_thread():
-            objective = _Objective(spec, chunks)
-            result = scipy.optimize.minimize(
-                objective, spec.x0_flat, jac=True, method=est.optimizer, tol=tol, options=options,
-                bounds=_flat_bounds(est.bounds, x0),
-                callback=lambda intermediate_result: progress(scipy.optimize.OptimizeResult(
-                    fun=intermediate_result.fun, jac=objective.gradient_at(intermediate_result.x))))
+            objective = _Objective(spec, chunks, x0)
+            try:
+                result = scipy.optimize.minimize(
+                    objective, spec.x0_flat, jac=True, method=est.optimizer, tol=tol, options=options,
+                    bounds=_flat_bounds(est.bounds, x0), callback=callback)
+            except optimize._NonFinite as stop:   # as in memory: the best point evaluated
+                result = objective.stopped(str(stop))
     finally:
         chunks.release()
     est.params_ = pytree.tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), spec.unravel(result.x))
@@ -196,10 +201,13 @@ def _is_sparse(b):
     return scipy.sparse.issparse(b)
 
 
-class _Objective:
-    """scipy's objective: flat parameters -> (loss, gradient) over all chunks."""
+class _Objective(optimize._Objective):
+    """scipy's objective over all chunks: flat parameters -> (loss, gradient). The in-memory
+    objective's bookkeeping (evaluations, the best point, a NaN or infinite evaluation ending the
+    fit) with the evaluation done chunk by chunk."""
 
-    def __init__(self, spec, chunks):
+    def __init__(self, spec, chunks, x0):
+        super().__init__(spec.loss, 0, x0, None, uses_gradient=True)
         self.spec, self.chunks = spec, chunks
         head = chunks.head
         self.total, self.call = spec.split_loss(spec.x0_flat, head[0], head[1], head[2:])
@@ -209,7 +217,6 @@ class _Objective:
         self.signature = [self.total.trace.signature[i] for i in self.param_indices]
         self.k = len(self.total.split.row_sums)
         self.rounds = 0
-        self._last = (None, None)
 
     def _total(self, flat, sums):
         from ..trace import input_value
@@ -221,7 +228,7 @@ class _Objective:
                                          *np.array(sums, dtype=np.float64))   # a copy: aligned
         return float(G), np.array(grad), np.array(weights)
 
-    def __call__(self, flat):
+    def _evaluate(self, flat):
         flat = np.array(flat, dtype=np.float64)
         if self.total.linear:   # dG/ds does not depend on the row sums: one round
             weights = self._total(flat, np.zeros(self.k))[2]
@@ -231,14 +238,8 @@ class _Objective:
             weights = self._total(flat, sums)[2]
             _, chunk_grad = self._round(flat, weights)
         value, grad, _ = self._total(flat, sums)
-        grad = grad + chunk_grad
-        self._last = (flat, grad)
-        return value, grad
+        return value, grad + chunk_grad
 
     def _round(self, flat, weights):
         self.rounds += 1
         return self.chunks.evaluate(self.spec, flat, weights)
-
-    def gradient_at(self, flat):
-        last_x, grad = self._last
-        return grad if last_x is not None and np.array_equal(last_x, flat) else self(flat)[1]
