@@ -1,6 +1,11 @@
 """A real dask.distributed cluster for the dask tests: 2 worker processes of 1 thread each, on the
-loopback interface, without dashboards. Each test module that imports `cluster_client` starts one
-(module scope: starting worker processes costs seconds) and closes it after its last test."""
+loopback interface, without dashboards. Each test module makes it a module-scoped fixture (starting
+worker processes costs seconds), closed after its last test:
+
+    @pytest.fixture(scope="module")
+    def cluster_client():
+        yield from dask_cluster.running()
+"""
 import pytest
 
 
@@ -11,8 +16,8 @@ def _start():
     return cluster, distributed.Client(cluster)
 
 
-@pytest.fixture(scope="module")
-def cluster_client():
+def running():
+    """Yields a Client of a fresh LocalCluster; closes both afterwards."""
     cluster, client = _start()
     try:
         yield client

@@ -6,15 +6,20 @@ import pytest
 
 pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
-import scipy.sparse  # noqa: E402
+import dask_cluster
+import scipy.sparse
+from dask_cluster import worker_compiles
 
-from skautodiff import AutodiffRegressor, pytree  # noqa: E402
-from skautodiff.dask.separable import NotSeparable  # noqa: E402
-from skautodiff.models import LogisticRegression, MLPClassifier, PoissonRegressor, Ridge  # noqa: E402
-
-from dask_cluster import cluster_client, worker_compiles  # noqa: E402,F401  (the fixture)
+from skautodiff import AutodiffRegressor, pytree
+from skautodiff.dask.separable import NotSeparable
+from skautodiff.models import LogisticRegression, MLPClassifier, PoissonRegressor, Ridge
 
 ROWS, CHUNK = 240, 60   # 4 chunks
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    yield from dask_cluster.running()
 
 
 def _data(seed=0, p=4):
@@ -73,7 +78,7 @@ def test_weights_and_dataframes(cluster_client):
 
 
 def test_sparse_chunks_fit_as_dense(cluster_client):
-    X, rng, score = _data(2)
+    X, _, score = _data(2)
     X[X < 0.3] = 0.0
     y = (score > 0).astype(int)
     reference = LogisticRegression().fit(X, y)
@@ -119,7 +124,7 @@ def largest(params, X, y):
 @pytest.mark.parametrize("loss, line, why", [(centred, "residual = z - np.mean(z)", "per-row term"),
                                              (largest, "np.max(X @ params - y)", "reduces over the rows")])
 def test_a_loss_that_is_not_a_sum_over_rows_is_refused_at_its_line(loss, line, why):
-    X, rng, score = _data(4)
+    X, _, score = _data(4)
     with pytest.raises(NotSeparable, match="chunk by chunk") as info:
         _regressor(loss).fit(*_on_cluster(X, score))
     message = str(info.value)
@@ -132,7 +137,7 @@ def squared_total(params, X, y):
 
 
 def test_a_loss_nonlinear_in_its_row_sums_fits_as_in_memory():
-    X, rng, score = _data(5)
+    X, _, score = _data(5)
     reference = _regressor(squared_total).fit(X, score)
     fitted = _regressor(squared_total).fit(*_on_cluster(X, score))
     assert _relative_difference(reference.params_, fitted.params_) < 1e-8

@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 
 pytest.importorskip("distributed")
-import joblib  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+import dask_cluster
+import joblib
+from dask_cluster import worker_compiles
+from sklearn.model_selection import GridSearchCV, cross_val_score
 
-from skautodiff.models import LogisticRegression, PoissonRegressor  # noqa: E402
+from skautodiff.models import LogisticRegression, PoissonRegressor
 
-from dask_cluster import cluster_client, worker_compiles  # noqa: E402,F401  (the fixture)
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    yield from dask_cluster.running()
 
 
 def _classification(n=120, p=4, seed=0):

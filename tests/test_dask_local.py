@@ -5,9 +5,9 @@ import pytest
 
 da = pytest.importorskip("dask.array")
 
-from skautodiff import pytree  # noqa: E402
-from skautodiff.dask.separable import NotSeparable  # noqa: E402
-from skautodiff.models import HuberRegressor, LogisticRegression  # noqa: E402
+from skautodiff import pytree
+from skautodiff.dask.separable import NotSeparable
+from skautodiff.models import HuberRegressor, LogisticRegression
 
 
 def _no_client():

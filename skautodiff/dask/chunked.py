@@ -20,7 +20,8 @@ from pytensor.graph.replace import clone_replace
 from pytensor.graph.rewriting.utils import rewrite_graph
 from pytensor.graph.traversal import graph_inputs
 
-from .. import compile as compiled, compiledir, pytree
+from .. import compile as compiled
+from .. import compiledir, pytree
 from ..api import _wrt_names
 from ..trace import leaf_owners, trace
 from .separable import count_input, split

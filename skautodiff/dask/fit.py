@@ -21,7 +21,7 @@ def fit(est, X, y, sample_weight=None):
     """est.fit(X, y) for dask X and y: sets params_ and the other fitted attributes."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from ..estimators import _Progress, _accepts_keyword, _compile_messages
+    from ..estimators import _accepts_keyword, _compile_messages, _Progress
 
     if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
         raise ValueError(f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "

@@ -36,7 +36,7 @@ def line_of(retrace, trace, var):
         Apply.__init__ = recording
         try:
             again = retrace()
-        except Exception:
+        except Exception:  # noqa: BLE001 (whatever fails, the message goes out without the line)
             return None
         finally:
             Apply.__init__ = original

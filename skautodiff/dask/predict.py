@@ -44,9 +44,8 @@ def _example(est, X):
 
 def score(est, X, y, sample_weight=None):
     """Accuracy (classifiers) or R^2 (regressors), as scikit-learn's score, as a lazy 0-d dask array."""
-    from sklearn.base import ClassifierMixin
-
     import dask.array as da
+    from sklearn.base import ClassifierMixin
 
     X, y, weights = _aligned_arrays(X, y, sample_weight)
     predicted = per_row(est, "predict", X)
