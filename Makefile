@@ -13,7 +13,7 @@ OTHER_PYTHONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),3.11 3.12 3.13),$(v
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e ".[test,docs]"
+	$(VENV)/bin/python -m pip install -q -e ".[test,docs,dask]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,7 +35,7 @@ test: install
 	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
 	    (test -x $$venv/bin/python || $$py -m venv $$venv) && \
 	    $$venv/bin/python -m pip install -q --upgrade pip && \
-	    $$venv/bin/python -m pip install -q -e ".[test,docs]" && touch $$venv/.installed || exit 1; \
+	    $$venv/bin/python -m pip install -q -e ".[test,docs,dask]" && touch $$venv/.installed || exit 1; \
 	  fi; \
 	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) bash .ci/pytest-in $$venv || exit 1; \
 	done
@@ -49,6 +49,7 @@ docs: install
 bench: install
 	$(VENV)/bin/python -m pip install -q -e ".[bench]"
 	$(VENV)/bin/python -m benchmarks.run
+	SKAUTODIFF_TIERS=0 $(VENV)/bin/python -m benchmarks.dask_scaling
 
 clean:
 	rm -rf $(VENV) .venv-3.* *.egg-info doc/_build doc/generated doc/auto_examples

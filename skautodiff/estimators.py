@@ -24,6 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from sklearn.utils._available_if import available_if
 
 from . import pytree
+from .dask import dask_aware
 from .pytree import tree_map
 
 __all__ = ["AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"]
@@ -152,13 +153,15 @@ class AutodiffEstimator(BaseEstimator):
 
     # ----------------------------------------------------------------- fitting
 
+    @dask_aware
     def fit(self, X, y, sample_weight=None):
         """Minimise ``loss(params, X, y, **loss_kwargs)`` from ``init_params``.
 
         Parameters
         ----------
         X : array-like or sparse matrix (CSR, CSC) of shape (n_samples, n_features)
-            Training data, float64 or float32 (the parameters take the data's dtype).
+            Training data, float64 or float32 (the parameters take the data's dtype). A dask
+            array or dataframe is fitted chunk by chunk on its workers (see doc/scaling.md).
         y : array-like of shape (n_samples,)
             Targets; a classifier encodes them as ``target_encoding`` says before the loss
             sees them.
@@ -459,6 +462,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     def _example_target(self, X):
         return np.zeros((len(X), *getattr(self, "_target_shape", ())), dtype=X.dtype)
 
+    @dask_aware
     def predict(self, X):
         """``predict_fn(params_, X)``.
 
@@ -474,6 +478,8 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         """
         X = self._check_X(X)
         return np.asarray(self._user_function("predict_fn")(self.params_, X))
+
+    score = dask_aware(RegressorMixin.score)
 
 
 class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
@@ -561,6 +567,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         )
 
     @available_if(_has_function("decision_fn"))
+    @dask_aware
     def decision_function(self, X):
         """``decision_fn(params_, X)``: one score per sample for two classes, else one per class.
 
@@ -582,6 +589,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         return scores
 
     @available_if(_has_function("proba_fn"))
+    @dask_aware
     def predict_proba(self, X):
         """``proba_fn(params_, X)``, one column per class.
 
@@ -602,6 +610,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         return proba
 
     @available_if(_has_function("proba_fn"))
+    @dask_aware
     def predict_log_proba(self, X):
         """The logarithm of :meth:`predict_proba`.
 
@@ -617,6 +626,9 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         """
         return np.log(self.predict_proba(X))
 
+    score = dask_aware(ClassifierMixin.score)
+
+    @dask_aware
     def predict(self, X):
         """The class of highest score (``decision_fn``) or probability (``proba_fn``).
 
