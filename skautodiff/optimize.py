@@ -251,7 +251,14 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     tolerance (float32 rounding stalls the line search on unscaled data) are refined in float64,
     from where they stopped, with the float arguments cast to float64; `x` keeps x0's dtypes.
     `callback(params)` receives the parameters shaped like x0.
+
+    method="adam" or "sgd" trains on minibatches of the rows of ``args=(X, y)`` instead (see
+    skautodiff.stochastic.minimize for its options, scikit-learn MLP's settings); the result also
+    has ``loss_curve``, the mean loss of each epoch.
     """
+    from . import stochastic
+    if stochastic.is_stochastic(method):   # minibatches of args' rows, see stochastic.minimize
+        return stochastic.minimize(fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt)
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")

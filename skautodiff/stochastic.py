@@ -389,3 +389,69 @@ def split_validation(X, y, sample_weight, fraction, rng, stratify):
     if sample_weight is None:
         train_parts, val_parts = (*train_parts, None), (*val_parts, None)
     return train_parts, val_parts
+
+
+# ----------------------------------------------------------------------------- the functional form
+
+class _Record:
+    """What `train` records, for the functional form (an estimator records on itself)."""
+
+
+def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt):
+    """skautodiff.minimize(method="adam" or "sgd"): `fn(params, X[, y], **kwargs)` on minibatches of
+    the rows of X (and y, and of kwargs["sample_weight"] when given); the other keyword arguments
+    are passed whole. `options` takes the stochastic settings (SETTINGS, except early stopping,
+    which needs a score), max_iter (epochs, default 200), random_state and verbose."""
+    import scipy.optimize
+
+    if wrt not in (0, None):
+        raise ValueError(f"method={method!r} optimises the first argument of fn; got wrt={wrt!r}")
+    if callback is not None:
+        raise ValueError(f"method={method!r} takes no callback; its result has loss_curve (one value per epoch)")
+    if not 1 <= len(args) <= 2:
+        raise ValueError(f"method={method!r} needs args=(X,) or (X, y): the rows to split into minibatches")
+    options = dict(options or {})
+    allowed = set(SETTINGS) - {"early_stopping", "validation_fraction"} | {"max_iter", "random_state", "verbose"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"unknown option(s) for method={method!r}: {', '.join(unknown)}; it takes "
+                         f"{', '.join(sorted(allowed))}")
+    settings = {**SETTINGS, **{k: v for k, v in options.items() if k in SETTINGS}}
+    max_iter = options.get("max_iter", 200)
+    _check_settings(settings, max_iter)
+    X = args[0]
+    y = args[1] if len(args) == 2 else None
+    kwargs = dict(kwargs or {})
+    sample_weight = kwargs.pop("sample_weight", None)
+    n = X.shape[0]
+    for name, array in (("y", y), ("sample_weight", sample_weight)):
+        if array is not None and np.shape(array)[:1] != (n,):
+            raise ValueError(f"{name} must have one entry per row of X ({n}); got shape {np.shape(array)}")
+    from sklearn.utils import check_random_state
+    rng = check_random_state(options.get("random_state"))
+    rule = rule_name(method, settings["nesterovs_momentum"])
+    names, _ = RULES[rule]
+    hyper = [settings["learning_rate_init"] if name == "learning_rate" else settings[name] for name in names]
+    stepper = Stepper(fn, x0, kwargs, rule, hyper)
+    record = _Record()
+    start(record, early_stopping=False)
+    try:
+        train(record, stepper, X, y, sample_weight, settings, rng, max_iter=max_iter,
+              tol=DEFAULT_TOL if tol is None else tol, incremental=False, owner=f"minimize({method!r})",
+              verbose=options.get("verbose", 0))
+    finally:
+        stepper.detach()
+    leaves, treedef, _ = pytree.flatten(x0)
+    x = pytree.unflatten(treedef, [_like_leaf(value, leaf) for value, leaf in
+                                   zip(pytree.flatten(record.params_)[0], leaves)])
+    message = ("the training loss did not improve by tol for n_iter_no_change epochs" if record.converged_
+               else f"maximum number of epochs ({max_iter}) reached")
+    return scipy.optimize.OptimizeResult(x=x, fun=record.loss_, nit=record.n_iter_, success=record.converged_,
+                                         message=message, loss_curve=record.loss_curve_, t=record.t_)
+
+
+def _like_leaf(value, leaf):
+    """A fitted value in its starting leaf's form: arrays stay arrays (in their dtype), scalars scalars."""
+    if isinstance(leaf, np.ndarray):
+        return np.asarray(value, dtype=leaf.dtype)
+    return type(leaf)(value) if isinstance(leaf, (numbers.Number, np.generic)) else np.asarray(value)
