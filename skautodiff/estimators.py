@@ -157,12 +157,12 @@ class AutodiffEstimator(BaseEstimator):
         first = not hasattr(self, "params_")
         X, y = self._validate_fit_data(X, y, reset=first, partial_classes=(classes,))
         loss, kwargs, sample_weight = self._loss_and_kwargs(X, sample_weight)
+        rng = check_random_state(self.random_state)   # each call, as scikit-learn's MLP
         if first:
-            self._random_state = check_random_state(self.random_state)
-            params = self._starting_params(X, y, self._random_state)
+            params = self._starting_params(X, y, rng)
         else:
             params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), self.params_)
-        self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, self._random_state, incremental=True)
+        self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=True)
         return self
 
     def _check_optimizer(self):
