@@ -1,7 +1,7 @@
 """Minibatch training (issue 13): skautodiff's MLPClassifier(optimizer="adam") against
 scikit-learn's MLPClassifier(solver="adam"), and one compiled Adam step against hand-written numpy.
 
-    python -m benchmarks.stochastic [--quick] [--epochs N] [--repeats R] [--json PATH]
+    python -m benchmarks.stochastic [--quick] [--epochs N] [--repeats R] [--blas-threads T] [--json PATH]
 
 Parts, each reported as a ratio to a reference measured in the same run, interleaved:
 
@@ -15,8 +15,13 @@ Parts, each reported as a ratio to a reference measured in the same run, interle
   compiled step (stochastic.Stepper.step: the batch goes in, the parameters and slots are updated
   inside) against a hand-written numpy loss, gradient and Adam update (target: at most 1.5x).
   Median over rounds of many steps.
+
+BLAS (numpy's and scipy's) runs at one thread for both contenders by default (--blas-threads):
+on a shared two-core machine a second BLAS thread only adds contention, to both alike. The last
+line printed is the results as one JSON object (what `make bench`, benchmarks/run.py, reads).
 """
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -139,12 +144,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--blas-threads", type=int, default=1, help="0: leave BLAS as it is")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 20)
     repeats = args.repeats or (1 if args.quick else 3)
-    results = [compare_mlp(name, split, arch, epochs, repeats) for name, split, arch in _mlp_parts(args.quick)]
-    results.append(compare_tiny_step(200 if args.quick else 5000, 3 if args.quick else 7))
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(args.blas_threads) if args.blas_threads else contextlib.nullcontext():
+        results = [compare_mlp(name, split, arch, epochs, repeats) for name, split, arch in _mlp_parts(args.quick)]
+        results.append(compare_tiny_step(200 if args.quick else 5000, 3 if args.quick else 7))
     for r in results:
         if "skautodiff_s_per_epoch" in r:
             print(f"{r['part']}: {1e3 * r['skautodiff_s_per_epoch']:.1f} ms/epoch vs scikit-learn "
@@ -154,10 +162,12 @@ def main(argv=None):
         else:
             print(f"{r['part']}: {r['skautodiff_us_per_step']:.1f} us/step vs numpy "
                   f"{r['numpy_us_per_step']:.1f} us -> {r['time_ratio']:.2f}x (target <= 1.5)")
+    record = {"blas_threads": args.blas_threads or "default", "rows": results}
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    return results
+            json.dump(record, f, indent=1)
+    print(json.dumps(record))
+    return record
 
 
 if __name__ == "__main__":

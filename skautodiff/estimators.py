@@ -85,6 +85,9 @@ class AutodiffEstimator(BaseEstimator):
     early_stopping = False
     validation_fraction = 0.1
     n_iter_no_change = 10
+    # Names of the settings above that a model uses for something of its own (HuberRegressor's
+    # epsilon): for the optimiser they keep their defaults, and a scipy fit does not report them.
+    _not_optimizer_settings = ()
 
     # ----------------------------------------------------------------- the user's functions
 
@@ -168,7 +171,7 @@ class AutodiffEstimator(BaseEstimator):
     def _check_optimizer(self):
         """Whether the fit is stochastic; a scipy fit given stochastic-only settings is refused."""
         from . import stochastic
-        settings = {name: getattr(self, name) for name in stochastic.SETTINGS}
+        settings = self._stochastic_settings()
         if not stochastic.is_stochastic(self.optimizer):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
             return False
@@ -177,6 +180,12 @@ class AutodiffEstimator(BaseEstimator):
             raise ValueError(f"{type(self).__name__}: bounds apply to scipy's optimizers only; "
                              f"optimizer={self.optimizer!r} cannot keep parameters within them")
         return True
+
+    def _stochastic_settings(self):
+        """The stochastic optimizers' settings, by name (stochastic.SETTINGS)."""
+        from .stochastic import SETTINGS
+        return {name: default if name in self._not_optimizer_settings else getattr(self, name)
+                for name, default in SETTINGS.items()}
 
     def _loss_and_kwargs(self, X, sample_weight):
         loss = self._user_function("loss")
@@ -193,11 +202,11 @@ class AutodiffEstimator(BaseEstimator):
     def _fit_stochastic(self, loss, params, X, y, kwargs, sample_weight, rng, incremental):
         from . import stochastic
 
-        settings = {name: getattr(self, name) for name in stochastic.SETTINGS}
+        settings = self._stochastic_settings()
         tol = stochastic.DEFAULT_TOL if self.tol is None else self.tol
         owner = type(self).__name__
-        early = self.early_stopping and not incremental
-        if self.early_stopping and incremental:
+        early = settings["early_stopping"] and not incremental
+        if settings["early_stopping"] and incremental:
             raise ValueError(f"{owner}: partial_fit does not support early_stopping=True")
         fresh = not hasattr(self, "t_") or not hasattr(self, "_optimizer_slots") or not (self.warm_start or incremental)
         if fresh:
@@ -207,16 +216,16 @@ class AutodiffEstimator(BaseEstimator):
             labels = self._decode_target(y)
             stratify = labels if isinstance(self, ClassifierMixin) else None
             (X, y, sample_weight), (X_val, y_val, w_val) = stochastic.split_validation(
-                X, y, sample_weight, self.validation_fraction, rng, stratify)
+                X, y, sample_weight, settings["validation_fraction"], rng, stratify)
             y_val = self._decode_target(y_val)
 
             def score(params, X_val, y_val, w_val):
                 self.params_ = params
                 return self.score(X_val, y_val, sample_weight=w_val)
             validation = (X_val, y_val, w_val, score)
-        rule = stochastic.rule_name(self.optimizer, self.nesterovs_momentum)
+        rule = stochastic.rule_name(self.optimizer, settings["nesterovs_momentum"])
         names, _step = stochastic.RULES[rule]
-        hyper = [self.learning_rate_init if n == "learning_rate" else getattr(self, n) for n in names]
+        hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
         slots = self._optimizer_slots if incremental else None   # a new fit starts a new optimiser
         stepper = stochastic.Stepper(loss, params, kwargs, rule, hyper, slots)
         with _compile_messages(self.verbose):

@@ -324,3 +324,24 @@ def test_a_fit_moves_to_the_c_tier_without_losing_its_state(monkeypatch):
     tiers.wait(120)
     np.testing.assert_allclose(tiered.params_["w"], python_only.params_["w"], rtol=1e-9)
     np.testing.assert_allclose(tiered.loss_curve_, python_only.loss_curve_, rtol=1e-9)
+
+
+def test_streaming_example_trains_from_chunks_on_disk():
+    """examples/streaming_partial_fit.py at a small size: chunks read from a file, partial_fit per chunk."""
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).parent.parent / "examples" / "streaming_partial_fit.py"
+    spec = importlib.util.spec_from_file_location("streaming_partial_fit", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    model, accuracy = example.main(rows=3000, chunk_rows=1000, passes=2, test_rows=1000, verbose=False)
+    assert model.t_ == 6000 and model.n_iter_ == 1
+    assert accuracy > 0.45   # three classes: chance is about 1/3
+
+
+def test_a_model_setting_named_like_an_optimizer_setting_keeps_its_meaning():
+    """HuberRegressor's epsilon is its threshold: not Adam's, and no error for an L-BFGS fit."""
+    X, y = regression_data()
+    models.HuberRegressor(epsilon=2.0).fit(X, y)
+    huber = models.HuberRegressor(epsilon=2.0)
+    assert huber._stochastic_settings()["epsilon"] == 1e-8
