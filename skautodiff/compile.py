@@ -170,7 +170,7 @@ class Leases:
         self._template, self._shared = fn, list(shared)
         self._idle, self._all = [], []
         self._lock = threading.Lock()
-        self._c = tier == "C"
+        self._c = self.is_c = tier == "C"
 
     def lease(self):
         """(function, its shared variables), for this caller alone until `release`."""

@@ -185,6 +185,7 @@ class Stepper:
         self.hyper = np.array(hyper, dtype=np.float64)
         self._prepared = {}
         self._leased = None   # (prepared, pool, (function, shared variables))
+        self._leased_steps = 0
 
     def step(self, X, y, sample_weight):
         """One update on a batch; returns the batch's loss (before the update)."""
@@ -202,6 +203,7 @@ class Stepper:
             array = arrays[which]
             values[position] = (array if type(array) is np.ndarray and array.dtype is dtype
                                 and array.flags.aligned else input_value(array, *sig))
+        self._leased_steps += 1
         return self._leased[2][0](*values)[0]
 
     def _prepare(self, X, y, sample_weight):
@@ -239,12 +241,14 @@ class Stepper:
         fn, shared = leased = pool.lease()
         for var, value in zip(shared, self.state):
             var.set_value(np.asarray(value, dtype=var.dtype), borrow=False)   # the caller's arrays stay theirs
-        self._leased = (prepared, pool, leased)
+        self._leased, self._leased_steps = (prepared, pool, leased), 0
 
     def detach(self):
         """State back into arrays, and the leased copy back to its pool."""
         if self._leased is not None:
-            _, pool, leased = self._leased
+            prepared, pool, leased = self._leased
+            if isinstance(prepared.fn, tiers.Tiered):   # its count of calls per tier, for messages
+                prepared.fn.calls["C" if pool.is_c else "Python"] += self._leased_steps
             self.state = [var.get_value(borrow=False) for var in leased[1]]
             self._leased = None
             pool.release(leased)

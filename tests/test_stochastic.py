@@ -310,8 +310,13 @@ def test_a_fit_moves_to_the_c_tier_without_losing_its_state(monkeypatch):
     moves to the C tier part-way. Both tiers compute the same updates (to round-off)."""
     from skautodiff import compile as compiled
     from skautodiff import tiers
-    X, y = regression_data(rows=4000, features=6)
-    kwargs = dict(optimizer="adam", learning_rate_init=0.01, batch_size=16, max_iter=8, random_state=0,
+    X, y = regression_data(rows=400, features=6)
+
+    def rate(step):   # constant; at step 60 it waits for the C tier, so the fit switches there
+        if step == 60:
+            tiers.wait(120)
+        return 0.01
+    kwargs = dict(optimizer="adam", learning_rate=rate, batch_size=16, max_iter=8, random_state=0,
                   n_iter_no_change=100)
     monkeypatch.setenv("SKAUTODIFF_MODE", "fast")
     with warnings.catch_warnings():
@@ -322,6 +327,9 @@ def test_a_fit_moves_to_the_c_tier_without_losing_its_state(monkeypatch):
         compiled.clear_cache()
         tiered = AutodiffRegressor(squared_error, linear_init, linear_predict, **kwargs).fit(X, y)
     tiers.wait(120)
+    step = next(fn for entries in compiled._cache.values() for entry in entries
+                for (kind, _), fn in entry._functions.items() if kind == "step:adam")
+    assert isinstance(step, tiers.Tiered) and step.calls == {"Python": 60, "C": 140}
     np.testing.assert_allclose(tiered.params_["w"], python_only.params_["w"], rtol=1e-9)
     np.testing.assert_allclose(tiered.loss_curve_, python_only.loss_curve_, rtol=1e-9)
 
