@@ -353,3 +353,16 @@ def test_a_model_setting_named_like_an_optimizer_setting_keeps_its_meaning():
     models.HuberRegressor(epsilon=2.0).fit(X, y)
     huber = models.HuberRegressor(epsilon=2.0)
     assert huber._stochastic_settings()["epsilon"] == 1e-8
+
+
+@pytest.mark.slow
+def test_benchmark_part_runs_and_reports_ratios():
+    """benchmarks/stochastic.py at its smallest (the figures themselves: doc/performance.md)."""
+    from benchmarks import stochastic as bench
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        record = bench.main(["--quick", "--epochs", "1", "--blas-threads", "0"])
+    parts = [row["part"] for row in record["rows"]]
+    assert len(parts) == 3 and all(row["time_ratio"] > 0 for row in record["rows"])
+    # Same seed, same draws, one epoch: the same accuracy as scikit-learn's.
+    assert all(row["accuracy_difference_points"] == 0 for row in record["rows"][:2])
