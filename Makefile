@@ -8,12 +8,12 @@ DEFAULT_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version
 find_python = $(shell bash .ci/find-python $(1))
 OTHER_PYTHONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),3.11 3.12 3.13),$(v)=$(call find_python,$(v)))
 
-.PHONY: demo test test-one bench install clean
+.PHONY: demo test test-one bench install clean docs
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e ".[test,dask]"
+	$(VENV)/bin/python -m pip install -q -e ".[test,docs,dask]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,14 +35,20 @@ test: install
 	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
 	    (test -x $$venv/bin/python || $$py -m venv $$venv) && \
 	    $$venv/bin/python -m pip install -q --upgrade pip && \
-	    $$venv/bin/python -m pip install -q -e ".[test,dask]" && touch $$venv/.installed || exit 1; \
+	    $$venv/bin/python -m pip install -q -e ".[test,docs,dask]" && touch $$venv/.installed || exit 1; \
 	  fi; \
 	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) bash .ci/pytest-in $$venv || exit 1; \
 	done
+
+# The documentation site (doc/, the API reference from the docstrings, the gallery run from
+# examples/plot_*.py), built offline with warnings as errors; open doc/_build/html/index.html.
+docs: install
+	cd doc && $(abspath $(VENV))/bin/python -m sphinx -b html -W --keep-going -q . _build/html
+	@echo "The site is in doc/_build/html (open doc/_build/html/index.html)"
 
 bench: install
 	$(VENV)/bin/python -m pip install -q -e ".[bench]"
 	$(VENV)/bin/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .venv-3.* *.egg-info
+	rm -rf $(VENV) .venv-3.* *.egg-info doc/_build doc/generated doc/auto_examples

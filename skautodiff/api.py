@@ -106,7 +106,31 @@ def _like(leaf, grad):
 
 
 class Function(_Wrapper):
-    """`fn` compiled: same outputs as calling it natively."""
+    """A numpy function compiled: calling it gives the same outputs as calling ``fn`` natively.
+
+    The first call with arguments of a new structure (shapes, dtypes, pytree layout) traces and
+    compiles ``fn``; later calls reuse the compiled function from the process-wide cache.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy (a method works too: the wrapper binds like one).
+    example_args : sequence, optional
+        Arguments to trace and compile with at once, so that ``print()`` shows the formula before
+        the first call.
+
+    See Also
+    --------
+    function : the same as a decorator.
+    formula : the function as mathematics.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> f = skautodiff.Function(lambda x: np.sum(x ** 2))
+    >>> float(f(np.arange(3.0)))
+    5.0
+    """
 
     def __init__(self, fn, example_args=None):
         super().__init__(fn, example_args)
@@ -122,7 +146,33 @@ class Function(_Wrapper):
 
 
 class Gradient(_Wrapper):
-    """The gradient of a scalar function, shaped like the arguments differentiated."""
+    """The gradient of a scalar numpy function, compiled.
+
+    Calling it with ``fn``'s arguments returns the gradient shaped like the arguments
+    differentiated: one pytree when ``wrt`` names one argument, a list of them otherwise.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    example_args : sequence, optional
+        Arguments to trace and compile with at once.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+
+    See Also
+    --------
+    gradient : the same as a decorator.
+    ValueAndGrad : value and gradient in one call.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> g = skautodiff.Gradient(lambda x: ((x + 1) ** 2).sum(), wrt="x")
+    >>> g(np.arange(3.0))
+    array([2., 4., 6.])
+    """
 
     def __call__(self, *args, **kwargs):
         call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
@@ -130,7 +180,24 @@ class Gradient(_Wrapper):
 
 
 class ValueAndGrad(_Wrapper):
-    """(value, gradient) in one compiled call."""
+    """A scalar numpy function's value and gradient, in one compiled call.
+
+    Calling it returns ``(value, gradient)``, the gradient shaped as :class:`Gradient` returns it.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    example_args : sequence, optional
+        Arguments to trace and compile with at once.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+
+    See Also
+    --------
+    value_and_grad : the same, as a function.
+    """
 
     def __call__(self, *args, **kwargs):
         call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
@@ -139,7 +206,22 @@ class ValueAndGrad(_Wrapper):
 
 
 class HessianVector(_Wrapper):
-    """Hessian-vector products: call with `vectors=` shaped like the differentiated argument(s)."""
+    """Hessian-vector products of a scalar numpy function, compiled.
+
+    Call it with ``fn``'s arguments and the keyword ``vectors``, shaped like the differentiated
+    argument (a list of such, one per argument, when ``wrt`` lists several); it returns the
+    Hessian times ``vectors``, shaped the same way. The Hessian itself is never formed.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    example_args : sequence, optional
+        Arguments to trace and compile with at once.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+    """
 
     def __call__(self, *args, vectors, **kwargs):
         names, single = _wrt_names(self.fn, self.wrt, args, kwargs)
@@ -166,17 +248,61 @@ def _as(vector, leaf):
 
 
 def value_and_grad(fn, wrt=None):
-    """A function returning (fn(*args), gradient w.r.t. `wrt`), compiled."""
+    """``fn`` compiled to return its value and its gradient with respect to ``wrt``.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+
+    Returns
+    -------
+    ValueAndGrad
+        Called with ``fn``'s arguments, it returns ``(value, gradient)``.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> value, grad = skautodiff.value_and_grad(lambda w: np.sum(w ** 2), wrt="w")(np.ones(2))
+    >>> float(value), grad
+    (2.0, array([2., 2.]))
+    """
     return ValueAndGrad(fn, wrt=wrt)
 
 
 def function(fn):
-    """Decorator: compile `fn` (also on methods)."""
+    """Decorator: compile ``fn`` (a function or a method).
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy.
+
+    Returns
+    -------
+    Function
+        ``fn`` compiled, with the same outputs.
+    """
     return Function(fn)
 
 
 def gradient(wrt=None):
-    """Decorator factory: `@gradient(wrt="w")` turns fn into its gradient."""
+    """Decorator factory: ``@gradient(wrt="w")`` turns a scalar function into its gradient.
+
+    Parameters
+    ----------
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+
+    Returns
+    -------
+    callable
+        A decorator that makes a :class:`Gradient` of the function it decorates.
+    """
     def decorate(fn):
         return Gradient(fn, wrt=wrt)
     return decorate

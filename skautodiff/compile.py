@@ -52,12 +52,23 @@ os.register_at_fork(after_in_child=_new_c_lock)
 
 
 def cache_info():
-    """Counts since the process started (or the last clear_cache): traces and compiles."""
+    """What the compile cache did since the process started (or the last :func:`clear_cache`).
+
+    Returns
+    -------
+    CacheInfo
+        A named tuple ``(traces, compiles, entries)``: how many functions were traced and
+        compiled, and how many compiled entries the cache holds now.
+    """
     entries = sum(len(v) for v in list(_cache.values()))   # a copy: other threads may insert
     return CacheInfo(_stats["traces"], _stats["compiles"], entries)
 
 
 def clear_cache():
+    """Empty the process-wide cache of compiled functions and reset :func:`cache_info`'s counts.
+
+    Compiled C modules stay in PyTensor's disk cache, so a later compile is quicker than a cold one.
+    """
     with _lock:
         _cache.clear()
         _stats.clear()

@@ -114,7 +114,19 @@ class AutodiffEstimator(BaseEstimator):
         return fn
 
     def set_params(self, **params):
-        """As scikit-learn's, and ``loss_kwargs__alpha=0.1`` sets one entry of ``loss_kwargs``."""
+        """Set parameters as scikit-learn does; ``loss_kwargs__alpha=0.1`` sets one entry of
+        ``loss_kwargs``.
+
+        Parameters
+        ----------
+        **params
+            Estimator parameters, ``loss_kwargs__NAME`` entries, or nested ``step__name`` ones.
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
         entries = {key: params.pop(key) for key in list(params) if key.startswith("loss_kwargs__")}
         if entries:
             loss_kwargs = dict(params.pop("loss_kwargs", self.loss_kwargs) or {})
@@ -125,11 +137,25 @@ class AutodiffEstimator(BaseEstimator):
     # ----------------------------------------------------------------- fitting
 
     def fit(self, X, y, sample_weight=None):
-        """Minimises ``loss(params, X, y, **loss_kwargs)`` from ``init_params``.
+        """Minimise ``loss(params, X, y, **loss_kwargs)`` from ``init_params``.
 
-        ``sample_weight`` is passed to the loss as the keyword ``sample_weight``, which the loss
-        must then accept. With ``optimizer="adam"`` or ``"sgd"`` the loss is applied to minibatches
-        of rows (X, y and sample_weight split alike), ``max_iter`` epochs at most.
+        With ``optimizer="adam"`` or ``"sgd"`` the loss is applied to minibatches of rows (X, y
+        and sample_weight split alike), ``max_iter`` epochs at most.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix (CSR, CSC) of shape (n_samples, n_features)
+            Training data, float64 or float32 (the parameters take the data's dtype).
+        y : array-like of shape (n_samples,)
+            Targets; a classifier encodes them as ``target_encoding`` says before the loss
+            sees them.
+        sample_weight : array-like of shape (n_samples,), optional
+            Passed to the loss as the keyword ``sample_weight``, which the loss must then accept.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
         """
         stochastic = self._check_optimizer()
         X, y = self._validate_fit_data(X, y)
@@ -298,8 +324,19 @@ class AutodiffEstimator(BaseEstimator):
     # ----------------------------------------------------------------- formulas
 
     def formula(self, of="loss"):
-        """The fitted model's loss (``of="loss"``) or prediction function (``of="predict"``) as
-        mathematics (see :func:`skautodiff.formula`), traced at ``params_``."""
+        """The fitted model's loss or prediction function as mathematics, traced at ``params_``.
+
+        Parameters
+        ----------
+        of : {"loss", "predict"}, default "loss"
+            Which function: the loss, or the prediction function (``predict_fn``,
+            ``decision_fn`` or ``proba_fn``, the first the estimator has).
+
+        Returns
+        -------
+        Formula
+            See :func:`skautodiff.formula`.
+        """
         from .printing import formula
 
         check_is_fitted(self, "params_")
@@ -393,6 +430,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     init_params : pytree or callable ``(X, y, rng) -> pytree``
         Starting parameters (dicts, lists, tuples of arrays and numbers).
     predict_fn : callable ``(params, X) -> array``
+        What ``predict`` returns, from the fitted parameters.
     loss_kwargs : dict, optional
         Extra keyword arguments of the loss; numbers among them are hyperparameters that can
         change (``set_params(loss_kwargs__alpha=...)``) without recompiling.
@@ -400,6 +438,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Any ``scipy.optimize.minimize`` method (full batch), or "adam" or "sgd" (minibatches;
         these add ``partial_fit``).
     max_iter : int, default 1000
+        The optimiser's iteration limit.
     tol : float or None
         The optimiser's tolerance; None keeps scipy's default for the method.
     bounds : pytree of ``(low, high)`` pairs, optional
@@ -410,14 +449,37 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Seeds the ``rng`` given to ``init_params``.
     verbose : int, default 0
         1 prints a line per iteration.
-    batch_size, learning_rate, learning_rate_init, power_t, momentum, nesterovs_momentum, beta_1, \
-beta_2, epsilon, shuffle, early_stopping, validation_fraction, n_iter_no_change
+    batch_size, learning_rate, learning_rate_init, power_t, momentum, nesterovs_momentum : optional
         The stochastic optimizers' settings (``optimizer="adam"`` or ``"sgd"``), with the names,
-        meanings and defaults of ``sklearn.neural_network.MLPRegressor``'s; ``max_iter`` then
-        counts epochs and ``tol`` (None: 1e-4) is the improvement that resets
+        meanings and defaults of ``sklearn.neural_network.MLPRegressor``'s (``solver`` there);
+        ``max_iter`` then counts epochs and ``tol`` (None: 1e-4) is the improvement that resets
         ``n_iter_no_change``. ``learning_rate`` may also be a callable ``step -> rate`` (step: the
         updates made so far) and applies to Adam too. Given with a scipy optimizer, they are an
         error. See doc/estimators.md.
+    beta_1, beta_2, epsilon, shuffle, early_stopping, validation_fraction, n_iter_no_change : optional
+        More of the stochastic optimizers' settings, as above.
+
+    Attributes
+    ----------
+    params_ : pytree
+        The fitted parameters, shaped like what ``init_params`` returned.
+    loss_ : float
+        The objective at ``params_``.
+    loss_curve_ : list of float
+        The objective after each iteration of the optimiser.
+    n_iter_ : int
+        The optimiser's iterations.
+    converged_ : bool
+        Whether the optimiser reported success (a fit that did not converge also warns).
+    n_features_in_ : int
+        The number of columns of ``X`` seen by ``fit``.
+    t_, best_loss_, validation_scores_, best_validation_score_ : int, float or list
+        With ``optimizer="adam"`` or ``"sgd"``: rows seen, the best epoch loss, and with early
+        stopping the validation scores per epoch and the best of them (scikit-learn MLP's).
+
+    See Also
+    --------
+    AutodiffClassifier : the same for classification.
     """
 
     predict_fn = None
@@ -455,6 +517,18 @@ beta_2, epsilon, shuffle, early_stopping, validation_fraction, n_iter_no_change
         return np.zeros(len(X), dtype=X.dtype)
 
     def predict(self, X):
+        """``predict_fn(params_, X)``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray
+            The predictions.
+        """
         X = self._check_X(X)
         return np.asarray(self._user_function("predict_fn")(self.params_, X))
 
@@ -475,6 +549,27 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     At least one of ``decision_fn`` and ``proba_fn`` is needed; ``predict`` uses the first,
     ``predict_proba`` exists only with ``proba_fn``.
+
+    Attributes
+    ----------
+    params_ : pytree
+        The fitted parameters, shaped like what ``init_params`` returned.
+    loss_ : float
+        The objective at ``params_``.
+    loss_curve_ : list of float
+        The objective after each iteration of the optimiser.
+    n_iter_ : int
+        The optimiser's iterations.
+    converged_ : bool
+        Whether the optimiser reported success (a fit that did not converge also warns).
+    n_features_in_ : int
+        The number of columns of ``X`` seen by ``fit``.
+    classes_ : ndarray
+        The class labels, sorted; the loss sees their indices.
+
+    See Also
+    --------
+    AutodiffRegressor : the same for regression, and the other parameters.
     """
 
     decision_fn = None
@@ -555,6 +650,18 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     @available_if(_has_function("decision_fn"))
     def decision_function(self, X):
+        """``decision_fn(params_, X)``: one score per sample for two classes, else one per class.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The scores; for two classes, positive means ``classes_[1]``.
+        """
         X = self._check_X(X)
         scores = np.asarray(self._user_function("decision_fn")(self.params_, X))
         if len(self.classes_) == 2 and scores.ndim == 2 and scores.shape[1] == 2:
@@ -564,6 +671,18 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     @available_if(_has_function("proba_fn"))
     def predict_proba(self, X):
+        """``proba_fn(params_, X)``, one column per class.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The class probabilities, in the order of ``classes_``.
+        """
         X = self._check_X(X)
         proba = np.asarray(self._user_function("proba_fn")(self.params_, X))
         if proba.ndim == 1:  # the probability of the positive class
@@ -572,9 +691,33 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     @available_if(_has_function("proba_fn"))
     def predict_log_proba(self, X):
+        """The logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            The log-probabilities.
+        """
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
+        """The class of highest score (``decision_fn``) or probability (``proba_fn``).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         if self._user_function("decision_fn", required=False) is not None:
             scores = self.decision_function(X)
             index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)

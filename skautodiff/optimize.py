@@ -240,21 +240,58 @@ def _concat(arrays):
 
 def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=None, options=None,
              callback=None, wrt=0):
-    """scipy.optimize.minimize over a pytree `x0` (the argument `wrt` of fn, first by default).
+    """``scipy.optimize.minimize`` over a pytree ``x0``, with compiled derivatives.
 
-    Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Every method of
-    scipy.optimize.minimize works, or is refused before fitting: Newton-type methods get the
-    compiled Hessian-vector product, dogleg and trust-exact the Hessian built from it, and
-    derivative-free ones only the value. A NaN or infinite objective, gradient or Hessian-vector
-    product ends the fit: `success=False`, the message says where, and `x` is the best point
-    evaluated. Parameters in float32 (or float16) that stop before the gradient meets the
-    tolerance (float32 rounding stalls the line search on unscaled data) are refined in float64,
-    from where they stopped, with the float arguments cast to float64; `x` keeps x0's dtypes.
-    `callback(params)` receives the parameters shaped like x0.
+    Every method of ``scipy.optimize.minimize`` works, or is refused before fitting: Newton-type
+    methods get the compiled Hessian-vector product, dogleg and trust-exact the Hessian built from
+    it, and derivative-free ones only the value. A NaN or infinite objective, gradient or
+    Hessian-vector product ends the fit: ``success=False``, the message says where, and ``x`` is
+    the best point evaluated. Parameters in float32 (or float16) that stop before the gradient
+    meets the tolerance (float32 rounding stalls the line search on unscaled data) are refined in
+    float64, from where they stopped, with the float arguments cast to float64.
 
-    method="adam" or "sgd" trains on minibatches of the rows of ``args=(X, y)`` instead (see
-    skautodiff.stochastic.minimize for its options, scikit-learn MLP's settings); the result also
-    has ``loss_curve``, the mean loss of each epoch.
+    ``method="adam"`` or ``"sgd"`` trains on minibatches of the rows of ``args=(X, y)`` instead
+    (scikit-learn MLP's settings in ``options``, see doc/estimators.md); the result then also has
+    ``loss_curve``, the mean loss of each epoch.
+
+    Parameters
+    ----------
+    fn : callable
+        The objective, written in plain numpy; it returns a real scalar.
+    x0 : pytree
+        Starting point: an array, a number, or dicts, lists and tuples of them.
+    args : tuple, optional
+        The other positional arguments of ``fn``.
+    kwargs : dict, optional
+        Keyword arguments of ``fn``.
+    method : str, default "L-BFGS-B"
+        Any ``scipy.optimize.minimize`` method; None lets scipy choose; or "adam" / "sgd".
+    bounds : pytree of ``(low, high)`` pairs, optional
+        Shaped like ``x0`` (per leaf); leaves left out of a dict are unbounded.
+    tol : float, optional
+        scipy's tolerance.
+    options : dict, optional
+        scipy's options for the method.
+    callback : callable, optional
+        Called after each iteration with the parameters shaped like ``x0``, or, as in scipy,
+        when its parameter is named ``intermediate_result``, with an ``OptimizeResult`` whose
+        ``x``, ``fun`` and ``jac`` are the current point, value and gradient.
+    wrt : int or str, default 0
+        The argument of ``fn`` that is optimised, by position or name.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        scipy's result, with ``x`` (and ``jac``) shaped like ``x0``, in ``x0``'s dtypes.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> def loss(params, target):
+    ...     return np.sum((params["w"] - target) ** 2) + params["b"] ** 2
+    >>> result = skautodiff.minimize(loss, {"w": np.zeros(2), "b": 1.0}, args=(np.array([1.0, 2.0]),))
+    >>> np.round(result.x["w"], 6), round(float(result.x["b"]), 6)
+    (array([1., 2.]), 0.0)
     """
     from . import stochastic
     if stochastic.is_stochastic(method):   # minibatches of args' rows, see stochastic.minimize
@@ -398,12 +435,29 @@ def _to_float64(leaf):
 
 
 def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), **scipy_options):
-    """Minimise fn(*init_args, *args) over init_args with L-BFGS-B; returns them optimised.
+    """Minimise ``fn`` over its first parameters with L-BFGS-B; returns them optimised.
 
-    `init_args` is a list of starting values (arrays, scalars or pytrees) for fn's first
-    parameters; the result is a list with the same structure. `bounds` is a matching list of
-    per-leaf (lo, hi) pairs (or None); other keywords are scipy's L-BFGS-B options. A fit that
-    does not converge warns (OptimizeWarning) with scipy's reason.
+    ``fn`` is called as ``fn(p1, ..., pk, a1, ..., am)`` with ``init_args = [p1, ..., pk]`` and
+    ``args = (a1, ..., am)``. A fit that does not converge warns (``OptimizeWarning``) with
+    scipy's reason.
+
+    Parameters
+    ----------
+    fn : callable
+        The objective, written in plain numpy; it returns a real scalar.
+    init_args : list
+        Starting values (arrays, numbers or pytrees) of ``fn``'s first parameters.
+    bounds : list, optional
+        One entry per starting value: per-leaf ``(low, high)`` pairs, or None.
+    args : tuple, optional
+        ``fn``'s remaining positional arguments, held fixed.
+    **scipy_options
+        scipy's L-BFGS-B options (``maxiter``, ``gtol``, ...).
+
+    Returns
+    -------
+    list
+        The optimised values, with the structure of ``init_args``.
     """
     def joint(params, *rest):
         return fn(*params, *rest)

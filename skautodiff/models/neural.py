@@ -73,7 +73,38 @@ class _Perceptron:
 
 
 class MLPClassifier(_Perceptron, AutodiffClassifier):
-    """Softmax output, mean cross-entropy + the weight penalty."""
+    """A multi-layer perceptron classifier: softmax output, mean cross-entropy + the weight penalty.
+
+    The objective is ``sklearn.neural_network.MLPClassifier``'s, fitted by L-BFGS.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        The width of each hidden layer.
+    activation : {"relu", "tanh"}, default "relu"
+        The hidden layers' activation.
+    alpha : float, default 1e-4
+        The strength of the L2 penalty on the weights.
+    max_iter : int, default 200
+        L-BFGS's iteration limit.
+    tol : float, optional
+        L-BFGS's gradient tolerance.
+    random_state : int, RandomState or None
+        Seeds the initial weights.
+    warm_start : bool, default False
+        Start the next fit from ``params_``.
+    verbose : int, default 0
+        1 prints a line per iteration.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``{"weights": [W1, ..., Wk], "biases": [b1, ..., bk]}``.
+    loss_, loss_curve_, n_iter_, converged_
+        As for :class:`~skautodiff.AutodiffRegressor`.
+    classes_ : ndarray
+        The class labels.
+    """
 
     target_encoding = "onehot"
 
@@ -90,7 +121,37 @@ class MLPClassifier(_Perceptron, AutodiffClassifier):
 
 
 class MLPRegressor(_Perceptron, AutodiffRegressor):
-    """Linear output, half the mean squared error + the weight penalty; y may have columns."""
+    """A multi-layer perceptron regressor: linear output, half the mean squared error + the
+    weight penalty; y may have several columns.
+
+    The objective is ``sklearn.neural_network.MLPRegressor``'s, fitted by L-BFGS.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        The width of each hidden layer.
+    activation : {"relu", "tanh"}, default "relu"
+        The hidden layers' activation.
+    alpha : float, default 1e-4
+        The strength of the L2 penalty on the weights.
+    max_iter : int, default 200
+        L-BFGS's iteration limit.
+    tol : float, optional
+        L-BFGS's gradient tolerance.
+    random_state : int, RandomState or None
+        Seeds the initial weights.
+    warm_start : bool, default False
+        Start the next fit from ``params_``.
+    verbose : int, default 0
+        1 prints a line per iteration.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``{"weights": [W1, ..., Wk], "biases": [b1, ..., bk]}``.
+    loss_, loss_curve_, n_iter_, converged_
+        As for :class:`~skautodiff.AutodiffRegressor`.
+    """
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -89,9 +89,23 @@ def _latex_label(label, free):
 class Formula:
     """Named outputs of a traced function (or of its derivatives) as mathematics.
 
-    Build with ``Formula.from_graph([("f", var)])``; ``str()`` gives plain text, ``latex()`` and
-    ``_repr_latex_()`` LaTeX, ``sympy()`` the SymPy expressions, ``evaluate()`` the formula computed
-    with numpy (to check it against the compiled function)."""
+    Made by :func:`skautodiff.formula`, ``print()`` of a compiled function, an estimator's
+    ``formula()``, or ``Formula.from_graph([("f", var)])`` from a PyTensor variable. ``str()``
+    gives plain text, :meth:`latex` and ``_repr_latex_()`` (Jupyter) LaTeX, :meth:`sympy` the
+    SymPy expressions, :meth:`evaluate` the formula computed with numpy (to check it against the
+    compiled function). A graph too large to show in full is summarised (its top levels).
+
+    Attributes
+    ----------
+    labels : list of str
+        The outputs' names (``f``, ``∂f/∂w``).
+    inputs : list of str
+        The inputs' display names.
+    n_nodes : int
+        The size of the graph the formula was read from.
+    complete : bool
+        False when only the expression near the outputs was converted.
+    """
 
     def __init__(self, outputs, inputs, n_nodes, complete=True):
         self._outputs = outputs
@@ -271,8 +285,32 @@ class Formula:
 
 
 def formula(fn, *example_args, wrt=None, **example_kwargs):
-    """``fn`` traced at the example arguments, as a Formula: its value when ``wrt`` is None, else
-    its gradient with respect to ``wrt`` (a parameter name or a list of them)."""
+    """``fn`` traced at the example arguments, as mathematics.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy.
+    *example_args
+        Arguments to trace ``fn`` with; only their shapes, dtypes and structure matter (and the
+        values of numbers the function branches on).
+    wrt : str, list of str, or None
+        None: the formula of ``fn``'s value; else of its gradient with respect to these
+        parameters.
+    **example_kwargs
+        Keyword arguments to trace ``fn`` with.
+
+    Returns
+    -------
+    Formula
+        ``print()`` it for plain text, ``.latex()`` for LaTeX.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> print(skautodiff.formula(lambda x: np.sum((x + 1) ** 2), np.zeros(3), wrt="x"))
+    ∂f/∂x = 2*x + 2
+    """
     from .. import api
 
     wrapper = api.Function(fn) if wrt is None else api.Gradient(fn, wrt=wrt)
