@@ -202,9 +202,6 @@ class AutodiffEstimator(BaseEstimator):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
             return False
         stochastic._check_settings(settings, self.max_iter)
-        if self.bounds is not None:
-            raise ValueError(f"{type(self).__name__}: bounds apply to scipy's optimizers only; "
-                             f"optimizer={self.optimizer!r} cannot keep parameters within them")
         return True
 
     def _stochastic_settings(self):
@@ -253,7 +250,7 @@ class AutodiffEstimator(BaseEstimator):
         names, _step = stochastic.RULES[rule]
         hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
         slots = self._optimizer_slots if incremental else None   # a new fit starts a new optimiser
-        stepper = stochastic.Stepper(loss, params, kwargs, rule, hyper, slots)
+        stepper = stochastic.Stepper(loss, params, kwargs, rule, hyper, slots, bounds=self.bounds)
         with _compile_messages(self.verbose):
             try:
                 stochastic.train(self, stepper, X, y, sample_weight, settings, rng, max_iter=self.max_iter,

@@ -295,7 +295,7 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     """
     from . import stochastic
     if stochastic.is_stochastic(method):   # minibatches of args' rows, see stochastic.minimize
-        return stochastic.minimize(fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt)
+        return stochastic.minimize(fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds)
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")

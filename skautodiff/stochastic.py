@@ -139,19 +139,40 @@ def _zeros_like(var, name):
 
 def step_graph(rule, inputs, cost, wrt, grads):
     """(inputs, [cost], updates) of one step: the parameters `wrt` become shared variables (the
-    first len(wrt) of the updates, then the optimiser's slots), and `hyper` is the last input."""
+    first len(wrt) of the updates, then the optimiser's slots), and `hyper` is the input after the
+    loss's own. A rule ending in "+bounds" also takes a (low, high) pair of inputs per parameter,
+    and projects each updated parameter onto them (projected Adam / SGD)."""
+    rule, _, bounded = rule.partition("+")
     hyper = pt.dvector("hyper")
     params = [_zeros_like(w, w.name) for w in wrt]
     slots, new_params, new_slots = RULES[rule][1](list(wrt), grads, hyper)
+    limits = []
+    if bounded:
+        limits = [pt.tensor(dtype=w.dtype, shape=w.type.shape, name=f"{w.name}_{side}")
+                  for w in wrt for side in ("low", "high")]
+        new_params = [pt.clip(p, low, high) for p, low, high in zip(new_params, limits[0::2], limits[1::2])]
     outs = clone_replace([cost, *new_params, *new_slots], replace=dict(zip(wrt, params)))
     cost, rest = outs[0], outs[1:]
     kept = [i for i in inputs if not any(i is w for w in wrt)]
-    return kept + [hyper], [cost], list(zip([*params, *slots], rest))
+    return kept + [hyper] + limits, [cost], list(zip([*params, *slots], rest))
 
 
 def rule_name(optimizer, nesterov):
     optimizer = optimizer.lower()
     return "nesterov" if optimizer == "sgd" and nesterov else optimizer
+
+
+def _limits(bounds, params, leaves):
+    """Per leaf, [low, high, low, high, ...] arrays shaped like the leaves (in their dtypes)."""
+    from .optimize import _flat_bounds
+    flat = _flat_bounds(bounds, params)
+    limits, start = [], 0
+    for leaf in leaves:
+        leaf = np.asarray(leaf)
+        for side in (flat.lb, flat.ub):
+            limits.append(np.ascontiguousarray(side[start:start + leaf.size].reshape(leaf.shape), dtype=leaf.dtype))
+        start += leaf.size
+    return limits
 
 
 def initial_slots(rule, leaves):
@@ -177,9 +198,11 @@ class Stepper:
     """Runs the compiled step of `loss` over batches, keeping the parameters and the optimiser's
     slots between steps (in a leased compiled copy while training, as arrays otherwise)."""
 
-    def __init__(self, loss, params, kwargs, rule, hyper, slots=None):
+    def __init__(self, loss, params, kwargs, rule, hyper, slots=None, bounds=None):
         self.loss, self.kwargs, self.rule = loss, dict(kwargs), rule
         leaves, self.treedef, _ = pytree.flatten(params)
+        # (low, high) arrays per parameter leaf, from bounds given as to minimize (per leaf)
+        self.limits = None if bounds is None else _limits(bounds, params, leaves)
         self.n_params = len(leaves)
         self.state = [np.array(leaf) for leaf in leaves] + list(initial_slots(rule, leaves) if slots is None else slots)
         self.hyper = np.array(hyper, dtype=np.float64)
@@ -223,11 +246,11 @@ class Stepper:
                 "values of its arguments (an `if` on data or parameters); the stochastic optimizers "
                 "compile one step for every batch and cannot follow it: write the branch with "
                 "np.where, or use a scipy optimizer")
-        fn = entry.function("step:" + self.rule)
+        fn = entry.function("step:" + self.rule + ("+bounds" if self.limits is not None else ""))
         wrt = set(tr.wrt_leaves)
         full = entry.inputs(call)
         kept = [i for i in range(len(full)) if i not in wrt]
-        values = [full[i] for i in kept] + [self.hyper]
+        values = [full[i] for i in kept] + [self.hyper] + (self.limits or [])
         slots = []
         for which, array in enumerate((X, y, sample_weight)):
             if array is not None:
@@ -401,11 +424,12 @@ class _Record:
     """What `train` records, for the functional form (an estimator records on itself)."""
 
 
-def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt):
+def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=None):
     """skautodiff.minimize(method="adam" or "sgd"): `fn(params, X[, y], **kwargs)` on minibatches of
     the rows of X (and y, and of kwargs["sample_weight"] when given); the other keyword arguments
     are passed whole. `options` takes the stochastic settings (SETTINGS, except early stopping,
-    which needs a score), max_iter (epochs, default 200), random_state and verbose."""
+    which needs a score), max_iter (epochs, default 200), random_state and verbose. `bounds` (per
+    leaf, as for L-BFGS-B) project each step's parameters onto them."""
     import scipy.optimize
 
     if wrt not in (0, None):
@@ -436,7 +460,7 @@ def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt):
     rule = rule_name(method, settings["nesterovs_momentum"])
     names, _ = RULES[rule]
     hyper = [settings["learning_rate_init"] if name == "learning_rate" else settings[name] for name in names]
-    stepper = Stepper(fn, x0, kwargs, rule, hyper)
+    stepper = Stepper(fn, x0, kwargs, rule, hyper, bounds=bounds)
     record = _Record()
     start(record, early_stopping=False)
     try:

@@ -95,6 +95,33 @@ def test_sgd_steps_match_numpy(nesterov):
     np.testing.assert_allclose(got["b"], params[1], rtol=1e-12)
 
 
+def test_bounds_project_each_step():
+    """Projected Adam: each updated parameter is clipped to its bounds (b held in [0, 0.3])."""
+    X, y = regression_data()
+    bounds = {"w": (None, 2.5), "b": (0.0, 0.3)}
+    stepper = Stepper(squared_error, {"w": np.zeros(4), "b": np.float64(0)}, {}, "adam",
+                      [0.2, 0.9, 0.999, 1e-8], bounds=bounds)
+    params, m, v, t = [np.zeros(4), 0.0], [np.zeros(4), 0.0], [np.zeros(4), 0.0], 0
+    for _ in range(30):
+        stepper.step(X, y, None)
+        params, m, v, t = numpy_adam(params, squared_error_gradient(*params, X, y), m, v, t, 0.2)
+        params = [np.minimum(params[0], 2.5), float(np.clip(params[1], 0.0, 0.3))]
+    got = stepper.params()
+    np.testing.assert_allclose(got["w"], params[0], rtol=1e-12)
+    assert got["b"] == pytest.approx(params[1], rel=1e-12) and params[1] == 0.3   # held at its bound
+    assert np.max(got["w"]) == 2.5   # the last weight (true value 4) is held too
+
+
+def test_huber_regressor_keeps_its_scale_positive_with_adam():
+    X, y = regression_data(rows=200)
+    huber = models.HuberRegressor()
+    huber.optimizer, huber.learning_rate_init, huber.max_iter = "adam", 0.05, 200
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        huber.fit(X, y)
+    assert huber.params_["sigma"] > 0 and huber.score(X, y) > 0.95
+
+
 def test_a_single_row_batch_continues_the_same_optimiser_state():
     """A last batch of one row has its own compiled step (a length-1 axis is part of the cache key);
     the state moves to it and back."""
@@ -199,9 +226,6 @@ def test_stochastic_settings_are_refused_by_scipy_fits():
     with pytest.raises(ValueError, match="learning_rate_init must be a number > 0"):
         AutodiffRegressor(squared_error, linear_init, linear_predict, optimizer="adam",
                           learning_rate_init=0).fit(X, y)
-    with pytest.raises(ValueError, match="bounds apply to scipy's optimizers only"):
-        AutodiffRegressor(squared_error, linear_init, linear_predict, optimizer="sgd",
-                          bounds={"b": (0, 1)}).fit(X, y)
 
 
 def test_same_seed_same_fit_and_weights_as_rows_removed():
@@ -261,6 +285,9 @@ def test_functional_minimize_is_full_batch_adam_in_numpy():
     np.testing.assert_allclose(result.x["w"], params[0], rtol=1e-12)
     assert type(result.x["b"]) is float and result.nit == 7 and len(result.loss_curve) == 7
     assert x0["w"].sum() == 0   # the caller's parameters are not written
+    bounded = skautodiff.minimize(squared_error, x0, args=(X, y), method="sgd", bounds={"b": (0.0, 0.2)},
+                                  options=dict(max_iter=5, learning_rate_init=0.05))
+    assert bounded.x["b"] == 0.2   # (unbounded, b heads for 0.5)
     with pytest.raises(ValueError, match="unknown option.*early_stopping"):
         skautodiff.minimize(squared_error, x0, args=(X, y), method="sgd", options=dict(early_stopping=True))
 
