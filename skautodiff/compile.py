@@ -20,8 +20,7 @@ import warnings
 
 import numpy as np
 
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")   # see doc/performance.md
-from . import compiledir  # noqa: E402  (first: it imports PyTensor even when its compile directory is unusable)
+from . import compiledir  # (first: it imports PyTensor even when its compile directory is unusable)
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
@@ -30,8 +29,16 @@ from pytensor.link.vm import VMLinker  # noqa: E402
 from . import pytree, tiers  # noqa: E402
 from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
 from .engine.outer import input_signature  # noqa: E402
+from .quiet import ignoring  # noqa: E402
 from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
                     restore, trace)
+
+# PyTensor looks for a BLAS library the first time a compilation's rewrites meet a matrix-vector
+# product and warns when it finds none; skautodiff needs none (doc/performance.md). Ignored during
+# compilation only: under warnings-as-errors the warning became an exception inside the rewriter,
+# printed as "Rewrite failure" tracebacks and looked up again (seconds of g++ runs) at every such
+# node, and a filter set at import was lost to the next `catch_warnings`.
+NO_BLAS_WARNING = "PyTensor could not link to a BLAS"
 
 log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
@@ -289,11 +296,14 @@ class Entry:
     def _compile(self, kind, inputs, outputs, tier, updates=()):
         name, what = self._name(), kind.replace("_", " ")
         if tier == "C":
-            log.info("skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; a cold compile "
-                     "cache takes several seconds", what, name, len(inputs))
+            log.info("skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; each C module "
+                     "not in the compile cache yet is a g++ run of a few seconds (a first model on a "
+                     "cold cache: tens of seconds, up to about 1.5 minutes on 2 busy cores)",
+                     what, name, len(inputs))
         start = time.perf_counter()
-        fn = compiledir.build(lambda: pytensor.function(inputs, outputs, updates=list(updates), mode=mode(tier),
-                                                             on_unused_input="ignore"))
+        with ignoring(NO_BLAS_WARNING):
+            fn = compiledir.build(lambda: pytensor.function(inputs, outputs, updates=list(updates), mode=mode(tier),
+                                                            on_unused_input="ignore"))
         fn.trust_input = True   # Entry.inputs already converts every value to its input's type
         if tier == "C":
             log.info("skautodiff: compiled %s of %s in %.2f s", what, name, time.perf_counter() - start)

@@ -21,6 +21,8 @@ import threading
 import warnings
 from pathlib import Path
 
+from .quiet import ignoring
+
 log = logging.getLogger("skautodiff")
 _problem = None   # why the compile directory cannot be used, once known
 _usable = None
@@ -145,7 +147,16 @@ def _remove(module_dir, error):
         places = [getattr(module, "__file__", None), *getattr(module, "__path__", ())]
         if any(place and Path(place).is_relative_to(module_dir) for place in places):
             del sys.modules[name]
-    with warnings.catch_warnings():
-        # Forget the removed module: PyTensor's refresh warns about it once more, after us.
-        warnings.filterwarnings("ignore", message="Removing key file")
+    # Forget the removed module: PyTensor's refresh warns about it once more, after us. (Not
+    # catch_warnings: this runs in tiers' background thread too, see quiet.py.)
+    with ignoring("Removing key file"):
         get_module_cache().refresh()
+
+
+def modules_built_since(when, root=None):
+    """How many C modules in the compile directory (`root`: PyTensor's) were written at or after
+    `when` (a time.time() value): those this process compiled since then, unless another process
+    shares the directory. Each module is a directory holding one .so (PyTensor's own C loop and
+    utilities included)."""
+    root = Path(root or pytensor.config.compiledir)
+    return sum(1 for so in root.glob("*/*.so") if so.stat().st_mtime >= when)

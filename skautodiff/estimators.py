@@ -9,11 +9,9 @@ which traces and compiles it; prediction calls the user's numpy function directl
 Nothing compiled is stored on the estimator: compiled functions live in the process-wide cache,
 so estimators pickle as plain data and clones made by ``GridSearchCV`` reuse one compilation.
 """
-import contextlib
+import functools
 import inspect
-import logging
 import numbers
-import sys
 import time
 import warnings
 
@@ -37,6 +35,23 @@ def _accepts_keyword(fn, name):
     except (TypeError, ValueError):  # a builtin without a signature: assume it does not
         return False
     return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _without_partial(loss, loss_kwargs):
+    """(function, keyword arguments) of the loss: a ``functools.partial`` of keyword arguments
+    becomes its function and those keywords, under ``loss_kwargs`` (which win, as keywords given
+    at a call win over a partial's). The compiled layer takes plain functions: numbers bound by a
+    partial then stay inputs of the compiled loss, like ``loss_kwargs``."""
+    kwargs = dict(loss_kwargs or {})
+    if not isinstance(loss, functools.partial):
+        return loss, kwargs
+    if loss.args:
+        raise TypeError(
+            f"the loss is functools.partial({getattr(loss.func, '__name__', loss.func)!r}, ...) with "
+            f"{len(loss.args)} positional argument(s); fit passes the parameters first, so bind "
+            "the loss's other arguments by keyword (partial(loss, alpha=0.1)) or use loss_kwargs"
+        )
+    return loss.func, {**loss.keywords, **kwargs}
 
 
 def _has_function(name):
@@ -126,13 +141,43 @@ class AutodiffEstimator(BaseEstimator):
         -------
         self
             The estimator.
+
+        A subclass whose ``__init__`` leaves out a fit setting of the functional form (``tol``,
+        ``max_iter``, ``optimizer``, ...: see _fit_settings) can still have it set here and in
+        a grid search; clones keep it (``__sklearn_clone__``), ``get_params`` does not list it.
         """
         entries = {key: params.pop(key) for key in list(params) if key.startswith("loss_kwargs__")}
         if entries:
             loss_kwargs = dict(params.pop("loss_kwargs", self.loss_kwargs) or {})
             loss_kwargs.update({key[len("loss_kwargs__"):]: value for key, value in entries.items()})
             params["loss_kwargs"] = loss_kwargs
+        unlisted = self._fit_settings() - set(self._get_param_names())
+        for name in unlisted.intersection(params):
+            setattr(self, name, params.pop(name))
         return super().set_params(**params)
+
+    @classmethod
+    def _fit_settings(cls):
+        """The parameters of the functional form (AutodiffRegressor or AutodiffClassifier, read
+        from its constructor) that only change how a fit runs, not what the model is: not the
+        user's functions, and not target_encoding or multi_output, which the loss is written for."""
+        functional = next((base for base in cls.__mro__ if base in (AutodiffRegressor, AutodiffClassifier)), None)
+        if functional is None:
+            return set()
+        model = {"loss", "init_params", "predict_fn", "decision_fn", "proba_fn", "target_encoding",
+                 "multi_output"}
+        return set(functional._get_param_names()) - model
+
+    def __sklearn_clone__(self):
+        """scikit-learn's clone, keeping the fit settings that set_params set outside __init__'s
+        parameters (they are instance attributes then)."""
+        from sklearn.base import clone
+
+        new = super().__sklearn_clone__()
+        for name in self._fit_settings() - set(self._get_param_names()):
+            if name in vars(self):
+                setattr(new, name, clone(vars(self)[name], safe=False))
+        return new
 
     # ----------------------------------------------------------------- fitting
 
@@ -161,14 +206,15 @@ class AutodiffEstimator(BaseEstimator):
         X, y = self._validate_fit_data(X, y)
         loss, kwargs, sample_weight = self._loss_and_kwargs(X, sample_weight)
         rng = check_random_state(self.random_state)
-        params = self._starting_params(X, y, rng)
+        start = self._starting_params(X, y, rng)
+        params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
         if stochastic:
-            self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=False)
+            self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=False, like=start)
             return self
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight
         try:
-            self._fit_params(loss, params, X, y, kwargs)
+            self._fit_params(loss, params, X, y, kwargs, like=start)
         except (ValueError, TypeError):
             # Only now, not before every fit (it costs one loss evaluation): a loss that does not
             # return a real scalar gets a message naming what it returned. Any other error is
@@ -187,11 +233,9 @@ class AutodiffEstimator(BaseEstimator):
         X, y = self._validate_fit_data(X, y, reset=first, partial_classes=(classes,))
         loss, kwargs, sample_weight = self._loss_and_kwargs(X, sample_weight)
         rng = check_random_state(self.random_state)   # each call, as scikit-learn's MLP
-        if first:
-            params = self._starting_params(X, y, rng)
-        else:
-            params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), self.params_)
-        self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=True)
+        start = self._starting_params(X, y, rng) if first else self.params_
+        params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
+        self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=True, like=start)
         return self
 
     def _check_optimizer(self):
@@ -211,8 +255,7 @@ class AutodiffEstimator(BaseEstimator):
                 for name, default in SETTINGS.items()}
 
     def _loss_and_kwargs(self, X, sample_weight):
-        loss = self._user_function("loss")
-        kwargs = dict(self.loss_kwargs or {})
+        loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
         if sample_weight is not None:
             if not _accepts_keyword(loss, "sample_weight"):
                 raise TypeError(
@@ -222,7 +265,7 @@ class AutodiffEstimator(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         return loss, kwargs, sample_weight
 
-    def _fit_stochastic(self, loss, params, X, y, kwargs, sample_weight, rng, incremental):
+    def _fit_stochastic(self, loss, params, X, y, kwargs, sample_weight, rng, incremental, like):
         from . import stochastic
 
         settings = self._stochastic_settings()
@@ -258,16 +301,16 @@ class AutodiffEstimator(BaseEstimator):
                                  verbose=self.verbose)
             finally:
                 stepper.detach()
-        self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), self.params_)
+        self.params_ = _restored(self.params_, like, X.dtype)
 
     def _starting_params(self, X, y, rng):
+        """``params_`` (warm start) or what ``init_params`` gives (from ``rng``), as given: fit
+        casts the leaves to the data's dtype (float32 data compiles and fits a float32 graph),
+        and ``params_`` takes this structure's kinds of leaves back (see _restored)."""
         if self.warm_start and hasattr(self, "params_"):
-            params = self.params_
-        else:
-            init = self._user_function("init_params")
-            params = init(X, y, rng) if callable(init) else init
-        # The parameters' dtype is the data's: float32 data compiles and fits a float32 graph.
-        return tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), params)
+            return self.params_
+        init = self._user_function("init_params")
+        return init(X, y, rng) if callable(init) else init
 
     @staticmethod
     def _check_scalar_loss(loss, params, X, y, kwargs):
@@ -281,7 +324,7 @@ class AutodiffEstimator(BaseEstimator):
                 f"{type(value).__name__} of shape {np.shape(value)} (reduce it, e.g. with np.mean)"
             )
 
-    def _fit_params(self, loss, params, X, y, kwargs):
+    def _fit_params(self, loss, params, X, y, kwargs, like):
         from .optimize import method_name, minimize  # the functional layer below this one
 
         progress = _Progress(self.verbose)
@@ -291,7 +334,7 @@ class AutodiffEstimator(BaseEstimator):
                 loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
                 tol=tol, options=options, callback=progress,
             )
-        self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
+        self.params_ = _restored(result.x, like, X.dtype)
         self.loss_ = float(result.fun)
         self.loss_curve_ = progress.curve
         self.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
@@ -340,7 +383,8 @@ class AutodiffEstimator(BaseEstimator):
         X = np.zeros((2, self.n_features_in_), dtype=_leaf_dtype(self.params_))
         if of == "loss":
             y = self._example_target(X)
-            return formula(self._user_function("loss"), self.params_, X, y, **dict(self.loss_kwargs or {}))
+            loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
+            return formula(loss, self.params_, X, y, **kwargs)
         if of == "predict":
             name = next(n for n in ("predict_fn", "decision_fn", "proba_fn")
                         if self._user_function(n, required=False) is not None)
@@ -358,10 +402,20 @@ class AutodiffEstimator(BaseEstimator):
         """The one place where fit's input is checked (scikit-learn's own messages);
         partial_fit passes ``(classes,)``."""
         multi_output = self.__sklearn_tags__().target_tags.multi_output
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=multi_output,
-            y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"), reset=reset,
-        )
+        try:
+            X, y = validate_data(
+                self, X, _target_columns(y), dtype=[np.float64, np.float32], multi_output=multi_output,
+                y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"), reset=reset,
+            )
+        except ValueError as error:
+            if not str(error).startswith("y should be a 1d array") or not isinstance(self, RegressorMixin):
+                raise
+            raise ValueError(
+                f"{error} {type(self).__name__} takes one target column. For (n, k) targets "
+                "(several outputs, or e.g. survival times with event indicators) pass "
+                "multi_output=True (in a subclass: `multi_output = True` in its class body); the "
+                "loss then receives y as an (n, k) array"
+            ) from None
         return X, self._encode_target(X, y, partial_classes)
 
     def _check_X(self, X):
@@ -370,32 +424,49 @@ class AutodiffEstimator(BaseEstimator):
                              accept_sparse=("csr", "csc"))
 
 
+def _target_columns(y):
+    """A structured (record) y as an (n, k) float array, one column per field in field order (one
+    field: a 1-D array); any other y as it is (scikit-learn's validation handles the rest)."""
+    names = getattr(getattr(y, "dtype", None), "names", None)
+    if not names:
+        return y
+    for name in names:
+        field = y.dtype.fields[name][0]
+        if field.shape or field.kind not in "biuf":
+            raise ValueError(
+                f"y is a structured array and its field {name!r} has dtype {field}; only numeric "
+                "or boolean scalar fields can be targets (each field becomes one column of y, "
+                f"in the order {list(names)})"
+            )
+    columns = [np.asarray(y[name], dtype=np.float64) for name in names]
+    return columns[0] if len(columns) == 1 else np.column_stack(columns)
+
+
 def _leaf_dtype(params):
-    leaves = [np.asarray(leaf) for leaf in pytree.flatten(params)[0]]
+    """The dtype params_ was fitted in (its first numpy leaf's: Python floats say nothing)."""
+    leaves = [leaf for leaf in pytree.flatten(params)[0] if isinstance(leaf, (np.ndarray, np.generic))]
     return leaves[0].dtype if leaves else np.float64
 
 
-@contextlib.contextmanager
+def _restored(fitted, like, dtype):
+    """The fitted leaves in the kinds of leaves the starting parameters had: a Python number
+    comes back as a Python float, a numpy scalar as a numpy scalar, an array as an array of the
+    data's dtype (the optimiser works on arrays, so scalars come out of it 0-d)."""
+    def restore(value, given):
+        if isinstance(given, np.generic):   # first: np.float64 is also a Python float
+            return dtype.type(np.asarray(value))
+        if isinstance(given, (int, float)):   # bool is no leaf: it stays in the structure
+            return float(np.asarray(value, dtype=dtype))   # the value fitted in the data's dtype
+        return np.asarray(value, dtype=dtype)
+    leaves, treedef, _ = pytree.flatten(fitted)
+    return pytree.unflatten(treedef, [restore(v, g) for v, g in zip(leaves, pytree.flatten(like)[0])])
+
+
 def _compile_messages(verbose):
-    """With verbose, what skautodiff traces and compiles (and how long it takes) is printed."""
-    if not verbose:
-        yield
-        return
-    log = logging.getLogger("skautodiff")
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    level = log.level
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        yield
-        from . import tiers   # which compiled functions never reached their C tier in this fit
-        for label in tiers.pending():
-            log.info("skautodiff: %s ran on the Python tier only; its C tier is still compiling "
-                     "in the background", label)
-    finally:
-        log.removeHandler(handler)
-        log.setLevel(level)
+    """With verbose, what skautodiff traces and compiles, and on which tier it ran, is printed."""
+    from .optimize import compile_messages   # imports PyTensor: only when fitting
+
+    return compile_messages(verbose)
 
 
 class _Progress:
@@ -446,6 +517,11 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Seeds the ``rng`` given to ``init_params``.
     verbose : int, default 0
         1 prints a line per iteration.
+    multi_output : bool, default False
+        Whether ``y`` may have several columns: an (n, k) y (several outputs, or survival
+        ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without
+        it a 2-D y is refused (an (n, 1) column is flattened with a warning, scikit-learn's rule).
+        A structured y becomes one float column per field, in field order.
     batch_size, learning_rate, learning_rate_init, power_t, momentum, nesterovs_momentum : optional
         The stochastic optimizers' settings (``optimizer="adam"`` or ``"sgd"``), with the names,
         meanings and defaults of ``sklearn.neural_network.MLPRegressor``'s (``solver`` there);
@@ -480,10 +556,11 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     """
 
     predict_fn = None
+    multi_output = False
 
     def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
                  optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
-                 random_state=None, verbose=0, batch_size="auto", learning_rate="constant",
+                 random_state=None, verbose=0, multi_output=False, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
                  beta_2=0.999, epsilon=1e-8, shuffle=True, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=10):
@@ -501,17 +578,24 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
                            nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
                            epsilon=epsilon, shuffle=shuffle, early_stopping=early_stopping,
                            validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
+        self.multi_output = multi_output
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = bool(self.multi_output)
+        return tags
 
     def _encode_target(self, X, y, partial_classes=None):
         if partial_classes is not None and partial_classes[0] is not None:
             raise ValueError(f"{type(self).__name__} is a regressor: partial_fit takes no classes")
+        self._target_shape = y.shape[1:]   # for formula(): (k,) for an (n, k) target
         return y.astype(X.dtype, copy=False)
 
     def _decode_target(self, y):
         return y
 
     def _example_target(self, X):
-        return np.zeros(len(X), dtype=X.dtype)
+        return np.zeros((len(X), *getattr(self, "_target_shape", ())), dtype=X.dtype)
 
     def predict(self, X):
         """``predict_fn(params_, X)``.

@@ -160,7 +160,8 @@ def use_numpy_product(fgraph, node):
 @node_rewriter([Max, Min])
 def use_row_extreme(fgraph, node):
     x = node.inputs[0]
-    if x.ndim < 2 or tuple(node.op.axis) != (x.ndim - 1,) or x.dtype not in _FLOATS:
+    axis = node.op.axis   # None: over all axes (np.max(x)), which is no row reduction
+    if x.ndim < 2 or axis is None or tuple(axis) != (x.ndim - 1,) or x.dtype not in _FLOATS:
         return None
     return [RowExtreme("max" if isinstance(node.op, Max) else "min")(x)]
 

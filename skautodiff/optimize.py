@@ -11,6 +11,7 @@ iteration, and its spinning worker otherwise competes with numpy's BLAS for the 
 import contextlib
 import inspect
 import logging
+import sys
 import threading
 import warnings
 
@@ -238,8 +239,41 @@ def _concat(arrays):
     return np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64, copy=False)
 
 
+@contextlib.contextmanager
+def compile_messages(verbose):
+    """With verbose, print (to stdout) what skautodiff traces and compiles, how long it takes, and
+    on which tier each compiled function ran in the block: the Python tier at once, the C tier
+    once its background compile is done (the switch is printed when it happens)."""
+    if not verbose:
+        yield
+        return
+    from . import tiers
+
+    log = logging.getLogger("skautodiff")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    before = tiers.call_counts()
+    try:
+        yield
+        waiting = set(tiers.pending())
+        for tiered, calls in tiers.call_counts().items():
+            ran = {tier: n - before.get(tiered, {}).get(tier, 0) for tier, n in calls.items()}
+            if ran["Python"] and not ran["C"]:
+                log.info("skautodiff: %s ran on the Python tier only (%d calls)%s", tiered.label, ran["Python"],
+                         "; its C tier is still compiling in the background" if tiered.label in waiting else "")
+            elif ran["C"]:
+                log.info("skautodiff: %s ran %d call(s) on the Python tier, then %d on the C tier",
+                         tiered.label, ran["Python"], ran["C"])
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=None, options=None,
-             callback=None, wrt=0):
+             callback=None, wrt=0, verbose=0):
     """``scipy.optimize.minimize`` over a pytree ``x0``, with compiled derivatives.
 
     Every method of ``scipy.optimize.minimize`` works, or is refused before fitting: Newton-type
@@ -278,6 +312,9 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
         ``x``, ``fun`` and ``jac`` are the current point, value and gradient.
     wrt : int or str, default 0
         The argument of ``fn`` that is optimised, by position or name.
+    verbose : int, default 0
+        1 prints what is traced and compiled, when a compiled function switches from the Python to
+        the C tier, and which tier each ran on (as the estimators' ``verbose`` does).
 
     Returns
     -------
@@ -306,7 +343,7 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     problem = _Problem(fn, wrt, method, uses, _flat_bounds(bounds, x0), tol, dict(options or {}),
                        callback, unravel)
     try:
-        with scipy_blas_single_thread():
+        with scipy_blas_single_thread(), compile_messages(verbose):
             result = problem.solve(x0, x_flat, args, kwargs)
             if _low_precision(x0):
                 result = problem.refine(result, x0, args, kwargs)

@@ -35,6 +35,20 @@ def linear_init(X, y, rng):
     return {"w": np.zeros(X.shape[1]), "b": 0.0}
 
 
+def multi_output_squared_error(params, X, y, sample_weight=None):
+    """y of shape (n,) or (n, k): the squared error summed over outputs, averaged over rows."""
+    per_row = (X @ params["w"] + params["b"] - y) ** 2
+    if y.ndim == 2:
+        per_row = np.sum(per_row, axis=1)
+    if sample_weight is None:
+        return np.mean(per_row)
+    return np.sum(sample_weight * per_row) / np.sum(sample_weight)
+
+
+def multi_output_init(X, y, rng):
+    return {"w": np.zeros((X.shape[1], *y.shape[1:])), "b": np.zeros(y.shape[1:])}
+
+
 def softmax_init(X, y, rng):
     return {"w": np.zeros((X.shape[1], y.shape[1])), "b": np.zeros(y.shape[1])}
 
@@ -54,6 +68,8 @@ def softmax_proba(params, X):
 # with PyTensor's Python linker, slow per call).
 ESTIMATORS = [
     AutodiffRegressor(loss=squared_error, init_params=linear_init, predict_fn=linear_predict, tol=1e-12),
+    AutodiffRegressor(loss=multi_output_squared_error, init_params=multi_output_init,
+                      predict_fn=linear_predict, multi_output=True, tol=1e-12),
     AutodiffClassifier(loss=softmax_cross_entropy, init_params=softmax_init,
                        decision_fn=linear_predict, proba_fn=softmax_proba,
                        target_encoding="onehot", tol=1e-12),

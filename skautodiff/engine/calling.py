@@ -176,17 +176,35 @@ def _native(interp, fn, args, kwargs):
     name = symbolic.display_name(fn)
     module = getattr(fn, "__module__", None) or type(owner if owner is not None else fn).__module__
     if module.split(".")[0] in ("numpy", "scipy") and not lowering.constants_only(interp, (args, kwargs)):
+        if isinstance(fn, np.vectorize):
+            raise _vectorize_error(interp, fn)
         short = name.rsplit(".", 1)[-1]
-        close = symbolic.closest_names(short)
+        close = symbolic.closest_names(short, symbolic.home(fn))
+        known = symbolic.alternative(fn)
         raise interp.error(
             f"{name} has no symbolic rule, so its result cannot be differentiated",
-            (f"supported functions with similar names: {', '.join(close)}" if close else
+            (f"instead: {known}" if known else
+             f"supported {symbolic.home(fn)} functions with similar names: {', '.join(close)}" if close else
              "see doc/supported.md for what is supported") + "; computing it outside the traced "
             "function and passing the result in as an argument also works")
     # Integers and booleans (labels, indices, masks) are used at their values, guarded.
     args = lowering.concretize_all(interp, list(args), f"calling {name}")
     kwargs = lowering.concretize_all(interp, dict(kwargs), f"calling {name}")
     return fn(*args, **kwargs)
+
+
+def _vectorize_error(interp, fn):
+    """np.vectorize runs a Python function once per element, natively: nothing to trace."""
+    pyfunc = fn.pyfunc
+    code = getattr(pyfunc, "__code__", None)
+    where = f" ({code.co_filename}, line {code.co_firstlineno})" if code is not None else ""
+    what = getattr(pyfunc, "__qualname__", None) or repr(pyfunc)
+    return interp.error(
+        f"np.vectorize({what}){where} calls {what} once per element, outside the trace, so its "
+        "result cannot be differentiated",
+        f"call {what} on the whole arrays instead, written with numpy operations (np.where(t > 0, "
+        "t, 0.0) for `t if t > 0 else 0.0`, np.maximum, np.exp, ...), which computes the same "
+        "values elementwise and is traced")
 
 
 # numpy functions whose result depends only on the shapes of their array arguments.
@@ -307,7 +325,29 @@ _OVERRIDES = {
 }
 
 
+def _operator_function(kind, symbol):
+    """operator.add(a, b) and the like: the expression they name, through the engine's operators."""
+    def evaluate(interp, args, kwargs):
+        if kwargs:
+            raise TypeError("operator functions take no keyword arguments")
+        if kind == "binary":
+            return lowering.binary(interp, symbol, *args)
+        if kind == "unary":
+            return lowering.unary(interp, symbol, *args)
+        if kind == "compare":
+            return lowering.compare(interp, symbol, *args)
+        if kind == "getitem":
+            return lowering.getitem(interp, *args)
+        return call(interp, getattr(builtins, symbol), list(args), {})
+    return evaluate
+
+
+_OPERATOR_OVERRIDES = {fn: _operator_function(*how) for fn, how in symbolic.OPERATOR_FUNCTIONS.items()}
+
+
 def _override(fn):
+    if _member(fn, _OPERATOR_OVERRIDES):
+        return _OPERATOR_OVERRIDES[fn]
     return _OVERRIDES.get(fn) if _member(fn, _OVERRIDES) else None
 
 

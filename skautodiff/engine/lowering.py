@@ -271,6 +271,9 @@ def getitem(interp, container, index):
         return Traced(concrete, fit(interp, var, concrete, "indexing"), view_of)
     interp.ctx.outside.observe(container, deep=False)
     if contains_traced(index):
+        rule = symbolic.subscript_rule(container)
+        if rule is not None:   # np.r_[a, b], np.c_[a, b]: a function call written as indexing
+            return apply_rule(interp, rule, lambda i: container[i], (index,), {}, rule.label)
         if isinstance(container, np.ndarray):
             return getitem(interp, Traced(container, pt.as_tensor_variable(container.copy())), index)
         return container[concretize_all(interp, index, "indexing a Python container")]

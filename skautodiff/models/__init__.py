@@ -6,8 +6,10 @@ against the scikit-learn estimator that minimises the same objective (where one 
 from .linear import HuberRegressor, LogisticRegression, PoissonRegressor, Ridge
 from .neural import MLPClassifier, MLPRegressor
 from .ordinal import OrdinalLogisticRegression
+from .survival import CoxPHRegressor, concordance_index
 
 __all__ = [
     "LogisticRegression", "Ridge", "PoissonRegressor", "HuberRegressor",
-    "MLPClassifier", "MLPRegressor", "OrdinalLogisticRegression",
+    "MLPClassifier", "MLPRegressor", "OrdinalLogisticRegression", "CoxPHRegressor",
+    "concordance_index",
 ]

@@ -153,10 +153,7 @@ class MLPRegressor(_Perceptron, AutodiffRegressor):
         As for :class:`~skautodiff.AutodiffRegressor`.
     """
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        return tags
+    multi_output = True
 
     def init_params(self, X, y, rng):
         return self._init_layers(X.shape[1], None if y.ndim == 1 else y.shape[1], rng)

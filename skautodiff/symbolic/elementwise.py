@@ -6,7 +6,7 @@ in _common.py.
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import (_FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, pullback,
+from ._common import (_COMPLEX, _FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, pullback,
                       refuse)
 from .indexing import _nonzero
 from .operators import equal, greater_equal, less_equal, not_equal
@@ -157,6 +157,26 @@ def _where(condition, x=_MISSING, y=_MISSING):
     return pt.where(as_var(condition), x, y)
 
 
+def _select(condlist, choicelist, default=0):
+    # the first true condition wins: fold from the last one, as numpy does
+    if len(condlist) != len(choicelist):
+        raise NotImplementedError("np.select: condlist and choicelist differ in length")  # numpy raised
+    result = as_var(default)
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        result = pt.where(as_var(condition), as_var(choice), result)
+    return result
+
+
+def _real(val):
+    val = as_var(val)
+    return pt.real(val) if val.dtype in _COMPLEX else val
+
+
+def _imag(val):
+    val = as_var(val)
+    return pt.imag(val) if val.dtype in _COMPLEX else pt.zeros_like(val)
+
+
 def _clip(a, a_min=_MISSING, a_max=_MISSING, out=None, *, min=_MISSING, max=_MISSING, **kwargs):
     refuse("np.clip", out=(out, None), where=(kwargs.get("where", True), True))
     low = a_min if given(a_min) else min
@@ -293,6 +313,9 @@ FUNCTIONS = {
     np.isfinite: _ufunc(pt.isfinite),
     # elementwise, other signatures
     np.where: _where,
+    np.select: _select,
+    np.real: _real,
+    np.imag: _imag,
     np.clip: _clip,
     np.nan_to_num: _nan_to_num,
     np.isclose: _isclose,

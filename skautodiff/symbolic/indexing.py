@@ -185,6 +185,27 @@ def _searchsorted(a, v, side="left", sorter=None):
     return pt.searchsorted(as_var(a), as_var(v), side=side, sorter=sorter)
 
 
+def _interp(x, xp, fp, left=None, right=None, period=None):
+    """Piecewise-linear interpolation as numpy computes it: on the segment [xp[j], xp[j+1]] that
+    holds x, slope * (x - xp[j]) + fp[j]; fp[-1] at x == xp[-1]; left/right (default fp[0], fp[-1])
+    outside. The derivative in x is the segment's slope (one-sided at the knots)."""
+    if period is not None:
+        raise NotImplementedError("np.interp(period=...) is not supported in traced code")
+    x, xp, fp = as_var(x), as_var(xp), as_var(fp)
+    if fp.dtype.startswith("complex"):
+        raise NotImplementedError("np.interp of complex values is not supported in traced code")
+    last = xp.shape[0] - 1
+    j = pt.clip(pt.searchsorted(xp, x, side="right") - 1, 0, pt.maximum(last - 1, 0))
+    x0, x1, f0, f1 = xp[j], xp[pt.minimum(j + 1, last)], fp[j], fp[pt.minimum(j + 1, last)]
+    width = x1 - x0
+    slope = (f1 - f0) / pt.switch(pt.eq(width, 0), 1.0, width)
+    inside = slope * (x - x0) + f0
+    low = fp[0] if left is None else as_var(left)
+    high = fp[-1] if right is None else as_var(right)
+    value = pt.switch(pt.eq(x, xp[-1]), fp[-1], inside)
+    return pt.switch(x < xp[0], low, pt.switch(x > xp[-1], high, value))
+
+
 def _nonzero(a):
     a = as_var(a)
     if a.ndim == 0:
@@ -230,6 +251,7 @@ def _ix(*args):
 # --------------------------------------------------------------------------------------------
 
 FUNCTIONS = {
+    np.interp: _interp,
     # indexing, sorting, searching
     np.take: _take,
     np.take_along_axis: _take_along_axis,

@@ -425,6 +425,32 @@ def expm(A):
     return pt.linalg.expm(A)
 
 
+def solve_sylvester(a, b, q):
+    # A X + X B = Q
+    a, b, q = _as(a), _as(b), _as(q)
+    _require_matrix("scipy.linalg.solve_sylvester", a, b, q)
+    return pt.linalg.solve_sylvester(a, b, q)
+
+
+def _banded_to_dense(lower, upper, ab):
+    """The (M, M) matrix whose diagonals scipy's banded storage holds: A[i, j] = ab[u + i - j, j].
+    Entries of ab outside the band are not read (their gradient is 0, as scipy ignores them)."""
+    n = ab.shape[1]
+    dense = pt.diag(ab[upper])
+    for k in range(1, upper + 1):
+        dense = dense + pt.diag(ab[upper - k, k:], k)
+    for k in range(1, lower + 1):
+        dense = dense + pt.diag(ab[upper + k, :n - k], -k)
+    return dense
+
+
+def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    lower, upper = (int(v) for v in l_and_u)
+    ab, b = _as(ab), _as(b)
+    _require_matrix("scipy.linalg.solve_banded", ab)
+    return pt.linalg.solve(_banded_to_dense(lower, upper, ab), b, b_ndim=_b_ndim(b))
+
+
 FUNCTIONS = {
     np.linalg.norm: norm,
     np.linalg.solve: solve,
@@ -448,4 +474,6 @@ FUNCTIONS = {
     sla.solve: scipy_solve,
     sla.inv: scipy_inv,
     sla.det: scipy_det,
+    sla.solve_sylvester: solve_sylvester,
+    sla.solve_banded: solve_banded,
 }

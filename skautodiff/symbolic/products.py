@@ -5,6 +5,7 @@ in linalg.py.)
 """
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.tensor.signal import convolve1d
 
 from ._common import _COMPLEX, as_var, cast, refuse
 from .operators import matmul
@@ -111,6 +112,28 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 # the table
 # --------------------------------------------------------------------------------------------
 
+def centred(full, length, other):
+    """The centred `length` entries of a full convolution with a kernel of length `other`: the
+    'same' mode of numpy and scipy (PyTensor's convolve1d gives 'full' and 'valid' as numpy)."""
+    start = (other - 1) // 2
+    return full[start:start + length]
+
+
+def one_dimensional(name, a, v):
+    a, v = as_var(a), as_var(v)
+    if a.ndim != 1 or v.ndim != 1:
+        raise NotImplementedError(f"{name}: only 1-D inputs are supported (got {a.ndim}-D and {v.ndim}-D)")
+    return a, v
+
+
+def _convolve(a, v, mode="full"):
+    a, v = one_dimensional("np.convolve", a, v)
+    if mode == "same":   # numpy: as long as the longer input
+        n, m = a.shape[0], v.shape[0]
+        return centred(convolve1d(a, v, mode="full"), pt.maximum(n, m), pt.minimum(n, m))
+    return convolve1d(a, v, mode=mode)
+
+
 FUNCTIONS = {
     # products
     np.dot: _dot,
@@ -122,6 +145,7 @@ FUNCTIONS = {
     np.einsum: _einsum,
     np.kron: _kron,
     np.cross: _cross,
+    np.convolve: _convolve,
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x)

@@ -322,6 +322,41 @@ def _diff(a, n=1, axis=-1, prepend=_MISSING, append=_MISSING):
     return pt.diff(a, n=n, axis=axis)
 
 
+def _gradient_along(f, axis, spacing, edge_order):
+    """np.gradient of f along one axis with a uniform (scalar) spacing: central differences
+    inside, one-sided ones of order `edge_order` at both ends, with numpy's coefficients."""
+    def part(start, stop):
+        return f[(slice(None),) * axis + (slice(start, stop),)]
+
+    inside = (part(2, None) - part(None, -2)) / (2.0 * spacing)
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / spacing
+        last = (part(-1, None) - part(-2, -1)) / spacing
+    else:
+        first = (-1.5 * part(0, 1) + 2.0 * part(1, 2) - 0.5 * part(2, 3)) / spacing
+        last = (0.5 * part(-3, -2) - 2.0 * part(-2, -1) + 1.5 * part(-1, None)) / spacing
+    return pt.concatenate([first, inside, last], axis=axis)
+
+
+def _gradient(f, *varargs, axis=None, edge_order=1):
+    f = as_var(f)
+    if f.dtype not in _FLOATS:
+        f = pt.cast(f, "float64")   # numpy differentiates integers in float64
+    axes = tuple(range(f.ndim)) if axis is None else norm_axis(axis, f.ndim)
+    if len(varargs) == 1 and len(axes) > 1:
+        varargs = varargs * len(axes)
+    spacings = varargs or (1.0,) * len(axes)
+    if len(spacings) != len(axes):
+        raise NotImplementedError("np.gradient: one spacing per axis is needed")  # numpy raised
+    if any(as_var(h).ndim != 0 for h in spacings):
+        raise NotImplementedError("np.gradient with coordinate arrays is not supported; pass a scalar "
+                                  "spacing per axis (uniform grids)")
+    if edge_order not in (1, 2):
+        raise NotImplementedError(f"np.gradient: edge_order={edge_order!r}")  # numpy raised
+    parts = [_gradient_along(f, ax, h, edge_order) for ax, h in zip(axes, spacings)]
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
 # --------------------------------------------------------------------------------------------
 # the table
 # --------------------------------------------------------------------------------------------
@@ -329,6 +364,7 @@ def _diff(a, n=1, axis=-1, prepend=_MISSING, append=_MISSING):
 FUNCTIONS = {
     # reductions
     np.sum: _sum,
+    np.gradient: _gradient,
     np.prod: _prod,
     np.mean: _mean,
     np.max: _max,

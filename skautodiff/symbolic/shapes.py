@@ -83,6 +83,34 @@ def _sequence(tup, name):
     return [as_var(x) for x in tup]
 
 
+def _rows_joined(x, axis):
+    """np.concatenate(list(x), axis): the rows of one array joined along `axis` of a row, written
+    without the number of rows (which the compiled function does not fix)."""
+    return _concatenate(x, axis=axis)
+
+
+# np.hstack(x) & co. of one array iterate over its rows; each stacker's result, by x.ndim, as one
+# expression of x. Rows of a 1-D array are 0-d, and the atleast_Nd promotions decide the layout.
+def _hstack_rows(x):
+    return x if x.ndim == 1 else _rows_joined(x, 0 if x.ndim == 2 else 1)
+
+
+def _vstack_rows(x):
+    return x[:, None] if x.ndim == 1 else x if x.ndim == 2 else _rows_joined(x, 0)
+
+
+def _dstack_rows(x):
+    if x.ndim == 1:
+        return x[None, None, :]
+    if x.ndim == 2:
+        return x.T[None]
+    return pt.moveaxis(x, 0, 2) if x.ndim == 3 else _rows_joined(x, 2)
+
+
+def _column_stack_rows(x):
+    return x[None, :] if x.ndim == 1 else x.T if x.ndim == 2 else _rows_joined(x, 1)
+
+
 def _atleast(ndim):
     def one(x):
         x = as_var(x)
@@ -109,19 +137,27 @@ _atleast_3d = _atleast(3)
 
 
 def _hstack(tup, *, dtype=None, casting="same_kind"):
+    if isinstance(tup, Variable):
+        return cast(_hstack_rows(tup), dtype)
     parts = [_atleast_1d.one(x) for x in _sequence(tup, "hstack")]
     return cast(pt.concatenate(parts, axis=0 if parts[0].ndim == 1 else 1), dtype)
 
 
 def _vstack(tup, *, dtype=None, casting="same_kind"):
+    if isinstance(tup, Variable):
+        return cast(_vstack_rows(tup), dtype)
     return cast(pt.concatenate([_atleast_2d.one(x) for x in _sequence(tup, "vstack")], axis=0), dtype)
 
 
 def _dstack(tup):
+    if isinstance(tup, Variable):
+        return _dstack_rows(tup)
     return pt.concatenate([_atleast_3d.one(x) for x in _sequence(tup, "dstack")], axis=2)
 
 
 def _column_stack(tup):
+    if isinstance(tup, Variable):
+        return _column_stack_rows(tup)
     # 0-d and 1-D inputs become columns; others are stacked as they are
     parts = [x if x.ndim >= 2 else pt.shape_padleft(x, 2 - x.ndim).T for x in _sequence(tup, "column_stack")]
     return pt.concatenate(parts, axis=1)
@@ -179,6 +215,49 @@ def _roll(a, shift, axis=None):
     for s, ax in zip(shifts, axes):
         a = pt.roll(a, s, axis=int(ax) % a.ndim)
     return a
+
+
+def _rollaxis(a, axis, start=0):
+    # numpy's older moveaxis: `axis` goes before position `start` (counted before the move)
+    a = as_var(a)
+    n = a.ndim
+    axis = int(axis) % n
+    start = int(start) + n if int(start) < 0 else int(start)
+    if not 0 <= start <= n:
+        raise NotImplementedError(f"np.rollaxis: start={start} is out of range")  # numpy raised already
+    if axis < start:
+        start -= 1
+    return pt.moveaxis(a, axis, start) if axis != start else a
+
+
+def _rot90(m, k=1, axes=(0, 1)):
+    m = as_var(m)
+    first, second = (int(ax) % m.ndim for ax in axes)
+    k = int(k) % 4
+    if k == 0:
+        return m
+    if k == 2:
+        return pt.flip(pt.flip(m, axis=first), axis=second)
+    order = list(range(m.ndim))
+    order[first], order[second] = order[second], order[first]
+    if k == 1:
+        return pt.transpose(pt.flip(m, axis=second), order)
+    return pt.flip(pt.transpose(m, order), axis=second)
+
+
+def _fftshift(x, axes=None, inverse=False):
+    # a roll by half of each axis' length (rounded down forwards, up backwards); lengths are
+    # symbolic, so the shift is too
+    x = as_var(x)
+    axes = range(x.ndim) if axes is None else norm_axis(axes, x.ndim)
+    for axis in axes:
+        n = x.shape[axis]
+        x = pt.roll(x, -(n // 2) if inverse else n // 2, axis=axis)
+    return x
+
+
+def _ifftshift(x, axes=None):
+    return _fftshift(x, axes, inverse=True)
 
 
 def _tile(A, reps):
@@ -303,6 +382,10 @@ FUNCTIONS = {
     np.moveaxis: _moveaxis,
     np.swapaxes: _swapaxes,
     np.roll: _roll,
+    np.rollaxis: _rollaxis,
+    np.rot90: _rot90,
+    np.fft.fftshift: _fftshift,
+    np.fft.ifftshift: _ifftshift,
     np.tile: _tile,
     np.repeat: _repeat,
     np.pad: _pad,
@@ -313,6 +396,31 @@ FUNCTIONS = {
     np.dsplit: _dsplit,
     np.append: _append,
     np.insert: _insert,
+}
+
+def _concatenator(name, to_piece, axis):
+    """np.r_[...] / np.c_[...] of arrays and numbers (no slices or directive strings)."""
+    def rule(index):
+        items = index if isinstance(index, tuple) else (index,)
+        for item in items:
+            if isinstance(item, (slice, str)):
+                raise NotImplementedError(f"{type(item).__name__}s are not supported in traced code; pass "
+                                          "arrays and numbers only (np.arange(a, b) for a:b)")
+        return pt.concatenate([to_piece(as_var(item)) for item in items], axis=axis)
+
+    rule.__name__ = f"_{name}"
+    rule.label = f"np.{name}[...]"
+    return rule
+
+
+def _c_piece(x):
+    # np.c_ is np.r_['-1,2,0', ...]: numbers become (1, 1), vectors columns, the rest stays
+    return x.dimshuffle("x", "x") if x.ndim == 0 else x[:, None] if x.ndim == 1 else x
+
+
+SUBSCRIPTS = {
+    np.r_: _concatenator("r_", _atleast_1d.one, 0),
+    np.c_: _concatenator("c_", _c_piece, -1),
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x; row_stack left in 2.5)
