@@ -311,6 +311,12 @@ class _Schedule:
         return True
 
 
+def _rows(array, rows):
+    """The batch's rows: `take` for dense arrays (a third of fancy indexing's time), a view for a
+    slice, indexing for sparse matrices."""
+    return array.take(rows, axis=0) if isinstance(array, np.ndarray) and not isinstance(rows, slice) else array[rows]
+
+
 def _batch_size(setting, n, owner):
     if setting == "auto":
         return min(200, n)
@@ -343,8 +349,8 @@ def train(fitted, stepper, X, y, sample_weight, settings, rng, *, max_iter, tol,
         for batch in gen_batches(n, batch_size):
             rows = sample_idx[batch] if s["shuffle"] else batch
             stepper.hyper[0] = rate_fn(step) if rate_fn is not None else schedule.rate
-            batch_loss = stepper.step(X[rows], None if y is None else y[rows],
-                                      None if sample_weight is None else sample_weight[rows])
+            batch_loss = stepper.step(_rows(X, rows), None if y is None else _rows(y, rows),
+                                      None if sample_weight is None else _rows(sample_weight, rows))
             accumulated += float(batch_loss) * (batch.stop - batch.start)
             step += 1
         fitted.n_iter_ += 1
