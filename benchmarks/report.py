@@ -221,8 +221,8 @@ def render(results):
                                str(rec.get("lines", "?")),
                                _status(rec, "trace", notes) or _sec(rec["trace_s"])]]), ""]
     if "stochastic" in results:
-        parts += ["#### Minibatch Adam (`python -m benchmarks.stochastic`): time per epoch against scikit-learn's "
-                  "MLPClassifier(solver=\"adam\"), one step against hand-written numpy",
+        parts += [("#### Minibatch Adam (`python -m benchmarks.stochastic`): time per epoch against "
+                   "scikit-learn's MLPClassifier(solver=\"adam\"), one step against hand-written numpy"),
                   "", _stochastic(results["stochastic"], notes), ""]
     if "threads" in results:
         parts += [f"#### Loss + gradient from 1 and 2 threads at once, {results['threads'].get('problem', '')}: "

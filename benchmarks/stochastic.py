@@ -42,12 +42,12 @@ def _mlp_parts(quick):
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     parts = [("digits 1797x64 -> 100 relu -> 10", train_test_split(X, y, test_size=0.25, random_state=0),
-              dict(hidden_layer_sizes=(100,), activation="relu"))]
+              {"hidden_layer_sizes": (100,), "activation": "relu"})]
     problem = next(p for p in (QUICK if quick else FULL) if p.key == "mlp")
     data = problem.make_data()
     parts.append((f"MLP problem {problem.n}x{problem.d} -> {problem.hidden} tanh -> {problem.k}",
                   train_test_split(data.X, data.labels, test_size=0.2, random_state=0),
-                  dict(hidden_layer_sizes=(problem.hidden,), activation="tanh")))
+                  {"hidden_layer_sizes": (problem.hidden,), "activation": "tanh"}))
     return parts
 
 

@@ -46,11 +46,12 @@ def is_stochastic(optimizer):
 
 
 def _differs(value, default):
+    """Whether a setting was given (differs from its default); an array or other odd value counts."""
     if isinstance(value, str) or isinstance(default, str) or callable(value):
         return not (isinstance(value, str) and isinstance(default, str) and value == default)
     try:
         return bool(value != default)
-    except Exception:
+    except (TypeError, ValueError):   # e.g. an array: ambiguous truth value
         return True
 
 
@@ -261,8 +262,8 @@ class Stepper:
 
     def _lease(self, prepared, pool):
         self.detach()
-        fn, shared = leased = pool.lease()
-        for var, value in zip(shared, self.state):
+        leased = pool.lease()
+        for var, value in zip(leased[1], self.state):
             var.set_value(np.asarray(value, dtype=var.dtype), borrow=False)   # the caller's arrays stay theirs
         self._leased, self._leased_steps = (prepared, pool, leased), 0
 

@@ -139,12 +139,12 @@ def classification_data():
 
 
 SCHEDULES = [
-    dict(optimizer="adam", learning_rate_init=0.01),
-    dict(optimizer="adam", learning_rate_init=0.01, tol=0.05, n_iter_no_change=2),   # stops early
-    dict(optimizer="sgd", learning_rate="invscaling", learning_rate_init=0.2, power_t=0.3),
-    dict(optimizer="sgd", learning_rate="adaptive", learning_rate_init=0.1, nesterovs_momentum=False,
-         tol=0.05, n_iter_no_change=2),   # the rate is divided by 5 several times
-    dict(optimizer="sgd", learning_rate="constant", learning_rate_init=0.1, momentum=0.5, shuffle=False),
+    {"optimizer": "adam", "learning_rate_init": 0.01},
+    {"optimizer": "adam", "learning_rate_init": 0.01, "tol": 0.05, "n_iter_no_change": 2},   # stops early
+    {"optimizer": "sgd", "learning_rate": "invscaling", "learning_rate_init": 0.2, "power_t": 0.3},
+    {"optimizer": "sgd", "learning_rate": "adaptive", "learning_rate_init": 0.1, "nesterovs_momentum": False,
+         "tol": 0.05, "n_iter_no_change": 2},   # the rate is divided by 5 several times
+    {"optimizer": "sgd", "learning_rate": "constant", "learning_rate_init": 0.1, "momentum": 0.5, "shuffle": False},
 ]
 
 
@@ -153,7 +153,7 @@ def test_mlp_classifier_follows_scikit_learn(settings):
     X, y = classification_data()
     sk = dict(settings)
     sk["solver"] = sk.pop("optimizer")
-    common = dict(hidden_layer_sizes=(5,), max_iter=25, batch_size=32, random_state=2)
+    common = {"hidden_layer_sizes": (5,), "max_iter": 25, "batch_size": 32, "random_state": 2}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = models.MLPClassifier(**common, **settings).fit(X, y)
@@ -174,8 +174,8 @@ def test_early_stopping_follows_scikit_learn():
     """Same split, same validation scores (R^2), the best epoch's weights restored."""
     X, _ = classification_data()
     y = 2 * X[:, 0] + np.sin(X[:, 1])
-    common = dict(hidden_layer_sizes=(5,), max_iter=60, learning_rate_init=0.01, early_stopping=True,
-                  n_iter_no_change=3, validation_fraction=0.2, tol=0.01, random_state=1)
+    common = {"hidden_layer_sizes": (5,), "max_iter": 60, "learning_rate_init": 0.01, "early_stopping": True,
+                  "n_iter_no_change": 3, "validation_fraction": 0.2, "tol": 0.01, "random_state": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = models.MLPRegressor(optimizer="adam", **common).fit(X, y)
@@ -189,7 +189,7 @@ def test_early_stopping_follows_scikit_learn():
 
 def test_partial_fit_follows_scikit_learn():
     X, y = classification_data()
-    common = dict(hidden_layer_sizes=(5,), batch_size=20, random_state=3, learning_rate_init=0.01)
+    common = {"hidden_layer_sizes": (5,), "batch_size": 20, "random_state": 3, "learning_rate_init": 0.01}
     ours = models.MLPClassifier(optimizer="adam", **common)
     theirs = SklearnMLPClassifier(solver="adam", **common)
     for start in range(0, 240, 60):
@@ -230,7 +230,7 @@ def test_stochastic_settings_are_refused_by_scipy_fits():
 
 def test_same_seed_same_fit_and_weights_as_rows_removed():
     X, y = regression_data(rows=80)
-    fit = lambda **kw: AutodiffRegressor(squared_error, linear_init, linear_predict, optimizer="adam",   # noqa: E731
+    fit = lambda **kw: AutodiffRegressor(squared_error, linear_init, linear_predict, optimizer="adam",
                                          learning_rate_init=0.05, max_iter=20, random_state=4, **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -278,7 +278,7 @@ def test_functional_minimize_is_full_batch_adam_in_numpy():
     X, y = regression_data()
     x0 = {"w": np.zeros(4), "b": 0.0}
     result = skautodiff.minimize(squared_error, x0, args=(X, y), method="adam",
-                                 options=dict(batch_size=64, shuffle=False, max_iter=7, learning_rate_init=0.1))
+                                 options={"batch_size": 64, "shuffle": False, "max_iter": 7, "learning_rate_init": 0.1})
     params, m, v, t = [np.zeros(4), 0.0], [np.zeros(4), 0.0], [np.zeros(4), 0.0], 0
     for _ in range(7):
         params, m, v, t = numpy_adam(params, squared_error_gradient(*params, X, y), m, v, t, 0.1)
@@ -286,10 +286,10 @@ def test_functional_minimize_is_full_batch_adam_in_numpy():
     assert type(result.x["b"]) is float and result.nit == 7 and len(result.loss_curve) == 7
     assert x0["w"].sum() == 0   # the caller's parameters are not written
     bounded = skautodiff.minimize(squared_error, x0, args=(X, y), method="sgd", bounds={"b": (0.0, 0.2)},
-                                  options=dict(max_iter=5, learning_rate_init=0.05))
+                                  options={"max_iter": 5, "learning_rate_init": 0.05})
     assert bounded.x["b"] == 0.2   # (unbounded, b heads for 0.5)
     with pytest.raises(ValueError, match="unknown option.*early_stopping"):
-        skautodiff.minimize(squared_error, x0, args=(X, y), method="sgd", options=dict(early_stopping=True))
+        skautodiff.minimize(squared_error, x0, args=(X, y), method="sgd", options={"early_stopping": True})
 
 
 def test_fits_in_threads_keep_their_own_optimiser_state():
@@ -320,7 +320,7 @@ def test_dask_ml_incremental_is_partial_fit_over_the_blocks():
     dask_array = pytest.importorskip("dask.array")
     wrappers = pytest.importorskip("dask_ml.wrappers")
     X, y = classification_data()
-    common = dict(hidden_layer_sizes=(4,), optimizer="adam", random_state=0, batch_size=30)
+    common = {"hidden_layer_sizes": (4,), "optimizer": "adam", "random_state": 0, "batch_size": 30}
     wrapped = wrappers.Incremental(models.MLPClassifier(**common), shuffle_blocks=False)
     wrapped.fit(dask_array.from_array(X, chunks=60), dask_array.from_array(y, chunks=60), classes=[0, 1, 2])
     loop = models.MLPClassifier(**common)
@@ -343,8 +343,8 @@ def test_a_fit_moves_to_the_c_tier_without_losing_its_state(monkeypatch):
         if step == 60:
             tiers.wait(120)
         return 0.01
-    kwargs = dict(optimizer="adam", learning_rate=rate, batch_size=16, max_iter=8, random_state=0,
-                  n_iter_no_change=100)
+    kwargs = {"optimizer": "adam", "learning_rate": rate, "batch_size": 16, "max_iter": 8, "random_state": 0,
+                  "n_iter_no_change": 100}
     monkeypatch.setenv("SKAUTODIFF_MODE", "fast")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
