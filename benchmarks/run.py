@@ -207,6 +207,10 @@ def main(argv=None):
         except Exception as exc:
             results["threads"] = {"error": _one_line(exc)}
         log(f"loss + gradient from 1 and 2 threads: {results['threads']}")
+    if "skautodiff" in results["contenders"] and not args.no_subprocess:
+        log("minibatch Adam (benchmarks/stochastic.py)")
+        results["stochastic"] = _child("benchmarks.stochastic", ["--quick"] if args.quick else [])
+        log(f"  {results['stochastic']}")
     if not args.no_subprocess:
         log("GridSearchCV 5 folds x 10 C values, logistic")
         quick = ["--quick"] if args.quick else []

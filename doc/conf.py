@@ -49,6 +49,8 @@ def _unavailable_methods():
     unavailable = {}
     for name in skautodiff.models.__all__:
         cls = getattr(skautodiff.models, name)
+        if not isinstance(cls, type):   # a function (concordance_index)
+            continue
         model = cls()
         hidden = [m for m in dir(cls)
                   if not m.startswith("_") and callable(getattr(cls, m)) and not hasattr(model, m)]

@@ -173,6 +173,50 @@ class Copies:
             return iter(list(self._all))
 
 
+class Leases:
+    """A compiled step function whose state (shared variables: parameters and optimiser slots)
+    belongs to one fit at a time.
+
+    A stochastic fit leases a copy for as long as it trains and writes its own state into the
+    copy's shared variables; fits running at once lease different copies (each made by
+    `Function.copy` with fresh shared variables swapped in), so two estimators fitting the same
+    loss in two threads never share an optimiser's state. The compiled original is only a
+    template: both tiers of one step are compiled from the same shared variables.
+    """
+
+    def __init__(self, fn, shared, tier="C"):
+        self._template, self._shared = fn, list(shared)
+        self._idle, self._all = [], []
+        self._lock = threading.Lock()
+        self._c = self.is_c = tier == "C"
+
+    def lease(self):
+        """(function, its shared variables), for this caller alone until `release`."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        fresh = [pytensor.shared(s.get_value(), name=s.name, shape=s.type.shape) for s in self._shared]
+        with _lock, (_c_lock if self._c else contextlib.nullcontext()):   # copying links again
+            fn = self._template.copy(share_memory=False, swap=dict(zip(self._shared, fresh)))
+        with self._lock:
+            self._all.append(fn)
+        return fn, fresh
+
+    def release(self, leased):
+        leased[0].free()   # intermediate buffers: a later fit may use other batch sizes
+        with self._lock:
+            self._idle.append(leased)
+
+    def free(self):
+        with self._lock:
+            for fn, _ in self._idle:
+                fn.free()
+
+    def __iter__(self):
+        with self._lock:
+            return iter([self._template, *self._all])
+
+
 class GuardFailed(Exception):
     """A compiled trace does not apply to these arguments (internal control flow)."""
 
@@ -201,26 +245,36 @@ class Entry:
     def _build(self, kind):
         """Copies of the C function, or (tiering) a Tiered function on the Python tier whose C
         tier compiles in the background."""
-        inputs, outputs = self._graph(kind)
+        inputs, outputs, updates = self._graph(kind)
         _stats["compiles"] += 1
+
+        def pool(fn, tier):   # a step keeps state: one lease per fit instead of one copy per call
+            return Leases(fn, [s for s, _ in updates], tier) if updates else Copies(fn, tier)
         if not tiers.enabled():
-            return Copies(self._compile(kind, inputs, outputs, "C"))
-        first = Copies(self._compile(kind, inputs, outputs, "Python"), "Python")
+            return pool(self._compile(kind, inputs, outputs, "C", updates), "C")
+        first = pool(self._compile(kind, inputs, outputs, "Python", updates), "Python")
 
         def compile_c():   # in tiers' background thread, without _lock: the fit goes on meanwhile
             with _c_lock:
                 if not compiledir.usable():   # mode() would give the Python linker again
                     return None
-                return Copies(self._compile(kind, inputs, outputs, "C"))
+                return pool(self._compile(kind, inputs, outputs, "C", updates), "C")
         return tiers.Tiered(first, compile_c, f"{kind.replace('_', ' ')} of {self._name()}")
 
     def _name(self):
         return getattr(self.trace.func, "__qualname__", "function")
 
     def _graph(self, kind):
-        """(inputs, outputs) of the compiled `kind`: the traced graph, differentiated as needed."""
+        """(inputs, outputs, updates) of the compiled `kind`: the traced graph, differentiated as
+        needed; a stochastic step ("step:adam", ...) updates its shared variables."""
         tr = self.trace
         inputs = list(tr.all_inputs)
+        if kind.startswith("step:"):
+            from .stochastic import step_graph
+            cost = _scalar_output(tr)
+            wrt = [tr.inputs[i] for i in tr.wrt_leaves]
+            grads = _in_dtypes(pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"), wrt)
+            return step_graph(kind[len("step:"):], inputs, cost, wrt, grads)
         if kind == "value":
             outputs = list(tr.outputs)
         else:
@@ -237,9 +291,9 @@ class Entry:
                 inputs += vectors
         if self._guard is not None:
             outputs.append(self._guard)
-        return inputs, outputs
+        return inputs, outputs, []
 
-    def _compile(self, kind, inputs, outputs, tier):
+    def _compile(self, kind, inputs, outputs, tier, updates=()):
         name, what = self._name(), kind.replace("_", " ")
         if tier == "C":
             log.info("skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; each C module "
@@ -248,7 +302,8 @@ class Entry:
                      what, name, len(inputs))
         start = time.perf_counter()
         with ignoring(NO_BLAS_WARNING):
-            fn = compiledir.build(lambda: pytensor.function(inputs, outputs, mode=mode(tier), on_unused_input="ignore"))
+            fn = compiledir.build(lambda: pytensor.function(inputs, outputs, updates=list(updates), mode=mode(tier),
+                                                            on_unused_input="ignore"))
         fn.trust_input = True   # Entry.inputs already converts every value to its input's type
         if tier == "C":
             log.info("skautodiff: compiled %s of %s in %.2f s", what, name, time.perf_counter() - start)
@@ -384,6 +439,19 @@ class Call:
         except GuardFailed:
             raise RuntimeError("internal error: a fresh trace's guards fail on the values it was "
                                "traced with; please report this function") from None
+
+    def entry(self):
+        """The cache entry for these arguments, traced when none fits, without running anything
+        (for compiled functions of its own, such as a stochastic step). Entries with guards
+        (branches on values) need a run to be chosen; a new trace decides for them."""
+        for entry in list(_cache.get(self.key, ())):
+            if not entry.trace.guards and all(g.holds(self) for g in entry.trace.value_guards):
+                return entry
+        with _lock:
+            entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
+            _stats["traces"] += 1
+            _cache.setdefault(self.key, []).append(entry)
+        return entry
 
     def _cached(self, entries, kind, extra):
         """(entry, outputs) from the first of `entries` whose guards hold, else None."""

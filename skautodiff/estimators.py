@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from sklearn.utils._available_if import available_if
 
@@ -60,6 +60,12 @@ def _has_function(name):
     return lambda self: self._user_function(name, required=False) is not None
 
 
+def _is_stochastic(self):
+    """For available_if: partial_fit exists for the stochastic optimizers only."""
+    from .stochastic import is_stochastic
+    return is_stochastic(self.optimizer)
+
+
 class AutodiffEstimator(BaseEstimator):
     """What regressors and classifiers share: validation, fitting, fitted attributes.
 
@@ -80,6 +86,24 @@ class AutodiffEstimator(BaseEstimator):
     warm_start = False
     random_state = None
     verbose = 0
+    # The stochastic optimizers' settings (optimizer="adam" or "sgd"), scikit-learn MLP's names and
+    # defaults (stochastic.SETTINGS): given with a scipy optimizer, they are an error.
+    batch_size = "auto"
+    learning_rate = "constant"
+    learning_rate_init = 0.001
+    power_t = 0.5
+    momentum = 0.9
+    nesterovs_momentum = True
+    beta_1 = 0.9
+    beta_2 = 0.999
+    epsilon = 1e-8
+    shuffle = True
+    early_stopping = False
+    validation_fraction = 0.1
+    n_iter_no_change = 10
+    # Names of the settings above that a model uses for something of its own (HuberRegressor's
+    # epsilon): for the optimiser they keep their defaults, and a scipy fit does not report them.
+    _not_optimizer_settings = ()
 
     # ----------------------------------------------------------------- the user's functions
 
@@ -89,6 +113,11 @@ class AutodiffEstimator(BaseEstimator):
         for name, fn in functions.items():
             if fn is not None:
                 setattr(self, name, fn)
+
+    def _set_settings(self, **settings):
+        """The constructor's part for the stochastic optimizers' settings (stored as given)."""
+        for name, value in settings.items():
+            setattr(self, name, value)
 
     def _user_function(self, name, required=True):
         """The constructor's function `name`, or the subclass's method of that name."""
@@ -157,6 +186,9 @@ class AutodiffEstimator(BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Minimise ``loss(params, X, y, **loss_kwargs)`` from ``init_params``.
 
+        With ``optimizer="adam"`` or ``"sgd"`` the loss is applied to minibatches of rows (X, y
+        and sample_weight split alike), ``max_iter`` epochs at most.
+
         Parameters
         ----------
         X : array-like or sparse matrix (CSR, CSC) of shape (n_samples, n_features)
@@ -173,18 +205,17 @@ class AutodiffEstimator(BaseEstimator):
         self
             The fitted estimator.
         """
+        stochastic = self._check_optimizer()
         X, y = self._validate_fit_data(X, y)
-        loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
-        if sample_weight is not None:
-            if not _accepts_keyword(loss, "sample_weight"):
-                raise TypeError(
-                    f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
-                    "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights"
-                )
-            kwargs["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=X.dtype)
-
-        start = self._starting_params(X, y)
+        loss, kwargs, sample_weight = self._loss_and_kwargs(X, sample_weight)
+        rng = check_random_state(self.random_state)
+        start = self._starting_params(X, y, rng)
         params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
+        if stochastic:
+            self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=False, like=start)
+            return self
+        if sample_weight is not None:
+            kwargs["sample_weight"] = sample_weight
         try:
             self._fit_params(loss, params, X, y, kwargs, like=start)
         except (ValueError, TypeError):
@@ -195,14 +226,94 @@ class AutodiffEstimator(BaseEstimator):
             raise
         return self
 
-    def _starting_params(self, X, y):
-        """``params_`` (warm start) or what ``init_params`` gives, as given: fit casts the leaves
-        to the data's dtype (float32 data compiles and fits a float32 graph), and ``params_``
-        takes this structure's kinds of leaves back (see _restored)."""
+    @available_if(_is_stochastic)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One pass over the given rows in minibatches (optimizer "adam" or "sgd"), continuing
+        from the previous call: scikit-learn's semantics. A classifier needs ``classes`` (every
+        class that will ever be seen) on the first call."""
+        self._check_optimizer()
+        first = not hasattr(self, "params_")
+        X, y = self._validate_fit_data(X, y, reset=first, partial_classes=(classes,))
+        loss, kwargs, sample_weight = self._loss_and_kwargs(X, sample_weight)
+        rng = check_random_state(self.random_state)   # each call, as scikit-learn's MLP
+        start = self._starting_params(X, y, rng) if first else self.params_
+        params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
+        self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=True, like=start)
+        return self
+
+    def _check_optimizer(self):
+        """Whether the fit is stochastic; a scipy fit given stochastic-only settings is refused."""
+        from . import stochastic
+        settings = self._stochastic_settings()
+        if not stochastic.is_stochastic(self.optimizer):
+            stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
+            return False
+        stochastic._check_settings(settings, self.max_iter)
+        return True
+
+    def _stochastic_settings(self):
+        """The stochastic optimizers' settings, by name (stochastic.SETTINGS)."""
+        from .stochastic import SETTINGS
+        return {name: default if name in self._not_optimizer_settings else getattr(self, name)
+                for name, default in SETTINGS.items()}
+
+    def _loss_and_kwargs(self, X, sample_weight):
+        loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
+        if sample_weight is not None:
+            if not _accepts_keyword(loss, "sample_weight"):
+                raise TypeError(
+                    f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
+                    "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights"
+                )
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        return loss, kwargs, sample_weight
+
+    def _fit_stochastic(self, loss, params, X, y, kwargs, sample_weight, rng, incremental, like):
+        from . import stochastic
+
+        settings = self._stochastic_settings()
+        tol = stochastic.DEFAULT_TOL if self.tol is None else self.tol
+        owner = type(self).__name__
+        early = settings["early_stopping"] and not incremental
+        if settings["early_stopping"] and incremental:
+            raise ValueError(f"{owner}: partial_fit does not support early_stopping=True")
+        fresh = not hasattr(self, "t_") or not hasattr(self, "_optimizer_slots") or not (self.warm_start or incremental)
+        if fresh:
+            stochastic.start(self, early)
+        validation = None
+        if early:
+            labels = self._decode_target(y)
+            stratify = labels if isinstance(self, ClassifierMixin) else None
+            (X, y, sample_weight), (X_val, y_val, w_val) = stochastic.split_validation(
+                X, y, sample_weight, settings["validation_fraction"], rng, stratify)
+            y_val = self._decode_target(y_val)
+
+            def score(params, X_val, y_val, w_val):
+                self.params_ = params
+                return self.score(X_val, y_val, sample_weight=w_val)
+            validation = (X_val, y_val, w_val, score)
+        rule = stochastic.rule_name(self.optimizer, settings["nesterovs_momentum"])
+        names, _step = stochastic.RULES[rule]
+        hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
+        slots = self._optimizer_slots if incremental else None   # a new fit starts a new optimiser
+        stepper = stochastic.Stepper(loss, params, kwargs, rule, hyper, slots, bounds=self.bounds)
+        with _compile_messages(self.verbose):
+            try:
+                stochastic.train(self, stepper, X, y, sample_weight, settings, rng, max_iter=self.max_iter,
+                                 tol=tol, incremental=incremental, owner=owner, validation=validation,
+                                 verbose=self.verbose)
+            finally:
+                stepper.detach()
+        self.params_ = _restored(self.params_, like, X.dtype)
+
+    def _starting_params(self, X, y, rng):
+        """``params_`` (warm start) or what ``init_params`` gives (from ``rng``), as given: fit
+        casts the leaves to the data's dtype (float32 data compiles and fits a float32 graph),
+        and ``params_`` takes this structure's kinds of leaves back (see _restored)."""
         if self.warm_start and hasattr(self, "params_"):
             return self.params_
         init = self._user_function("init_params")
-        return init(X, y, check_random_state(self.random_state)) if callable(init) else init
+        return init(X, y, rng) if callable(init) else init
 
     @staticmethod
     def _check_scalar_loss(loss, params, X, y, kwargs):
@@ -290,13 +401,14 @@ class AutodiffEstimator(BaseEstimator):
 
     # ----------------------------------------------------------------- validation
 
-    def _validate_fit_data(self, X, y):
-        """The one place where fit's input is checked (scikit-learn's own messages)."""
+    def _validate_fit_data(self, X, y, reset=True, partial_classes=None):
+        """The one place where fit's input is checked (scikit-learn's own messages);
+        partial_fit passes ``(classes,)``."""
         multi_output = self.__sklearn_tags__().target_tags.multi_output
         try:
             X, y = validate_data(
                 self, X, _target_columns(y), dtype=[np.float64, np.float32], multi_output=multi_output,
-                y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"),
+                y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"), reset=reset,
             )
         except ValueError as error:
             if not str(error).startswith("y should be a 1d array") or not isinstance(self, RegressorMixin):
@@ -307,7 +419,7 @@ class AutodiffEstimator(BaseEstimator):
                 "multi_output=True (in a subclass: `multi_output = True` in its class body); the "
                 "loss then receives y as an (n, k) array"
             ) from None
-        return X, self._encode_target(X, y)
+        return X, self._encode_target(X, y, partial_classes)
 
     def _check_X(self, X):
         check_is_fitted(self, "params_")
@@ -394,7 +506,8 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Extra keyword arguments of the loss; numbers among them are hyperparameters that can
         change (``set_params(loss_kwargs__alpha=...)``) without recompiling.
     optimizer : str, default "L-BFGS-B"
-        Any ``scipy.optimize.minimize`` method.
+        Any ``scipy.optimize.minimize`` method (full batch), or "adam" or "sgd" (minibatches;
+        these add ``partial_fit``).
     max_iter : int, default 1000
         The optimiser's iteration limit.
     tol : float or None
@@ -412,6 +525,15 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without
         it a 2-D y is refused (an (n, 1) column is flattened with a warning, scikit-learn's rule).
         A structured y becomes one float column per field, in field order.
+    batch_size, learning_rate, learning_rate_init, power_t, momentum, nesterovs_momentum : optional
+        The stochastic optimizers' settings (``optimizer="adam"`` or ``"sgd"``), with the names,
+        meanings and defaults of ``sklearn.neural_network.MLPRegressor``'s (``solver`` there);
+        ``max_iter`` then counts epochs and ``tol`` (None: 1e-4) is the improvement that resets
+        ``n_iter_no_change``. ``learning_rate`` may also be a callable ``step -> rate`` (step: the
+        updates made so far) and applies to Adam too. Given with a scipy optimizer, they are an
+        error. See doc/estimators.md.
+    beta_1, beta_2, epsilon, shuffle, early_stopping, validation_fraction, n_iter_no_change : optional
+        More of the stochastic optimizers' settings, as above.
 
     Attributes
     ----------
@@ -427,6 +549,9 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Whether the optimiser reported success (a fit that did not converge also warns).
     n_features_in_ : int
         The number of columns of ``X`` seen by ``fit``.
+    t_, best_loss_, validation_scores_, best_validation_score_ : int, float or list
+        With ``optimizer="adam"`` or ``"sgd"``: rows seen, the best epoch loss, and with early
+        stopping the validation scores per epoch and the best of them (scikit-learn MLP's).
 
     See Also
     --------
@@ -438,7 +563,10 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
 
     def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
                  optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
-                 random_state=None, verbose=0, multi_output=False):
+                 random_state=None, verbose=0, multi_output=False, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, shuffle=True, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10):
         self._set_functions(loss=loss, init_params=init_params, predict_fn=predict_fn)
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -448,6 +576,11 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self._set_settings(batch_size=batch_size, learning_rate=learning_rate,
+                           learning_rate_init=learning_rate_init, power_t=power_t, momentum=momentum,
+                           nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
+                           epsilon=epsilon, shuffle=shuffle, early_stopping=early_stopping,
+                           validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
         self.multi_output = multi_output
 
     def __sklearn_tags__(self):
@@ -455,9 +588,14 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         tags.target_tags.multi_output = bool(self.multi_output)
         return tags
 
-    def _encode_target(self, X, y):
+    def _encode_target(self, X, y, partial_classes=None):
+        if partial_classes is not None and partial_classes[0] is not None:
+            raise ValueError(f"{type(self).__name__} is a regressor: partial_fit takes no classes")
         self._target_shape = y.shape[1:]   # for formula(): (k,) for an (n, k) target
         return y.astype(X.dtype, copy=False)
+
+    def _decode_target(self, y):
+        return y
 
     def _example_target(self, X):
         return np.zeros((len(X), *getattr(self, "_target_shape", ())), dtype=X.dtype)
@@ -527,7 +665,10 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     def __init__(self, loss=None, init_params=None, decision_fn=None, proba_fn=None,
                  target_encoding="index", loss_kwargs=None, optimizer="L-BFGS-B", max_iter=1000,
-                 tol=None, bounds=None, warm_start=False, random_state=None, verbose=0):
+                 tol=None, bounds=None, warm_start=False, random_state=None, verbose=0, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-8, shuffle=True, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10):
         self._set_functions(loss=loss, init_params=init_params, decision_fn=decision_fn,
                             proba_fn=proba_fn)
         self.target_encoding = target_encoding
@@ -539,6 +680,11 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self._set_settings(batch_size=batch_size, learning_rate=learning_rate,
+                           learning_rate_init=learning_rate_init, power_t=power_t, momentum=momentum,
+                           nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
+                           epsilon=epsilon, shuffle=shuffle, early_stopping=early_stopping,
+                           validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
 
     def _example_target(self, X):
         """Targets as the loss receives them (for tracing formulas), all of the first class."""
@@ -548,9 +694,12 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
             return -np.ones(len(X), dtype=X.dtype)
         return np.zeros(len(X), dtype=np.intp)
 
-    def _encode_target(self, X, y):
+    def _encode_target(self, X, y, partial_classes=None):
         check_classification_targets(y)
-        self.classes_, index = np.unique(y, return_inverse=True)
+        if partial_classes is None:
+            self.classes_, index = np.unique(y, return_inverse=True)
+        else:
+            index = self._partial_fit_index(y, partial_classes[0])
         n_classes = len(self.classes_)
         if n_classes < 2:
             raise ValueError(f"a classifier needs samples of at least 2 classes; got {n_classes} class")
@@ -565,6 +714,26 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         raise ValueError(
             f'target_encoding must be "index", "onehot" or "sign"; got {self.target_encoding!r}'
         )
+
+    def _partial_fit_index(self, y, classes):
+        """Class indices of y in partial_fit: `classes` is required on the first call and fixes
+        classes_ (later calls may repeat it, unchanged), as in scikit-learn."""
+        if _check_partial_fit_first_call(self, classes):   # raises without classes on the first call
+            self.classes_ = np.unique(classes)
+        index = np.searchsorted(self.classes_, y)
+        unknown = (index >= len(self.classes_)) | (self.classes_[np.minimum(index, len(self.classes_) - 1)] != y)
+        if np.any(unknown):
+            raise ValueError(f"y contains classes not in classes={self.classes_.tolist()}: "
+                             f"{np.unique(y[unknown]).tolist()}")
+        return index
+
+    def _decode_target(self, y):
+        """Class labels from targets as the loss receives them."""
+        if self.target_encoding == "onehot":
+            return self.classes_[np.argmax(y, axis=1)]
+        if self.target_encoding == "sign":
+            return self.classes_[(y > 0).astype(np.intp)]
+        return self.classes_[y]
 
     @available_if(_has_function("decision_fn"))
     @dask_aware

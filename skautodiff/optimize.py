@@ -284,6 +284,10 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     meets the tolerance (float32 rounding stalls the line search on unscaled data) are refined in
     float64, from where they stopped, with the float arguments cast to float64.
 
+    ``method="adam"`` or ``"sgd"`` trains on minibatches of the rows of ``args=(X, y)`` instead
+    (scikit-learn MLP's settings in ``options``, see doc/estimators.md); the result then also has
+    ``loss_curve``, the mean loss of each epoch.
+
     Parameters
     ----------
     fn : callable
@@ -295,7 +299,7 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     kwargs : dict, optional
         Keyword arguments of ``fn``.
     method : str, default "L-BFGS-B"
-        Any ``scipy.optimize.minimize`` method; None lets scipy choose.
+        Any ``scipy.optimize.minimize`` method; None lets scipy choose; or "adam" / "sgd".
     bounds : pytree of ``(low, high)`` pairs, optional
         Shaped like ``x0`` (per leaf); leaves left out of a dict are unbounded.
     tol : float, optional
@@ -326,6 +330,9 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     >>> np.round(result.x["w"], 6), round(float(result.x["b"]), 6)
     (array([1., 2.]), 0.0)
     """
+    from . import stochastic
+    if stochastic.is_stochastic(method):   # minibatches of args' rows, see stochastic.minimize
+        return stochastic.minimize(fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds)
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")

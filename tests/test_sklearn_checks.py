@@ -80,6 +80,14 @@ ESTIMATORS = [
     models.MLPClassifier(hidden_layer_sizes=(4,), max_iter=30),
     models.MLPRegressor(hidden_layer_sizes=(4,), max_iter=30),
     models.OrdinalLogisticRegression(alpha=1e-3, tol=1e-12),
+    # The stochastic optimizers (minibatches; partial_fit exists for them).
+    AutodiffRegressor(loss=squared_error, init_params=linear_init, predict_fn=linear_predict,
+                      optimizer="adam", learning_rate_init=0.05, max_iter=100),
+    AutodiffClassifier(loss=softmax_cross_entropy, init_params=softmax_init, decision_fn=linear_predict,
+                       proba_fn=softmax_proba, target_encoding="onehot", loss_kwargs={"alpha": 0.01},
+                       optimizer="sgd", learning_rate_init=0.1, max_iter=100),
+    models.MLPClassifier(hidden_layer_sizes=(4,), max_iter=30, optimizer="adam", learning_rate_init=0.01),
+    models.MLPRegressor(hidden_layer_sizes=(4,), max_iter=100, optimizer="sgd", learning_rate_init=0.01),
 ]
 
 NONCONVEX = ("a neural network's loss is not convex: the fits on weighted and on repeated rows "

@@ -219,6 +219,8 @@ class HuberRegressor(_LinearCoefficients, AutodiffRegressor):
 
     bounds = {"sigma": (10 * np.finfo(np.float64).eps, None)}
 
+    _not_optimizer_settings = ("epsilon",)   # the Huber threshold here; Adam's keeps its default
+
     def __init__(self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None):
         self.epsilon = epsilon
         self.alpha = alpha

@@ -86,7 +86,7 @@ class CoxPHRegressor(AutodiffRegressor):
         self.log_likelihood_ = -(self.loss_ - penalty) * total
         return self
 
-    def _encode_target(self, X, y):
+    def _encode_target(self, X, y, partial_classes=None):
         if y.ndim != 2 or y.shape[1] != 2:
             raise ValueError(f"CoxPHRegressor needs y with two columns [time, event]; got shape {y.shape}")
         if not np.isin(y[:, 1], (0, 1)).all():
@@ -94,7 +94,7 @@ class CoxPHRegressor(AutodiffRegressor):
                              f"{np.unique(y[:, 1])[:5].tolist()}")
         if not y[:, 1].any():
             raise ValueError("y has no events (y[:, 1] is all 0): the partial likelihood has no terms")
-        return super()._encode_target(X, y)
+        return super()._encode_target(X, y, partial_classes)
 
     def init_params(self, X, y, rng):
         return {"w": np.zeros(X.shape[1])}
