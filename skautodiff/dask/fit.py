@@ -21,23 +21,29 @@ def fit(est, X, y, sample_weight=None):
     """est.fit(X, y) for dask X and y: sets params_ and the other fitted attributes."""
     from sklearn.exceptions import ConvergenceWarning
 
-    from ..estimators import _accepts_keyword, _compile_messages, _Progress
+    from sklearn.utils import check_random_state
 
+    from ..estimators import _accepts_keyword, _compile_messages, _Progress, _restored, _without_partial
+
+    if est._check_optimizer():
+        raise ValueError(f"optimizer={est.optimizer!r}: the stochastic optimizers do not fit dask input "
+                         "yet; use a gradient method such as L-BFGS-B, or call partial_fit on each "
+                         "chunk (dask-ml's Incremental does)")
     if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
         raise ValueError(f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
                          "on dask input does not compute; use a gradient method such as L-BFGS-B")
     X, y, weights = _aligned_arrays(X, y, sample_weight)
     est.n_features_in_ = X.shape[1]
     y = _encode_target(est, X, y)
-    loss = est._user_function("loss")
-    kwargs = dict(est.loss_kwargs or {})
+    loss, kwargs = _without_partial(est._user_function("loss"), est.loss_kwargs)
     data_kwargs = {}
     if weights is not None:
         if not _accepts_keyword(loss, "sample_weight"):
             raise TypeError(f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
                             "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights")
         data_kwargs["sample_weight"] = weights.astype(X.dtype)
-    x0 = est._starting_params(X, y)
+    start = est._starting_params(X, y, check_random_state(est.random_state))
+    x0 = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
     spec = LossSpec(loss, x0, kwargs, list(data_kwargs))
     chunks = _Chunks(X, y, list(data_kwargs.values()))
     progress = _Progress(est.verbose)
@@ -57,7 +63,7 @@ def fit(est, X, y, sample_weight=None):
                 result = objective.stopped(str(stop))
     finally:
         chunks.release()
-    est.params_ = pytree.tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), spec.unravel(result.x))
+    est.params_ = _restored(spec.unravel(result.x), start, X.dtype)
     est.loss_ = float(result.fun)
     est.loss_curve_ = progress.curve
     est.n_iter_ = int(getattr(result, "nit", len(progress.curve)))

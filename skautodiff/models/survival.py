@@ -115,7 +115,7 @@ class CoxPHRegressor(AutodiffRegressor):
         return X @ params["w"]
 
     def predict_partial_hazard(self, X):
-        """exp(X @ coef_): the hazard relative to a sample with all covariates 0."""
+        """``exp(X @ coef_)``: the hazard relative to a sample with all covariates 0."""
         return np.exp(self.predict(X))
 
     def score(self, X, y, sample_weight=None):
