@@ -8,7 +8,7 @@ DEFAULT_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version
 find_python = $(shell bash .ci/find-python $(1))
 OTHER_PYTHONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),3.11 3.12 3.13),$(v)=$(call find_python,$(v)))
 
-.PHONY: demo test test-one bench install clean
+.PHONY: demo test test-one bench install clean lint
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: install
 	  fi; \
 	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) bash .ci/pytest-in $$venv || exit 1; \
 	done
+
+# The linter and the formatter's check over everything that is Python (configured in pyproject.toml).
+LINTED := skautodiff tests benchmarks examples
+lint: install
+	$(VENV)/bin/python -m ruff check $(LINTED)
+	$(VENV)/bin/python -m ruff format --check $(LINTED)
 
 bench: install
 	$(VENV)/bin/python -m pip install -q -e ".[bench]"
