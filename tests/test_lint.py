@@ -9,8 +9,6 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LINTED = ["skautodiff", "tests", "benchmarks", "examples"]
 
-pytest.importorskip("ruff")
-
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
 def test_ruff(command):
