@@ -17,7 +17,6 @@ import scipy.sparse
 from pytensor.graph.traversal import graph_inputs
 
 from . import pytree
-from .engine.context import TraceContext
 from .engine.errors import TraceError, user_traceback
 from .engine.interpreter import Interpreter, bind_arguments
 from .engine.values import Traced, dtype_of, is_traced
@@ -158,10 +157,10 @@ def aligned(array):
 class Trace:
     """The symbolic form of one call: inputs, outputs, guards."""
 
-    def __init__(self, func, bound_self, names, treedef, signature, inputs, wrt_leaves,
+    def __init__(self, func, treedef, signature, inputs, wrt_leaves,
                  outer_inputs, outputs, out_treedef, out_kinds, guards, value_guards,
                  side_effects=(), writes_arguments=False):
-        self.func, self.bound_self, self.names, self.treedef = func, bound_self, names, treedef
+        self.func, self.treedef = func, treedef
         self.signature, self.inputs, self.wrt_leaves = signature, inputs, wrt_leaves
         self.outer_inputs, self.outputs, self.out_treedef = outer_inputs, outputs, out_treedef
         self.out_kinds, self.guards, self.value_guards = out_kinds, guards, value_guards
@@ -192,13 +191,12 @@ def trace(fn, args, kwargs, wrt_names):
             wrt_leaves.append(i)
         traced_leaves.append(Traced(_engine_copy(leaf, dtype, shape), var))
 
-    ctx = TraceContext(func)
+    interp = Interpreter(func)
+    ctx = interp.ctx
     for leaf in traced_leaves:
         if isinstance(leaf.value, np.ndarray) and not leaf.value.flags.writeable:
-            ctx.argument_views.add(id(leaf.value))
-            ctx.keep(leaf.value)
-    interp = Interpreter(ctx)
-    ctx.interp = interp
+            ctx.shadows.argument_views.add(id(leaf.value))
+            ctx.shadows.keep(leaf.value)
     outside = ctx.outside
     if bound_self is not None:
         outside.follow_argument(bound_self, "self", "self")
@@ -225,7 +223,7 @@ def trace(fn, args, kwargs, wrt_names):
         raise
     outside.finish()
     outer_inputs, value_guards = _used_outer_inputs(outside.inputs, ctx.value_guards, outputs, ctx.guards)
-    return Trace(func, bound_self, names, treedef, tuple(signature), inputs, wrt_leaves,
+    return Trace(func, treedef, tuple(signature), inputs, wrt_leaves,
                  outer_inputs, outputs, out_treedef, out_kinds, ctx.guards, value_guards,
                  tuple(outside.effects), outside.copied_arguments)
 

@@ -274,7 +274,7 @@ def getitem(interp, container, index):
         if isinstance(container, np.ndarray):
             return getitem(interp, Traced(container, pt.as_tensor_variable(container.copy())), index)
         return container[concretize_all(interp, index, "indexing a Python container")]
-    return interp.ctx.resolve(container[index])
+    return interp.ctx.shadows.resolve(container[index])
 
 
 def check_writable(interp, target):
@@ -291,7 +291,7 @@ def check_writable(interp, target):
         return
     if not value.flags.writeable:
         outer = interp.ctx.outside.written(target)   # an outer array: recorded as a side effect
-        if outer or target.view_of is not None or id(value) in interp.ctx.argument_views:
+        if outer or target.view_of is not None or id(value) in interp.ctx.shadows.argument_views:
             target.value = value.copy()
             return
     if not value.flags.owndata and target.view_of is None:
@@ -320,7 +320,7 @@ def update_in_place(interp, target, write, new_value, what):
     new = new_value(before)
     result = write()
     if not is_traced(target):
-        return interp.ctx.promote(target, fit(interp, new, target, what)), result
+        return interp.ctx.shadows.promote(target, fit(interp, new, target, what)), result
     target.var = fit(interp, new, target.value, what)
     updated(interp, target)
     return target, result

@@ -127,8 +127,3 @@ def dtype_of(value):
     if isinstance(value, complex):
         return np.dtype(np.complex128)
     return None
-
-
-def is_float(value):
-    dt = dtype_of(value)
-    return dt is not None and dt.kind in "fc"
