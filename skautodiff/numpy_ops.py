@@ -28,7 +28,7 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Max, Min
 
 TAG = "skautodiff_numpy_ops"
-_FLOATS = ("float32", "float64")   # what numpy computes with PyTensor's output dtype
+_NUMPY_LOOP_DTYPES = ("float32", "float64")   # what numpy computes with PyTensor's output dtype
 
 # PyTensor scalar op -> the numpy ufunc that computes it with SIMD (`python -m benchmarks.ufuncs`).
 # sin and cos only in float32: numpy's float64 loops for them are no faster than libm's.
@@ -148,7 +148,7 @@ class NumpyProduct(Op):
 
 @node_rewriter([Dot22, Gemm, Gemv])
 def use_numpy_product(fgraph, node):
-    if node.outputs[0].dtype not in _FLOATS:
+    if node.outputs[0].dtype not in _NUMPY_LOOP_DTYPES:
         return None
     if isinstance(node.op, Dot22):
         return [NumpyProduct(False)(*node.inputs)]
@@ -160,7 +160,7 @@ def use_numpy_product(fgraph, node):
 @node_rewriter([Max, Min])
 def use_row_extreme(fgraph, node):
     x = node.inputs[0]
-    if x.ndim < 2 or tuple(node.op.axis) != (x.ndim - 1,) or x.dtype not in _FLOATS:
+    if x.ndim < 2 or tuple(node.op.axis) != (x.ndim - 1,) or x.dtype not in _NUMPY_LOOP_DTYPES:
         return None
     return [RowExtreme("max" if isinstance(node.op, Max) else "min")(x)]
 
@@ -171,7 +171,7 @@ def use_numpy_ufunc(fgraph, node):
     if len(node.inputs) != 1 or node.op.inplace_pattern:
         return None
     x, out = node.inputs[0], node.outputs[0]
-    if out.dtype not in _FLOATS or x.type != out.type:
+    if out.dtype not in _NUMPY_LOOP_DTYPES or x.type != out.type:
         return None   # an integer input: numpy would pick another output dtype than PyTensor
     if scalar_op is ps.Softplus:
         # PyTensor's softplus (what log(1 + exp(x)) and logaddexp(0, x) become) calls libm's exp

@@ -49,7 +49,7 @@ def _int(x=0, base=None):
         raise NotImplementedError("int(x, base) of a traced value is not supported")
     # int() truncates toward zero
     x = _common.as_var(x)
-    return _common.cast(pt.trunc(x) if x.dtype in _common._FLOATS else x, "int64")
+    return _common.cast(pt.trunc(x) if x.dtype in _common.FLOAT_DTYPES else x, "int64")
 
 
 def _round(number, ndigits=None):
@@ -152,6 +152,4 @@ FUNCTIONS = {
 }
 
 # newer than Python 3.11
-for _name, _rule in {"cbrt": elementwise._cbrt, "exp2": pt.exp2, "sumprod": _sumprod}.items():
-    if hasattr(math, _name):
-        FUNCTIONS[getattr(math, _name)] = _rule
+_common.register_if_present(FUNCTIONS, math, {"cbrt": elementwise._cbrt, "exp2": pt.exp2, "sumprod": _sumprod})

@@ -14,14 +14,14 @@ import pytensor.tensor as pt
 from pytensor.tensor import special as pts
 import scipy.stats as st
 
-from .special import as_tensor, log_ndtr, xlog1py, xlogy
+from ._common import as_tensor
+from .special import log_ndtr, xlog1py, xlogy
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _LOG_PI = float(np.log(np.pi))
 _LOG_2 = float(np.log(2.0))
 
 
-_as = as_tensor
 
 
 def _bind(method, names, defaults, args, kwargs):
@@ -44,7 +44,7 @@ def _bind(method, names, defaults, args, kwargs):
             if name not in defaults:
                 raise TypeError(f"{method}() missing required argument {name!r}")
             bound[name] = defaults[name]
-    return [_as(bound[name]) for name in names]
+    return [as_tensor(bound[name]) for name in names]
 
 
 def _is_integer(k):
@@ -144,10 +144,10 @@ def _mvn_logpdf(x, mean=None, cov=1, allow_singular=False):
     if isinstance(cov, st.Covariance):
         raise NotImplementedError("scipy.stats.multivariate_normal.logpdf: Covariance objects are "
                                   "not supported; pass the covariance matrix")
-    x = _as(x)
-    cov = _as(cov)
+    x = as_tensor(x)
+    cov = as_tensor(cov)
     if mean is not None:
-        mean = _as(mean)
+        mean = as_tensor(mean)
         if mean.ndim > 1:
             raise ValueError("Array 'mean' must be a vector")
         dim_is_one = _static_length_one(mean)
