@@ -10,7 +10,9 @@ import numpy as np
 
 from . import pytree
 from .compile import Call, free
-from .trace import aligned, parameters, resolve_callable
+from .graphs import Kind, gradients
+from .arguments import bind, parameters, resolve_callable
+from .inputs import aligned
 
 
 def _wrt_names(fn, wrt, args=None, kwargs=None):
@@ -21,7 +23,6 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
     if wrt is None:
         if args is None:
             return None, False
-        from .trace import bind
         arguments = bind(func, bound_self, args, kwargs or {})
         return [n for n, v in arguments.items() if pytree.flatten(v)[0]], False
     single = isinstance(wrt, (str, int))
@@ -64,13 +65,13 @@ class _Wrapper:
 
     def _grads(self, call, entry, grads, names, single):
         """Gradient leaves -> one pytree per differentiated argument."""
-        plan = entry.plans.get(tuple(names))
+        plan = entry.gradient_layouts.get(tuple(names))
         if plan is None:   # (structure, leaf indices) of each differentiated argument, in `names` order
             tr, parts, start = entry.trace, {}, 0
             for name, child in zip(tr.treedef.meta, tr.treedef.children):
                 parts[name] = (child, range(start, start + child.num_leaves))
                 start += child.num_leaves
-            plan = entry.plans[tuple(names)] = [parts[name] for name in names]
+            plan = entry.gradient_layouts[tuple(names)] = [parts[name] for name in names]
         by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
         results = [pytree.unflatten(child, [_like(call.leaves[i], by_leaf[i]) if i in by_leaf
                                             else np.zeros(np.shape(call.leaves[i])) for i in indices])
@@ -93,9 +94,13 @@ class _Wrapper:
         """The traced function as mathematics (see skautodiff.formula); None before a call."""
         if self._last is None:
             return None
-        from .printing import Formula
+        from .printing import Formula   # SymPy, loaded only when a formula is asked for
         entry, names = self._last
-        return _formula(Formula, self, entry, names)
+        tr = entry.trace
+        if isinstance(self, Function) or names is None:
+            return Formula.from_graph([("f", v) for v in tr.outputs])
+        _, wrt, grads = gradients(tr)
+        return Formula.from_graph([(f"∂f/∂{w.name}", g) for w, g in zip(wrt, grads)])
 
 
 def _like(leaf, grad):
@@ -116,7 +121,7 @@ class Function(_Wrapper):
 
     def __call__(self, *args, **kwargs):
         call = Call(self.fn, args, kwargs, set())
-        entry, outs = call.run("value")
+        entry, outs = call.run(Kind.VALUE)
         self._last = (entry, None)
         return entry.values(outs)
 
@@ -125,7 +130,7 @@ class Gradient(_Wrapper):
     """The gradient of a scalar function, shaped like the arguments differentiated."""
 
     def __call__(self, *args, **kwargs):
-        call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
+        call, entry, outs, names, single = self._call(Kind.VALUE_AND_GRAD, args, kwargs)
         return self._grads(call, entry, outs[1:], names, single)
 
 
@@ -133,7 +138,7 @@ class ValueAndGrad(_Wrapper):
     """(value, gradient) in one compiled call."""
 
     def __call__(self, *args, **kwargs):
-        call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
+        call, entry, outs, names, single = self._call(Kind.VALUE_AND_GRAD, args, kwargs)
         value = entry.values(outs[:1])
         return value, self._grads(call, entry, outs[1:], names, single)
 
@@ -154,7 +159,7 @@ class HessianVector(_Wrapper):
             raise ValueError(f"vectors must be shaped like {', '.join(names)}: expected "
                              f"{len(wrt_leaves)} arrays, got {len(extra)}")
         extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
-        entry, outs = call.run("hvp", extra)
+        entry, outs = call.run(Kind.HVP, extra)
         self._last = (entry, names)
         return self._grads(call, entry, outs, names, single)
 
@@ -182,12 +187,9 @@ def gradient(wrt=None):
     return decorate
 
 
-def _formula(Formula, wrapper, entry, names):
-    tr = entry.trace
-    if isinstance(wrapper, Function) or names is None:
-        return Formula.from_graph([("f", v) for v in tr.outputs])
-    import pytensor
-    cost = tr.outputs[0]
-    wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-    grads = pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero")
-    return Formula.from_graph([(f"∂f/∂{w.name}", g) for w, g in zip(wrt, grads)])
+def formula(fn, *example_args, wrt=None, **example_kwargs):
+    """``fn`` traced at the example arguments, as a Formula: its value when ``wrt`` is None, else
+    its gradient with respect to ``wrt`` (a parameter name or a list of them)."""
+    wrapper = Function(fn) if wrt is None else Gradient(fn, wrt=wrt)
+    wrapper(*example_args, **example_kwargs)
+    return wrapper.formula()

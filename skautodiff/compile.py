@@ -27,11 +27,14 @@ import pytensor.tensor as pt  # noqa: E402
 from pytensor.compile.mode import Mode  # noqa: E402
 from pytensor.link.vm import VMLinker  # noqa: E402
 
-from . import pytree, tiers  # noqa: E402
+from . import graphs, pytree, tiers  # noqa: E402
 from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
 from .engine.outer import input_signature  # noqa: E402
-from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
-                    restore, trace)
+from .arguments import bind, leaf_owners, resolve_callable  # noqa: E402
+from .graphs import Kind  # noqa: E402
+from .inputs import aligned, input_value, is_differentiable, leaf_signature  # noqa: E402
+from .outputs import restore  # noqa: E402
+from .trace import trace  # noqa: E402
 
 log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
@@ -166,7 +169,7 @@ class Entry:
         self.trace = tr
         self._functions = {}
         self._dtypes = [np.dtype(dtype) for dtype, _ in tr.signature]   # to skip converting arrays that fit
-        self.plans = {}   # skautodiff.api's per-call bookkeeping, computed once per entry
+        self.gradient_layouts = {}   # skautodiff.api's, by differentiated names: computed once per entry
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
@@ -194,35 +197,20 @@ class Entry:
                 if not compiledir.usable():   # mode() would give the Python linker again
                     return None
                 return Copies(self._compile(kind, inputs, outputs, "C"))
-        return tiers.Tiered(first, compile_c, f"{kind.replace('_', ' ')} of {self._name()}")
+        return tiers.Tiered(first, compile_c, f"{Kind(kind).label} of {self._name()}")
 
     def _name(self):
         return getattr(self.trace.func, "__qualname__", "function")
 
     def _graph(self, kind):
         """(inputs, outputs) of the compiled `kind`: the traced graph, differentiated as needed."""
-        tr = self.trace
-        inputs = list(tr.all_inputs)
-        if kind == "value":
-            outputs = list(tr.outputs)
-        else:
-            cost = _scalar_output(tr)
-            wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-            grads = _in_dtypes(pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"), wrt)
-            if kind == "value_and_grad":
-                outputs = [cost, *grads]
-            else:   # Hessian-vector product: the gradient of <grad, v>
-                vectors = [w.type(name=f"v_{w.name}") for w in wrt]
-                inner = pt.sum([pt.sum(g * v) for g, v in zip(grads, vectors)])
-                outputs = _in_dtypes(pytensor.grad(inner, wrt, disconnected_inputs="ignore",
-                                                   return_disconnected="zero"), wrt)
-                inputs += vectors
+        inputs, outputs = graphs.build(self.trace, Kind(kind))
         if self._guard is not None:
             outputs.append(self._guard)
         return inputs, outputs
 
     def _compile(self, kind, inputs, outputs, tier):
-        name, what = self._name(), kind.replace("_", " ")
+        name, what = self._name(), Kind(kind).label
         if tier == "C":
             log.info("skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; a cold compile "
                      "cache takes several seconds", what, name, len(inputs))
@@ -275,20 +263,6 @@ class Entry:
         """The user function's return value from compiled outputs."""
         tr = self.trace
         return pytree.unflatten(tr.out_treedef, [restore(k, o) for k, o in zip(tr.out_kinds, outs)])
-
-
-def _in_dtypes(grads, wrt):
-    """Gradients in their argument's dtype: PyTensor gives float64 for a float32 argument that the
-    function upcasts (np.sin(x.astype(np.float64)))."""
-    return [pt.cast(g, w.dtype) for g, w in zip(grads, wrt)]
-
-
-def _scalar_output(tr):
-    if len(tr.outputs) != 1 or tr.out_treedef.kind != "leaf" or tr.outputs[0].ndim != 0:
-        shapes = ", ".join(str(v.ndim) + "-d" for v in tr.outputs)
-        raise ValueError(f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
-                         f"{len(tr.outputs)} value(s) ({shapes})")
-    return tr.outputs[0]
 
 
 def _copy(leaf):

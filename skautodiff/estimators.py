@@ -186,7 +186,7 @@ class AutodiffEstimator(BaseEstimator):
     def formula(self, of="loss"):
         """The fitted model's loss (``of="loss"``) or prediction function (``of="predict"``) as
         mathematics (see :func:`skautodiff.formula`), traced at ``params_``."""
-        from .printing import formula
+        from .api import formula
 
         check_is_fitted(self, "params_")
         X = np.zeros((2, self.n_features_in_), dtype=_leaf_dtype(self.params_))

@@ -20,7 +20,7 @@ import scipy.optimize
 from . import pytree
 from .api import HessianVector, _wrt_names
 from .compile import Call, GuardFailed, free
-from .trace import resolve_callable
+from .arguments import resolve_callable
 
 _controller = None
 _blas_lock = threading.Lock()

@@ -23,9 +23,9 @@ Modules, in the order a value passes through them:
   ops.py        one handler per PyTensor tensor op (the _OPS table)
   converter.py  the graph walk and the dimension symbols (union-find)
   simplify.py   cheap tidying, then sympy.simplify under a time bound
-  formulas.py   ``Formula`` (text, LaTeX, summaries, evaluate) and ``formula``
+  formulas.py   ``Formula`` (text, LaTeX, summaries, evaluate); ``skautodiff.formula`` makes one
 """
-from .formulas import Formula, formula
+from .formulas import Formula
 from .scalars import sigmoid
 
-__all__ = ["Formula", "formula", "sigmoid"]
+__all__ = ["Formula", "sigmoid"]

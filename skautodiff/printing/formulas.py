@@ -268,13 +268,3 @@ class Formula:
             return result
         result = np.asarray(f(*vals), dtype=float)
         return result.reshape(shape) if result.size == int(np.prod(shape)) else np.broadcast_to(result, shape).copy()
-
-
-def formula(fn, *example_args, wrt=None, **example_kwargs):
-    """``fn`` traced at the example arguments, as a Formula: its value when ``wrt`` is None, else
-    its gradient with respect to ``wrt`` (a parameter name or a list of them)."""
-    from .. import api
-
-    wrapper = api.Function(fn) if wrt is None else api.Gradient(fn, wrt=wrt)
-    wrapper(*example_args, **example_kwargs)
-    return wrapper.formula()

@@ -65,7 +65,7 @@ def _sort_in_place(x, axis=-1, kind=None, order=None, *, stable=None):
 
 
 def _fill(x, value):
-    return pt.second(x, _common.as_var(value))
+    return pt.second(x, _common.as_tensor(value))
 
 
 def _put(x, indices, values, mode="raise"):
