@@ -20,21 +20,20 @@ import warnings
 
 import numpy as np
 
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")   # see doc/performance.md
-from . import compiledir  # noqa: E402  (first: it imports PyTensor even when its compile directory is unusable)
-import pytensor  # noqa: E402
-import pytensor.tensor as pt  # noqa: E402
-from pytensor.compile.mode import Mode  # noqa: E402
-from pytensor.link.vm import VMLinker  # noqa: E402
+from . import compiledir   # first: it imports PyTensor even when its compile directory is unusable
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
+from pytensor.link.vm import VMLinker
 
-from . import graphs, pytree, tiers  # noqa: E402
-from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
-from .engine.outer import input_signature  # noqa: E402
-from .arguments import bind, leaf_owners, resolve_callable  # noqa: E402
-from .graphs import Kind  # noqa: E402
-from .inputs import aligned, input_value, is_differentiable, leaf_signature  # noqa: E402
-from .outputs import restore  # noqa: E402
-from .trace import trace  # noqa: E402
+from . import graphs, pytree, tiers
+from .numpy_ops import TAG as NUMPY_OPS
+from .engine.outer import input_signature
+from .arguments import bind, leaf_owners, resolve_callable
+from .graphs import Kind
+from .inputs import aligned, input_value, is_differentiable, leaf_signature
+from .outputs import restore
+from .trace import trace
 
 log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")

@@ -161,7 +161,7 @@ class AutodiffEstimator(BaseEstimator):
         self.converged_ = bool(result.success)
         if not result.success:
             hint = " Increase max_iter or scale the data." if self.n_iter_ >= self.max_iter else ""
-            warnings.warn(
+            warnings.warn(   # noqa: B028 (the warning names the estimator; where fit was called adds nothing)
                 f"{type(self).__name__}: {method_name(self.optimizer)} did not converge after "
                 f"{self.n_iter_} iterations ({result.message}).{hint}",
                 ConvergenceWarning,

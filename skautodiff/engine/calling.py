@@ -94,7 +94,7 @@ def _call(interp, fn, args, kwargs):
         return call(interp, fn.func, [*fn.args, *args], {**fn.keywords, **kwargs})
     if isinstance(fn, type) and is_user_code(fn) and traced and not issubclass(fn, tuple):
         obj = fn.__new__(fn)
-        call(interp, getattr(fn, "__init__"), [obj, *args], kwargs)
+        call(interp, fn.__init__, [obj, *args], kwargs)
         return obj
     if not traced:
         return fn(*args, **kwargs)
@@ -103,7 +103,7 @@ def _call(interp, fn, args, kwargs):
 
 def _apply(interp, fn, rule, args, kwargs):
     what = symbolic.display_name(fn)
-    native = lambda: fn(*unwrap(args), **unwrap(kwargs))   # noqa: E731 (reads arrays copied on write)
+    native = lambda: fn(*unwrap(args), **unwrap(kwargs))   # reads arrays copied on write
     target = symbolic.inplace_argument(fn)
     if target is not None:
         # A call that updates an argument in place (np.add.at, np.copyto): the rule returns

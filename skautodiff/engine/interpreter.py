@@ -86,8 +86,9 @@ class Interpreter:
                         "rewrite this line with plain arithmetic, calls, loops and conditionals")
                 try:
                     result = handler(self, frame, ins)
-                except TraceError as exc:
-                    raise exc.located(frame.location(ins.index), self.chain())
+                except TraceError as exc:   # the engine's own error, located here unless deeper
+                    exc.located(frame.location(ins.index), self.chain())
+                    raise
                 except Exception as exc:
                     # The user's exception: its traceback gets this frame's line, as natively (a
                     # re-raise, like CPython's RERAISE, adds none) and loses the engine's frames.

@@ -99,11 +99,11 @@ def run_rule(interp, rule, args, kwargs, what):
             args, kwargs = concretize_all(interp, (args, kwargs), what, only=_is_integer)
             return rule(*to_variables(snapshot(args)), **to_variables(snapshot(kwargs)))
     except NotImplementedError as exc:
-        raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}")
+        raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}") from exc
     except TraceError:
         raise
     except Exception as exc:  # PyTensor refusing arguments numpy accepted: say where
-        raise interp.error(f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}")
+        raise interp.error(f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}") from exc
 
 
 def _is_integer(t):
@@ -265,7 +265,7 @@ def getitem(interp, container, index):
         try:
             var = container.var[sym_index]
         except Exception as exc:
-            raise interp.error(f"indexing with {unwrap(index)!r} could not be expressed in PyTensor: {exc}")
+            raise interp.error(f"indexing with {unwrap(index)!r} could not be expressed in PyTensor: {exc}") from exc
         owner = container.value if container.value.base is None else container.value.base
         view_of = (container, index) if isinstance(concrete, np.ndarray) and concrete.base is owner else None
         return Traced(concrete, cast_and_check(interp, var, concrete, "indexing"), view_of)
@@ -354,7 +354,7 @@ def setitem(interp, container, index, value):
         try:
             return assign(before.var, to_variables(index), variable_of(value))
         except Exception as exc:
-            raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
+            raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}") from exc
 
     update_in_place(interp, container, lambda: unwrap(container).__setitem__(unwrap(index), unwrap(value)),
                     new_value, "item assignment")

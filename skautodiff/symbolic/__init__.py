@@ -36,7 +36,7 @@ for _name in _AREAS:
         globals()[_table].update(getattr(_module, _table, {}))
 
 
-def _key(fn):
+def table_key(fn):
     """The table key of a callable: itself, or (owner, name) for a bound method of a library object."""
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, types.ModuleType):
@@ -46,7 +46,7 @@ def _key(fn):
 
 def lookup(fn):
     """The rule for a callable, or None."""
-    for key in (fn, _key(fn)):
+    for key in (fn, table_key(fn)):
         try:
             rule = FUNCTIONS.get(key)
         except TypeError:  # unhashable owner
@@ -59,7 +59,7 @@ def lookup(fn):
 def inplace_argument(fn):
     """Index of the argument a callable updates in place (np.add.at), or None."""
     try:
-        return INPLACE.get(_key(fn))
+        return INPLACE.get(table_key(fn))
     except TypeError:
         return None
 
