@@ -129,6 +129,7 @@ def f_long(w):
     # A long body makes jump offsets exceed one byte: EXTENDED_ARG.
     out = w[0]
     if w[1] > -100:
+        # fmt: off
         out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
         out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
         out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
@@ -141,6 +142,7 @@ def f_long(w):
         out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
         out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
         out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        # fmt: on
     return out
 
 
