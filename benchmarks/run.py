@@ -99,7 +99,7 @@ def _in_process(problem, contenders, settings, log):
 
     x_star = solutions["numpy"]
     f_star = records["numpy"]["objective"]
-    for name, record in records.items():
+    for record in records.values():
         if "objective" in record:
             record["objective_gap"] = (record["objective"] - f_star) / abs(f_star)
     for name in list(vgs):

@@ -15,12 +15,12 @@ __version__ = "0.1.0"
 # name -> the submodule that defines it
 _LAZY = {
     **dict.fromkeys(["Function", "Gradient", "HessianVector", "ValueAndGrad", "function", "gradient",
-                     "value_and_grad"], "api"),
+                     "value_and_grad", "formula"], "api"),
     **dict.fromkeys(["minimize", "fmin_l_bfgs_b"], "optimize"),
     **dict.fromkeys(["cache_info", "clear_cache"], "compile"),
     "TraceError": "engine.errors",
     **dict.fromkeys(["AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"], "estimators"),
-    **dict.fromkeys(["formula", "Formula"], "printing"),
+    "Formula": "printing",
 }
 
 __all__ = [

@@ -10,7 +10,9 @@ import numpy as np
 
 from . import pytree
 from .compile import Call, free
-from .trace import aligned, parameters, resolve_callable
+from .graphs import Kind, gradients
+from .arguments import bind, parameters, resolve_callable
+from .inputs import aligned
 
 
 def _wrt_names(fn, wrt, args=None, kwargs=None):
@@ -21,7 +23,6 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
     if wrt is None:
         if args is None:
             return None, False
-        from .trace import bind
         arguments = bind(func, bound_self, args, kwargs or {})
         return [n for n, v in arguments.items() if pytree.flatten(v)[0]], False
     single = isinstance(wrt, (str, int))
@@ -64,13 +65,13 @@ class _Wrapper:
 
     def _grads(self, call, entry, grads, names, single):
         """Gradient leaves -> one pytree per differentiated argument."""
-        plan = entry.plans.get(tuple(names))
+        plan = entry.gradient_layouts.get(tuple(names))
         if plan is None:   # (structure, leaf indices) of each differentiated argument, in `names` order
             tr, parts, start = entry.trace, {}, 0
             for name, child in zip(tr.treedef.meta, tr.treedef.children):
                 parts[name] = (child, range(start, start + child.num_leaves))
                 start += child.num_leaves
-            plan = entry.plans[tuple(names)] = [parts[name] for name in names]
+            plan = entry.gradient_layouts[tuple(names)] = [parts[name] for name in names]
         by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
         results = [pytree.unflatten(child, [_like(call.leaves[i], by_leaf[i]) if i in by_leaf
                                             else np.zeros(np.shape(call.leaves[i])) for i in indices])
@@ -93,9 +94,13 @@ class _Wrapper:
         """The traced function as mathematics (see skautodiff.formula); None before a call."""
         if self._last is None:
             return None
-        from .printing import Formula
+        from .printing import Formula   # SymPy, loaded only when a formula is asked for
         entry, names = self._last
-        return _formula(Formula, self, entry, names)
+        tr = entry.trace
+        if isinstance(self, Function) or names is None:
+            return Formula.from_graph([("f", v) for v in tr.outputs])
+        _, wrt, grads = gradients(tr)
+        return Formula.from_graph([(f"∂f/∂{w.name}", g) for w, g in zip(wrt, grads)])
 
 
 def _like(leaf, grad):
@@ -140,7 +145,7 @@ class Function(_Wrapper):
 
     def __call__(self, *args, **kwargs):
         call = Call(self.fn, args, kwargs, set())
-        entry, outs = call.run("value")
+        entry, outs = call.run(Kind.VALUE)
         self._last = (entry, None)
         return entry.values(outs)
 
@@ -175,7 +180,7 @@ class Gradient(_Wrapper):
     """
 
     def __call__(self, *args, **kwargs):
-        call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
+        call, entry, outs, names, single = self._call(Kind.VALUE_AND_GRAD, args, kwargs)
         return self._grads(call, entry, outs[1:], names, single)
 
 
@@ -200,7 +205,7 @@ class ValueAndGrad(_Wrapper):
     """
 
     def __call__(self, *args, **kwargs):
-        call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
+        call, entry, outs, names, single = self._call(Kind.VALUE_AND_GRAD, args, kwargs)
         value = entry.values(outs[:1])
         return value, self._grads(call, entry, outs[1:], names, single)
 
@@ -236,7 +241,7 @@ class HessianVector(_Wrapper):
             raise ValueError(f"vectors must be shaped like {', '.join(names)}: expected "
                              f"{len(wrt_leaves)} arrays, got {len(extra)}")
         extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
-        entry, outs = call.run("hvp", extra)
+        entry, outs = call.run(Kind.HVP, extra)
         self._last = (entry, names)
         return self._grads(call, entry, outs, names, single)
 
@@ -308,12 +313,33 @@ def gradient(wrt=None):
     return decorate
 
 
-def _formula(Formula, wrapper, entry, names):
-    tr = entry.trace
-    if isinstance(wrapper, Function) or names is None:
-        return Formula.from_graph([("f", v) for v in tr.outputs])
-    import pytensor
-    cost = tr.outputs[0]
-    wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-    grads = pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero")
-    return Formula.from_graph([(f"∂f/∂{w.name}", g) for w, g in zip(wrt, grads)])
+def formula(fn, *example_args, wrt=None, **example_kwargs):
+    """``fn`` traced at the example arguments, as mathematics.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy.
+    *example_args
+        Arguments to trace ``fn`` with; only their shapes, dtypes and structure matter (and the
+        values of numbers the function branches on).
+    wrt : str, list of str, or None
+        None: the formula of ``fn``'s value; else of its gradient with respect to these
+        parameters.
+    **example_kwargs
+        Keyword arguments to trace ``fn`` with.
+
+    Returns
+    -------
+    Formula
+        ``print()`` it for plain text, ``.latex()`` for LaTeX.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> print(skautodiff.formula(lambda x: np.sum((x + 1) ** 2), np.zeros(3), wrt="x"))
+    ∂f/∂x = 2*x + 2
+    """
+    wrapper = Function(fn) if wrt is None else Gradient(fn, wrt=wrt)
+    wrapper(*example_args, **example_kwargs)
+    return wrapper.formula()

@@ -20,18 +20,21 @@ import warnings
 
 import numpy as np
 
-from . import compiledir  # (first: it imports PyTensor even when its compile directory is unusable)
-import pytensor  # noqa: E402
-import pytensor.tensor as pt  # noqa: E402
-from pytensor.compile.mode import Mode  # noqa: E402
-from pytensor.link.vm import VMLinker  # noqa: E402
+from . import compiledir   # first: it imports PyTensor even when its compile directory is unusable
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
+from pytensor.link.vm import VMLinker
 
-from . import pytree, tiers  # noqa: E402
-from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
-from .engine.outer import input_signature  # noqa: E402
-from .quiet import ignoring  # noqa: E402
-from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
-                    restore, trace)
+from . import graphs, pytree, tiers
+from .numpy_ops import TAG as NUMPY_OPS
+from .engine.outer import input_signature
+from .arguments import bind, leaf_owners, resolve_callable
+from .graphs import Kind
+from .inputs import aligned, input_value, is_differentiable, leaf_signature
+from .outputs import restore
+from .quiet import ignoring
+from .trace import trace
 
 # PyTensor looks for a BLAS library the first time a compilation's rewrites meet a matrix-vector
 # product and warns when it finds none; skautodiff needs none (doc/performance.md). Ignored during
@@ -228,7 +231,7 @@ class Entry:
         self.trace = tr
         self._functions = {}
         self._dtypes = [np.dtype(dtype) for dtype, _ in tr.signature]   # to skip converting arrays that fit
-        self.plans = {}   # skautodiff.api's per-call bookkeeping, computed once per entry
+        self.gradient_layouts = {}   # skautodiff.api's, by differentiated names: computed once per entry
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
@@ -267,28 +270,11 @@ class Entry:
     def _graph(self, kind):
         """(inputs, outputs, updates) of the compiled `kind`: the traced graph, differentiated as
         needed; a stochastic step ("step:adam", ...) updates its shared variables."""
-        tr = self.trace
-        inputs = list(tr.all_inputs)
         if kind.startswith("step:"):
             from .stochastic import step_graph
-            cost = _scalar_output(tr)
-            wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-            grads = _in_dtypes(pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"), wrt)
-            return step_graph(kind[len("step:"):], inputs, cost, wrt, grads)
-        if kind == "value":
-            outputs = list(tr.outputs)
-        else:
-            cost = _scalar_output(tr)
-            wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-            grads = _in_dtypes(pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"), wrt)
-            if kind == "value_and_grad":
-                outputs = [cost, *grads]
-            else:   # Hessian-vector product: the gradient of <grad, v>
-                vectors = [w.type(name=f"v_{w.name}") for w in wrt]
-                inner = pt.sum([pt.sum(g * v) for g, v in zip(grads, vectors)])
-                outputs = _in_dtypes(pytensor.grad(inner, wrt, disconnected_inputs="ignore",
-                                                   return_disconnected="zero"), wrt)
-                inputs += vectors
+            cost, wrt, grads = graphs.gradients(self.trace)
+            return step_graph(kind[len("step:"):], list(self.trace.all_inputs), cost, wrt, grads)
+        inputs, outputs = graphs.build(self.trace, Kind(kind))
         if self._guard is not None:
             outputs.append(self._guard)
         return inputs, outputs, []
@@ -351,20 +337,6 @@ class Entry:
         """The user function's return value from compiled outputs."""
         tr = self.trace
         return pytree.unflatten(tr.out_treedef, [restore(k, o) for k, o in zip(tr.out_kinds, outs)])
-
-
-def _in_dtypes(grads, wrt):
-    """Gradients in their argument's dtype: PyTensor gives float64 for a float32 argument that the
-    function upcasts (np.sin(x.astype(np.float64)))."""
-    return [pt.cast(g, w.dtype) for g, w in zip(grads, wrt)]
-
-
-def _scalar_output(tr):
-    if len(tr.outputs) != 1 or tr.out_treedef.kind != "leaf" or tr.outputs[0].ndim != 0:
-        shapes = ", ".join(str(v.ndim) + "-d" for v in tr.outputs)
-        raise ValueError(f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
-                         f"{len(tr.outputs)} value(s) ({shapes})")
-    return tr.outputs[0]
 
 
 def _copy(leaf):

@@ -39,7 +39,7 @@ def _import_pytensor():
     """
     global _problem
     try:
-        import pytensor  # noqa: F401
+        import pytensor  # noqa: F401 (importing it is the check)
         return
     except ValueError as error:
         if "compiledir" not in str(error):
@@ -52,7 +52,7 @@ def _import_pytensor():
     flags = os.environ.get("PYTENSOR_FLAGS")
     os.environ["PYTENSOR_FLAGS"] = f"{flags},compiledir={scratch}" if flags else f"compiledir={scratch}"
     try:   # PYTENSOR_FLAGS take precedence over .pytensorrc
-        import pytensor  # noqa: F401
+        import pytensor  # noqa: F401 (importing it is the point)
     finally:
         if flags is None:
             del os.environ["PYTENSOR_FLAGS"]
@@ -61,7 +61,7 @@ def _import_pytensor():
 
 
 _import_pytensor()
-import pytensor  # noqa: E402
+import pytensor  # noqa: E402 (bound here once _import_pytensor() made the import succeed)
 
 
 def usable():
@@ -78,7 +78,7 @@ def _check():
     global _problem
     if _problem is None:
         try:
-            pytensor.config.compiledir   # PyTensor creates and checks it on first access
+            _ = pytensor.config.compiledir   # PyTensor creates and checks it on first access
         except (ValueError, OSError) as error:
             _problem = str(error)
     if _problem is not None:
@@ -111,7 +111,7 @@ def _heal_virtual_machine():
     """PyTensor's C loop over a function's nodes is a compiled module too. When it fails to load,
     PyTensor silently runs its slower Python loop instead: load (and heal) it here first."""
     def load():
-        from pytensor.link.c import lazylinker_c  # noqa: F401
+        from pytensor.link.c import lazylinker_c  # noqa: F401 (loading the module is the point)
     try:
         build(load)
     except ImportError:   # not repairable: PyTensor runs its Python loop, as it would anyway

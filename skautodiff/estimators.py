@@ -344,7 +344,7 @@ class AutodiffEstimator(BaseEstimator):
         self.converged_ = bool(result.success)
         if not result.success:
             hint = " Increase max_iter or scale the data." if self.n_iter_ >= self.max_iter else ""
-            warnings.warn(
+            warnings.warn(   # noqa: B028 (the warning names the estimator; where fit was called adds nothing)
                 f"{type(self).__name__}: {method_name(self.optimizer)} did not converge after "
                 f"{self.n_iter_} iterations ({result.message}).{hint}",
                 ConvergenceWarning,
@@ -380,7 +380,7 @@ class AutodiffEstimator(BaseEstimator):
         Formula
             See :func:`skautodiff.formula`.
         """
-        from .printing import formula
+        from .api import formula
 
         check_is_fitted(self, "params_")
         X = np.zeros((2, self.n_features_in_), dtype=_leaf_dtype(self.params_))

@@ -6,7 +6,7 @@ a float32 fit that rounding stalls is finished in float64). Fits end honestly: e
 given what it uses or refused before fitting, and a NaN or infinite evaluation ends the fit.
 During the fit scipy's private OpenBLAS is limited to one thread: L-BFGS-B calls it every
 iteration, and its spinning worker otherwise competes with numpy's BLAS for the cores
-(measured: fits 1.6-4x faster on 2 cores, see DESIGN.md).
+(measured: fits 1.6-4x faster on 2 cores, see doc/performance.md).
 """
 import contextlib
 import inspect
@@ -21,7 +21,7 @@ import scipy.optimize
 from . import pytree
 from .api import HessianVector, _wrt_names
 from .compile import Call, GuardFailed, free
-from .trace import resolve_callable
+from .arguments import resolve_callable
 
 _controller = None
 _blas_lock = threading.Lock()

@@ -34,7 +34,7 @@ def constructs_closures(w):
         nonlocal total
         total = total + t
 
-    scale = lambda t: 2.0 * t  # noqa: E731
+    scale = lambda t: 2.0 * t
     for i in range(3):
         add(scale(w[i]))
     return total + np.sum(w)

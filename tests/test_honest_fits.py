@@ -198,7 +198,7 @@ def test_float32_logistic_fit_on_unscaled_data_reaches_the_float64_optimum(class
 def test_float32_estimator_on_unscaled_data_reaches_the_float64_optimum(unscaled):
     X, y = unscaled
     reference = squares_reference(X, y)
-    make = lambda: AutodiffRegressor(loss=squares_loss, init_params={"w": np.zeros(3), "b": 0.0},  # noqa: E731
+    make = lambda: AutodiffRegressor(loss=squares_loss, init_params={"w": np.zeros(3), "b": 0.0},
                                      predict_fn=linear)
     est = make().fit(X, y)
     assert est.converged_

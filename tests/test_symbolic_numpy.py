@@ -18,6 +18,7 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.compile.mode import Mode
 
+from helpers import numeric_gradient
 from skautodiff.symbolic import builtins as builtin_rules
 from skautodiff.symbolic import creation, elementwise, indexing, products, reductions, shapes, ufunc_methods
 from skautodiff.symbolic import methods as method_rules
@@ -501,7 +502,7 @@ def _prepare(case):
     specs = _specs(case)
     values = {id(s): s.sample(rng) for s in specs}
     symbols = {id(s): s.variable(values[id(s)]) for s in specs}
-    concrete = lambda values: (_map(case.args, lambda s: values[id(s)]),  # noqa: E731
+    concrete = lambda values: (_map(case.args, lambda s: values[id(s)]),
                                {k: _map(v, lambda s: values[id(s)]) for k, v in case.kwargs.items()})
     symbolic_args = _map(case.args, lambda s: symbols[id(s)])
     symbolic_kwargs = {k: _map(v, lambda s: symbols[id(s)]) for k, v in case.kwargs.items()}
@@ -552,17 +553,12 @@ def test_rule_matches_numpy(case):
                                    err_msg=f"output {index}")
 
     for spec, gradient in zip(differentiable, got[len(expected):]):
-        base = values[id(spec)]
-        numeric = np.zeros(np.shape(base))
-        for position in np.ndindex(np.shape(base)):
-            step = 1e-6 * max(1.0, abs(float(np.asarray(base)[position])))
-            total = []
-            for sign in (+1, -1):
-                moved = np.array(base, copy=True)
-                moved[position] += sign * step
-                outs = _leaves(reference({**values, id(spec): moved[()] if moved.ndim == 0 else moved}))
-                total.append(sum(float(np.sum(np.asarray(outs[i], dtype=float) * w)) for i, w in zip(weighted, weights)))
-            numeric[position] = (total[0] - total[1]) / (2 * step)
+        def weighted_sum(moved, spec=spec):
+            dtype = np.asarray(values[id(spec)]).dtype   # the input's own dtype (float32 stays float32)
+            moved = moved.astype(dtype)
+            outs = _leaves(reference({**values, id(spec): moved[()] if moved.ndim == 0 else moved}))
+            return sum(float(np.sum(np.asarray(outs[i], dtype=float) * w)) for i, w in zip(weighted, weights))
+        numeric = numeric_gradient(weighted_sum, values[id(spec)], step=1e-6)
         np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-6, err_msg=f"gradient wrt {spec!r}")
 
 
@@ -624,11 +620,13 @@ def test_second_derivatives_of_running_reductions():
         hvp = pytensor.grad(pt.sum(gradient * v), x)
         got = pytensor.function([x, v], hvp, mode=FAST)(value, direction)
 
-        def numpy_gradient(a, step=1e-5):
-            f = lambda b: np.sum(np.exp(0.3 * reference(b)) * w)  # noqa: E731
-            return np.array([(f(a + step * e) - f(a - step * e)) / (2 * step) for e in np.eye(len(a))])
+        def numpy_gradient(a, reference=reference, w=w):
+            return numeric_gradient(lambda b: np.sum(np.exp(0.3 * reference(b)) * w), a, step=1e-5, relative=False)
+
+        def along_direction(t):   # the gradient's derivative along `direction` is the Hessian-vector product
+            return numpy_gradient(value + t * direction)
         step = 1e-4
-        want = (numpy_gradient(value + step * direction) - numpy_gradient(value - step * direction)) / (2 * step)
+        want = (along_direction(step) - along_direction(-step)) / (2 * step)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=str(key))
 
 

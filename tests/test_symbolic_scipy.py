@@ -20,7 +20,8 @@ import scipy.stats as st
 from pytensor.compile.mode import Mode
 from pytensor.graph.basic import Variable
 
-from skautodiff.symbolic import _key, lookup
+from helpers import numeric_gradient
+from skautodiff.symbolic import lookup, table_key
 from skautodiff.symbolic import signal as signal_table
 from skautodiff.symbolic import spatial as spatial_table
 from skautodiff.symbolic import special as special_table
@@ -101,20 +102,12 @@ def check_case(case):
             return sum(float(np.sum(w * np.asarray(out[i]))) for i, w in weights.items())
 
         for k, (x, g) in enumerate(zip(inputs, values[len(variables):])):
-            fd = np.zeros_like(x)
-            for idx in np.ndindex(x.shape):
-                h = 1e-6 * max(1.0, abs(x[idx]))
-                up, down = x.copy(), x.copy()
-                up[idx] += h
-                down[idx] -= h
-                args_up = inputs[:k] + [up] + inputs[k + 1:]
-                args_down = inputs[:k] + [down] + inputs[k + 1:]
-                fd[idx] = (cost_np(*args_up) - cost_np(*args_down)) / (2 * h)
+            fd = numeric_gradient(lambda moved, k=k: cost_np(*inputs[:k], moved, *inputs[k + 1:]), x, step=1e-6)
             np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6 * _scale(fd), err_msg=f"gradient of input {k}")
 
 
 def check_coverage(table, cases):
-    covered = {_key(c.fn) for c in cases}
+    covered = {table_key(c.fn) for c in cases}
     missing = [k for k in table if k not in covered]
     assert not missing, f"table entries without a test case: {missing}"
 

@@ -94,7 +94,7 @@ def _call(interp, fn, args, kwargs):
         return call(interp, fn.func, [*fn.args, *args], {**fn.keywords, **kwargs})
     if isinstance(fn, type) and is_user_code(fn) and traced and not issubclass(fn, tuple):
         obj = fn.__new__(fn)
-        call(interp, getattr(fn, "__init__"), [obj, *args], kwargs)
+        call(interp, fn.__init__, [obj, *args], kwargs)
         return obj
     if not traced:
         return fn(*args, **kwargs)
@@ -103,7 +103,7 @@ def _call(interp, fn, args, kwargs):
 
 def _apply(interp, fn, rule, args, kwargs):
     what = symbolic.display_name(fn)
-    native = lambda: fn(*unwrap(args), **unwrap(kwargs))   # noqa: E731 (reads arrays copied on write)
+    native = lambda: fn(*unwrap(args), **unwrap(kwargs))   # reads arrays copied on write
     target = symbolic.inplace_argument(fn)
     if target is not None:
         # A call that updates an argument in place (np.add.at, np.copyto): the rule returns
@@ -237,24 +237,24 @@ def _materialize(args):
 
 
 # ---------------------------------------------------------------- builtins that see engine values
-def _len(interp, args, kwargs):
+def _builtin_len(interp, args, kwargs):
     (value,) = args
     if is_traced(value):
         return arrays.shape(value)[0] if np.ndim(value.value) else len(value.value)
     return len(value)
 
 
-def _range(interp, args, kwargs):
+def _builtin_range(interp, args, kwargs):
     return range(*(lowering.concretize(interp, a, "range()") for a in args))
 
 
-def _map(interp, args, kwargs):
+def _builtin_map(interp, args, kwargs):
     fn, *iterables = args
     iterables = [lowering.iterate(interp, it) if is_traced(it) else it for it in iterables]
     return (call(interp, fn, list(items), {}) for items in zip(*iterables))
 
 
-def _filter(interp, args, kwargs):
+def _builtin_filter(interp, args, kwargs):
     fn, iterable = args
     iterable = lowering.iterate(interp, iterable) if is_traced(iterable) else iterable
     keep = (lambda x: lowering.truth(interp, x)) if fn is None else (
@@ -262,7 +262,7 @@ def _filter(interp, args, kwargs):
     return (x for x in iterable if keep(x))
 
 
-def _reduce(interp, args, kwargs):
+def _builtin_reduce(interp, args, kwargs):
     fn, iterable, *initial = args
     items = list(lowering.iterate(interp, iterable) if is_traced(iterable) else iterable)
     acc = initial[0] if initial else items.pop(0)
@@ -271,11 +271,11 @@ def _reduce(interp, args, kwargs):
     return acc
 
 
-def _bool(interp, args, kwargs):
+def _builtin_bool(interp, args, kwargs):
     return lowering.truth(interp, args[0]) if args else False
 
 
-def _super(interp, args, kwargs):
+def _builtin_super(interp, args, kwargs):
     if args:
         return super(*unwrap(args))
     frame = interp.frames[-1]
@@ -287,7 +287,7 @@ def _super(interp, args, kwargs):
     return super(cls, first)
 
 
-def _reducer(name):
+def _builtin_reducer(name):
     """sum / max / min / any / all over an iterable of engine values, by folding."""
     def fold(interp, args, kwargs):
         if len(args) == 1 and not is_traced(args[0]):
@@ -319,9 +319,9 @@ def _reducer(name):
 
 
 _OVERRIDES = {
-    len: _len, range: _range, map: _map, filter: _filter, functools.reduce: _reduce, bool: _bool,
-    super: _super, sum: _reducer("sum"), max: _reducer("max"), min: _reducer("min"),
-    any: _reducer("any"), all: _reducer("all"),
+    len: _builtin_len, range: _builtin_range, map: _builtin_map, filter: _builtin_filter, functools.reduce: _builtin_reduce, bool: _builtin_bool,
+    super: _builtin_super, sum: _builtin_reducer("sum"), max: _builtin_reducer("max"), min: _builtin_reducer("min"),
+    any: _builtin_reducer("any"), all: _builtin_reducer("all"),
 }
 
 

@@ -10,10 +10,10 @@ from pytensor.graph.basic import Constant
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.rewriting.utils import rewrite_graph
 
-from .converter import _Converter
-from .elements import _DIM_NAMES, _IDX, _INDEX, _INDEX_NAMES, _plain_sums, _strip
-from .scalars import _toposort
-from .simplify import SIMPLIFY_TIMEOUT, _simplify
+from .converter import Converter
+from .elements import DIM_NAMES, INDICES, INDEX_ASSUMPTIONS, INDEX_NAMES, plain_sums, strip_indices
+from .scalars import toposort
+from .simplify import SIMPLIFY_TIMEOUT, simplify_within
 
 # Above these sizes an output is shown as a summary, and sympy.simplify is not attempted.
 MAX_CHARS = 2000
@@ -32,7 +32,7 @@ class _Output:
 
 
 def _graph_inputs(outputs):
-    return [v for v in _toposort(outputs, set()) if v.owner is None and not isinstance(v, Constant)]
+    return [v for v in toposort(outputs, set()) if v.owner is None and not isinstance(v, Constant)]
 
 
 def _input_names(inputs, names):
@@ -130,7 +130,7 @@ class Formula:
                 rewrite_graph(fg, include=("canonicalize", "stabilize"))
             except Exception:  # a rewrite that fails here only costs readability
                 fg = FunctionGraph(inputs, variables, clone=True)
-        conv = _Converter(dict(zip(fg.inputs, display)))
+        conv = Converter(dict(zip(fg.inputs, display)))
         for var in fg.inputs:  # inputs the rewritten outputs no longer use still get their shapes
             conv.memo[var] = conv.leaf(var)
         complete = len(fg.apply_nodes) <= MAX_NODES
@@ -146,15 +146,15 @@ class Formula:
         shapes = [tuple(conv.resolve(d) for d in conv.memo[v].shape) for v in fg.inputs]
         shown = []
         for label, t in zip(labels, values):
-            elem = _simplify(conv.resolve(t.elem), simplify_timeout)
+            elem = simplify_within(conv.resolve(t.elem), simplify_timeout)
             mat = conv.resolve(t.mat) if t.mat is not None else None
-            stripped = _strip(elem, t.ndim)
+            stripped = strip_indices(elem, t.ndim)
             if stripped is not None:
                 shown.append((label, stripped, ()))
             elif mat is not None:
                 shown.append((label, mat, ()))
             else:
-                shown.append((label, elem, _IDX[: t.ndim]))
+                shown.append((label, elem, INDICES[: t.ndim]))
         shape_out = [tuple(conv.resolve(d) for d in t.shape) for t in values]
         formula = cls._named(shown, shape_out, list(zip(display, shapes)), len(fg.apply_nodes))
         formula.complete = complete
@@ -165,7 +165,7 @@ class Formula:
         """Give internal dimension and index symbols their display letters (n, m; i, j, k)."""
         taken = {name for name, _ in inputs}
         dims = {}
-        dim_names = _fresh_names(_DIM_NAMES, taken)
+        dim_names = _fresh_names(DIM_NAMES, taken)
         everything = [d for _, shape in inputs for d in shape] + [e for _, e, _ in shown] + [d for s in out_shapes for d in s]
         for item in everything:
             for s in sorted(item.atoms(sympy.Symbol), key=lambda s: s.name):
@@ -173,12 +173,12 @@ class Formula:
                     dims[s] = sympy.Symbol(next(dim_names), integer=True, positive=True)
         outputs = []
         for (label, expr, free), shape in zip(shown, out_shapes):
-            letters = _fresh_names(_INDEX_NAMES, set(taken))
+            letters = _fresh_names(INDEX_NAMES, set(taken))
             rename = dict(dims)
             for s in [*free, *(s for s in sympy.preorder_traversal(expr) if isinstance(s, sympy.Symbol))]:
                 if s.name.startswith(("_i", "_s")) and s not in rename:
-                    rename[s] = sympy.Symbol(next(letters), **_INDEX)
-            outputs.append(_Output(label, _plain_sums(expr.xreplace(rename)), tuple(rename[i] for i in free),
+                    rename[s] = sympy.Symbol(next(letters), **INDEX_ASSUMPTIONS)
+            outputs.append(_Output(label, plain_sums(expr.xreplace(rename)), tuple(rename[i] for i in free),
                                    tuple(d.xreplace(dims) for d in shape)))
         named_inputs = [(name, tuple(d.xreplace(dims) for d in shape)) for name, shape in inputs]
         return cls(outputs, named_inputs, n_nodes)
@@ -282,37 +282,3 @@ class Formula:
             return result
         result = np.asarray(f(*vals), dtype=float)
         return result.reshape(shape) if result.size == int(np.prod(shape)) else np.broadcast_to(result, shape).copy()
-
-
-def formula(fn, *example_args, wrt=None, **example_kwargs):
-    """``fn`` traced at the example arguments, as mathematics.
-
-    Parameters
-    ----------
-    fn : callable
-        A function written in plain numpy.
-    *example_args
-        Arguments to trace ``fn`` with; only their shapes, dtypes and structure matter (and the
-        values of numbers the function branches on).
-    wrt : str, list of str, or None
-        None: the formula of ``fn``'s value; else of its gradient with respect to these
-        parameters.
-    **example_kwargs
-        Keyword arguments to trace ``fn`` with.
-
-    Returns
-    -------
-    Formula
-        ``print()`` it for plain text, ``.latex()`` for LaTeX.
-
-    Examples
-    --------
-    >>> import numpy as np, skautodiff
-    >>> print(skautodiff.formula(lambda x: np.sum((x + 1) ** 2), np.zeros(3), wrt="x"))
-    ∂f/∂x = 2*x + 2
-    """
-    from .. import api
-
-    wrapper = api.Function(fn) if wrt is None else api.Gradient(fn, wrt=wrt)
-    wrapper(*example_args, **example_kwargs)
-    return wrapper.formula()

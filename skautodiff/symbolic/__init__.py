@@ -59,7 +59,7 @@ for _name in _AREAS:
     _load(_name)
 
 
-def _key(fn):
+def table_key(fn):
     """The table key of a callable: itself, or (owner, name) for a bound method of a library object."""
     owner = getattr(fn, "__self__", None)
     if owner is not None and not isinstance(owner, types.ModuleType):
@@ -73,7 +73,7 @@ def lookup(fn):
     for library, area in _LAZY_AREAS.items():
         if area not in AREAS and module.startswith(library):
             _load(area)
-    for key in (fn, _key(fn)):
+    for key in (fn, table_key(fn)):
         try:
             rule = FUNCTIONS.get(key)
         except TypeError:  # unhashable owner
@@ -94,7 +94,7 @@ def subscript_rule(obj):
 def inplace_argument(fn):
     """Index of the argument a callable updates in place (np.add.at), or None."""
     try:
-        return INPLACE.get(_key(fn))
+        return INPLACE.get(table_key(fn))
     except TypeError:
         return None
 
@@ -157,7 +157,7 @@ ALTERNATIVES = {
 
 def alternative(fn):
     """A known alternative for a callable without a rule, or None."""
-    for key in (fn, _key(fn)):
+    for key in (fn, table_key(fn)):
         try:
             hint = ALTERNATIVES.get(key)
         except TypeError:

@@ -12,50 +12,17 @@ from pytensor.graph.basic import Variable
 from pytensor.tensor import special as pts
 import scipy.special as sc
 
+from ._common import as_tensor, normalize_axis, refuse_ufunc_options
+
 _SQRT1_2 = float(np.sqrt(0.5))
 _LOG_HALF = float(np.log(0.5))
-
-
-def as_tensor(x):
-    """A PyTensor variable for a rule argument, keeping numpy's dtype for untraced values.
-
-    pt.as_tensor_variable(2.0) is a float32 constant (and 2 an int8 one): PyTensor picks the
-    smallest dtype that holds the value, so log(2.0) would be computed in float32 (off by 2e-9).
-    np.asarray gives numpy's own dtypes (float64, int64), which is what the concrete call saw.
-    """
-    if isinstance(x, Variable):
-        return x
-    try:
-        x = np.asarray(x)
-    except (TypeError, ValueError):  # a list holding traced values: let PyTensor stack it
-        pass
-    else:
-        if x.dtype == object:
-            return pt.as_tensor_variable(x.tolist())
-    return pt.as_tensor_variable(x)
-
-
-_as = as_tensor
-
-
-def _check_ufunc_kwargs(name, kwargs):
-    # scipy.special functions are ufuncs: out=/where=/casting=... change what is written where,
-    # which a pure expression cannot express. Defaults are harmless and accepted.
-    for key, value in kwargs.items():
-        if key == "out" and value is None:
-            continue
-        if key == "where" and value is True:
-            continue
-        if key in ("casting", "order", "subok") and value in ("same_kind", "K", True):
-            continue
-        raise NotImplementedError(f"scipy.special.{name}: the ufunc argument {key}={value!r} is not supported")
 
 
 def _ufunc(name, expression):
     """Rule for an elementwise scipy.special ufunc whose value is `expression(*inputs)`."""
     def rule(*args, **kwargs):
-        _check_ufunc_kwargs(name, kwargs)
-        return expression(*(_as(a) for a in args))
+        refuse_ufunc_options(f"scipy.special.{name}", kwargs)
+        return expression(*(as_tensor(a) for a in args))
     rule.__name__ = f"special_{name}"
     return rule
 
@@ -67,7 +34,7 @@ def log_ndtr(x):
     underflowed Phi. Upper tail: log1p(-Phi(-x)). Each branch gets an input clipped into its own
     half-line so the branch that switch() discards cannot put inf*0 = nan into the gradient.
     """
-    x = _as(x)
+    x = as_tensor(x)
     neg = pt.minimum(x, 0.0)
     pos = pt.maximum(x, 0.0)
     z = -neg * _SQRT1_2
@@ -78,7 +45,7 @@ def log_ndtr(x):
 
 def ndtr(x):
     # erfc keeps relative accuracy in the lower tail, where 0.5 * (1 + erf) would cancel.
-    return 0.5 * pt.erfc(-_as(x) * _SQRT1_2)
+    return 0.5 * pt.erfc(-as_tensor(x) * _SQRT1_2)
 
 
 def log_expit(x):
@@ -91,7 +58,7 @@ def _x_times_log(x, y, log):
     # gradient keeps the broadcast shape: for xlogy(a, x) with a of shape (1,) and x of shape (5,),
     # grad w.r.t. a has shape (5,) (pytensor 3.0.7 and 3.3.8). y is replaced where x == 0 so the
     # discarded branch of the gradient stays finite; nan in y still gives nan, as in scipy.
-    x, y = _as(x), _as(y)
+    x, y = as_tensor(x), as_tensor(y)
     zero = pt.eq(x, 0) & ~pt.isnan(y)
     return pt.switch(zero, 0.0, x * log(pt.switch(zero, 1.0, y)))
 
@@ -129,14 +96,6 @@ def kl_div(x, y):
     return pt.switch(both, value - xs + ys, pt.switch(pt.eq(x, 0) & (y >= 0), y, np.inf))
 
 
-def _axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, (tuple, list)):
-        return tuple(int(a) % ndim for a in axis)
-    return (int(axis) % ndim,)
-
-
 def _shifted(a, axes):
     """a - max(a) over axes (keepdims), with the shift held constant for the gradient.
 
@@ -150,11 +109,11 @@ def _shifted(a, axes):
 
 
 def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
-    a = _as(a)
+    a = as_tensor(a)
     if b is not None:
-        b = _as(b)
+        b = as_tensor(b)
         a = a + pt.zeros_like(b)  # broadcast first: the reduction runs over the joint shape
-    axes = _axes(axis, a.ndim)
+    axes = normalize_axis(axis, a.ndim, none_means_all=True)
     shifted, m = _shifted(a, axes)
     terms = pt.exp(shifted) if b is None else b * pt.exp(shifted)
     total = pt.sum(terms, axis=axes, keepdims=True)
@@ -170,8 +129,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
 
 
 def log_softmax(x, axis=None):
-    x = _as(x)
-    axes = _axes(axis, x.ndim)
+    x = as_tensor(x)
+    axes = normalize_axis(axis, x.ndim, none_means_all=True)
     if axis is None or len(axes) == 1:
         return pts.log_softmax(x, axis=None if axis is None else axes[0])
     shifted, _ = _shifted(x, axes)
@@ -179,8 +138,8 @@ def log_softmax(x, axis=None):
 
 
 def softmax(x, axis=None):
-    x = _as(x)
-    axes = _axes(axis, x.ndim)
+    x = as_tensor(x)
+    axes = normalize_axis(axis, x.ndim, none_means_all=True)
     if axis is None or len(axes) == 1:
         return pts.softmax(x, axis=None if axis is None else axes[0])
     return pt.exp(log_softmax(x, axis=axes))
@@ -188,11 +147,11 @@ def softmax(x, axis=None):
 
 def polygamma(n, x, **kwargs):
     # The order n must be a known integer: the derivative order selects which function is computed.
-    _check_ufunc_kwargs("polygamma", kwargs)
+    refuse_ufunc_options("scipy.special.polygamma", kwargs)
     if not isinstance(n, (int, np.integer)) and not (isinstance(n, np.ndarray) and n.ndim == 0):
         raise NotImplementedError("scipy.special.polygamma: the order n must be a constant integer, "
                                   "not a traced or array value")
-    return pt.polygamma(int(n), _as(x))
+    return pt.polygamma(int(n), as_tensor(x))
 
 
 def gammasgn(x):
@@ -220,7 +179,7 @@ def gammaincc(a, x):
     keeps its relative accuracy in the upper tail); the a-derivative comes from gammainc through a
     term that is exactly 0 (one function evaluated twice at the same point) and whose derivatives
     of every order are those of -gammainc."""
-    a, x = _as(a), _as(x)
+    a, x = as_tensor(a), as_tensor(x)
     fixed = zero_grad(a)
     return pt.gammaincc(fixed, x) - (pt.gammainc(a, x) - pt.gammainc(fixed, x))
 
@@ -230,7 +189,7 @@ def multigammaln(a, d):
     # already refused a <= (d - 1)/2 when the concrete call ran
     if not isinstance(d, (int, np.integer)) and not (isinstance(d, np.ndarray) and d.ndim == 0):
         raise NotImplementedError("scipy.special.multigammaln: the dimension d must be a constant integer")
-    a, d = _as(a), int(d)
+    a, d = as_tensor(a), int(d)
     return sum(pt.gammaln(a - 0.5 * j) for j in range(d)) + 0.25 * d * (d - 1) * float(np.log(np.pi))
 
 
@@ -238,12 +197,12 @@ def _order(name, expression):
     """Bessel functions of order v: PyTensor differentiates them in x only, so an order that
     depends on the parameters is refused here rather than by a cryptic error at differentiation."""
     def rule(v, x, **kwargs):
-        _check_ufunc_kwargs(name, kwargs)
+        refuse_ufunc_options(f"scipy.special.{name}", kwargs)
         if isinstance(v, Variable) and v.dtype.startswith("float"):
             raise NotImplementedError(
                 f"scipy.special.{name}: the order (first argument) must not be a traced float: PyTensor "
                 "has no derivative in the order; pass it as a constant or an integer array")
-        return expression(_as(v), _as(x))
+        return expression(as_tensor(v), as_tensor(x))
     rule.__name__ = f"special_{name}"
     return rule
 

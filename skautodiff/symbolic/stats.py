@@ -16,14 +16,14 @@ from pytensor.raise_op import Assert
 from pytensor.tensor import special as pts
 import scipy.stats as st
 
-from .special import as_tensor, gammaincc, log_ndtr, ndtr, xlog1py, xlogy
+from ._common import as_tensor
+from .special import gammaincc, log_ndtr, ndtr, xlog1py, xlogy
 
 _LOG_2PI = float(np.log(2 * np.pi))
 _LOG_PI = float(np.log(np.pi))
 _LOG_2 = float(np.log(2.0))
 
 
-_as = as_tensor
 
 
 def _bind(method, names, defaults, args, kwargs):
@@ -46,7 +46,7 @@ def _bind(method, names, defaults, args, kwargs):
             if name not in defaults:
                 raise TypeError(f"{method}() missing required argument {name!r}")
             bound[name] = defaults[name]
-    return [_as(bound[name]) for name in names]
+    return [as_tensor(bound[name]) for name in names]
 
 
 def _is_integer(k):
@@ -209,7 +209,7 @@ def _counting_cdf(upper):
 
 
 def _dirichlet_logpdf(x, alpha):
-    x, alpha = _as(x), _as(alpha)
+    x, alpha = as_tensor(x), as_tensor(alpha)
     if alpha.ndim != 1:
         raise ValueError("Parameter vector 'a' must be one dimensional")
     k = alpha.shape[0]
@@ -265,12 +265,12 @@ def _mvn_logpdf(x, mean=None, cov=1, allow_singular=False):
     if isinstance(cov, st.Covariance):
         raise NotImplementedError("scipy.stats.multivariate_normal.logpdf: Covariance objects are "
                                   "not supported; pass the covariance matrix")
-    x = _as(x)
-    cov = _as(cov)
+    x = as_tensor(x)
+    cov = as_tensor(cov)
     if allow_singular:
         cov = _nonsingular(cov)
     if mean is not None:
-        mean = _as(mean)
+        mean = as_tensor(mean)
         if mean.ndim > 1:
             raise ValueError("Array 'mean' must be a vector")
         dim_is_one = _static_length_one(mean)
@@ -307,8 +307,8 @@ def _mvn_entropy(mean=None, cov=1):
     if isinstance(cov, st.Covariance):
         raise NotImplementedError("scipy.stats.multivariate_normal.entropy: Covariance objects are "
                                   "not supported; pass the covariance matrix")
-    cov = _as(cov)
-    d = _as(mean).shape[0] if mean is not None and _as(mean).ndim == 1 else None
+    cov = as_tensor(cov)
+    d = as_tensor(mean).shape[0] if mean is not None and as_tensor(mean).ndim == 1 else None
     if cov.ndim == 0:
         d = 1 if d is None else d
         logdet = d * pt.log(cov)

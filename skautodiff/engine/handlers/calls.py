@@ -67,7 +67,7 @@ def _function(interp, frame, code, defaults=None, kwdefaults=None, annotations=N
     fn.__kwdefaults__ = kwdefaults
     if annotations:
         fn.__annotations__ = dict(annotations) if isinstance(annotations, dict) else dict(zip(annotations[::2], annotations[1::2]))
-    interp.ctx.keep(fn)
+    interp.ctx.shadows.keep(fn)
     return fn
 
 
