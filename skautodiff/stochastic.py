@@ -27,7 +27,7 @@ from sklearn.utils import gen_batches, shuffle
 
 from . import pytree, tiers
 from .compile import Call
-from .trace import input_value
+from .inputs import input_value
 
 OPTIMIZERS = ("adam", "sgd")
 

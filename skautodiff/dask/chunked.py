@@ -23,7 +23,8 @@ from pytensor.graph.traversal import graph_inputs
 from .. import compile as compiled
 from .. import compiledir, pytree
 from ..api import _wrt_names
-from ..trace import leaf_owners, trace
+from ..arguments import leaf_owners
+from ..trace import trace
 from .separable import count_input, split
 
 _cache = {}   # key -> [SplitLoss], each valid while its trace's value guards hold

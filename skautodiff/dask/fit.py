@@ -225,7 +225,7 @@ class _Objective(optimize._Objective):
         self.rounds = 0
 
     def _total(self, flat, sums):
-        from ..trace import input_value
+        from ..inputs import input_value
         leaves = pytree.flatten(self.spec.unravel(flat))[0]
         values = list(self.values)
         for i, leaf, sig in zip(self.param_indices, leaves, self.signature):

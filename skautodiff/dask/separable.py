@@ -296,7 +296,7 @@ def split(trace, data_names, retrace=None):
 
 
 def _owners(trace):
-    from ..trace import leaf_owners
+    from ..arguments import leaf_owners
     return leaf_owners(trace.treedef)
 
 
