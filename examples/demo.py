@@ -8,8 +8,6 @@ the first fit runs on PyTensor's Python tier at once while the C tier compiles i
 """
 import time
 
-STARTED = time.time()   # C modules written to the compile cache since then were compiled here
-
 import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
@@ -19,6 +17,8 @@ from sklearn.preprocessing import StandardScaler
 
 import skautodiff
 from skautodiff import AutodiffClassifier
+
+STARTED = time.time()   # C modules written to the compile cache since then were compiled here
 
 
 def loss(params, X, y, C=1.0):

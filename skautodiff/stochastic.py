@@ -322,7 +322,7 @@ def _batch_size(setting, n, owner):
     if setting == "auto":
         return min(200, n)
     if setting > n:
-        warnings.warn(f"{owner}: batch_size={setting} is larger than the {n} samples; it is clipped to {n}")
+        warnings.warn(f"{owner}: batch_size={setting} is larger than the {n} samples; it is clipped to {n}", stacklevel=2)
     return int(np.clip(setting, 1, n))
 
 
@@ -395,7 +395,7 @@ def train(fitted, stepper, X, y, sample_weight, settings, rng, *, max_iter, tol,
             break
         if fitted.n_iter_ == max_iter:
             warnings.warn(f"{owner}: stochastic optimizer: maximum iterations ({max_iter}) reached and "
-                          "the optimization hasn't converged yet.", ConvergenceWarning)
+                          "the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=2)
     fitted._learning_rate, fitted._steps = schedule.rate, step
     fitted._optimizer_slots = stepper.slots()   # detaches: the state is back in arrays
     fitted.params_ = best_params if early and best_params is not None else stepper.params()

@@ -4,8 +4,7 @@ predictions."""
 import numpy as np
 import pytest
 
-pytest.importorskip("distributed")
-da = pytest.importorskip("dask.array")
+import dask.array as da
 import dask_cluster
 import scipy.sparse
 from dask_cluster import worker_compiles

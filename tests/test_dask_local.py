@@ -1,9 +1,8 @@
 """Dask arrays without a distributed Client: the chunks are computed into this process and fitted
 with the same arithmetic as on a cluster (tests/test_dask_fit.py)."""
+import dask.array as da
 import numpy as np
 import pytest
-
-da = pytest.importorskip("dask.array")
 
 from skautodiff import pytree
 from skautodiff.dask.separable import NotSeparable

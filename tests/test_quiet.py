@@ -16,11 +16,11 @@ def test_ignored_inside_raised_outside_and_filters_left_as_found():
         before = list(warnings.filters)
         with ignoring(MESSAGE):
             with ignoring(MESSAGE):   # nested
-                warnings.warn(MESSAGE + " (nested)")
-            warnings.warn(MESSAGE)
+                warnings.warn(MESSAGE + " (nested)", stacklevel=2)
+            warnings.warn(MESSAGE, stacklevel=2)
         assert warnings.filters == before
         with pytest.raises(UserWarning):
-            warnings.warn(MESSAGE)
+            warnings.warn(MESSAGE, stacklevel=2)
 
 
 def test_an_identical_filter_of_the_user_is_kept():
@@ -31,7 +31,7 @@ def test_an_identical_filter_of_the_user_is_kept():
         with ignoring(MESSAGE):
             pass
         assert warnings.filters == before
-        warnings.warn(MESSAGE)   # still ignored: the user's filter
+        warnings.warn(MESSAGE, stacklevel=2)   # still ignored: the user's filter
 
 
 def test_threads_entering_and_leaving_blocks_keep_the_other_filters():
@@ -47,7 +47,7 @@ def test_threads_entering_and_leaving_blocks_keep_the_other_filters():
             for _ in range(200):
                 with ignoring(MESSAGE):
                     try:
-                        warnings.warn(MESSAGE)
+                        warnings.warn(MESSAGE, stacklevel=2)
                     except UserWarning as error:
                         raised.append(error)
 

@@ -71,7 +71,7 @@ def fit(est, X, y, sample_weight=None):
     est.chunk_evaluations_ = objective.rounds
     if not result.success:
         warnings.warn(f"{type(est).__name__}: {method_name(est.optimizer)} did not converge after "
-                      f"{est.n_iter_} iterations ({result.message}).", ConvergenceWarning)
+                      f"{est.n_iter_} iterations ({result.message}).", ConvergenceWarning, stacklevel=2)
     return est
 
 
