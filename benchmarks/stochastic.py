@@ -20,6 +20,7 @@ BLAS (numpy's and scipy's) runs at one thread for both contenders by default (--
 on a shared two-core machine a second BLAS thread only adds contention, to both alike. The last
 line printed is the results as one JSON object (what `make bench`, benchmarks/run.py, reads).
 """
+
 import argparse
 import contextlib
 import json
@@ -30,7 +31,7 @@ import warnings
 
 import numpy as np
 
-os.environ.setdefault("SKAUTODIFF_TIERS", "0")   # steady state: C compiled before the first call
+os.environ.setdefault("SKAUTODIFF_TIERS", "0")  # steady state: C compiled before the first call
 
 
 def _mlp_parts(quick):
@@ -41,13 +42,22 @@ def _mlp_parts(quick):
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
-    parts = [("digits 1797x64 -> 100 relu -> 10", train_test_split(X, y, test_size=0.25, random_state=0),
-              {"hidden_layer_sizes": (100,), "activation": "relu"})]
+    parts = [
+        (
+            "digits 1797x64 -> 100 relu -> 10",
+            train_test_split(X, y, test_size=0.25, random_state=0),
+            {"hidden_layer_sizes": (100,), "activation": "relu"},
+        )
+    ]
     problem = next(p for p in (QUICK if quick else FULL) if p.key == "mlp")
     data = problem.make_data()
-    parts.append((f"MLP problem {problem.n}x{problem.d} -> {problem.hidden} tanh -> {problem.k}",
-                  train_test_split(data.X, data.labels, test_size=0.2, random_state=0),
-                  {"hidden_layer_sizes": (problem.hidden,), "activation": "tanh"}))
+    parts.append(
+        (
+            f"MLP problem {problem.n}x{problem.d} -> {problem.hidden} tanh -> {problem.k}",
+            train_test_split(data.X, data.labels, test_size=0.2, random_state=0),
+            {"hidden_layer_sizes": (problem.hidden,), "activation": "tanh"},
+        )
+    )
     return parts
 
 
@@ -58,32 +68,48 @@ def compare_mlp(name, split, architecture, epochs, repeats):
 
     X_train, X_test, y_train, y_test = split
     # tol=0 and n_iter_no_change=epochs: both run exactly `epochs` epochs.
-    common = dict(architecture, alpha=1e-4, batch_size="auto", learning_rate_init=1e-3, max_iter=epochs,
-                  tol=0.0, n_iter_no_change=epochs, random_state=0)
-    makers = {"skautodiff": lambda: models.MLPClassifier(optimizer="adam", **common),
-              "sklearn": lambda: SklearnMLP(solver="adam", **common)}
+    common = dict(
+        architecture,
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs,
+        random_state=0,
+    )
+    makers = {
+        "skautodiff": lambda: models.MLPClassifier(optimizer="adam", **common),
+        "sklearn": lambda: SklearnMLP(solver="adam", **common),
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        makers["skautodiff"]().set_params(max_iter=1).fit(X_train[:400], y_train[:400])   # compile
+        makers["skautodiff"]().set_params(max_iter=1).fit(X_train[:400], y_train[:400])  # compile
         per_epoch = {k: [] for k in makers}
         accuracy = {}
         for _ in range(repeats):
-            for key, make in makers.items():   # interleaved: the same machine load for both
+            for key, make in makers.items():  # interleaved: the same machine load for both
                 est = make()
                 start = time.perf_counter()
                 est.fit(X_train, y_train)
                 per_epoch[key].append((time.perf_counter() - start) / est.n_iter_)
                 accuracy[key] = est.score(X_test, y_test)
     ours, theirs = min(per_epoch["skautodiff"]), min(per_epoch["sklearn"])
-    return {"part": name, "epochs": epochs, "skautodiff_s_per_epoch": ours, "sklearn_s_per_epoch": theirs,
-            "time_ratio": ours / theirs, "skautodiff_accuracy": accuracy["skautodiff"],
-            "sklearn_accuracy": accuracy["sklearn"],
-            "accuracy_difference_points": 100 * (accuracy["skautodiff"] - accuracy["sklearn"])}
+    return {
+        "part": name,
+        "epochs": epochs,
+        "skautodiff_s_per_epoch": ours,
+        "sklearn_s_per_epoch": theirs,
+        "time_ratio": ours / theirs,
+        "skautodiff_accuracy": accuracy["skautodiff"],
+        "sklearn_accuracy": accuracy["sklearn"],
+        "accuracy_difference_points": 100 * (accuracy["skautodiff"] - accuracy["sklearn"]),
+    }
 
 
 def squared_error(params, X, y):
     residual = X @ params["w"] + params["b"] - y
-    return np.mean(residual ** 2)
+    return np.mean(residual**2)
 
 
 class NumpyAdam:
@@ -106,7 +132,7 @@ class NumpyAdam:
         self.vw += (1 - b2) * gw * gw
         self.mb = b1 * self.mb + (1 - b1) * gb
         self.vb = b2 * self.vb + (1 - b2) * gb * gb
-        rate = self.lr * np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
+        rate = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         self.w -= rate * self.mw / (np.sqrt(self.vw) + self.epsilon)
         self.b -= rate * self.mb / (np.sqrt(self.vb) + self.epsilon)
         return loss
@@ -118,7 +144,9 @@ def compare_tiny_step(steps, rounds):
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((32, 10)), rng.standard_normal(32)
     w0 = rng.standard_normal(10)
-    ours = Stepper(squared_error, {"w": w0.copy(), "b": np.float64(0)}, {}, "adam", [1e-3, 0.9, 0.999, 1e-8])
+    ours = Stepper(
+        squared_error, {"w": w0.copy(), "b": np.float64(0)}, {}, "adam", [1e-3, 0.9, 0.999, 1e-8]
+    )
     reference = NumpyAdam(w0, 0.0)
     for _ in range(3):
         ours.step(X, y, None)
@@ -136,8 +164,12 @@ def compare_tiny_step(steps, rounds):
             times[key].append((time.perf_counter() - start) / steps)
     ours.detach()
     mine, theirs = statistics.median(times["skautodiff"]), statistics.median(times["numpy"])
-    return {"part": "tiny Adam step (32x10 linear, squared error)", "skautodiff_us_per_step": 1e6 * mine,
-            "numpy_us_per_step": 1e6 * theirs, "time_ratio": mine / theirs}
+    return {
+        "part": "tiny Adam step (32x10 linear, squared error)",
+        "skautodiff_us_per_step": 1e6 * mine,
+        "numpy_us_per_step": 1e6 * theirs,
+        "time_ratio": mine / theirs,
+    }
 
 
 def main(argv=None):
@@ -151,18 +183,26 @@ def main(argv=None):
     epochs = args.epochs or (3 if args.quick else 20)
     repeats = args.repeats or (1 if args.quick else 3)
     from threadpoolctl import threadpool_limits
+
     with threadpool_limits(args.blas_threads) if args.blas_threads else contextlib.nullcontext():
-        results = [compare_mlp(name, split, arch, epochs, repeats) for name, split, arch in _mlp_parts(args.quick)]
+        results = [
+            compare_mlp(name, split, arch, epochs, repeats)
+            for name, split, arch in _mlp_parts(args.quick)
+        ]
         results.append(compare_tiny_step(200 if args.quick else 5000, 3 if args.quick else 7))
     for r in results:
         if "skautodiff_s_per_epoch" in r:
-            print(f"{r['part']}: {1e3 * r['skautodiff_s_per_epoch']:.1f} ms/epoch vs scikit-learn "
-                  f"{1e3 * r['sklearn_s_per_epoch']:.1f} ms -> {r['time_ratio']:.2f}x (target <= 0.7); "
-                  f"test accuracy {r['skautodiff_accuracy']:.4f} vs {r['sklearn_accuracy']:.4f} "
-                  f"({r['accuracy_difference_points']:+.2f} points, target within 1)")
+            print(
+                f"{r['part']}: {1e3 * r['skautodiff_s_per_epoch']:.1f} ms/epoch vs scikit-learn "
+                f"{1e3 * r['sklearn_s_per_epoch']:.1f} ms -> {r['time_ratio']:.2f}x (target <= 0.7); "
+                f"test accuracy {r['skautodiff_accuracy']:.4f} vs {r['sklearn_accuracy']:.4f} "
+                f"({r['accuracy_difference_points']:+.2f} points, target within 1)"
+            )
         else:
-            print(f"{r['part']}: {r['skautodiff_us_per_step']:.1f} us/step vs numpy "
-                  f"{r['numpy_us_per_step']:.1f} us -> {r['time_ratio']:.2f}x (target <= 1.5)")
+            print(
+                f"{r['part']}: {r['skautodiff_us_per_step']:.1f} us/step vs numpy "
+                f"{r['numpy_us_per_step']:.1f} us -> {r['time_ratio']:.2f}x (target <= 1.5)"
+            )
     record = {"blas_threads": args.blas_threads or "default", "rows": results}
     if args.json:
         with open(args.json, "w") as f:

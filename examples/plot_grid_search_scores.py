@@ -8,6 +8,7 @@ estimator's ``loss_kwargs``: numbers there are inputs of the compiled loss, so e
 and every fold reuses one compilation. The plot shows the cross-validated accuracy (mean ± one
 standard deviation over the folds) and the training accuracy for each ``alpha``.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_breast_cancer
@@ -37,17 +38,23 @@ def decision(params, X):
 # Eight values of ``alpha``, three folds each, then a refit on all the data with the best one.
 # ``cache_info()`` counts the compilations this search triggered.
 X, y = load_breast_cancer(return_X_y=True)
-svm = AutodiffClassifier(loss=squared_hinge, init_params=init_params, decision_fn=decision,
-                         target_encoding="sign")
+svm = AutodiffClassifier(
+    loss=squared_hinge, init_params=init_params, decision_fn=decision, target_encoding="sign"
+)
 alphas = np.logspace(-4, 1, 8)
-search = GridSearchCV(make_pipeline(StandardScaler(), svm),
-                      {"autodiffclassifier__loss_kwargs__alpha": alphas}, cv=3,
-                      return_train_score=True)
+search = GridSearchCV(
+    make_pipeline(StandardScaler(), svm),
+    {"autodiffclassifier__loss_kwargs__alpha": alphas},
+    cv=3,
+    return_train_score=True,
+)
 compiles_before = skautodiff.cache_info().compiles
 search.fit(X, y)
 compiles = skautodiff.cache_info().compiles - compiles_before
-print(f"best alpha {search.best_params_['autodiffclassifier__loss_kwargs__alpha']:.3g}, "
-      f"cross-validated accuracy {search.best_score_:.3f}")
+print(
+    f"best alpha {search.best_params_['autodiffclassifier__loss_kwargs__alpha']:.3g}, "
+    f"cross-validated accuracy {search.best_score_:.3f}"
+)
 print(f"{len(alphas) * 3 + 1} fits, {compiles} compilation(s) of the loss")
 
 # %%

@@ -8,6 +8,7 @@ combination of smooth bumps (radial basis functions) of x. Nothing about the mod
 to skautodiff: it is the numpy a statistician would write, and its gradient is derived and
 compiled for L-BFGS.
 """
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -30,8 +31,12 @@ def gaussian_nll(params, X, y, alpha=1e-2):
 
 
 def init_params(X, y, rng):
-    return {"mean": np.zeros(len(CENTERS)), "mean_bias": np.mean(y),
-            "log_sd": np.zeros(len(CENTERS)), "log_sd_bias": np.log(np.std(y))}
+    return {
+        "mean": np.zeros(len(CENTERS)),
+        "mean_bias": np.mean(y),
+        "log_sd": np.zeros(len(CENTERS)),
+        "log_sd_bias": np.log(np.std(y)),
+    }
 
 
 def mean_fn(params, X):
@@ -53,7 +58,7 @@ print(f"negative log-likelihood {model.loss_:.3f} after {model.n_iter_} iteratio
 
 grid = np.linspace(0, 10, 300)[:, None]
 mean = model.predict(grid)
-sd = sd_fn(model.params_, grid)   # the user's own numpy function, at the fitted parameters
+sd = sd_fn(model.params_, grid)  # the user's own numpy function, at the fitted parameters
 
 fig, ax = plt.subplots(figsize=(7, 4))
 ax.fill_between(grid[:, 0], mean - 2 * sd, mean + 2 * sd, alpha=0.25, label="fitted mean ± 2 sd")

@@ -8,6 +8,7 @@ continuing the same Adam state from the previous call.
 
     python examples/streaming_partial_fit.py            # 400000 rows x 20 (64 MB on disk)
 """
+
 import os
 import sys
 import tempfile
@@ -29,16 +30,16 @@ def write_dataset(path, rows, chunk_rows, seed=1):
     for start in range(0, rows, chunk_rows):
         X = rng.standard_normal((min(chunk_rows, rows - start), FEATURES))
         labels = np.argmax(np.tanh(X) @ TEACHER + 0.3 * rng.gumbel(size=(len(X), CLASSES)), axis=1)
-        table[start:start + len(X)] = np.column_stack([X, labels])
+        table[start : start + len(X)] = np.column_stack([X, labels])
     table.flush()
-    del table   # closes the map
+    del table  # closes the map
 
 
 def chunks(path, chunk_rows):
     """(X, y) of each chunk, read through a memory map: one chunk in memory at a time."""
     table = np.load(path, mmap_mode="r")
     for start in range(0, table.shape[0], chunk_rows):
-        block = np.array(table[start:start + chunk_rows])   # this chunk only, copied into memory
+        block = np.array(table[start : start + chunk_rows])  # this chunk only, copied into memory
         yield block[:, :FEATURES], block[:, FEATURES].astype(int)
 
 
@@ -48,17 +49,26 @@ def main(rows=400_000, chunk_rows=20_000, passes=2, test_rows=20_000, verbose=Tr
         write_dataset(train_path, rows, chunk_rows, seed=1)
         write_dataset(test_path, test_rows, chunk_rows, seed=2)
         if verbose:
-            print(f"wrote {rows} rows ({os.path.getsize(train_path) / 2**20:.0f} MB); training on chunks of "
-                  f"{chunk_rows} rows ({chunk_rows * (FEATURES + 1) * 8 / 2**20:.1f} MB in memory at a time)")
-        model = models.MLPClassifier(hidden_layer_sizes=(32,), optimizer="adam", learning_rate_init=3e-3,
-                                     batch_size=256, random_state=0)
+            print(
+                f"wrote {rows} rows ({os.path.getsize(train_path) / 2**20:.0f} MB); training on chunks of "
+                f"{chunk_rows} rows ({chunk_rows * (FEATURES + 1) * 8 / 2**20:.1f} MB in memory at a time)"
+            )
+        model = models.MLPClassifier(
+            hidden_layer_sizes=(32,),
+            optimizer="adam",
+            learning_rate_init=3e-3,
+            batch_size=256,
+            random_state=0,
+        )
         start = time.perf_counter()
         for epoch in range(passes):
             for X, y in chunks(train_path, chunk_rows):
                 model.partial_fit(X, y, classes=np.arange(CLASSES))
             if verbose:
-                print(f"pass {epoch + 1}: last chunk's loss {model.loss_:.4f}, {model.t_} rows seen, "
-                      f"{time.perf_counter() - start:.1f} s")
+                print(
+                    f"pass {epoch + 1}: last chunk's loss {model.loss_:.4f}, {model.t_} rows seen, "
+                    f"{time.perf_counter() - start:.1f} s"
+                )
         correct = sum(int(np.sum(model.predict(X) == y)) for X, y in chunks(test_path, chunk_rows))
         accuracy = correct / test_rows
     if verbose:

@@ -3,6 +3,7 @@
 Each object wraps a user function; a call flattens the arguments, finds (or traces and compiles)
 the matching cache entry and returns results shaped like the user's arguments.
 """
+
 import functools
 import inspect
 
@@ -27,15 +28,19 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
         return [n for n, v in arguments.items() if pytree.flatten(v)[0]], False
     single = isinstance(wrt, (str, int))
     chosen = []
-    for w in ([wrt] if single else list(wrt)):
+    for w in [wrt] if single else list(wrt):
         if isinstance(w, int):
             if not -len(names) <= w < len(names):
-                raise ValueError(f"wrt={w} is out of range for {func.__qualname__}{inspect.signature(func)}")
+                raise ValueError(
+                    f"wrt={w} is out of range for {func.__qualname__}{inspect.signature(func)}"
+                )
             chosen.append(names[w])
         elif w in names:
             chosen.append(w)
         else:
-            raise ValueError(f"wrt={w!r} is not a parameter of {func.__qualname__}; parameters: {', '.join(names)}")
+            raise ValueError(
+                f"wrt={w!r} is not a parameter of {func.__qualname__}; parameters: {', '.join(names)}"
+            )
     return chosen, single
 
 
@@ -57,7 +62,9 @@ class _Wrapper:
         return type(self)(self.fn.__get__(obj, objtype), wrt=self.wrt)
 
     def _call(self, kind, args, kwargs, extra=()):
-        names, single = self._wrt if self._wrt is not None else _wrt_names(self.fn, self.wrt, args, kwargs)
+        names, single = (
+            self._wrt if self._wrt is not None else _wrt_names(self.fn, self.wrt, args, kwargs)
+        )
         call = Call(self.fn, args, kwargs, set(names or ()))
         entry, outs = call.run(kind, extra)
         self._last = (entry, names)
@@ -66,16 +73,27 @@ class _Wrapper:
     def _grads(self, call, entry, grads, names, single):
         """Gradient leaves -> one pytree per differentiated argument."""
         plan = entry.gradient_layouts.get(tuple(names))
-        if plan is None:   # (structure, leaf indices) of each differentiated argument, in `names` order
+        if (
+            plan is None
+        ):  # (structure, leaf indices) of each differentiated argument, in `names` order
             tr, parts, start = entry.trace, {}, 0
             for name, child in zip(tr.treedef.meta, tr.treedef.children):
                 parts[name] = (child, range(start, start + child.num_leaves))
                 start += child.num_leaves
             plan = entry.gradient_layouts[tuple(names)] = [parts[name] for name in names]
         by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
-        results = [pytree.unflatten(child, [_like(call.leaves[i], by_leaf[i]) if i in by_leaf
-                                            else np.zeros(np.shape(call.leaves[i])) for i in indices])
-                   for child, indices in plan]
+        results = [
+            pytree.unflatten(
+                child,
+                [
+                    _like(call.leaves[i], by_leaf[i])
+                    if i in by_leaf
+                    else np.zeros(np.shape(call.leaves[i]))
+                    for i in indices
+                ],
+            )
+            for child, indices in plan
+        ]
         return results[0] if single else results
 
     def free(self):
@@ -94,7 +112,8 @@ class _Wrapper:
         """The traced function as mathematics (see skautodiff.formula); None before a call."""
         if self._last is None:
             return None
-        from .printing import Formula   # SymPy, loaded only when a formula is asked for
+        from .printing import Formula  # SymPy, loaded only when a formula is asked for
+
         entry, names = self._last
         tr = entry.trace
         if isinstance(self, Function) or names is None:
@@ -233,13 +252,15 @@ class HessianVector(_Wrapper):
         call = Call(self.fn, args, kwargs, set(names))
         by_name = dict(zip(names, [vectors] if single else list(vectors)))
         extra = []
-        for name in call.names:   # vectors in the order the compiled function takes them
+        for name in call.names:  # vectors in the order the compiled function takes them
             if name in by_name:
                 extra.extend(pytree.flatten(by_name[name])[0])
         wrt_leaves = [call.leaves[i] for i in call.wrt_indices]
         if len(extra) != len(wrt_leaves):
-            raise ValueError(f"vectors must be shaped like {', '.join(names)}: expected "
-                             f"{len(wrt_leaves)} arrays, got {len(extra)}")
+            raise ValueError(
+                f"vectors must be shaped like {', '.join(names)}: expected "
+                f"{len(wrt_leaves)} arrays, got {len(extra)}"
+            )
         extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
         entry, outs = call.run(Kind.HVP, extra)
         self._last = (entry, names)
@@ -308,8 +329,10 @@ def gradient(wrt=None):
     callable
         A decorator that makes a :class:`Gradient` of the function it decorates.
     """
+
     def decorate(fn):
         return Gradient(fn, wrt=wrt)
+
     return decorate
 
 

@@ -1,6 +1,7 @@
 """How a call's arguments reach the traced function: the plain function behind a callable, its
 parameters, the arguments bound to them by name, and the parameter each numeric leaf belongs to.
 """
+
 import functools
 import inspect
 import types
@@ -55,7 +56,7 @@ def bind(func, bound_self, args, kwargs):
         if missing <= len(defaults):
             arguments = dict(zip(names, full))
             if missing:
-                arguments.update(zip(names[len(full):], defaults[len(defaults) - missing:]))
+                arguments.update(zip(names[len(full) :], defaults[len(defaults) - missing :]))
             if bound_self is not None:
                 del arguments[names[0]]
             return arguments

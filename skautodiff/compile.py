@@ -10,6 +10,7 @@ compiler are process-wide), so a missing entry is traced and compiled once howev
 ask for it. Calls do not take it: each compiled function is a pool of PyTensor copies
 (`Copies`), one per concurrent call.
 """
+
 import collections
 import contextlib
 import logging
@@ -20,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from . import compiledir   # first: it imports PyTensor even when its compile directory is unusable
+from . import compiledir  # first: it imports PyTensor even when its compile directory is unusable
 import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
@@ -47,13 +48,13 @@ log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
 _stats = collections.Counter()
 _cache = {}
-_lock = threading.RLock()   # held to trace, compile, copy and insert; never for a compiled call
+_lock = threading.RLock()  # held to trace, compile, copy and insert; never for a compiled call
 # Held while PyTensor builds or copies C functions (its module cache is not known to be
 # thread-safe): by tiers' background thread alone, or after _lock, never the other way round.
 _c_lock = threading.RLock()
 
 
-def _new_c_lock():   # after os.fork(): the thread holding it (tiers' worker) is not in the child
+def _new_c_lock():  # after os.fork(): the thread holding it (tiers' worker) is not in the child
     global _c_lock
     _c_lock = threading.RLock()
 
@@ -70,7 +71,7 @@ def cache_info():
         A named tuple ``(traces, compiles, entries)``: how many functions were traced and
         compiled, and how many compiled entries the cache holds now.
     """
-    entries = sum(len(v) for v in list(_cache.values()))   # a copy: other threads may insert
+    entries = sum(len(v) for v in list(_cache.values()))  # a copy: other threads may insert
     return CacheInfo(_stats["traces"], _stats["compiles"], entries)
 
 
@@ -118,14 +119,18 @@ def mode(tier="C"):
         linker, excluded = "py", ["fusion"]
     elif not pytensor.config.cxx:
         if not _warned_no_cxx:
-            warnings.warn("skautodiff: no C++ compiler found (pytensor.config.cxx is empty); compiled "
-                          "functions fall back to PyTensor's Python implementation, which is roughly "
-                          "100x slower. Install g++ to get C speed.", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                "skautodiff: no C++ compiler found (pytensor.config.cxx is empty); compiled "
+                "functions fall back to PyTensor's Python implementation, which is roughly "
+                "100x slower. Install g++ to get C speed.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             _warned_no_cxx = True
         linker = "py"
-    elif not compiledir.usable():   # warns once, naming the directory and how to choose another
-        linker, excluded = "py", ["fusion"]   # fusion: see the fast mode above
-    including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])   # numpy's 32-operand limit
+    elif not compiledir.usable():  # warns once, naming the directory and how to choose another
+        linker, excluded = "py", ["fusion"]  # fusion: see the fast mode above
+    including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])  # numpy's 32-operand limit
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
     # computes what numpy computes, one reduction cheaper. local_add_of_sparse_write (pytensor
@@ -154,7 +159,7 @@ class Copies:
             fn = self._idle.pop() if self._idle else None
         if fn is None:
             # copying links the graph again: not known to be thread-safe
-            with _lock, (_c_lock if self._c else contextlib.nullcontext()):
+            with _lock, _c_lock if self._c else contextlib.nullcontext():
                 fn = self._all[0].copy(share_memory=False)
             with self._lock:
                 self._all.append(fn)
@@ -198,15 +203,17 @@ class Leases:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        fresh = [pytensor.shared(s.get_value(), name=s.name, shape=s.type.shape) for s in self._shared]
-        with _lock, (_c_lock if self._c else contextlib.nullcontext()):   # copying links again
+        fresh = [
+            pytensor.shared(s.get_value(), name=s.name, shape=s.type.shape) for s in self._shared
+        ]
+        with _lock, _c_lock if self._c else contextlib.nullcontext():  # copying links again
             fn = self._template.copy(share_memory=False, swap=dict(zip(self._shared, fresh)))
         with self._lock:
             self._all.append(fn)
         return fn, fresh
 
     def release(self, leased):
-        leased[0].free()   # intermediate buffers: a later fit may use other batch sizes
+        leased[0].free()  # intermediate buffers: a later fit may use other batch sizes
         with self._lock:
             self._idle.append(leased)
 
@@ -230,8 +237,10 @@ class Entry:
     def __init__(self, tr):
         self.trace = tr
         self._functions = {}
-        self._dtypes = [np.dtype(dtype) for dtype, _ in tr.signature]   # to skip converting arrays that fit
-        self.gradient_layouts = {}   # skautodiff.api's, by differentiated names: computed once per entry
+        self._dtypes = [
+            np.dtype(dtype) for dtype, _ in tr.signature
+        ]  # to skip converting arrays that fit
+        self.gradient_layouts = {}  # skautodiff.api's, by differentiated names: computed once per entry
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
@@ -239,7 +248,7 @@ class Entry:
         key = (kind, os.environ.get("SKAUTODIFF_MODE", "c"))
         fn = self._functions.get(key)
         if fn is None:
-            with _lock:   # another thread may have compiled it meanwhile
+            with _lock:  # another thread may have compiled it meanwhile
                 fn = self._functions.get(key)
                 if fn is None:
                     fn = self._functions[key] = self._build(kind)
@@ -251,17 +260,19 @@ class Entry:
         inputs, outputs, updates = self._graph(kind)
         _stats["compiles"] += 1
 
-        def pool(fn, tier):   # a step keeps state: one lease per fit instead of one copy per call
+        def pool(fn, tier):  # a step keeps state: one lease per fit instead of one copy per call
             return Leases(fn, [s for s, _ in updates], tier) if updates else Copies(fn, tier)
+
         if not tiers.enabled():
             return pool(self._compile(kind, inputs, outputs, "C", updates), "C")
         first = pool(self._compile(kind, inputs, outputs, "Python", updates), "Python")
 
-        def compile_c():   # in tiers' background thread, without _lock: the fit goes on meanwhile
+        def compile_c():  # in tiers' background thread, without _lock: the fit goes on meanwhile
             with _c_lock:
-                if not compiledir.usable():   # mode() would give the Python linker again
+                if not compiledir.usable():  # mode() would give the Python linker again
                     return None
                 return pool(self._compile(kind, inputs, outputs, "C", updates), "C")
+
         return tiers.Tiered(first, compile_c, f"{kind.replace('_', ' ')} of {self._name()}")
 
     def _name(self):
@@ -272,8 +283,9 @@ class Entry:
         needed; a stochastic step ("step:adam", ...) updates its shared variables."""
         if kind.startswith("step:"):
             from .stochastic import step_graph
+
             cost, wrt, grads = graphs.gradients(self.trace)
-            return step_graph(kind[len("step:"):], list(self.trace.all_inputs), cost, wrt, grads)
+            return step_graph(kind[len("step:") :], list(self.trace.all_inputs), cost, wrt, grads)
         inputs, outputs = graphs.build(self.trace, Kind(kind))
         if self._guard is not None:
             outputs.append(self._guard)
@@ -282,20 +294,38 @@ class Entry:
     def _compile(self, kind, inputs, outputs, tier, updates=()):
         name, what = self._name(), kind.replace("_", " ")
         if tier == "C":
-            log.info("skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; each C module "
-                     "not in the compile cache yet is a g++ run of a few seconds (a first model on a "
-                     "cold cache: tens of seconds, up to about 1.5 minutes on 2 busy cores)",
-                     what, name, len(inputs))
+            log.info(
+                "skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; each C module "
+                "not in the compile cache yet is a g++ run of a few seconds (a first model on a "
+                "cold cache: tens of seconds, up to about 1.5 minutes on 2 busy cores)",
+                what,
+                name,
+                len(inputs),
+            )
         start = time.perf_counter()
         with ignoring(NO_BLAS_WARNING):
-            fn = compiledir.build(lambda: pytensor.function(inputs, outputs, updates=list(updates), mode=mode(tier),
-                                                            on_unused_input="ignore"))
-        fn.trust_input = True   # Entry.inputs already converts every value to its input's type
+            fn = compiledir.build(
+                lambda: pytensor.function(
+                    inputs,
+                    outputs,
+                    updates=list(updates),
+                    mode=mode(tier),
+                    on_unused_input="ignore",
+                )
+            )
+        fn.trust_input = True  # Entry.inputs already converts every value to its input's type
         if tier == "C":
-            log.info("skautodiff: compiled %s of %s in %.2f s", what, name, time.perf_counter() - start)
+            log.info(
+                "skautodiff: compiled %s of %s in %.2f s", what, name, time.perf_counter() - start
+            )
         else:
-            log.info("skautodiff: %s of %s runs on the Python tier (built in %.2f s) while its C tier "
-                     "compiles in the background", what, name, time.perf_counter() - start)
+            log.info(
+                "skautodiff: %s of %s runs on the Python tier (built in %.2f s) while its C tier "
+                "compiles in the background",
+                what,
+                name,
+                time.perf_counter() - start,
+            )
         return fn
 
     def free(self):
@@ -305,10 +335,13 @@ class Entry:
 
     def inputs(self, call):
         tr = self.trace
-        values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
-                  else input_value(leaf, *sig)
-                  for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)]
-        for outer in tr.outer_inputs:   # numbers and arrays from outside, read now
+        values = [
+            leaf
+            if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
+            else input_value(leaf, *sig)
+            for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)
+        ]
+        for outer in tr.outer_inputs:  # numbers and arrays from outside, read now
             try:
                 value = outer.read(call)
             except Exception:
@@ -326,7 +359,7 @@ class Entry:
         except Exception:
             if self._guard is None or fresh:
                 raise
-            raise GuardFailed() from None   # a branch taken at trace time no longer fits
+            raise GuardFailed() from None  # a branch taken at trace time no longer fits
         if self._guard is not None:
             if not outs[-1]:
                 raise GuardFailed()
@@ -350,11 +383,17 @@ def _log_side_effects(func, effects):
     if func.__code__ in _logged_side_effects:
         return
     _logged_side_effects.add(func.__code__)
-    where = "; ".join(f"{what} ({loc.filename}, line {loc.lineno})" if loc is not None else what
-                      for loc, what in effects[:5])
-    log.info("skautodiff: %s has side effects (%s%s); each call of its compiled functions also runs it "
-             "natively once, so they happen as in plain Python (one native evaluation per call)",
-             getattr(func, "__qualname__", "function"), where, ", ..." if len(effects) > 5 else "")
+    where = "; ".join(
+        f"{what} ({loc.filename}, line {loc.lineno})" if loc is not None else what
+        for loc, what in effects[:5]
+    )
+    log.info(
+        "skautodiff: %s has side effects (%s%s); each call of its compiled functions also runs it "
+        "natively once, so they happen as in plain Python (one native evaluation per call)",
+        getattr(func, "__qualname__", "function"),
+        where,
+        ", ..." if len(effects) > 5 else "",
+    )
 
 
 class Call:
@@ -366,8 +405,10 @@ class Call:
         arguments = bind(func, bound_self, args, kwargs)
         self.leaves, treedef, self.statics = pytree.flatten(arguments)
         self.names = list(treedef.meta)
-        differentiable = [is_differentiable(leaf, owner, wrt_names)
-                          for leaf, owner in zip(self.leaves, leaf_owners(treedef))]
+        differentiable = [
+            is_differentiable(leaf, owner, wrt_names)
+            for leaf, owner in zip(self.leaves, leaf_owners(treedef))
+        ]
         self.wrt_indices = [i for i, d in enumerate(differentiable) if d]
         signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
@@ -383,17 +424,17 @@ class Call:
 
     def run_natively(self, tr):
         args, kwargs = self.args, self.kwargs
-        if tr.writes_arguments:   # the engine copies on write; so does this run
+        if tr.writes_arguments:  # the engine copies on write; so does this run
             args, kwargs = pytree.tree_map(_copy, (args, kwargs))
         self.fn(*args, **kwargs)
 
     def _run(self, kind, extra):
         entries = _cache.get(self.key, ())
-        tried = len(entries)   # entries are only ever appended: later ones are new
+        tried = len(entries)  # entries are only ever appended: later ones are new
         found = self._cached(entries[:tried], kind, extra)
         if found is not None:
             return found
-        with _lock:   # one thread traces; others asking meanwhile find its entry here
+        with _lock:  # one thread traces; others asking meanwhile find its entry here
             entries = _cache.setdefault(self.key, [])
             found = self._cached(entries[tried:], kind, extra)
             if found is not None:
@@ -401,16 +442,22 @@ class Call:
             start = time.perf_counter()
             entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
             _stats["traces"] += 1
-            log.info("skautodiff: traced %s in %.3f s (%d guards)", getattr(self.func, "__qualname__", "function"),
-                     time.perf_counter() - start, len(entry.trace.guards) + len(entry.trace.value_guards))
+            log.info(
+                "skautodiff: traced %s in %.3f s (%d guards)",
+                getattr(self.func, "__qualname__", "function"),
+                time.perf_counter() - start,
+                len(entry.trace.guards) + len(entry.trace.value_guards),
+            )
             entries.append(entry)
         if entry.trace.side_effects:
             _log_side_effects(self.func, entry.trace.side_effects)
         try:
             return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True)
         except GuardFailed:
-            raise RuntimeError("internal error: a fresh trace's guards fail on the values it was "
-                               "traced with; please report this function") from None
+            raise RuntimeError(
+                "internal error: a fresh trace's guards fail on the values it was "
+                "traced with; please report this function"
+            ) from None
 
     def entry(self):
         """The cache entry for these arguments, traced when none fits, without running anything

@@ -9,6 +9,7 @@ which traces and compiles it; prediction calls the user's numpy function directl
 Nothing compiled is stored on the estimator: compiled functions live in the process-wide cache,
 so estimators pickle as plain data and clones made by ``GridSearchCV`` reuse one compilation.
 """
+
 import functools
 import inspect
 import numbers
@@ -63,6 +64,7 @@ def _has_function(name):
 def _is_stochastic(self):
     """For available_if: partial_fit exists for the stochastic optimizers only."""
     from .stochastic import is_stochastic
+
     return is_stochastic(self.optimizer)
 
 
@@ -150,7 +152,9 @@ class AutodiffEstimator(BaseEstimator):
         entries = {key: params.pop(key) for key in list(params) if key.startswith("loss_kwargs__")}
         if entries:
             loss_kwargs = dict(params.pop("loss_kwargs", self.loss_kwargs) or {})
-            loss_kwargs.update({key[len("loss_kwargs__"):]: value for key, value in entries.items()})
+            loss_kwargs.update(
+                {key[len("loss_kwargs__") :]: value for key, value in entries.items()}
+            )
             params["loss_kwargs"] = loss_kwargs
         unlisted = self._fit_settings() - set(self._get_param_names())
         for name in unlisted.intersection(params):
@@ -162,11 +166,20 @@ class AutodiffEstimator(BaseEstimator):
         """The parameters of the functional form (AutodiffRegressor or AutodiffClassifier, read
         from its constructor) that only change how a fit runs, not what the model is: not the
         user's functions, and not target_encoding or multi_output, which the loss is written for."""
-        functional = next((base for base in cls.__mro__ if base in (AutodiffRegressor, AutodiffClassifier)), None)
+        functional = next(
+            (base for base in cls.__mro__ if base in (AutodiffRegressor, AutodiffClassifier)), None
+        )
         if functional is None:
             return set()
-        model = {"loss", "init_params", "predict_fn", "decision_fn", "proba_fn", "target_encoding",
-                 "multi_output"}
+        model = {
+            "loss",
+            "init_params",
+            "predict_fn",
+            "decision_fn",
+            "proba_fn",
+            "target_encoding",
+            "multi_output",
+        }
         return set(functional._get_param_names()) - model
 
     def __sklearn_clone__(self):
@@ -212,7 +225,9 @@ class AutodiffEstimator(BaseEstimator):
         start = self._starting_params(X, y, rng)
         params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
         if stochastic:
-            self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=False, like=start)
+            self._fit_stochastic(
+                loss, params, X, y, kwargs, sample_weight, rng, incremental=False, like=start
+            )
             return self
         if sample_weight is not None:
             kwargs["sample_weight"] = sample_weight
@@ -235,15 +250,18 @@ class AutodiffEstimator(BaseEstimator):
         first = not hasattr(self, "params_")
         X, y = self._validate_fit_data(X, y, reset=first, partial_classes=(classes,))
         loss, kwargs, sample_weight = self._loss_and_kwargs(X, sample_weight)
-        rng = check_random_state(self.random_state)   # each call, as scikit-learn's MLP
+        rng = check_random_state(self.random_state)  # each call, as scikit-learn's MLP
         start = self._starting_params(X, y, rng) if first else self.params_
         params = tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
-        self._fit_stochastic(loss, params, X, y, kwargs, sample_weight, rng, incremental=True, like=start)
+        self._fit_stochastic(
+            loss, params, X, y, kwargs, sample_weight, rng, incremental=True, like=start
+        )
         return self
 
     def _check_optimizer(self):
         """Whether the fit is stochastic; a scipy fit given stochastic-only settings is refused."""
         from . import stochastic
+
         settings = self._stochastic_settings()
         if not stochastic.is_stochastic(self.optimizer):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
@@ -254,8 +272,11 @@ class AutodiffEstimator(BaseEstimator):
     def _stochastic_settings(self):
         """The stochastic optimizers' settings, by name (stochastic.SETTINGS)."""
         from .stochastic import SETTINGS
-        return {name: default if name in self._not_optimizer_settings else getattr(self, name)
-                for name, default in SETTINGS.items()}
+
+        return {
+            name: default if name in self._not_optimizer_settings else getattr(self, name)
+            for name, default in SETTINGS.items()
+        }
 
     def _loss_and_kwargs(self, X, sample_weight):
         loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
@@ -277,7 +298,11 @@ class AutodiffEstimator(BaseEstimator):
         early = settings["early_stopping"] and not incremental
         if settings["early_stopping"] and incremental:
             raise ValueError(f"{owner}: partial_fit does not support early_stopping=True")
-        fresh = not hasattr(self, "t_") or not hasattr(self, "_optimizer_slots") or not (self.warm_start or incremental)
+        fresh = (
+            not hasattr(self, "t_")
+            or not hasattr(self, "_optimizer_slots")
+            or not (self.warm_start or incremental)
+        )
         if fresh:
             stochastic.start(self, early)
         validation = None
@@ -285,23 +310,37 @@ class AutodiffEstimator(BaseEstimator):
             labels = self._decode_target(y)
             stratify = labels if isinstance(self, ClassifierMixin) else None
             (X, y, sample_weight), (X_val, y_val, w_val) = stochastic.split_validation(
-                X, y, sample_weight, settings["validation_fraction"], rng, stratify)
+                X, y, sample_weight, settings["validation_fraction"], rng, stratify
+            )
             y_val = self._decode_target(y_val)
 
             def score(params, X_val, y_val, w_val):
                 self.params_ = params
                 return self.score(X_val, y_val, sample_weight=w_val)
+
             validation = (X_val, y_val, w_val, score)
         rule = stochastic.rule_name(self.optimizer, settings["nesterovs_momentum"])
         names, _step = stochastic.RULES[rule]
         hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
-        slots = self._optimizer_slots if incremental else None   # a new fit starts a new optimiser
+        slots = self._optimizer_slots if incremental else None  # a new fit starts a new optimiser
         stepper = stochastic.Stepper(loss, params, kwargs, rule, hyper, slots, bounds=self.bounds)
         with _compile_messages(self.verbose):
             try:
-                stochastic.train(self, stepper, X, y, sample_weight, settings, rng, max_iter=self.max_iter,
-                                 tol=tol, incremental=incremental, owner=owner, validation=validation,
-                                 verbose=self.verbose)
+                stochastic.train(
+                    self,
+                    stepper,
+                    X,
+                    y,
+                    sample_weight,
+                    settings,
+                    rng,
+                    max_iter=self.max_iter,
+                    tol=tol,
+                    incremental=incremental,
+                    owner=owner,
+                    validation=validation,
+                    verbose=self.verbose,
+                )
             finally:
                 stepper.detach()
         self.params_ = _restored(self.params_, like, X.dtype)
@@ -320,7 +359,7 @@ class AutodiffEstimator(BaseEstimator):
         try:
             value = loss(params, X, y, **kwargs)
         except Exception:
-            return   # the loss itself fails: the error being raised says where
+            return  # the loss itself fails: the error being raised says where
         if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), numbers.Real):
             raise ValueError(
                 f"the loss must return a real scalar; {loss.__name__}() returned "
@@ -334,8 +373,15 @@ class AutodiffEstimator(BaseEstimator):
         tol, options = self._optimizer_settings()
         with _compile_messages(self.verbose):
             result = minimize(
-                loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
-                tol=tol, options=options, callback=progress,
+                loss,
+                params,
+                args=(X, y),
+                kwargs=kwargs,
+                method=self.optimizer,
+                bounds=self.bounds,
+                tol=tol,
+                options=options,
+                callback=progress,
             )
         self.params_ = _restored(result.x, like, X.dtype)
         self.loss_ = float(result.fun)
@@ -344,7 +390,7 @@ class AutodiffEstimator(BaseEstimator):
         self.converged_ = bool(result.success)
         if not result.success:
             hint = " Increase max_iter or scale the data." if self.n_iter_ >= self.max_iter else ""
-            warnings.warn(   # noqa: B028 (the warning names the estimator; where fit was called adds nothing)
+            warnings.warn(  # noqa: B028 (the warning names the estimator; where fit was called adds nothing)
                 f"{type(self).__name__}: {method_name(self.optimizer)} did not converge after "
                 f"{self.n_iter_} iterations ({result.message}).{hint}",
                 ConvergenceWarning,
@@ -359,7 +405,9 @@ class AutodiffEstimator(BaseEstimator):
         options = iteration_limit(self.optimizer, self.max_iter)
         if str(self.optimizer).upper() != "L-BFGS-B":
             return self.tol, options
-        options.update(ftol=64 * np.finfo(float).eps, maxls=50, maxfun=max(15000, 2 * self.max_iter))
+        options.update(
+            ftol=64 * np.finfo(float).eps, maxls=50, maxfun=max(15000, 2 * self.max_iter)
+        )
         if self.tol is not None:
             options["gtol"] = self.tol
         return None, options
@@ -389,14 +437,17 @@ class AutodiffEstimator(BaseEstimator):
             loss, kwargs = _without_partial(self._user_function("loss"), self.loss_kwargs)
             return formula(loss, self.params_, X, y, **kwargs)
         if of == "predict":
-            name = next(n for n in ("predict_fn", "decision_fn", "proba_fn")
-                        if self._user_function(n, required=False) is not None)
+            name = next(
+                n
+                for n in ("predict_fn", "decision_fn", "proba_fn")
+                if self._user_function(n, required=False) is not None
+            )
             return formula(self._user_function(name), self.params_, X)
         raise ValueError(f"of must be 'loss' or 'predict', got {of!r}")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True   # CSR/CSC X reaches the loss without densifying
+        tags.input_tags.sparse = True  # CSR/CSC X reaches the loss without densifying
         return tags
 
     # ----------------------------------------------------------------- validation
@@ -407,11 +458,19 @@ class AutodiffEstimator(BaseEstimator):
         multi_output = self.__sklearn_tags__().target_tags.multi_output
         try:
             X, y = validate_data(
-                self, X, _target_columns(y), dtype=[np.float64, np.float32], multi_output=multi_output,
-                y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"), reset=reset,
+                self,
+                X,
+                _target_columns(y),
+                dtype=[np.float64, np.float32],
+                multi_output=multi_output,
+                y_numeric=not isinstance(self, ClassifierMixin),
+                accept_sparse=("csr", "csc"),
+                reset=reset,
             )
         except ValueError as error:
-            if not str(error).startswith("y should be a 1d array") or not isinstance(self, RegressorMixin):
+            if not str(error).startswith("y should be a 1d array") or not isinstance(
+                self, RegressorMixin
+            ):
                 raise
             raise ValueError(
                 f"{error} {type(self).__name__} takes one target column. For (n, k) targets "
@@ -423,8 +482,9 @@ class AutodiffEstimator(BaseEstimator):
 
     def _check_X(self, X):
         check_is_fitted(self, "params_")
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
-                             accept_sparse=("csr", "csc"))
+        return validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False, accept_sparse=("csr", "csc")
+        )
 
 
 def _target_columns(y):
@@ -447,7 +507,9 @@ def _target_columns(y):
 
 def _leaf_dtype(params):
     """The dtype params_ was fitted in (its first numpy leaf's: Python floats say nothing)."""
-    leaves = [leaf for leaf in pytree.flatten(params)[0] if isinstance(leaf, (np.ndarray, np.generic))]
+    leaves = [
+        leaf for leaf in pytree.flatten(params)[0] if isinstance(leaf, (np.ndarray, np.generic))
+    ]
     return leaves[0].dtype if leaves else np.float64
 
 
@@ -455,19 +517,23 @@ def _restored(fitted, like, dtype):
     """The fitted leaves in the kinds of leaves the starting parameters had: a Python number
     comes back as a Python float, a numpy scalar as a numpy scalar, an array as an array of the
     data's dtype (the optimiser works on arrays, so scalars come out of it 0-d)."""
+
     def restore(value, given):
-        if isinstance(given, np.generic):   # first: np.float64 is also a Python float
+        if isinstance(given, np.generic):  # first: np.float64 is also a Python float
             return dtype.type(np.asarray(value))
-        if isinstance(given, (int, float)):   # bool is no leaf: it stays in the structure
-            return float(np.asarray(value, dtype=dtype))   # the value fitted in the data's dtype
+        if isinstance(given, (int, float)):  # bool is no leaf: it stays in the structure
+            return float(np.asarray(value, dtype=dtype))  # the value fitted in the data's dtype
         return np.asarray(value, dtype=dtype)
+
     leaves, treedef, _ = pytree.flatten(fitted)
-    return pytree.unflatten(treedef, [restore(v, g) for v, g in zip(leaves, pytree.flatten(like)[0])])
+    return pytree.unflatten(
+        treedef, [restore(v, g) for v, g in zip(leaves, pytree.flatten(like)[0])]
+    )
 
 
 def _compile_messages(verbose):
     """With verbose, what skautodiff traces and compiles, and on which tier it ran, is printed."""
-    from .optimize import compile_messages   # imports PyTensor: only when fitting
+    from .optimize import compile_messages  # imports PyTensor: only when fitting
 
     return compile_messages(verbose)
 
@@ -487,8 +553,10 @@ class _Progress:
         if self.verbose:
             grads = pytree.flatten(intermediate_result.jac)[0]
             norm = float(np.sqrt(sum(np.sum(np.square(g)) for g in grads)))
-            print(f"Iteration {len(self.curve):4d}, loss = {value:.8g}, "
-                  f"gradient norm = {norm:.3g}, elapsed = {time.perf_counter() - self.start:.3f} s")
+            print(
+                f"Iteration {len(self.curve):4d}, loss = {value:.8g}, "
+                f"gradient norm = {norm:.3g}, elapsed = {time.perf_counter() - self.start:.3f} s"
+            )
 
 
 class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
@@ -561,12 +629,34 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     predict_fn = None
     multi_output = False
 
-    def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
-                 optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
-                 random_state=None, verbose=0, multi_output=False, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, shuffle=True, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10):
+    def __init__(
+        self,
+        loss=None,
+        init_params=None,
+        predict_fn=None,
+        loss_kwargs=None,
+        optimizer="L-BFGS-B",
+        max_iter=1000,
+        tol=None,
+        bounds=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        multi_output=False,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+    ):
         self._set_functions(loss=loss, init_params=init_params, predict_fn=predict_fn)
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -576,11 +666,21 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-        self._set_settings(batch_size=batch_size, learning_rate=learning_rate,
-                           learning_rate_init=learning_rate_init, power_t=power_t, momentum=momentum,
-                           nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
-                           epsilon=epsilon, shuffle=shuffle, early_stopping=early_stopping,
-                           validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
+        self._set_settings(
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+        )
         self.multi_output = multi_output
 
     def __sklearn_tags__(self):
@@ -591,7 +691,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     def _encode_target(self, X, y, partial_classes=None):
         if partial_classes is not None and partial_classes[0] is not None:
             raise ValueError(f"{type(self).__name__} is a regressor: partial_fit takes no classes")
-        self._target_shape = y.shape[1:]   # for formula(): (k,) for an (n, k) target
+        self._target_shape = y.shape[1:]  # for formula(): (k,) for an (n, k) target
         return y.astype(X.dtype, copy=False)
 
     def _decode_target(self, y):
@@ -663,14 +763,38 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
     proba_fn = None
     target_encoding = "index"
 
-    def __init__(self, loss=None, init_params=None, decision_fn=None, proba_fn=None,
-                 target_encoding="index", loss_kwargs=None, optimizer="L-BFGS-B", max_iter=1000,
-                 tol=None, bounds=None, warm_start=False, random_state=None, verbose=0, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, momentum=0.9, nesterovs_momentum=True, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-8, shuffle=True, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10):
-        self._set_functions(loss=loss, init_params=init_params, decision_fn=decision_fn,
-                            proba_fn=proba_fn)
+    def __init__(
+        self,
+        loss=None,
+        init_params=None,
+        decision_fn=None,
+        proba_fn=None,
+        target_encoding="index",
+        loss_kwargs=None,
+        optimizer="L-BFGS-B",
+        max_iter=1000,
+        tol=None,
+        bounds=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+    ):
+        self._set_functions(
+            loss=loss, init_params=init_params, decision_fn=decision_fn, proba_fn=proba_fn
+        )
         self.target_encoding = target_encoding
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -680,11 +804,21 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
-        self._set_settings(batch_size=batch_size, learning_rate=learning_rate,
-                           learning_rate_init=learning_rate_init, power_t=power_t, momentum=momentum,
-                           nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
-                           epsilon=epsilon, shuffle=shuffle, early_stopping=early_stopping,
-                           validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
+        self._set_settings(
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+        )
 
     def _example_target(self, X):
         """Targets as the loss receives them (for tracing formulas), all of the first class."""
@@ -702,7 +836,9 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
             index = self._partial_fit_index(y, partial_classes[0])
         n_classes = len(self.classes_)
         if n_classes < 2:
-            raise ValueError(f"a classifier needs samples of at least 2 classes; got {n_classes} class")
+            raise ValueError(
+                f"a classifier needs samples of at least 2 classes; got {n_classes} class"
+            )
         if self.target_encoding == "index":
             return index.astype(np.intp)
         if self.target_encoding == "onehot":
@@ -718,13 +854,17 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
     def _partial_fit_index(self, y, classes):
         """Class indices of y in partial_fit: `classes` is required on the first call and fixes
         classes_ (later calls may repeat it, unchanged), as in scikit-learn."""
-        if _check_partial_fit_first_call(self, classes):   # raises without classes on the first call
+        if _check_partial_fit_first_call(self, classes):  # raises without classes on the first call
             self.classes_ = np.unique(classes)
         index = np.searchsorted(self.classes_, y)
-        unknown = (index >= len(self.classes_)) | (self.classes_[np.minimum(index, len(self.classes_) - 1)] != y)
+        unknown = (index >= len(self.classes_)) | (
+            self.classes_[np.minimum(index, len(self.classes_) - 1)] != y
+        )
         if np.any(unknown):
-            raise ValueError(f"y contains classes not in classes={self.classes_.tolist()}: "
-                             f"{np.unique(y[unknown]).tolist()}")
+            raise ValueError(
+                f"y contains classes not in classes={self.classes_.tolist()}: "
+                f"{np.unique(y[unknown]).tolist()}"
+            )
         return index
 
     def _decode_target(self, y):

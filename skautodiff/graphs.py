@@ -1,6 +1,7 @@
 """The graphs compiled for one trace, one per kind: its value; its value and gradient; its
 Hessian-vector products. The gradient is built here only (compile.py compiles it, skautodiff's
 formulas print it)."""
+
 import enum
 
 import pytensor
@@ -53,8 +54,10 @@ def _in_dtypes(grads, wrt):
 def _scalar_output(tr):
     if len(tr.outputs) != 1 or tr.out_treedef.kind != "leaf" or tr.outputs[0].ndim != 0:
         shapes = ", ".join(str(v.ndim) + "-d" for v in tr.outputs)
-        raise ValueError(f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
-                         f"{len(tr.outputs)} value(s) ({shapes})")
+        raise ValueError(
+            f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
+            f"{len(tr.outputs)} value(s) ({shapes})"
+        )
     return tr.outputs[0]
 
 

@@ -4,6 +4,7 @@ input made for it, and each leaf converted to what the compiled function or the 
 
 Arguments being differentiated are traced as floating point, as are integers among them.
 """
+
 import functools
 
 import numpy as np
@@ -22,38 +23,49 @@ def is_differentiable(leaf, owner, wrt_names):
     return owner in wrt_names and (scipy.sparse.issparse(leaf) or dtype_of(leaf).kind != "b")
 
 
-_ARRAY_SIGNATURES = {}   # (dtype, shape, differentiable) -> signature
+_ARRAY_SIGNATURES = {}  # (dtype, shape, differentiable) -> signature
 # ndarray subclasses on which numpy computes differently: compiled functions would silently compute
 # as on their plain data. Other subclasses (np.memmap, ...) are taken as their data.
 _OWN_SEMANTICS = {
     np.matrix: "`*` and `**` are matrix products and every result stays 2-D, which compiled "
-               "functions do not follow; pass np.asarray(x)",
+    "functions do not follow; pass np.asarray(x)",
     np.ma.MaskedArray: "numpy skips masked entries (in sums, means, ...), which compiled functions do "
-                       "not follow; pass x.filled(value), or the data and a boolean mask array",
+    "not follow; pass x.filled(value), or the data and a boolean mask array",
 }
 
 
 def leaf_signature(leaf, differentiable):
     """(dtype, static shape): what a compiled function depends on for one numeric leaf."""
-    if type(leaf) is np.ndarray:   # the common case first: this runs on every call
+    if type(leaf) is np.ndarray:  # the common case first: this runs on every call
         key = (leaf.dtype, leaf.shape, differentiable)
         sig = _ARRAY_SIGNATURES.get(key)
         if sig is None:
             if len(_ARRAY_SIGNATURES) > 4096:
                 _ARRAY_SIGNATURES.clear()
             dt = np.dtype(np.float64) if differentiable and leaf.dtype.kind in "iu" else leaf.dtype
-            sig = _ARRAY_SIGNATURES[key] = (_dtype_name(dt), tuple(1 if n == 1 else None for n in leaf.shape))
+            sig = _ARRAY_SIGNATURES[key] = (
+                _dtype_name(dt),
+                tuple(1 if n == 1 else None for n in leaf.shape),
+            )
         return sig
     if isinstance(leaf, tuple(_OWN_SEMANTICS)):
         cls, why = next((cls, why) for cls, why in _OWN_SEMANTICS.items() if isinstance(leaf, cls))
-        raise TypeError(f"skautodiff does not take {cls.__module__}.{cls.__name__} arguments: {why}")
+        raise TypeError(
+            f"skautodiff does not take {cls.__module__}.{cls.__name__} arguments: {why}"
+        )
     if scipy.sparse.issparse(leaf):
         if differentiable:
-            raise TypeError("cannot differentiate with respect to a sparse matrix; pass it as data "
-                            "(a non-differentiated argument) and differentiate the dense parameters")
+            raise TypeError(
+                "cannot differentiate with respect to a sparse matrix; pass it as data "
+                "(a non-differentiated argument) and differentiate the dense parameters"
+            )
         # sparse arrays and sparse matrices differ (`*` multiplies elementwise or as matrices)
         kind = "array" if isinstance(leaf, scipy.sparse.sparray) else "matrix"
-        return leaf.dtype.name if leaf.dtype.kind == "f" else "float64", ("sparse", _sparse_format(leaf), kind)
+        return leaf.dtype.name if leaf.dtype.kind == "f" else "float64", (
+            "sparse",
+            _sparse_format(leaf),
+            kind,
+        )
     dt = dtype_of(leaf)
     if differentiable and dt.kind in "iu":
         dt = np.dtype(np.float64)
@@ -62,7 +74,7 @@ def leaf_signature(leaf, differentiable):
 
 @functools.lru_cache(maxsize=None)
 def _dtype_name(dtype):
-    return dtype.name   # numpy computes it on every access (about 1.5 us)
+    return dtype.name  # numpy computes it on every access (about 1.5 us)
 
 
 def _sparse_format(leaf):
@@ -78,7 +90,7 @@ def input_variable(name, dtype, shape):
 
 def input_value(leaf, dtype, shape):
     """A leaf converted to what the compiled function takes (no copy when it already fits)."""
-    if shape and shape[0] == "sparse":   # PyTensor takes scipy's sparse *matrix* classes
+    if shape and shape[0] == "sparse":  # PyTensor takes scipy's sparse *matrix* classes
         matrix = scipy.sparse.csr_matrix if shape[1] == "csr" else scipy.sparse.csc_matrix
         return matrix(leaf, dtype=dtype)
     return aligned(np.asarray(leaf, dtype=dtype))
@@ -93,7 +105,7 @@ def aligned(array):
 def engine_copy(leaf, dtype, shape):
     """The value the traced code sees. Never the caller's writable array: a read-only view when
     no conversion is needed (the engine copies on the first in-place write), else a converted copy."""
-    if scipy.sparse.issparse(leaf):   # the user's own class (array or matrix), in the traced format
+    if scipy.sparse.issparse(leaf):  # the user's own class (array or matrix), in the traced format
         return leaf.asformat(shape[1]).astype(dtype, copy=True)
     if isinstance(leaf, np.ndarray):
         if leaf.dtype != dtype:
@@ -116,5 +128,12 @@ def leaf_names(treedef, names):
     return [s if short.count(s) == 1 and s.isidentifier() else p for s, p in zip(short, paths)]
 
 
-__all__ = ["is_differentiable", "leaf_signature", "input_variable", "input_value", "aligned", "engine_copy",
-           "leaf_names"]
+__all__ = [
+    "is_differentiable",
+    "leaf_signature",
+    "input_variable",
+    "input_value",
+    "aligned",
+    "engine_copy",
+    "leaf_names",
+]

@@ -14,6 +14,7 @@ The rewrites run after the gradient is built and after PyTensor's stabilising re
 elementwise work around the new nodes. They are tagged so that only skautodiff's compile mode
 includes them; PyTensor code a user writes by hand in the same process is not changed.
 """
+
 import numpy as np
 import pytensor.scalar as ps
 import pytensor.tensor as pt
@@ -26,16 +27,28 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Max, Min
 
 TAG = "skautodiff_numpy_ops"
-_NUMPY_LOOP_DTYPES = ("float32", "float64")   # what numpy computes with PyTensor's output dtype
+_NUMPY_LOOP_DTYPES = ("float32", "float64")  # what numpy computes with PyTensor's output dtype
 
 # PyTensor scalar op -> the numpy ufunc that computes it with SIMD (`python -m benchmarks.ufuncs`).
 # sin and cos only in float32: numpy's float64 loops for them are no faster than libm's.
 FASTER_IN_NUMPY = {
-    ps.Exp: np.exp, ps.Exp2: np.exp2, ps.Expm1: np.expm1,
-    ps.Log: np.log, ps.Log2: np.log2, ps.Log10: np.log10, ps.Log1p: np.log1p,
-    ps.Tanh: np.tanh, ps.Sinh: np.sinh, ps.Cosh: np.cosh,
-    ps.ArcSinh: np.arcsinh, ps.ArcCosh: np.arccosh, ps.ArcTanh: np.arctanh,
-    ps.Tan: np.tan, ps.ArcSin: np.arcsin, ps.ArcCos: np.arccos, ps.ArcTan: np.arctan,
+    ps.Exp: np.exp,
+    ps.Exp2: np.exp2,
+    ps.Expm1: np.expm1,
+    ps.Log: np.log,
+    ps.Log2: np.log2,
+    ps.Log10: np.log10,
+    ps.Log1p: np.log1p,
+    ps.Tanh: np.tanh,
+    ps.Sinh: np.sinh,
+    ps.Cosh: np.cosh,
+    ps.ArcSinh: np.arcsinh,
+    ps.ArcCosh: np.arccosh,
+    ps.ArcTanh: np.arctanh,
+    ps.Tan: np.tan,
+    ps.ArcSin: np.arcsin,
+    ps.ArcCos: np.arccos,
+    ps.ArcTan: np.arctan,
 }
 FASTER_IN_NUMPY_FLOAT32 = {ps.Sin: np.sin, ps.Cos: np.cos}
 
@@ -62,7 +75,7 @@ class NumpyUfunc(Op):
         return Apply(self, [x], [x.type()])
 
     def perform(self, node, inputs, output_storage):
-        x, = inputs
+        (x,) = inputs
         # out= also keeps 0-d results arrays (self.ufunc(x) returns a numpy scalar there)
         self.ufunc(x, out=_kept(output_storage, x.shape, x.dtype))
 
@@ -90,7 +103,7 @@ class RowExtreme(Op):
         return Apply(self, [x], [pt.tensor(dtype=x.dtype, shape=x.type.shape[:-1])])
 
     def perform(self, node, inputs, output_storage):
-        x, = inputs
+        (x,) = inputs
         out = _kept(output_storage, x.shape[:-1], x.dtype)
         if 2 <= x.shape[-1] <= self.SHORT:
             self.ufunc(x[..., 0], x[..., 1], out=out)
@@ -119,7 +132,9 @@ class NumpyProduct(Op):
         if self.scaled:
             return Apply(self, list(inputs), [inputs[0].type()])
         x, y = inputs
-        return Apply(self, [x, y], [pt.tensor(dtype=x.dtype, shape=(x.type.shape[0], y.type.shape[1]))])
+        return Apply(
+            self, [x, y], [pt.tensor(dtype=x.dtype, shape=(x.type.shape[0], y.type.shape[1]))]
+        )
 
     def perform(self, node, inputs, output_storage):
         if self.scaled:
@@ -158,8 +173,13 @@ def use_numpy_product(fgraph, node):
 @node_rewriter([Max, Min])
 def use_row_extreme(fgraph, node):
     x = node.inputs[0]
-    axis = node.op.axis   # None: over all axes (np.max(x)), which is no row reduction
-    if x.ndim < 2 or axis is None or tuple(axis) != (x.ndim - 1,) or x.dtype not in _NUMPY_LOOP_DTYPES:
+    axis = node.op.axis  # None: over all axes (np.max(x)), which is no row reduction
+    if (
+        x.ndim < 2
+        or axis is None
+        or tuple(axis) != (x.ndim - 1,)
+        or x.dtype not in _NUMPY_LOOP_DTYPES
+    ):
         return None
     return [RowExtreme("max" if isinstance(node.op, Max) else "min")(x)]
 
@@ -171,7 +191,7 @@ def use_numpy_ufunc(fgraph, node):
         return None
     x, out = node.inputs[0], node.outputs[0]
     if out.dtype not in _NUMPY_LOOP_DTYPES or x.type != out.type:
-        return None   # an integer input: numpy would pick another output dtype than PyTensor
+        return None  # an integer input: numpy would pick another output dtype than PyTensor
     if scalar_op is ps.Softplus:
         # PyTensor's softplus (what log(1 + exp(x)) and logaddexp(0, x) become) calls libm's exp
         # and log1p per element; the same stable formula with numpy's exp and log1p:
@@ -184,5 +204,9 @@ def use_numpy_ufunc(fgraph, node):
 
 
 # After stabilize/specialize (<= 3) and add_mul_fusion (48), before elemwise_fusion (49).
-optdb.register("skautodiff_use_numpy_ops", in2out(use_numpy_ufunc, use_row_extreme, use_numpy_product), TAG,
-               position=48.5)
+optdb.register(
+    "skautodiff_use_numpy_ops",
+    in2out(use_numpy_ufunc, use_row_extreme, use_numpy_product),
+    TAG,
+    position=48.5,
+)

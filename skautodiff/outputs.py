@@ -2,6 +2,7 @@
 output per numeric leaf) at trace time, and each compiled output given back the type native code
 returned at call time.
 """
+
 import types
 
 import numpy as np
@@ -30,7 +31,9 @@ def flatten(result):
         if isinstance(x, tuple) and hasattr(x, "_fields"):
             return pytree.TreeDef("namedtuple", type(x), [walk(v) for v in x])
         if isinstance(x, types.GeneratorType):
-            raise TraceError("the traced function returned a generator", "return a list or an array")
+            raise TraceError(
+                "the traced function returned a generator", "return a list or an array"
+            )
         return pytree.TreeDef("static", x)
 
     treedef = walk(result)

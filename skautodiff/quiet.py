@@ -7,13 +7,14 @@ leak its own. `ignoring(message)` instead adds one filter entry and afterwards r
 entry, leaving every other filter as it finds it. Nested and concurrent blocks for one message
 share the entry (a count); an identical filter the user had set before is never removed.
 """
+
 import contextlib
 import re
 import threading
 import warnings
 
 _lock = threading.Lock()
-_active = {}   # message -> [blocks inside which it is ignored, whether this module added the filter]
+_active = {}  # message -> [blocks inside which it is ignored, whether this module added the filter]
 
 
 def _entry(message):
@@ -44,8 +45,8 @@ def ignoring(message):
 
 
 def _remove(entry):
-    with contextlib.suppress(ValueError):   # another thread's catch_warnings may have dropped it
+    with contextlib.suppress(ValueError):  # another thread's catch_warnings may have dropped it
         warnings.filters.remove(entry)
-        mutated = getattr(warnings, "_filters_mutated", None)   # resets the filters' cache
+        mutated = getattr(warnings, "_filters_mutated", None)  # resets the filters' cache
         if mutated is not None:
             mutated()

@@ -23,6 +23,7 @@ not wait for compiles (the parent process warms the cache).
 SKAUTODIFF_TIERS=0 turns tiering off (C compiled before the first call, as for a steady-state
 benchmark); the test mode SKAUTODIFF_MODE=fast is Python-only anyway.
 """
+
 import atexit
 import logging
 import multiprocessing
@@ -40,15 +41,18 @@ from pytensor.scalar import Add, Mul
 from pytensor.tensor.elemwise import Elemwise
 
 log = logging.getLogger("skautodiff")
-NARROW = "skautodiff_narrow_elemwise"   # the Python linker's rewrite tag (see mode())
-EXIT_WAIT = 60.0   # seconds an exiting process waits for the C compiles it started
-WORKER_HOT_SECONDS = 0.5   # Python-tier call time after which a worker process compiles C
+NARROW = "skautodiff_narrow_elemwise"  # the Python linker's rewrite tag (see mode())
+EXIT_WAIT = 60.0  # seconds an exiting process waits for the C compiles it started
+WORKER_HOT_SECONDS = 0.5  # Python-tier call time after which a worker process compiles C
 
 
 def enabled():
     """Whether new compiled functions start on the Python tier (the C backend's default)."""
-    return (os.environ.get("SKAUTODIFF_TIERS", "1").lower() not in ("0", "off", "false", "no")
-            and os.environ.get("SKAUTODIFF_MODE", "c") != "fast" and bool(pytensor.config.cxx))
+    return (
+        os.environ.get("SKAUTODIFF_TIERS", "1").lower() not in ("0", "off", "false", "no")
+        and os.environ.get("SKAUTODIFF_MODE", "c") != "fast"
+        and bool(pytensor.config.cxx)
+    )
 
 
 def in_worker_process():
@@ -65,10 +69,10 @@ class Tiered:
 
     def __init__(self, first, compile_c, label):
         self.current = ("Python", first)
-        self.calls = {"Python": 0, "C": 0}   # approximate under threads: for messages only
+        self.calls = {"Python": 0, "C": 0}  # approximate under threads: for messages only
         self.label = label
         self._compile_c = compile_c
-        self.ready = threading.Event()   # set once the C tier runs or could not be built
+        self.ready = threading.Event()  # set once the C tier runs or could not be built
         self.started = time.perf_counter()
         # A worker process submits the C compile only once this function is hot (see the module
         # docstring): `_python_seconds` counts its Python-tier call time until then.
@@ -80,7 +84,7 @@ class Tiered:
             _worker.submit(self)
 
     def __call__(self, *values):
-        tier, fn = self.current   # one read: the whole call runs on this tier
+        tier, fn = self.current  # one read: the whole call runs on this tier
         self.calls[tier] += 1
         if not self._deferred:
             return fn(*values)
@@ -90,12 +94,16 @@ class Tiered:
         finally:
             self._python_seconds += time.perf_counter() - start
             if self._python_seconds >= WORKER_HOT_SECONDS:
-                with self._submit_lock:   # one submit, whichever thread gets here first
+                with self._submit_lock:  # one submit, whichever thread gets here first
                     if self._deferred:
                         self._deferred = False
-                        log.info("skautodiff: %s is hot in this worker process (%.2f s in %d Python-tier "
-                                 "calls); compiling its C tier in the background", self.label,
-                                 self._python_seconds, self.calls["Python"])
+                        log.info(
+                            "skautodiff: %s is hot in this worker process (%.2f s in %d Python-tier "
+                            "calls); compiling its C tier in the background",
+                            self.label,
+                            self._python_seconds,
+                            self.calls["Python"],
+                        )
                         _worker.submit(self)
 
     @property
@@ -112,16 +120,26 @@ class Tiered:
         """Runs in the background thread: compile the C tier, then switch to it."""
         start = time.perf_counter()
         try:
-            fn = self._compile_c()   # None when the compile directory is unusable (mode() warned)
+            fn = self._compile_c()  # None when the compile directory is unusable (mode() warned)
             if fn is not None:
                 self.current = ("C", fn)
                 now = time.perf_counter()
-                log.info("skautodiff: %s switched to the C tier %.2f s after it was built, after %d "
-                         "call(s) on the Python tier (compiled in the background in %.2f s)", self.label,
-                         now - self.started, self.calls["Python"], now - start)
-        except Exception as error:   # the Python tier stays correct, only slower
-            log.warning("skautodiff: compiling the C tier of %s failed (%s: %s); it keeps running on "
-                        "the Python tier", self.label, type(error).__name__, error)
+                log.info(
+                    "skautodiff: %s switched to the C tier %.2f s after it was built, after %d "
+                    "call(s) on the Python tier (compiled in the background in %.2f s)",
+                    self.label,
+                    now - self.started,
+                    self.calls["Python"],
+                    now - start,
+                )
+        except Exception as error:  # the Python tier stays correct, only slower
+            log.warning(
+                "skautodiff: compiling the C tier of %s failed (%s: %s); it keeps running on "
+                "the Python tier",
+                self.label,
+                type(error).__name__,
+                error,
+            )
         finally:
             self.ready.set()
 
@@ -132,16 +150,18 @@ class _Worker:
     def __init__(self):
         self._jobs = queue.Queue()
         self._thread = None
-        self._busy = None   # the Tiered being compiled
+        self._busy = None  # the Tiered being compiled
         self._closing = False
-        self._unfinished = 0   # submitted and not compiled (or dropped) yet
+        self._unfinished = 0  # submitted and not compiled (or dropped) yet
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
 
     def submit(self, tiered):
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="skautodiff-c-tier", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="skautodiff-c-tier", daemon=True
+                )
                 self._thread.start()
             self._unfinished += 1
         self._jobs.put(tiered)
@@ -149,12 +169,12 @@ class _Worker:
     def _run(self):
         while True:
             tiered = self._jobs.get()
-            with self._lock:   # close() sees either this job started or the worker closing
+            with self._lock:  # close() sees either this job started or the worker closing
                 closing = self._closing
                 if not closing:
                     self._busy = tiered
             try:
-                if closing:   # dropped at exit: nothing of it is written
+                if closing:  # dropped at exit: nothing of it is written
                     tiered.ready.set()
                 else:
                     tiered._switch()
@@ -167,7 +187,9 @@ class _Worker:
     def pending(self):
         """The labels of the C tiers not compiled yet (in progress or queued)."""
         busy = self._busy
-        return ([busy.label] if busy is not None else []) + [t.label for t in list(self._jobs.queue)]
+        return ([busy.label] if busy is not None else []) + [
+            t.label for t in list(self._jobs.queue)
+        ]
 
     def close(self, timeout=None):
         """At exit: finish the C tiers submitted so far (at most `timeout` s in all: EXIT_WAIT, none
@@ -179,9 +201,13 @@ class _Worker:
             self._done.wait_for(lambda: self._unfinished == 0, timeout)
             self._closing = True
             left = self._unfinished
-        if left:   # a worker process leaves them to the parent: no warning there
-            (log.info if timeout == 0 else log.warning)("skautodiff: exiting while %d C tier(s) still compile (%s); they compile "
-                        "again in the next process", left, ", ".join(self.pending()))
+        if left:  # a worker process leaves them to the parent: no warning there
+            (log.info if timeout == 0 else log.warning)(
+                "skautodiff: exiting while %d C tier(s) still compile (%s); they compile "
+                "again in the next process",
+                left,
+                ", ".join(self.pending()),
+            )
 
     def restart_in_child(self):
         """After os.fork(): the child has no worker thread; compile its pending C tiers anew."""
@@ -196,7 +222,7 @@ atexit.register(_worker.close)
 os.register_at_fork(after_in_child=_worker.restart_in_child)
 
 
-_live = weakref.WeakSet()   # every Tiered function alive, for call_counts()
+_live = weakref.WeakSet()  # every Tiered function alive, for call_counts()
 
 
 def call_counts():
@@ -227,14 +253,20 @@ def narrow_elemwise(fgraph, node):
     elementwise op fails ('Scratchpad' object has no attribute 'ufunc'); the canonical rewrites
     flatten e.g. the gradient of a 30-step recurrence into such a sum.
     """
-    if not isinstance(node.op.scalar_op, (Add, Mul)) or len(node.inputs) < 32 or node.op.inplace_pattern:
+    if (
+        not isinstance(node.op.scalar_op, (Add, Mul))
+        or len(node.inputs) < 32
+        or node.op.inplace_pattern
+    ):
         return None
     terms = list(node.inputs)
     while len(terms) > 31:
-        terms = [node.op(*terms[i:i + 31]) if len(terms[i:i + 31]) > 1 else terms[i]
-                 for i in range(0, len(terms), 31)]
+        terms = [
+            node.op(*terms[i : i + 31]) if len(terms[i : i + 31]) > 1 else terms[i]
+            for i in range(0, len(terms), 31)
+        ]
     out, want = node.op(*terms), node.outputs[0]
-    if out.dtype != want.dtype:   # mixed dtypes: a part may have upcast differently
+    if out.dtype != want.dtype:  # mixed dtypes: a part may have upcast differently
         out = pt.cast(out, want.dtype)
     return [want.type.filter_variable(out)]
 

@@ -5,6 +5,7 @@ becomes a symbolic input named after the user's parameter (inputs.py), every oth
 the structure (objects' numeric attributes become inputs when the code reads them). The returned
 value is flattened into symbolic outputs (outputs.py).
 """
+
 import types
 
 import numpy as np
@@ -23,9 +24,22 @@ from .outputs import flatten as flatten_outputs
 class Trace:
     """The symbolic form of one call: inputs, outputs, guards."""
 
-    def __init__(self, func, treedef, signature, inputs, wrt_leaves,
-                 outer_inputs, outputs, out_treedef, out_kinds, guards, value_guards,
-                 side_effects=(), writes_arguments=False):
+    def __init__(
+        self,
+        func,
+        treedef,
+        signature,
+        inputs,
+        wrt_leaves,
+        outer_inputs,
+        outputs,
+        out_treedef,
+        out_kinds,
+        guards,
+        value_guards,
+        side_effects=(),
+        writes_arguments=False,
+    ):
         self.func, self.treedef = func, treedef
         self.signature, self.inputs, self.wrt_leaves = signature, inputs, wrt_leaves
         self.outer_inputs, self.outputs, self.out_treedef = outer_inputs, outputs, out_treedef
@@ -68,7 +82,9 @@ def trace(fn, args, kwargs, wrt_names):
         outside.follow_argument(bound_self, "self", "self")
     for i, obj in enumerate(statics):
         if _is_argument_object(obj):
-            outside.follow_argument(obj, i, next((n for n, v in arguments.items() if v is obj), f"argument {i}"))
+            outside.follow_argument(
+                obj, i, next((n for n, v in arguments.items() if v is obj), f"argument {i}")
+            )
     traced_arguments = pytree.unflatten(treedef, traced_leaves)
     call_args, call_kwargs = split(func, bound_self, traced_arguments)
     # PyTensor records a Python stack on every node it builds; the engine reports locations
@@ -79,19 +95,33 @@ def trace(fn, args, kwargs, wrt_names):
                 result = interp.call_function(func, call_args, call_kwargs, bound_self)
             except TraceError:
                 raise
-            except Exception as exc:   # the user's own error: shown from the user's line on
+            except Exception as exc:  # the user's own error: shown from the user's line on
                 exc.__traceback__ = user_traceback(exc.__traceback__)
                 raise
-        outside.observe(result)   # what is returned is looked at
+        outside.observe(result)  # what is returned is looked at
         outputs, out_treedef, out_kinds = flatten_outputs(result)
     except BaseException:
-        outside.replay_output()   # the prints before the failure, as a plain call shows them
+        outside.replay_output()  # the prints before the failure, as a plain call shows them
         raise
     outside.finish()
-    outer_inputs, value_guards = _used_outer_inputs(outside.inputs, ctx.value_guards, outputs, ctx.guards)
-    return Trace(func, treedef, tuple(signature), inputs, wrt_leaves,
-                 outer_inputs, outputs, out_treedef, out_kinds, ctx.guards, value_guards,
-                 tuple(outside.effects), outside.copied_arguments)
+    outer_inputs, value_guards = _used_outer_inputs(
+        outside.inputs, ctx.value_guards, outputs, ctx.guards
+    )
+    return Trace(
+        func,
+        treedef,
+        tuple(signature),
+        inputs,
+        wrt_leaves,
+        outer_inputs,
+        outputs,
+        out_treedef,
+        out_kinds,
+        ctx.guards,
+        value_guards,
+        tuple(outside.effects),
+        outside.copied_arguments,
+    )
 
 
 def _used_outer_inputs(outer_inputs, value_guards, outputs, guards):
@@ -104,7 +134,9 @@ def _used_outer_inputs(outer_inputs, value_guards, outputs, guards):
 
 
 def _is_argument_object(obj):
-    return hasattr(obj, "__dict__") and not isinstance(obj, (types.ModuleType, type, types.FunctionType))
+    return hasattr(obj, "__dict__") and not isinstance(
+        obj, (types.ModuleType, type, types.FunctionType)
+    )
 
 
 __all__ = ["trace", "Trace"]

@@ -3,6 +3,7 @@
 Tests compile with PyTensor's fast-compiling Python mode on tiny arrays (0.1 s per graph instead
 of 3-8 s for C); tests marked `cbackend` compile with the C backend, which is what users run.
 """
+
 import os
 import zlib
 
@@ -16,8 +17,13 @@ os.environ.setdefault("SKAUTODIFF_MODE", "fast")
 # (3.12 and 3.13 share a PyTensor release, so their two slices cover it whole). The engine's
 # version-specific tests always run whole; the property tests shrink through
 # SKAUTODIFF_PROPERTY_EXAMPLES instead.
-SLICED_SUITES = {"test_sklearn_checks.py", "test_symbolic_numpy.py", "test_symbolic_scipy.py",
-                 "test_symbolic_linalg.py", "test_printing.py"}
+SLICED_SUITES = {
+    "test_sklearn_checks.py",
+    "test_symbolic_numpy.py",
+    "test_symbolic_scipy.py",
+    "test_symbolic_linalg.py",
+    "test_printing.py",
+}
 
 
 def pytest_collection_modifyitems(config, items):

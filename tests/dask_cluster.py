@@ -6,13 +6,15 @@ worker processes costs seconds), closed after its last test:
     def cluster_client():
         yield from dask_cluster.running()
 """
+
 import pytest
 
 
 def _start():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
     return cluster, distributed.Client(cluster)
 
 
@@ -28,7 +30,10 @@ def running():
 
 def worker_compiles(client):
     """{worker address: skautodiff.cache_info().compiles} in each worker process."""
+
     def compiles():
         import skautodiff
+
         return skautodiff.cache_info().compiles
+
     return client.run(compiles)

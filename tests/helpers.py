@@ -1,5 +1,6 @@
 """Shared checks: compiled vs native values, and the suite's one finite-difference oracle
 (`numeric_gradient`), which every gradient check compares against."""
+
 import numpy as np
 
 import skautodiff
@@ -42,7 +43,7 @@ def finite_difference(fn, args, index, eps=1e-6):
     args = list(args)
 
     def at(x):
-        return fn(*args[:index], x, *args[index + 1:])
+        return fn(*args[:index], x, *args[index + 1 :])
 
     return numeric_gradient(at, args[index], step=eps, relative=False)
 
@@ -55,6 +56,6 @@ def check(fn, *args, wrt=0, rtol=1e-5, atol=1e-7):
     np.testing.assert_allclose(compiled, native, rtol=1e-10, atol=1e-12)
     grad = skautodiff.Gradient(fn, wrt=wrt)(*args)
     np.testing.assert_allclose(grad, finite_difference(fn, args, wrt), rtol=rtol, atol=atol)
-    for a, c in zip(args, copies):   # nothing the caller passed was changed
+    for a, c in zip(args, copies):  # nothing the caller passed was changed
         np.testing.assert_array_equal(a, c)
     return native

@@ -1,6 +1,7 @@
 """Fitting on dask arrays on a real cluster (2 worker processes): the same parameters as the
 in-memory fit, chunk by chunk; losses that are not sums over rows refused at their line; lazy
 predictions."""
+
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ from skautodiff import AutodiffRegressor, pytree
 from skautodiff.dask.separable import NotSeparable
 from skautodiff.models import LogisticRegression, MLPClassifier, PoissonRegressor, Ridge
 
-ROWS, CHUNK = 240, 60   # 4 chunks
+ROWS, CHUNK = 240, 60  # 4 chunks
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,15 @@ def _cases():
         ("logistic", LogisticRegression(C=0.5), X, (score > 0).astype(int)),
         ("softmax", LogisticRegression(), X, three),
         ("poisson", PoissonRegressor(alpha=0.1), X, counts),
-        pytest.param("mlp", MLPClassifier(hidden_layer_sizes=(3,), activation="tanh", alpha=3.0,
-                                          random_state=0, max_iter=300), X, three, marks=pytest.mark.slow),
+        pytest.param(
+            "mlp",
+            MLPClassifier(
+                hidden_layer_sizes=(3,), activation="tanh", alpha=3.0, random_state=0, max_iter=300
+            ),
+            X,
+            three,
+            marks=pytest.mark.slow,
+        ),
     ]
 
 
@@ -81,8 +89,9 @@ def test_sparse_chunks_fit_as_dense(cluster_client):
     X[X < 0.3] = 0.0
     y = (score > 0).astype(int)
     reference = LogisticRegression().fit(X, y)
-    sparse = da.from_array(X, chunks=(CHUNK, 4)).map_blocks(scipy.sparse.csr_matrix,
-                                                            meta=scipy.sparse.csr_matrix((0, 0)))
+    sparse = da.from_array(X, chunks=(CHUNK, 4)).map_blocks(
+        scipy.sparse.csr_matrix, meta=scipy.sparse.csr_matrix((0, 0))
+    )
     fitted = LogisticRegression().fit(sparse, da.from_array(y, chunks=CHUNK))
     assert _relative_difference(reference.params_, fitted.params_) < 1e-6
 
@@ -95,7 +104,9 @@ def test_predictions_are_lazy_dask_arrays_equal_to_in_memory_ones(cluster_client
     for method in ("predict", "predict_proba", "decision_function", "predict_log_proba"):
         lazy = getattr(est, method)(Xd)
         assert isinstance(lazy, da.Array), method
-        np.testing.assert_allclose(lazy.compute(), getattr(est, method)(X), rtol=1e-12, err_msg=method)
+        np.testing.assert_allclose(
+            lazy.compute(), getattr(est, method)(X), rtol=1e-12, err_msg=method
+        )
     accuracy = est.score(Xd, yd)
     assert isinstance(accuracy, da.Array)
     assert accuracy.compute() == pytest.approx(est.score(X, y), abs=1e-12)
@@ -117,11 +128,16 @@ def centred(params, X, y):
 
 
 def largest(params, X, y):
-    return np.max(X @ params - y) + np.sum(params ** 2)
+    return np.max(X @ params - y) + np.sum(params**2)
 
 
-@pytest.mark.parametrize("loss, line, why", [(centred, "residual = z - np.mean(z)", "per-row term"),
-                                             (largest, "np.max(X @ params - y)", "reduces over the rows")])
+@pytest.mark.parametrize(
+    "loss, line, why",
+    [
+        (centred, "residual = z - np.mean(z)", "per-row term"),
+        (largest, "np.max(X @ params - y)", "reduces over the rows"),
+    ],
+)
 def test_a_loss_that_is_not_a_sum_over_rows_is_refused_at_its_line(loss, line, why):
     X, _, score = _data(4)
     with pytest.raises(NotSeparable, match="chunk by chunk") as info:
@@ -132,7 +148,7 @@ def test_a_loss_that_is_not_a_sum_over_rows_is_refused_at_its_line(loss, line, w
 
 def squared_total(params, X, y):
     """Not linear in its row sum: the client weights the chunk gradients at the totals."""
-    return np.sum(X @ params - y) ** 2 / len(X) + np.mean((X @ params - y) ** 2) + np.sum(params ** 2)
+    return np.sum(X @ params - y) ** 2 / len(X) + np.mean((X @ params - y) ** 2) + np.sum(params**2)
 
 
 def test_a_loss_nonlinear_in_its_row_sums_fits_as_in_memory():
@@ -155,9 +171,10 @@ def test_the_client_receives_no_chunk_of_the_data(cluster_client, monkeypatch):
         result = await gather(self, futures, *args, **kwargs)
         received.append(sizeof(result))
         return result
+
     monkeypatch.setattr(distributed.Client, "_gather", recording_gather)
     random = da.random.RandomState(0)
-    X = random.standard_normal((8000, 20), chunks=(2000, 20))   # made on the workers; 320 kB chunks
+    X = random.standard_normal((8000, 20), chunks=(2000, 20))  # made on the workers; 320 kB chunks
     y = (X[:, 0] + random.standard_normal(8000, chunks=2000) > 0).astype(int)
     LogisticRegression().fit(X, y)
     assert received and max(received) < 2000 * 20 * 8 / 20, sorted(received)[-5:]

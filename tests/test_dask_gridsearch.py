@@ -1,5 +1,6 @@
 """Grid searches on a real dask.distributed cluster through joblib's "dask" backend: the same
 results as n_jobs=1, and each worker compiles the loss once however many fits it runs."""
+
 import numpy as np
 import pytest
 
@@ -32,10 +33,16 @@ def test_grid_search_on_the_cluster_equals_n_jobs_1_and_compiles_once_per_worker
     with joblib.parallel_config("dask"):
         remote = GridSearchCV(LogisticRegression(), grid, cv=3).fit(X, y)
     after = worker_compiles(cluster_client)
-    np.testing.assert_allclose(remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"],
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        remote.cv_results_["mean_test_score"],
+        local.cv_results_["mean_test_score"],
+        rtol=0,
+        atol=1e-12,
+    )
     assert remote.best_params_ == local.best_params_
-    np.testing.assert_allclose(remote.best_estimator_.coef_, local.best_estimator_.coef_, rtol=1e-10)
+    np.testing.assert_allclose(
+        remote.best_estimator_.coef_, local.best_estimator_.coef_, rtol=1e-10
+    )
     # 12 fits over 2 workers: each worker that ran fits compiled value-and-gradient once
     new = {worker: after[worker] - before.get(worker, 0) for worker in after}
     assert set(new.values()) <= {0, 1} and sum(new.values()) >= 1, new

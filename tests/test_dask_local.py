@@ -1,5 +1,6 @@
 """Dask arrays without a distributed Client: the chunks are computed into this process and fitted
 with the same arithmetic as on a cluster (tests/test_dask_fit.py)."""
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from skautodiff.models import HuberRegressor, LogisticRegression
 def _no_client():
     try:
         from distributed import get_client
+
         get_client()
     except (ImportError, ValueError):
         return True
@@ -27,9 +29,12 @@ def test_fit_without_a_client_equals_the_in_memory_fit():
     y = (X @ np.array([1.0, -1.0, 0.5]) + rng.normal(size=150) > 0).astype(int)
     reference = LogisticRegression(C=0.3).fit(X, y)
     # uneven chunks, one of a single row (traced as two: the same compiled function serves it)
-    fitted = LogisticRegression(C=0.3).fit(da.from_array(X, chunks=((70, 1, 79), 3)),
-                                           da.from_array(y, chunks=50))
-    assert np.max(np.abs(pytree.ravel(reference.params_)[0] - pytree.ravel(fitted.params_)[0])) < 1e-8
+    fitted = LogisticRegression(C=0.3).fit(
+        da.from_array(X, chunks=((70, 1, 79), 3)), da.from_array(y, chunks=50)
+    )
+    assert (
+        np.max(np.abs(pytree.ravel(reference.params_)[0] - pytree.ravel(fitted.params_)[0])) < 1e-8
+    )
     assert fitted.chunk_evaluations_ >= fitted.n_iter_
 
 
@@ -53,7 +58,9 @@ def test_a_loss_with_integer_row_indexing_is_refused():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(40, 2))
     y = np.arange(40) % 2
-    est = AutodiffClassifier(loss=picked, init_params=np.zeros((2, 2)), decision_fn=lambda p, X: X @ p)
+    est = AutodiffClassifier(
+        loss=picked, init_params=np.zeros((2, 2)), decision_fn=lambda p, X: X @ p
+    )
     with pytest.raises(NotSeparable, match="z\\[np.arange\\(len\\(z\\)\\), y\\]"):
         est.fit(da.from_array(X, chunks=(10, 2)), da.from_array(y, chunks=10))
 
@@ -80,7 +87,10 @@ def test_an_overflowing_objective_ends_the_fit_at_the_best_point_as_in_memory():
     y = rng.normal(size=40) * 1000
 
     def make():
-        return AutodiffRegressor(loss=exploding, init_params=np.zeros(2), predict_fn=lambda p, X: X @ p)
+        return AutodiffRegressor(
+            loss=exploding, init_params=np.zeros(2), predict_fn=lambda p, X: X @ p
+        )
+
     with pytest.warns(ConvergenceWarning):
         reference = make().fit(X, y)
     with pytest.warns(ConvergenceWarning, match="infinite"):

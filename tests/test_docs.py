@@ -1,4 +1,5 @@
 """The documentation generated from the code is current."""
+
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,13 @@ DOC = Path(__file__).resolve().parent.parent / "doc"
 def test_supported_list_is_generated_from_the_tables():
     text = (DOC / "supported.md").read_text()
     if f"Generated on {catalog.environment()} " not in text:
-        pytest.skip("doc/supported.md was generated with other versions of Python/numpy/scipy, "
-                    "whose names differ slightly (math.sumprod, np.row_stack)")
+        pytest.skip(
+            "doc/supported.md was generated with other versions of Python/numpy/scipy, "
+            "whose names differ slightly (math.sumprod, np.row_stack)"
+        )
     assert text == catalog.markdown(), (
-        "doc/supported.md is stale: run `python -m skautodiff.symbolic.catalog > doc/supported.md`")
+        "doc/supported.md is stale: run `python -m skautodiff.symbolic.catalog > doc/supported.md`"
+    )
 
 
 # ----------------------------------------------------------------- the Sphinx site (make docs)
@@ -40,8 +44,10 @@ def test_api_reference_lists_every_public_name_and_only_those():
     public = {f"skautodiff.{name}" for name in skautodiff._LAZY}
     public |= {f"skautodiff.models.{name}" for name in skautodiff.models.__all__}
     listed = _api_reference_names()
-    assert listed == public, (f"doc/api.rst misses {sorted(public - listed)}; "
-                              f"lists names that are not public: {sorted(listed - public)}")
+    assert listed == public, (
+        f"doc/api.rst misses {sorted(public - listed)}; "
+        f"lists names that are not public: {sorted(listed - public)}"
+    )
 
 
 @pytest.mark.slow
@@ -56,16 +62,31 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
     import sys
 
     # A copy of doc/ and examples/, so that the build writes nothing into the checkout.
-    shutil.copytree(DOC, tmp_path / "doc", ignore=shutil.ignore_patterns(
-        "_build", "generated", "auto_examples", "sg_execution_times.rst"))
+    shutil.copytree(
+        DOC,
+        tmp_path / "doc",
+        ignore=shutil.ignore_patterns(
+            "_build", "generated", "auto_examples", "sg_execution_times.rst"
+        ),
+    )
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-           "MPLBACKEND": "agg"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "MPLBACKEND": "agg",
+    }
     out = tmp_path / "html"
     build = subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q", ".", str(out)],
-        cwd=tmp_path / "doc", env=env, capture_output=True, text=True, timeout=900)
-    assert build.returncode == 0, f"sphinx build failed:\n{build.stdout[-5000:]}\n{build.stderr[-10000:]}"
+        cwd=tmp_path / "doc",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, (
+        f"sphinx build failed:\n{build.stdout[-5000:]}\n{build.stderr[-10000:]}"
+    )
 
     examples = sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py"))
     assert len(examples) >= 5
@@ -78,19 +99,32 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
         assert f'id="{name}"' in page, f"the API page of {name} documents nothing"
     # Inherited methods are listed; one that scikit-learn's available_if hides is not.
     mlp = (out / "generated" / "skautodiff.models.MLPClassifier.html").read_text()
-    assert 'id="skautodiff.models.MLPClassifier.fit"' in mlp and "MLPClassifier.predict_proba" in mlp
+    assert (
+        'id="skautodiff.models.MLPClassifier.fit"' in mlp and "MLPClassifier.predict_proba" in mlp
+    )
     assert 'id="skautodiff.models.MLPClassifier.decision_function"' not in mlp
-    assert 'id="skautodiff.models.MLPClassifier.get_params"' not in mlp   # scikit-learn's own
-    for page in ("getting-started", "estimators", "constructs", "formulas", "supported", "performance",
-                 "architecture"):
+    assert 'id="skautodiff.models.MLPClassifier.get_params"' not in mlp  # scikit-learn's own
+    for page in (
+        "getting-started",
+        "estimators",
+        "constructs",
+        "formulas",
+        "supported",
+        "performance",
+        "architecture",
+    ):
         assert (out / f"{page}.html").is_file()
 
 
-@pytest.mark.parametrize("module", ["skautodiff.api", "skautodiff.optimize", "skautodiff.printing.formulas"])
+@pytest.mark.parametrize(
+    "module", ["skautodiff.api", "skautodiff.optimize", "skautodiff.printing.formulas"]
+)
 def test_docstring_examples_print_what_they_show(module):
     """The Examples sections of the API reference are run, and their output compared."""
     import doctest
     import importlib
 
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(
+        importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE
+    )
     assert result.attempted > 0 and result.failed == 0

@@ -2,6 +2,7 @@
 
 References: the same fit with the setting passed the listed way (or with loss_kwargs), and the
 closed-form ridge solution."""
+
 import functools
 import pickle
 
@@ -26,7 +27,7 @@ class ExpectileRegressor(AutodiffRegressor):
 
     def loss(self, params, X, y):
         r = y - self.predict_fn(params, X)
-        return np.mean(np.where(r > 0, self.tau, 1 - self.tau) * r ** 2)
+        return np.mean(np.where(r > 0, self.tau, 1 - self.tau) * r**2)
 
     def predict_fn(self, params, X):
         return X @ params["w"] + params["b"]
@@ -42,16 +43,18 @@ def test_set_params_sets_a_fit_setting_the_subclass_does_not_list():
     X, y = _data()
     est = ExpectileRegressor(tau=0.7).set_params(max_iter=2, tol=1e-3)
     assert (est.max_iter, est.tol) == (2, 1e-3)
-    assert est.get_params() == {"tau": 0.7}   # scikit-learn's rule: __init__'s parameters only
+    assert est.get_params() == {"tau": 0.7}  # scikit-learn's rule: __init__'s parameters only
     with pytest.warns(ConvergenceWarning, match="after 2 iterations"):
         est.fit(X, y)
     assert est.n_iter_ == 2
     for copy in (clone(est), pickle.loads(pickle.dumps(est))):
         assert (copy.max_iter, copy.tol, copy.tau) == (2, 1e-3, 0.7)
-    assert ExpectileRegressor().max_iter == 1000   # a class default, untouched
+    assert ExpectileRegressor().max_iter == 1000  # a class default, untouched
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")   # max_iter=1 does not converge
+@pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)  # max_iter=1 does not converge
 def test_grid_search_over_a_fit_setting_of_a_subclass():
     X, y = _data()
     search = GridSearchCV(ExpectileRegressor(), {"max_iter": [1, 200]}, cv=3).fit(X, y)
@@ -90,8 +93,9 @@ def _closed_form(X, y, alpha):
 
 def test_a_partial_loss_fits_pickles_and_clones():
     X, y = _data()
-    est = AutodiffRegressor(loss=functools.partial(ridge, alpha=0.5), init_params=init, predict_fn=predict,
-                            tol=1e-12).fit(X, y)
+    est = AutodiffRegressor(
+        loss=functools.partial(ridge, alpha=0.5), init_params=init, predict_fn=predict, tol=1e-12
+    ).fit(X, y)
     w, b = _closed_form(X, y, 0.5)
     np.testing.assert_allclose(est.params_["w"], w, rtol=1e-6)
     assert est.params_["b"] == pytest.approx(b, rel=1e-6)
@@ -109,6 +113,8 @@ def test_a_partial_with_positional_arguments_is_refused_with_the_way_out():
     def shifted(shift, params, X, y):
         return np.mean((predict(params, X) - y - shift) ** 2)
 
-    est = AutodiffRegressor(loss=functools.partial(shifted, 1.0), init_params=init, predict_fn=predict)
+    est = AutodiffRegressor(
+        loss=functools.partial(shifted, 1.0), init_params=init, predict_fn=predict
+    )
     with pytest.raises(TypeError, match="bind the loss's other arguments by keyword"):
         est.fit(X, y)

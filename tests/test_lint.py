@@ -1,5 +1,6 @@
 """The code passes the linter and is formatted as the formatter writes it (pyproject.toml's
 [tool.ruff]); `make lint` runs the same two commands."""
+
 import pathlib
 import subprocess
 import sys
@@ -12,6 +13,10 @@ LINTED = ["skautodiff", "tests", "benchmarks", "examples"]
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["check", "format"])
 def test_ruff(command):
-    result = subprocess.run([sys.executable, "-m", "ruff", *command, "--no-cache", *LINTED],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "--no-cache", *LINTED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

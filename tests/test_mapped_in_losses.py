@@ -1,6 +1,7 @@
 """Newly mapped functions inside whole losses, through the engine: compiled value equals numpy's
 and the gradient equals central finite differences (tests/helpers.py). The rules themselves are
 checked case by case in test_symbolic_numpy.py and test_symbolic_scipy.py."""
+
 import numpy as np
 import pytest
 import scipy.linalg as sla
@@ -20,7 +21,9 @@ Y = RNG.normal(size=5)
 
 def rbf_marginal_likelihood(log_ell, X, y):
     # a Gaussian process's negative log marginal likelihood with an RBF kernel from cdist
-    K = np.exp(-0.5 * ssd.cdist(X, X, "sqeuclidean") / np.exp(2 * log_ell[0])) + 0.1 * np.eye(len(y))
+    K = np.exp(-0.5 * ssd.cdist(X, X, "sqeuclidean") / np.exp(2 * log_ell[0])) + 0.1 * np.eye(
+        len(y)
+    )
     return 0.5 * y @ np.linalg.solve(K, y) + 0.5 * np.linalg.slogdet(K)[1]
 
 
@@ -31,14 +34,20 @@ def test_cdist_kernel_in_a_gaussian_process_likelihood():
 def test_pdist_on_traced_points_including_coinciding_ones():
     def spread(points):
         return np.sum(ssd.pdist(points.reshape(-1, 2)))
+
     check(spread, np.array([0.1, 0.2, 0.1, 0.2, -1.0, 0.5, 0.3, 0.9]))
 
 
 def test_stats_pdf_cdf_and_special_functions_in_a_loss():
     def loss(w):
-        return (np.sum(np.log(st.norm.pdf(Y, w[0], np.exp(w[1])))) + np.sum(st.t.cdf(Y, 3.0 + w[1] ** 2))
-                + np.sum(st.poisson.cdf(np.array([0, 2, 5]), np.exp(w[0]))) + np.sum(sc.j0(w))
-                + sc.gammainc(2.0, w[1] ** 2))
+        return (
+            np.sum(np.log(st.norm.pdf(Y, w[0], np.exp(w[1]))))
+            + np.sum(st.t.cdf(Y, 3.0 + w[1] ** 2))
+            + np.sum(st.poisson.cdf(np.array([0, 2, 5]), np.exp(w[0])))
+            + np.sum(sc.j0(w))
+            + sc.gammainc(2.0, w[1] ** 2)
+        )
+
     check(loss, np.array([0.3, -0.4]))
 
 
@@ -46,9 +55,15 @@ def test_stacking_one_array_rotating_and_selecting():
     def loss(w):
         m = w.reshape(2, 3)
         stacked = np.hstack(m) + np.vstack(m).ravel() + np.column_stack(m).T.ravel()
-        chosen = np.select([stacked > 0.5, stacked < -0.5], [stacked ** 2, -stacked], default=0.25 * stacked)
-        return (np.sum(np.rot90(m) ** 2 * np.arange(6.0).reshape(3, 2)) + np.sum(chosen)
-                + np.sum(np.real(w) * np.gradient(w)))
+        chosen = np.select(
+            [stacked > 0.5, stacked < -0.5], [stacked**2, -stacked], default=0.25 * stacked
+        )
+        return (
+            np.sum(np.rot90(m) ** 2 * np.arange(6.0).reshape(3, 2))
+            + np.sum(chosen)
+            + np.sum(np.real(w) * np.gradient(w))
+        )
+
     check(loss, np.array([0.9, -0.2, 0.4, -1.1, 0.3, 0.7]))
 
 
@@ -60,16 +75,21 @@ def test_convolution_and_banded_and_sylvester_solves():
         smooth = scipy.signal.convolve(w, np.array([0.25, 0.5, 0.25]), mode="same")
         banded = sla.solve_banded((1, 1), ab * (1.0 + 0.1 * w[0]), w)
         sylvester = sla.solve_sylvester(np.diag(w) + 3.0 * np.eye(4), np.eye(4), np.outer(w, w))
-        return np.sum(smooth ** 2) + np.sum(np.convolve(w, w)) + banded @ w + np.sum(sylvester)
+        return np.sum(smooth**2) + np.sum(np.convolve(w, w)) + banded @ w + np.sum(sylvester)
+
     check(loss, np.array([0.3, -0.7, 1.1, 0.4]))
 
 
-@pytest.mark.parametrize("loss", [
-    lambda w: np.sum(np.r_[w, 2.0, w[:2]] ** 2),
-    lambda w: np.sum((np.c_[w, w ** 2, np.ones(3)] @ np.array([1.0, 2.0, 3.0])) ** 2),
-    lambda w: np.sum(np.r_[w.reshape(1, 3), np.ones((2, 3))] ** 3),
-    lambda w: np.sum(np.c_[w.reshape(3, 1), 2.0 * w.reshape(3, 1), np.zeros((3, 1))] ** 2),
-], ids=["r_-vectors-and-numbers", "c_-columns", "r_-matrices", "c_-matrices"])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda w: np.sum(np.r_[w, 2.0, w[:2]] ** 2),
+        lambda w: np.sum((np.c_[w, w**2, np.ones(3)] @ np.array([1.0, 2.0, 3.0])) ** 2),
+        lambda w: np.sum(np.r_[w.reshape(1, 3), np.ones((2, 3))] ** 3),
+        lambda w: np.sum(np.c_[w.reshape(3, 1), 2.0 * w.reshape(3, 1), np.zeros((3, 1))] ** 2),
+    ],
+    ids=["r_-vectors-and-numbers", "c_-columns", "r_-matrices", "c_-matrices"],
+)
 def test_r_and_c_of_traced_arrays(loss):
     check(loss, np.array([0.3, -1.2, 0.5]))
 

@@ -1,5 +1,6 @@
 """skautodiff.quiet.ignoring: a warning ignored inside a block, every other filter left as found,
 also when threads enter and leave blocks at once."""
+
 import threading
 import warnings
 
@@ -15,7 +16,7 @@ def test_ignored_inside_raised_outside_and_filters_left_as_found():
         warnings.simplefilter("error")
         before = list(warnings.filters)
         with ignoring(MESSAGE):
-            with ignoring(MESSAGE):   # nested
+            with ignoring(MESSAGE):  # nested
                 warnings.warn(MESSAGE + " (nested)", stacklevel=2)
             warnings.warn(MESSAGE, stacklevel=2)
         assert warnings.filters == before
@@ -31,7 +32,7 @@ def test_an_identical_filter_of_the_user_is_kept():
         with ignoring(MESSAGE):
             pass
         assert warnings.filters == before
-        warnings.warn(MESSAGE, stacklevel=2)   # still ignored: the user's filter
+        warnings.warn(MESSAGE, stacklevel=2)  # still ignored: the user's filter
 
 
 def test_threads_entering_and_leaving_blocks_keep_the_other_filters():

@@ -7,6 +7,7 @@ the C mode's rewrite pipeline (skautodiff's own rewrites and the C-only ones, fu
 included) with PyTensor told to raise on a failing rewrite, and with warnings as errors, as
 `pytest -W error` users run. Only the rewrites run: nothing is linked or compiled.
 """
+
 import logging
 import os
 import subprocess
@@ -32,7 +33,7 @@ def c_rewrites():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SKAUTODIFF_MODE", "c")
         mode = compiled.mode("C")
-    if mode.linker.incompatible_rewrites:   # no C compiler: PyTensor leaves the C-only rewrites out
+    if mode.linker.incompatible_rewrites:  # no C compiler: PyTensor leaves the C-only rewrites out
         pytest.skip("no C compiler (pytensor.config.cxx): the C mode's rewrites do not run")
     return mode.optimizer
 
@@ -41,7 +42,7 @@ def _rewrite(rewriter, inputs, outputs):
     """What pytensor.function does before linking: the graph, its in-place guard, the rewrites."""
     fgraph = FunctionGraph(inputs, outputs, clone=True)
     add_supervisor_to_fgraph(fgraph, [In(variable) for variable in inputs])
-    with ignoring(compiled.NO_BLAS_WARNING):   # as compile.Entry._compile does (see the test below)
+    with ignoring(compiled.NO_BLAS_WARNING):  # as compile.Entry._compile does (see the test below)
         rewriter.rewrite(fgraph)
     return fgraph
 
@@ -56,14 +57,16 @@ def _graph(entry):
     return traced._graph("value_and_grad" if names and not entry.xfail_grad else "value")
 
 
-@pytest.mark.slow   # PyTensor's rewrites: about 105 s of CPU for the whole corpus
+@pytest.mark.slow  # PyTensor's rewrites: about 105 s of CPU for the whole corpus
 @pytest.mark.parametrize("entry", [pytest.param(e, id=e.name) for e in ENTRIES if not e.xfail])
 def test_no_rewrite_fails(entry, c_rewrites, caplog, capfd):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         inputs, outputs = _graph(entry)
-        with caplog.at_level(logging.ERROR, logger="pytensor"), \
-                pytensor.config.change_flags(on_opt_error="raise"):
+        with (
+            caplog.at_level(logging.ERROR, logger="pytensor"),
+            pytensor.config.change_flags(on_opt_error="raise"),
+        ):
             _rewrite(c_rewrites, inputs, outputs)
     printed = capfd.readouterr().err + caplog.text
     assert "Rewrite failure" not in printed and "Traceback" not in printed, printed
@@ -93,7 +96,13 @@ def test_a_fresh_process_fits_quietly_with_warnings_as_errors():
     link; under warnings-as-errors that was 88 lines of "Rewrite failure" tracebacks, and without
     them a BLAS warning in pytest's summary. Both compile tiers run here, C in the background."""
     env = {**os.environ, "SKAUTODIFF_MODE": "c", "SKAUTODIFF_TIERS": "1"}
-    run = subprocess.run([sys.executable, "-c", QUIET_FIT], capture_output=True, text=True, env=env, check=False,
-                         timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-c", QUIET_FIT],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     assert "Rewrite failure" not in run.stderr and "BLAS" not in run.stderr, run.stderr

@@ -1,6 +1,7 @@
 """skautodiff.models.CoxPHRegressor against statsmodels' PHReg (ties="breslow"), on the Stanford
 heart transplant data statsmodels ships and on simulated data with many tied times; Harrell's
 concordance index against a hand count."""
+
 import pickle
 
 import numpy as np
@@ -14,7 +15,7 @@ from skautodiff.models import CoxPHRegressor, concordance_index
 
 
 def _heart():
-    data = heart.load_pandas().data   # 69 patients, 45 deaths, tied survival times
+    data = heart.load_pandas().data  # 69 patients, 45 deaths, tied survival times
     return data[["age"]].to_numpy(), data["survival"].to_numpy(), data["censors"].to_numpy()
 
 
@@ -34,15 +35,18 @@ def _reference(X, time, event):
 @pytest.mark.parametrize("data", [_heart, _tied], ids=["heart", "tied"])
 def test_matches_statsmodels_phreg_breslow(data):
     X, time, event = data()
-    assert len(np.unique(time[event == 1])) < np.sum(event)   # the data do have tied event times
+    assert len(np.unique(time[event == 1])) < np.sum(event)  # the data do have tied event times
     reference = _reference(X, time, event)
     est = CoxPHRegressor().fit(X, np.column_stack([time, event]))
     np.testing.assert_allclose(est.coef_, reference.params, rtol=1e-6)
     assert est.log_likelihood_ == pytest.approx(reference.llf, rel=1e-6)
     # the risk score is statsmodels' log hazard ratio
-    np.testing.assert_allclose(est.predict(X), reference.predict(exog=X, pred_type="lhr").predicted_values,
-                               rtol=1e-6)
-    np.testing.assert_allclose(est.predict_partial_hazard(X), np.exp(X @ reference.params), rtol=1e-6)
+    np.testing.assert_allclose(
+        est.predict(X), reference.predict(exog=X, pred_type="lhr").predicted_values, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        est.predict_partial_hazard(X), np.exp(X @ reference.params), rtol=1e-6
+    )
 
 
 def test_the_penalised_optimum_solves_statsmodels_score_equation():
@@ -67,7 +71,7 @@ def test_integer_weights_equal_repeated_rows():
 
 def test_structured_targets_in_scikit_survival_layout():
     X, time, event = _heart()
-    y = np.empty(len(time), dtype=[("event", "?"), ("time", "f8")])   # Surv.from_arrays' layout
+    y = np.empty(len(time), dtype=[("event", "?"), ("time", "f8")])  # Surv.from_arrays' layout
     y["event"], y["time"] = event == 1, time
     from_columns = CoxPHRegressor().fit(X, np.column_stack([time, event]))
     from_fields = CoxPHRegressor().fit(X, y)
@@ -89,7 +93,7 @@ def test_concordance_index_by_hand():
 
 def test_concordance_index_equals_a_count_over_all_pairs():
     _, time, event = _tied(seed=4, n=30)
-    risk = np.random.default_rng(5).normal(size=30).round(1)   # with ties in risk
+    risk = np.random.default_rng(5).normal(size=30).round(1)  # with ties in risk
     concordant = pairs = 0.0
     for i in range(30):
         for j in range(30):
@@ -111,13 +115,16 @@ def test_score_clone_pickle_and_grid_search():
     assert search.best_params_["alpha"] in (0.0, 0.1)
 
 
-@pytest.mark.parametrize("y, message", [
-    (np.column_stack([[1.0, 2.0, 3.0], [1, 2, 0]]), r"must hold 1 \(event\) or 0"),
-    (np.column_stack([[1.0, 2.0, 3.0], [0, 0, 0]]), "no events"),
-    (np.array([1.0, 2.0, 3.0]), r"two columns \[time, event\]"),
-    (np.column_stack([[1.0, 2.0, 3.0], [1, 0, 1], [1, 1, 1]]), r"two columns \[time, event\]"),
-    (np.zeros(3, dtype=[("time", "f8"), ("status", "f8")]), "a boolean event indicator"),
-])
+@pytest.mark.parametrize(
+    "y, message",
+    [
+        (np.column_stack([[1.0, 2.0, 3.0], [1, 2, 0]]), r"must hold 1 \(event\) or 0"),
+        (np.column_stack([[1.0, 2.0, 3.0], [0, 0, 0]]), "no events"),
+        (np.array([1.0, 2.0, 3.0]), r"two columns \[time, event\]"),
+        (np.column_stack([[1.0, 2.0, 3.0], [1, 0, 1], [1, 1, 1]]), r"two columns \[time, event\]"),
+        (np.zeros(3, dtype=[("time", "f8"), ("status", "f8")]), "a boolean event indicator"),
+    ],
+)
 def test_bad_targets_are_named(y, message):
     with pytest.raises(ValueError, match=message):
         CoxPHRegressor().fit(np.arange(3.0)[:, None], y)

@@ -4,6 +4,7 @@ targets, and params_ returned in the kinds of leaves init_params gave.
 References: numpy's least squares (the closed form of the multi-output objective) and the
 loss's own arguments, recorded as the user's functions receive them.
 """
+
 import pickle
 import warnings
 
@@ -42,8 +43,13 @@ def _least_squares(X, Y):
 
 def test_multi_output_regression_matches_least_squares():
     X, Y = _data()
-    est = AutodiffRegressor(loss=squared_error, init_params=init_like_target, predict_fn=predict_linear,
-                            multi_output=True, tol=1e-12).fit(X, Y)
+    est = AutodiffRegressor(
+        loss=squared_error,
+        init_params=init_like_target,
+        predict_fn=predict_linear,
+        multi_output=True,
+        tol=1e-12,
+    ).fit(X, Y)
     w, b = _least_squares(X, Y)
     np.testing.assert_allclose(est.params_["w"], w, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(est.params_["b"], b, rtol=1e-6, atol=1e-8)
@@ -53,7 +59,9 @@ def test_multi_output_regression_matches_least_squares():
 
 def test_a_two_column_target_without_multi_output_says_how_to_allow_it():
     X, Y = _data()
-    est = AutodiffRegressor(loss=squared_error, init_params=init_like_target, predict_fn=predict_linear)
+    est = AutodiffRegressor(
+        loss=squared_error, init_params=init_like_target, predict_fn=predict_linear
+    )
     with pytest.raises(ValueError, match=r"shape \(40, 2\).*multi_output=True"):
         est.fit(X, Y)
     assert not est.__sklearn_tags__().target_tags.multi_output
@@ -68,9 +76,12 @@ def test_a_column_target_is_flattened_without_multi_output_and_kept_with_it():
         return init_like_target(X, y, rng)
 
     with pytest.warns(DataConversionWarning):
-        AutodiffRegressor(loss=squared_error, init_params=recording_init, predict_fn=predict_linear).fit(X, Y)
-    AutodiffRegressor(loss=squared_error, init_params=recording_init, predict_fn=predict_linear,
-                      multi_output=True).fit(X, Y)
+        AutodiffRegressor(
+            loss=squared_error, init_params=recording_init, predict_fn=predict_linear
+        ).fit(X, Y)
+    AutodiffRegressor(
+        loss=squared_error, init_params=recording_init, predict_fn=predict_linear, multi_output=True
+    ).fit(X, Y)
     assert seen == [(40,), (40, 1)]
 
 
@@ -86,7 +97,7 @@ class SurvivalColumns(AutodiffRegressor):
         self.seen_init = (y.shape, y.dtype)
         return {"log_rate": 0.0}
 
-    def loss(self, params, X, y):   # exponential survival: the MLE is events / total time
+    def loss(self, params, X, y):  # exponential survival: the MLE is events / total time
         time, event = y[:, 0], y[:, 1]
         return -np.sum(event * params["log_rate"] - np.exp(params["log_rate"]) * time)
 
@@ -105,7 +116,7 @@ def test_a_subclass_receives_two_columns_and_structured_targets_become_columns()
     structured["time"], structured["event"] = time, event
     before = structured.copy()
     from_fields = SurvivalColumns().fit(X, structured)
-    assert np.array_equal(structured, before)   # not mutated
+    assert np.array_equal(structured, before)  # not mutated
     for est in (columns, from_fields):
         assert np.exp(est.params_["log_rate"]) == pytest.approx(expected_rate, rel=1e-6)
 
@@ -133,12 +144,31 @@ def test_what_the_loss_and_init_params_receive_for_each_target_kind():
     expected = {
         "1-D regression": (AutodiffRegressor, {}, np.arange(6.0), (6,), np.float64, None),
         "float32 data": (AutodiffRegressor, {}, np.arange(6.0), (6,), np.float32, None),
-        "2-D regression": (AutodiffRegressor, {"multi_output": True}, np.ones((6, 3)), (6, 3), np.float64, [1.0]),
+        "2-D regression": (
+            AutodiffRegressor,
+            {"multi_output": True},
+            np.ones((6, 3)),
+            (6, 3),
+            np.float64,
+            [1.0],
+        ),
         "index": (AutodiffClassifier, {}, np.array(list("abcabc")), (6,), np.intp, [0, 1, 2]),
-        "onehot": (AutodiffClassifier, {"target_encoding": "onehot"}, np.array(list("abcabc")), (6, 3),
-                   np.float64, [0.0, 1.0]),
-        "sign": (AutodiffClassifier, {"target_encoding": "sign"}, np.array(list("abbaba")), (6,),
-                 np.float64, [-1.0, 1.0]),
+        "onehot": (
+            AutodiffClassifier,
+            {"target_encoding": "onehot"},
+            np.array(list("abcabc")),
+            (6, 3),
+            np.float64,
+            [0.0, 1.0],
+        ),
+        "sign": (
+            AutodiffClassifier,
+            {"target_encoding": "sign"},
+            np.array(list("abbaba")),
+            (6,),
+            np.float64,
+            [-1.0, 1.0],
+        ),
     }
     for kind, (cls, options, y, shape, dtype, values) in expected.items():
         received.clear()
@@ -152,31 +182,46 @@ def test_what_the_loss_and_init_params_receive_for_each_target_kind():
 
 
 def init_of_many_kinds(X, y, rng):
-    return {"w": np.zeros(X.shape[1]), "b": 0.0, "scale": np.float64(1.0),
-            "nested": [1, (np.zeros(()), {"c": 2.0})]}
+    return {
+        "w": np.zeros(X.shape[1]),
+        "b": 0.0,
+        "scale": np.float64(1.0),
+        "nested": [1, (np.zeros(()), {"c": 2.0})],
+    }
 
 
 def loss_of_many_kinds(params, X, y):
     c, d = params["nested"][0], params["nested"][1][1]["c"]
-    return (squared_error(params, X, y) + (params["scale"] - 3) ** 2 + (c - 4) ** 2
-            + (params["nested"][1][0] - 5) ** 2 + (d + 1) ** 2)
+    return (
+        squared_error(params, X, y)
+        + (params["scale"] - 3) ** 2
+        + (c - 4) ** 2
+        + (params["nested"][1][0] - 5) ** 2
+        + (d + 1) ** 2
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_params_come_back_in_the_kinds_init_params_gave(dtype):
     X, Y = _data(k=1)
     X, y = X.astype(dtype), Y[:, 0].astype(dtype)
-    est = AutodiffRegressor(loss=loss_of_many_kinds, init_params=init_of_many_kinds,
-                            predict_fn=predict_linear, tol=1e-10).fit(X, y)
+    est = AutodiffRegressor(
+        loss=loss_of_many_kinds,
+        init_params=init_of_many_kinds,
+        predict_fn=predict_linear,
+        tol=1e-10,
+    ).fit(X, y)
     params = est.params_
-    assert type(params["b"]) is float   # a Python float stays one
-    assert type(params["nested"][0]) is float   # an int starting value comes back a float
+    assert type(params["b"]) is float  # a Python float stays one
+    assert type(params["nested"][0]) is float  # an int starting value comes back a float
     assert type(params["nested"][1][1]["c"]) is float
-    assert type(params["scale"]) is np.dtype(dtype).type   # a numpy scalar stays a numpy scalar
+    assert type(params["scale"]) is np.dtype(dtype).type  # a numpy scalar stays a numpy scalar
     assert type(params["nested"][1][0]) is np.ndarray and params["nested"][1][0].shape == ()
     assert isinstance(params["nested"], list) and isinstance(params["nested"][1], tuple)
     assert params["w"].dtype == dtype
-    assert float(dtype(params["b"])) == params["b"]   # fitted in the data's dtype: float32 data, a float32 value
+    assert (
+        float(dtype(params["b"])) == params["b"]
+    )  # fitted in the data's dtype: float32 data, a float32 value
     rtol = 1e-6 if dtype == np.float64 else 1e-4
     assert params["scale"] == pytest.approx(3, rel=rtol)
     assert params["nested"][0] == pytest.approx(4, rel=rtol)
@@ -190,8 +235,12 @@ def test_params_come_back_in_the_kinds_init_params_gave(dtype):
 def test_predictions_are_unchanged_by_float_params():
     X, Y = _data(k=1)
     y = Y[:, 0]
-    est = AutodiffRegressor(loss=squared_error, init_params={"w": np.zeros(3), "b": 0.0},
-                            predict_fn=predict_linear, tol=1e-12).fit(X, y)
+    est = AutodiffRegressor(
+        loss=squared_error,
+        init_params={"w": np.zeros(3), "b": 0.0},
+        predict_fn=predict_linear,
+        tol=1e-12,
+    ).fit(X, y)
     w, b = _least_squares(X, y)
     assert type(est.params_["b"]) is float
     assert est.params_["b"] == pytest.approx(b, rel=1e-6)

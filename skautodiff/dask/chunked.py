@@ -11,6 +11,7 @@ Each process keeps its compiled functions in `_cache`, keyed like skautodiff's o
 the row axis of the data always of any length: one compile per worker for every chunk size (a
 1-row chunk is traced as 2 rows). Counted in skautodiff.cache_info().
 """
+
 import threading
 
 import numpy as np
@@ -27,7 +28,7 @@ from ..arguments import leaf_owners
 from ..trace import trace
 from .separable import count_input, split
 
-_cache = {}   # key -> [SplitLoss], each valid while its trace's value guards hold
+_cache = {}  # key -> [SplitLoss], each valid while its trace's value guards hold
 _lock = threading.RLock()
 
 
@@ -37,7 +38,7 @@ class SplitLoss:
     def __init__(self, tr, data_names, retrace=None):
         self.trace = tr
         self.split = split(tr, data_names, retrace)
-        self.entry = compiled.Entry(tr)   # converts a call's arguments to the compiled inputs
+        self.entry = compiled.Entry(tr)  # converts a call's arguments to the compiled inputs
         self._chunk = self._total = None
         self.linear = None
 
@@ -53,11 +54,20 @@ class SplitLoss:
             if self._chunk is None:
                 tr, parts, n_rows, counts, wrt = self._graph_parts()
                 weights = pt.vector("row_sum_weights", dtype="float64")
-                sums = [pt.cast(s, "float64") for s in clone_replace(parts.row_sums, replace=counts)]
+                sums = [
+                    pt.cast(s, "float64") for s in clone_replace(parts.row_sums, replace=counts)
+                ]
                 weighted = pt.sum(pt.stack(sums) * weights)
-                grads = pytensor.grad(weighted, wrt, disconnected_inputs="ignore", return_disconnected="zero")
-                outputs = [pt.stack(sums), pt.concatenate([pt.cast(g, "float64").ravel() for g in grads])]
-                guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]   # per chunk, its own shapes
+                grads = pytensor.grad(
+                    weighted, wrt, disconnected_inputs="ignore", return_disconnected="zero"
+                )
+                outputs = [
+                    pt.stack(sums),
+                    pt.concatenate([pt.cast(g, "float64").ravel() for g in grads]),
+                ]
+                guards = [
+                    pt.eq(g.var, np.array(g.outcome)) for g in tr.guards
+                ]  # per chunk, its own shapes
                 if guards:
                     outputs.append(pt.all(pt.stack(guards)))
                 self._chunk = _compile(tr.all_inputs + [n_rows, weights], outputs)
@@ -70,12 +80,23 @@ class SplitLoss:
                 # one scalar per row sum (not a vector: the gradient of s[k] refers to s's shape,
                 # which would hide that dG/ds does not depend on s)
                 s = [pt.scalar(f"row_sum_{k}", dtype="float64") for k in range(len(parts.row_sums))]
-                replace = {**counts, **{S: pt.cast(s_k, S.dtype) for S, s_k in zip(parts.row_sums, s)}}
+                replace = {
+                    **counts,
+                    **{S: pt.cast(s_k, S.dtype) for S, s_k in zip(parts.row_sums, s)},
+                }
                 (G,) = clone_replace([tr.outputs[0]], replace=replace)
                 G = pt.cast(G, "float64")
-                grads = pytensor.grad(G, wrt, disconnected_inputs="ignore", return_disconnected="zero")
-                weights = pytensor.grad(G, s, disconnected_inputs="ignore", return_disconnected="zero")
-                flat = pt.concatenate([pt.cast(g, "float64").ravel() for g in grads]) if grads else pt.zeros(0)
+                grads = pytensor.grad(
+                    G, wrt, disconnected_inputs="ignore", return_disconnected="zero"
+                )
+                weights = pytensor.grad(
+                    G, s, disconnected_inputs="ignore", return_disconnected="zero"
+                )
+                flat = (
+                    pt.concatenate([pt.cast(g, "float64").ravel() for g in grads])
+                    if grads
+                    else pt.zeros(0)
+                )
                 self._total = _compile(tr.all_inputs + [n_rows, *s], [G, flat, pt.stack(weights)])
                 # Linear in the row sums when dG/ds, simplified, no longer reads them (PyTensor's
                 # raw gradients keep references, e.g. for broadcasting, that canonicalisation
@@ -86,8 +107,9 @@ class SplitLoss:
 
 
 def _compile(inputs, outputs):
-    fn = compiledir.build(lambda: pytensor.function(inputs, outputs, mode=compiled.mode(),
-                                                    on_unused_input="ignore"))
+    fn = compiledir.build(
+        lambda: pytensor.function(inputs, outputs, mode=compiled.mode(), on_unused_input="ignore")
+    )
     compiled._stats["compiles"] += 1
     return compiled.Copies(fn)
 
@@ -116,8 +138,14 @@ class LossSpec:
         call = compiled.Call(self.loss, args, kwargs, wrt)
         data = self.data_names(call)
         owners = leaf_owners(call.key[2])
-        key = (*call.key[:3], tuple(sig if owner not in data else (sig[0], _any_rows(sig[1]))
-                                    for sig, owner in zip(call.key[3], owners)), call.key[4])
+        key = (
+            *call.key[:3],
+            tuple(
+                sig if owner not in data else (sig[0], _any_rows(sig[1]))
+                for sig, owner in zip(call.key[3], owners)
+            ),
+            call.key[4],
+        )
         for candidate in list(_cache.get(key, ())):
             if all(g.holds(call) for g in candidate.trace.value_guards):
                 return candidate, call
@@ -130,6 +158,7 @@ class LossSpec:
             def retrace():
                 a, k = self.arguments(flat, *example[:2], example[2:])
                 return trace(self.loss, a, k, wrt)
+
             tr = retrace()
             compiled._stats["traces"] += 1
             found = SplitLoss(tr, data, retrace)
@@ -146,6 +175,7 @@ def _two_rows(a):
     if a is None or np.ndim(a) == 0 or a.shape[0] >= 2:
         return a
     import scipy.sparse
+
     if scipy.sparse.issparse(a):
         return scipy.sparse.vstack([a, a], format=a.format)
     return np.concatenate([a, a])
@@ -158,8 +188,10 @@ def chunk_terms(spec, flat, n_rows, weights, X, y, *extra):
     values = loss.entry.inputs(call) + [np.int64(n_rows), np.array(weights, dtype=np.float64)]
     outs = loss.chunk_function()(*values)
     if len(outs) == 3 and not outs[2]:
-        raise RuntimeError("the loss's traced branches do not hold on a chunk of the data (a branch "
-                           "on the data's shape?); fit on an in-memory array instead")
+        raise RuntimeError(
+            "the loss's traced branches do not hold on a chunk of the data (a branch "
+            "on the data's shape?); fit on an in-memory array instead"
+        )
     return np.array(outs[0]), np.array(outs[1])
 
 

@@ -7,6 +7,7 @@ that sum (K numbers and one gradient vector) reaches the client, which adds the 
 parameters alone and drives scipy's optimiser. Without a distributed Client the chunks are
 computed into this process and evaluated one after another (the same arithmetic).
 """
+
 import warnings
 
 import numpy as np
@@ -23,15 +24,25 @@ def fit(est, X, y, sample_weight=None):
 
     from sklearn.utils import check_random_state
 
-    from ..estimators import _accepts_keyword, _compile_messages, _Progress, _restored, _without_partial
+    from ..estimators import (
+        _accepts_keyword,
+        _compile_messages,
+        _Progress,
+        _restored,
+        _without_partial,
+    )
 
     if est._check_optimizer():
-        raise ValueError(f"optimizer={est.optimizer!r}: the stochastic optimizers do not fit dask input "
-                         "yet; use a gradient method such as L-BFGS-B, or call partial_fit on each "
-                         "chunk (dask-ml's Incremental does)")
+        raise ValueError(
+            f"optimizer={est.optimizer!r}: the stochastic optimizers do not fit dask input "
+            "yet; use a gradient method such as L-BFGS-B, or call partial_fit on each "
+            "chunk (dask-ml's Incremental does)"
+        )
     if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
-        raise ValueError(f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
-                         "on dask input does not compute; use a gradient method such as L-BFGS-B")
+        raise ValueError(
+            f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
+            "on dask input does not compute; use a gradient method such as L-BFGS-B"
+        )
     X, y, weights = _aligned_arrays(X, y, sample_weight)
     est.n_features_in_ = X.shape[1]
     y = _encode_target(est, X, y)
@@ -39,8 +50,10 @@ def fit(est, X, y, sample_weight=None):
     data_kwargs = {}
     if weights is not None:
         if not _accepts_keyword(loss, "sample_weight"):
-            raise TypeError(f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
-                            "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights")
+            raise TypeError(
+                f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
+                "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights"
+            )
         data_kwargs["sample_weight"] = weights.astype(X.dtype)
     start = est._starting_params(X, y, check_random_state(est.random_state))
     x0 = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
@@ -48,18 +61,30 @@ def fit(est, X, y, sample_weight=None):
     chunks = _Chunks(X, y, list(data_kwargs.values()))
     progress = _Progress(est.verbose)
     tol, options = est._optimizer_settings()
+
     def callback(intermediate_result):
         objective.iterations += 1
-        progress(scipy.optimize.OptimizeResult(fun=intermediate_result.fun,
-                                               jac=objective.at(intermediate_result.x)[1]))
+        progress(
+            scipy.optimize.OptimizeResult(
+                fun=intermediate_result.fun, jac=objective.at(intermediate_result.x)[1]
+            )
+        )
+
     try:
         with _compile_messages(est.verbose), scipy_blas_single_thread():
             objective = _Objective(spec, chunks, x0)
             try:
                 result = scipy.optimize.minimize(
-                    objective, spec.x0_flat, jac=True, method=est.optimizer, tol=tol, options=options,
-                    bounds=_flat_bounds(est.bounds, x0), callback=callback)
-            except optimize._NonFinite as stop:   # as in memory: the best point evaluated
+                    objective,
+                    spec.x0_flat,
+                    jac=True,
+                    method=est.optimizer,
+                    tol=tol,
+                    options=options,
+                    bounds=_flat_bounds(est.bounds, x0),
+                    callback=callback,
+                )
+            except optimize._NonFinite as stop:  # as in memory: the best point evaluated
                 result = objective.stopped(str(stop))
     finally:
         chunks.release()
@@ -70,8 +95,12 @@ def fit(est, X, y, sample_weight=None):
     est.converged_ = bool(result.success)
     est.chunk_evaluations_ = objective.rounds
     if not result.success:
-        warnings.warn(f"{type(est).__name__}: {method_name(est.optimizer)} did not converge after "
-                      f"{est.n_iter_} iterations ({result.message}).", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"{type(est).__name__}: {method_name(est.optimizer)} did not converge after "
+            f"{est.n_iter_} iterations ({result.message}).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return est
 
 
@@ -81,17 +110,24 @@ def _aligned_arrays(X, y, sample_weight):
 
     X = _as_dask_array(X, "X")
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional (rows, features); got a dask array of shape {X.shape}")
+        raise ValueError(
+            f"X must be 2-dimensional (rows, features); got a dask array of shape {X.shape}"
+        )
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = X.rechunk({1: -1})
     rows = X.chunks[0]
 
     def rows_like(v, name):
-        v = _as_dask_array(v, name) if not isinstance(v, np.ndarray) else da.from_array(v, chunks=-1)
+        v = (
+            _as_dask_array(v, name)
+            if not isinstance(v, np.ndarray)
+            else da.from_array(v, chunks=-1)
+        )
         if v.shape[0] != X.shape[0]:
             raise ValueError(f"{name} has {v.shape[0]} rows but X has {X.shape[0]}")
         return v.rechunk({0: rows, **{a: -1 for a in range(1, v.ndim)}})
+
     y = rows_like(y, "y")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -99,10 +135,11 @@ def _aligned_arrays(X, y, sample_weight):
 
 
 def _as_dask_array(v, name):
-    if hasattr(v, "to_dask_array"):   # dask DataFrame or Series
+    if hasattr(v, "to_dask_array"):  # dask DataFrame or Series
         v = v.to_dask_array(lengths=True)
     elif not hasattr(v, "chunks"):
         import dask.array as da
+
         v = da.asarray(v)
     if any(np.isnan(n) for n in v.shape):
         v = v.compute_chunk_sizes()
@@ -116,9 +153,12 @@ def _encode_target(est, X, y):
     if not isinstance(est, ClassifierMixin):
         return y.astype(X.dtype)
     import dask.array as da
+
     classes = np.unique(da.unique(y).compute())
     if len(classes) < 2:
-        raise ValueError(f"a classifier needs samples of at least 2 classes; got {len(classes)} class")
+        raise ValueError(
+            f"a classifier needs samples of at least 2 classes; got {len(classes)} class"
+        )
     est.classes_ = classes
     encoding = est.target_encoding
     if encoding == "sign" and len(classes) != 2:
@@ -127,9 +167,12 @@ def _encode_target(est, X, y):
         raise ValueError(f'target_encoding must be "index", "onehot" or "sign"; got {encoding!r}')
     dtype = X.dtype
     if encoding == "onehot":
-        return y.map_blocks(_onehot, classes, dtype, dtype=dtype, chunks=(y.chunks[0], (len(classes),)),
-                            new_axis=1)
-    return y.map_blocks(_index_or_sign, classes, encoding, dtype, dtype=np.intp if encoding == "index" else dtype)
+        return y.map_blocks(
+            _onehot, classes, dtype, dtype=dtype, chunks=(y.chunks[0], (len(classes),)), new_axis=1
+        )
+    return y.map_blocks(
+        _index_or_sign, classes, encoding, dtype, dtype=np.intp if encoding == "index" else dtype
+    )
 
 
 # The encodings of AutodiffClassifier._encode_target, with the classes of all chunks.
@@ -139,7 +182,9 @@ def _onehot(y, classes, dtype):
 
 def _index_or_sign(y, classes, encoding, dtype):
     index = np.searchsorted(classes, y)
-    return index.astype(np.intp) if encoding == "index" else np.where(index == 1, 1, -1).astype(dtype)
+    return (
+        index.astype(np.intp) if encoding == "index" else np.where(index == 1, 1, -1).astype(dtype)
+    )
 
 
 class _Chunks:
@@ -150,15 +195,19 @@ class _Chunks:
         self.head = [_head(a) for a in (X, y, *extra)]
         try:
             from distributed import get_client
+
             self.client = get_client()
         except (ImportError, ValueError):
             self.client = None
         arrays = [X, y, *extra]
-        if self.client is None:   # no cluster: the chunks are computed here
-            self.blocks = [[np.asarray(b) if not _is_sparse(b) else b for b in _blocks(a.persist())]
-                           for a in arrays]
+        if self.client is None:  # no cluster: the chunks are computed here
+            self.blocks = [
+                [np.asarray(b) if not _is_sparse(b) else b for b in _blocks(a.persist())]
+                for a in arrays
+            ]
             return
         from distributed import futures_of
+
         persisted = self.client.persist(arrays)
         self._persisted = persisted
         by_key = {f.key: f for a in persisted for f in futures_of(a)}
@@ -168,15 +217,22 @@ class _Chunks:
     def evaluate(self, spec, flat, weights):
         """(row sums, gradient of their weighted sum) over all chunks."""
         if self.client is None:
-            terms = [chunk_terms(spec, flat, self.n_rows, weights, *parts) for parts in zip(*self.blocks)]
+            terms = [
+                chunk_terms(spec, flat, self.n_rows, weights, *parts) for parts in zip(*self.blocks)
+            ]
             return add_terms(*terms)
         client = self.client
-        if self.spec_future is None:   # the loss and its settings: once per fit
+        if self.spec_future is None:  # the loss and its settings: once per fit
             [self.spec_future] = client.scatter([spec], broadcast=True, hash=False)
-        [params] = client.scatter([np.asarray(flat)], broadcast=True, hash=False)   # once per round
-        futures = client.map(chunk_terms, *([x] * len(self.blocks[0]) for x in (self.spec_future, params)),
-                             [self.n_rows] * len(self.blocks[0]), [weights] * len(self.blocks[0]),
-                             *self.blocks, pure=False)
+        [params] = client.scatter([np.asarray(flat)], broadcast=True, hash=False)  # once per round
+        futures = client.map(
+            chunk_terms,
+            *([x] * len(self.blocks[0]) for x in (self.spec_future, params)),
+            [self.n_rows] * len(self.blocks[0]),
+            [weights] * len(self.blocks[0]),
+            *self.blocks,
+            pure=False,
+        )
         total = client.submit(add_terms, *futures, pure=False)
         return total.result()
 
@@ -191,7 +247,7 @@ def _blocks(a):
 
 def _keys(a):
     keys = a.__dask_keys__()
-    while isinstance(keys[0], list):   # [[(name, i, 0)], ...] for 2-D arrays
+    while isinstance(keys[0], list):  # [[(name, i, 0)], ...] for 2-D arrays
         keys = [k[0] if isinstance(k, list) else k for k in keys]
     return keys
 
@@ -204,6 +260,7 @@ def _head(a):
 
 def _is_sparse(b):
     import scipy.sparse
+
     return scipy.sparse.issparse(b)
 
 
@@ -226,20 +283,22 @@ class _Objective(optimize._Objective):
 
     def _total(self, flat, sums):
         from ..inputs import input_value
+
         leaves = pytree.flatten(self.spec.unravel(flat))[0]
         values = list(self.values)
         for i, leaf, sig in zip(self.param_indices, leaves, self.signature):
             values[i] = input_value(leaf, *sig)
-        G, grad, weights = self.total_fn(*values, np.int64(self.chunks.n_rows),
-                                         *np.array(sums, dtype=np.float64))   # a copy: aligned
+        G, grad, weights = self.total_fn(
+            *values, np.int64(self.chunks.n_rows), *np.array(sums, dtype=np.float64)
+        )  # a copy: aligned
         return float(G), np.array(grad), np.array(weights)
 
     def _evaluate(self, flat):
         flat = np.array(flat, dtype=np.float64)
-        if self.total.linear:   # dG/ds does not depend on the row sums: one round
+        if self.total.linear:  # dG/ds does not depend on the row sums: one round
             weights = self._total(flat, np.zeros(self.k))[2]
             sums, chunk_grad = self._round(flat, weights)
-        else:   # the row sums first, then the chunk gradients weighted at them
+        else:  # the row sums first, then the chunk gradients weighted at them
             sums, _ = self._round(flat, np.zeros(self.k))
             weights = self._total(flat, sums)[2]
             _, chunk_grad = self._round(flat, weights)

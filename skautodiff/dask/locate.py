@@ -6,6 +6,7 @@ engine is interpreting; the refused node is then found at the same place in the 
 trace of the same function on the same values builds the same graph). This only runs on the way
 to an error message.
 """
+
 import sys
 import threading
 
@@ -32,7 +33,7 @@ def line_of(retrace, trace, var):
         if threading.get_ident() == thread:
             made[self] = _interpreted_line()
 
-    with _lock:   # patched for this thread's retrace only; other threads' nodes are not recorded
+    with _lock:  # patched for this thread's retrace only; other threads' nodes are not recorded
         Apply.__init__ = recording
         try:
             again = retrace()

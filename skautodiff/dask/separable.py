@@ -15,6 +15,7 @@ The proof is local: each variable of the traced graph gets a class from its op a
 classes (table `_ROW_WISE_OPS` and the functions below); anything not shown row-wise or free of
 data is "global", and a global variable reaching the loss is refused, naming the user's line.
 """
+
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 from pytensor.graph.basic import Constant
@@ -32,7 +33,15 @@ from pytensor.tensor.subtensor import Subtensor
 # number of rows (an int scalar) of a row-wise tensor; SHAPE: the shape vector of a row-wise
 # tensor; SUM: a row sum (a PARAM once the chunks' sums are added); GLOBAL: anything else.
 # STAT: computed from row sums and parameters (np.mean(z) / 2): a PARAM on the client's side.
-PARAM, ROW, NROWS, SHAPE, SUM, STAT, GLOBAL = "param", "row", "nrows", "shape", "sum", "stat", "global"
+PARAM, ROW, NROWS, SHAPE, SUM, STAT, GLOBAL = (
+    "param",
+    "row",
+    "nrows",
+    "shape",
+    "sum",
+    "stat",
+    "global",
+)
 
 
 class NotSeparable(ValueError):
@@ -43,25 +52,34 @@ def _sparse_products():
     """PyTensor's products of a sparse matrix with a dense one (X @ w for sparse X)."""
     try:
         from pytensor.sparse import math as sparse_math
-    except ImportError:   # pragma: no cover (older PyTensor)
+    except ImportError:  # pragma: no cover (older PyTensor)
         return ()
-    return tuple(getattr(sparse_math, name) for name in ("StructuredDot", "Dot", "TrueDot") if hasattr(sparse_math, name))
+    return tuple(
+        getattr(sparse_math, name)
+        for name in ("StructuredDot", "Dot", "TrueDot")
+        if hasattr(sparse_math, name)
+    )
 
 
 def _sparse_conversions():
     """Ops that change a sparse matrix's storage but not its rows (todense: X.shape reads it)."""
     try:
         from pytensor.sparse import basic as sparse_basic
-    except ImportError:   # pragma: no cover
+    except ImportError:  # pragma: no cover
         return ()
-    return tuple(getattr(sparse_basic, name) for name in ("DenseFromSparse", "Cast") if hasattr(sparse_basic, name))
+    return tuple(
+        getattr(sparse_basic, name)
+        for name in ("DenseFromSparse", "Cast")
+        if hasattr(sparse_basic, name)
+    )
 
 
 def _softmax_ops():
     try:
         from pytensor.tensor.special import LogSoftmax, Softmax
+
         return (Softmax, LogSoftmax)
-    except ImportError:   # pragma: no cover (older PyTensor)
+    except ImportError:  # pragma: no cover (older PyTensor)
         return ()
 
 
@@ -75,10 +93,13 @@ class Split:
 
     def __init__(self, outputs, data_inputs, guards=()):
         self.classes = {}
-        self.why = {}   # global variable -> why it is not row-wise
+        self.why = {}  # global variable -> why it is not row-wise
         for var in graph_inputs(list(outputs) + [g.var for g in guards]):
-            self.classes[var] = ROW if var in data_inputs and var.ndim >= 1 else (
-                GLOBAL if var in data_inputs else PARAM)
+            self.classes[var] = (
+                ROW
+                if var in data_inputs and var.ndim >= 1
+                else (GLOBAL if var in data_inputs else PARAM)
+            )
             if self.classes[var] == GLOBAL:
                 self.why[var] = f"the data argument {var.name} is a scalar"
         self.consumers = {}
@@ -86,8 +107,11 @@ class Split:
         self.row_sums = [v for v, c in self.classes.items() if c == SUM]
         # row counts used as numbers (in arithmetic) become the total row count; those used as
         # shapes (np.ones(len(X))) stay the chunk's
-        self.counts = [v for v, c in self.classes.items() if c == NROWS
-                       and not all(isinstance(n.op, Alloc) for n in self.consumers.get(v, ()))]
+        self.counts = [
+            v
+            for v, c in self.classes.items()
+            if c == NROWS and not all(isinstance(n.op, Alloc) for n in self.consumers.get(v, ()))
+        ]
 
     def _classify(self, outputs, classes):
         for node in io_toposort([v for v in graph_inputs(outputs)], outputs):
@@ -106,7 +130,8 @@ class Split:
         for node in io_toposort(list(graph_inputs(outputs)), outputs):
             for out in node.outputs:
                 if self.classes.get(out) == GLOBAL and not any(
-                        self.classes.get(i) == GLOBAL for i in node.inputs):
+                    self.classes.get(i) == GLOBAL for i in node.inputs
+                ):
                     return out
         for var in outputs:
             if self.classes.get(var) == GLOBAL:
@@ -125,13 +150,20 @@ def _node_classes(node, classes):
         return [(GLOBAL, None)] * len(node.outputs)
     rule = next((r for types, r in _ROW_WISE_OPS if isinstance(op, types)), None)
     if rule is None:
-        return [(GLOBAL, f"{type(op).__name__} is not known to work row by row")] * len(node.outputs)
+        return [(GLOBAL, f"{type(op).__name__} is not known to work row by row")] * len(
+            node.outputs
+        )
     result = rule(node, [PARAM if c == STAT else c for c in ins])
     cls = result if isinstance(result, str) else result[0]
     if cls in (ROW, SUM) and (SUM in ins or STAT in ins):
         # a row sum inside a per-row term (x - np.mean(x)) would be the chunk's sum on a worker
-        result = GLOBAL, ("a sum or mean over the rows is used inside a per-row term (centring by the "
-                          "mean?); compute such statistics first and pass them to the loss as arguments")
+        result = (
+            GLOBAL,
+            (
+                "a sum or mean over the rows is used inside a per-row term (centring by the "
+                "mean?); compute such statistics first and pass them to the loss as arguments"
+            ),
+        )
     elif cls == PARAM and (SUM in ins or STAT in ins):
         result = STAT
     return [result if isinstance(result, tuple) else (result, None)] * len(node.outputs)
@@ -144,7 +176,7 @@ def _values(ins):
 
 def _elemwise(node, ins):
     if ins == [SHAPE] and isinstance(node.op.scalar_op, ScalarCast):
-        return SHAPE   # np.mean's divisor: the shape, cast to float, then its first entry
+        return SHAPE  # np.mean's divisor: the shape, cast to float, then its first entry
     ins = _values(ins)
     if SHAPE in ins:
         return GLOBAL, "a shape vector of the data is used in arithmetic"
@@ -155,20 +187,33 @@ def _elemwise(node, ins):
         if cls == ROW and var.ndim != out_ndim:
             return GLOBAL, "a row-wise array is broadcast along a new leading axis"
         if cls == PARAM and var.ndim == out_ndim and out_ndim and not var.type.broadcastable[0]:
-            return GLOBAL, "an array as long as the data (not computed from it row by row) is combined with the rows"
+            return (
+                GLOBAL,
+                "an array as long as the data (not computed from it row by row) is combined with the rows",
+            )
     return ROW
 
 
 def _dimshuffle(node, ins):
     order = node.op.new_order
     if ins[0] == ROW:
-        return ROW if order and order[0] == 0 else (GLOBAL, "the row axis is moved (a transpose of the data)")
-    return _values(ins)[0] if ins[0] != SHAPE else (GLOBAL, "a shape vector of the data is reshaped")
+        return (
+            ROW
+            if order and order[0] == 0
+            else (GLOBAL, "the row axis is moved (a transpose of the data)")
+        )
+    return (
+        _values(ins)[0] if ins[0] != SHAPE else (GLOBAL, "a shape vector of the data is reshaped")
+    )
 
 
 def _reduce(node, ins):
     if ins[0] != ROW:
-        return _values(ins)[0] if ins[0] != SHAPE else (GLOBAL, "a shape vector of the data is reduced")
+        return (
+            _values(ins)[0]
+            if ins[0] != SHAPE
+            else (GLOBAL, "a shape vector of the data is reduced")
+        )
     axes = node.op.axis
     if axes is not None and 0 not in axes:
         return ROW
@@ -176,7 +221,10 @@ def _reduce(node, ins):
         return SUM
     if isinstance(node.op.scalar_op, ScalarAdd):
         return GLOBAL, "a sum over the rows that keeps other axes (sum to a scalar instead)"
-    return GLOBAL, f"{node.op} reduces over the rows (only sums and means over rows split into chunks)"
+    return (
+        GLOBAL,
+        f"{node.op} reduces over the rows (only sums and means over rows split into chunks)",
+    )
 
 
 def _dot(node, ins):
@@ -212,7 +260,12 @@ def _shape_i(node, ins):
 
 def _alloc(node, ins):
     value, *dims = ins
-    if dims and dims[0] == NROWS and _values([value])[0] == PARAM and all(c in (PARAM,) for c in _values(dims[1:])):
+    if (
+        dims
+        and dims[0] == NROWS
+        and _values([value])[0] == PARAM
+        and all(c in (PARAM,) for c in _values(dims[1:]))
+    ):
         return ROW
     return GLOBAL, "an array is allocated with a shape computed from the data"
 
@@ -233,9 +286,16 @@ def _softmax(node, ins):
 
 
 _ROW_WISE_OPS = [
-    (Elemwise, _elemwise), (DimShuffle, _dimshuffle), (CAReduce, _reduce), (_PRODUCTS, _dot),
-    (Subtensor, _subtensor), (Shape, _shape), (Shape_i, _shape_i), (Alloc, _alloc),
-    (SpecifyShape, _specify_shape), (_sparse_conversions(), _same_rows),
+    (Elemwise, _elemwise),
+    (DimShuffle, _dimshuffle),
+    (CAReduce, _reduce),
+    (_PRODUCTS, _dot),
+    (Subtensor, _subtensor),
+    (Shape, _shape),
+    (Shape_i, _shape_i),
+    (Alloc, _alloc),
+    (SpecifyShape, _specify_shape),
+    (_sparse_conversions(), _same_rows),
     *([(_SOFTMAX, _softmax)] if _SOFTMAX else []),
 ]
 
@@ -278,30 +338,38 @@ def split(trace, data_names, retrace=None):
     result = Split(outputs, data_inputs, trace.guards)
     for guard in trace.guards:
         if result.classes.get(guard.var) not in (PARAM, NROWS):
-            raise NotSeparable(f"the loss branches on the values of the data at {guard.where}: "
-                               "a fit chunk by chunk needs the same branch for every chunk; "
-                               "compute both branches with np.where instead of `if`")
+            raise NotSeparable(
+                f"the loss branches on the values of the data at {guard.where}: "
+                "a fit chunk by chunk needs the same branch for every chunk; "
+                "compute both branches with np.where instead of `if`"
+            )
     cls = result.classes.get(outputs[0])
     if cls == ROW:
-        return _refuse(retrace, trace, outputs[0], "the loss returns a row-wise array, not a scalar")
+        return _refuse(
+            retrace, trace, outputs[0], "the loss returns a row-wise array, not a scalar"
+        )
     bad = result.first_global(outputs)
     if bad is not None:
         return _refuse(retrace, trace, bad, result.why.get(bad))
     if not result.row_sums:
         raise NotSeparable("the loss does not depend on the data")
-    for count in result.counts:   # a row count used as a shape and as a number: ambiguous
+    for count in result.counts:  # a row count used as a shape and as a number: ambiguous
         if any(isinstance(node.op, Alloc) for node in result.consumers.get(count, ())):
-            return _refuse(retrace, trace, count, "the row count is used both as a shape and as a number")
+            return _refuse(
+                retrace, trace, count, "the row count is used both as a shape and as a number"
+            )
     return result
 
 
 def _owners(trace):
     from ..arguments import leaf_owners
+
     return leaf_owners(trace.treedef)
 
 
 def _refuse(retrace, trace, var, why):
     from .locate import line_of
+
     where = line_of(retrace, trace, var)
     raise NotSeparable(
         f"cannot fit {getattr(trace.func, '__qualname__', 'the loss')} chunk by chunk: "
@@ -309,10 +377,10 @@ def _refuse(retrace, trace, var, why):
         f"{', at ' + where if where else ''}). A dask fit needs the loss to be sums or means over "
         "rows of per-row terms (np.mean(per_row), np.sum(w * per_row) / np.sum(w)) plus terms of "
         "the parameters alone; write the per-row term first, then reduce it over the rows with "
-        "np.sum or np.mean (or fit on an in-memory array: X.compute())")
+        "np.sum or np.mean (or fit on an in-memory array: X.compute())"
+    )
 
 
 def count_input():
     """The total row count, an input of the split graphs in place of the chunk's."""
     return pt.scalar("n_rows", dtype="int64")
-

@@ -4,6 +4,7 @@
 The interpreter that runs the trace creates its context and is named in it, so that what the
 context records (an error, a side effect) is located at the interpreter's current instruction.
 """
+
 from pytensor.graph.basic import Constant
 
 from .outer import Outside
@@ -21,8 +22,8 @@ class Guard:
 
 class TraceContext:
     def __init__(self, func, interp):
-        self.func = func              # the traced function: its globals and cells are roots
-        self.interp = interp          # the interpreter running the trace: errors are located there
+        self.func = func  # the traced function: its globals and cells are roots
+        self.interp = interp  # the interpreter running the trace: errors are located there
         self.guards = []
         self.value_guards = []
         self.shadows = Shadows()

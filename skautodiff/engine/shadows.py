@@ -6,6 +6,7 @@ attribute of a plain object (`self.cache = w * 2`), which the object itself can 
 unwrapped. Every object whose id is a key stays alive (`keep`) for the whole trace, so an id is
 never reused by another object meanwhile.
 """
+
 import numpy as np
 
 from .values import Traced, contains_traced, unwrap
@@ -13,11 +14,13 @@ from .values import Traced, contains_traced, unwrap
 
 class Shadows:
     def __init__(self):
-        self._kept = []               # keeps ids used as keys below alive for the whole trace
-        self._promoted = {}           # id(ndarray) -> Traced, for arrays updated in place
-        self.argument_views = set()   # ids of the read-only views of the caller's arrays (copied on write)
-        self.own_cells = set()        # ids of the closure cells the traced code made itself
-        self._attributes = {}         # (id(obj), name) -> (concrete stored, engine value)
+        self._kept = []  # keeps ids used as keys below alive for the whole trace
+        self._promoted = {}  # id(ndarray) -> Traced, for arrays updated in place
+        self.argument_views = (
+            set()
+        )  # ids of the read-only views of the caller's arrays (copied on write)
+        self.own_cells = set()  # ids of the closure cells the traced code made itself
+        self._attributes = {}  # (id(obj), name) -> (concrete stored, engine value)
 
     def keep(self, obj):
         self._kept.append(obj)

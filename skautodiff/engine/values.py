@@ -3,6 +3,7 @@
 `Traced` pairs exist only inside the engine (its stack, locals, cells and the containers the
 traced code builds). Everything handed to native code is unwrapped first.
 """
+
 import numpy as np
 
 
@@ -79,7 +80,9 @@ def map_traced(obj, leaf):
     if t in (set, frozenset):
         return t(map_traced(x, leaf) for x in obj)
     if t is slice:
-        return slice(map_traced(obj.start, leaf), map_traced(obj.stop, leaf), map_traced(obj.step, leaf))
+        return slice(
+            map_traced(obj.start, leaf), map_traced(obj.stop, leaf), map_traced(obj.step, leaf)
+        )
     return obj
 
 

@@ -4,6 +4,7 @@ The parameters are ``{"weights": [W1, ..., Wk], "biases": [b1, ..., bk]}``; hidd
 tanh or relu, the output layer is linear (regression) or a softmax (classification). The penalty
 is scikit-learn's: ``alpha / (2 n) * sum of squared weights`` (biases are not penalised).
 """
+
 import numpy as np
 from scipy.special import softmax
 
@@ -19,17 +20,47 @@ class _Perceptron:
     and the shuffles are scikit-learn's own (the same draws in the same order).
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", alpha=1e-4, max_iter=200,
-                 tol=None, random_state=None, warm_start=False, verbose=0, optimizer="L-BFGS-B",
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
-                 momentum=0.9, nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 shuffle=True, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        alpha=1e-4,
+        max_iter=200,
+        tol=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        optimizer="L-BFGS-B",
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+    ):
         self.optimizer = optimizer
-        self._set_settings(batch_size=batch_size, learning_rate=learning_rate,
-                           learning_rate_init=learning_rate_init, power_t=power_t, momentum=momentum,
-                           nesterovs_momentum=nesterovs_momentum, beta_1=beta_1, beta_2=beta_2,
-                           epsilon=epsilon, shuffle=shuffle, early_stopping=early_stopping,
-                           validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change)
+        self._set_settings(
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            shuffle=shuffle,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+        )
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -68,7 +99,7 @@ class _Perceptron:
     def _penalty(self, params, X, sample_weight):
         squares = 0.0
         for W in params["weights"]:
-            squares = squares + np.sum(W ** 2)
+            squares = squares + np.sum(W**2)
         return self.alpha * squares / (2 * total_weight(X, sample_weight))
 
 
@@ -161,7 +192,9 @@ class MLPRegressor(_Perceptron, AutodiffRegressor):
     def loss(self, params, X, y, sample_weight=None):
         error = (self.predict_fn(params, X) - y) ** 2
         per_sample = error if y.ndim == 1 else np.mean(error, axis=1)
-        return weighted_mean(per_sample, sample_weight) / 2 + self._penalty(params, X, sample_weight)
+        return weighted_mean(per_sample, sample_weight) / 2 + self._penalty(
+            params, X, sample_weight
+        )
 
     def predict_fn(self, params, X):
         return self._forward(params, X)

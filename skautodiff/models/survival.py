@@ -11,6 +11,7 @@ This is what statsmodels' ``PHReg(..., ties="breslow")`` maximises (its ``llf``)
 check both agree on the coefficients and the log-likelihood. lifelines' ``CoxPHFitter`` uses
 Efron's rule for ties, which differs when event times tie.
 """
+
 import numpy as np
 from sklearn.utils.validation import _num_samples
 
@@ -24,13 +25,15 @@ def concordance_index(time, event, risk):
     0.5 is chance, 1 a perfect ordering."""
     time, event, risk = (np.asarray(a, dtype=np.float64).ravel() for a in (time, event, risk))
     concordant = pairs = 0.0
-    for i in np.flatnonzero(event):   # O(n^2) comparisons in O(n) memory
+    for i in np.flatnonzero(event):  # O(n^2) comparisons in O(n) memory
         later = risk[time > time[i]]
         pairs += later.size
         concordant += np.sum(risk[i] > later) + 0.5 * np.sum(risk[i] == later)
     if pairs == 0:
-        raise ValueError("no comparable pairs: the concordance index needs an event that happened "
-                         "before another sample's time")
+        raise ValueError(
+            "no comparable pairs: the concordance index needs an event that happened "
+            "before another sample's time"
+        )
     return concordant / pairs
 
 
@@ -70,7 +73,7 @@ class CoxPHRegressor(AutodiffRegressor):
     shifts its partial hazards by a constant factor but not the coefficients).
     """
 
-    multi_output = True   # y has two columns
+    multi_output = True  # y has two columns
 
     def __init__(self, alpha=0.0, max_iter=1000, tol=1e-10, verbose=0):
         self.alpha = alpha
@@ -88,12 +91,18 @@ class CoxPHRegressor(AutodiffRegressor):
 
     def _encode_target(self, X, y, partial_classes=None):
         if y.ndim != 2 or y.shape[1] != 2:
-            raise ValueError(f"CoxPHRegressor needs y with two columns [time, event]; got shape {y.shape}")
+            raise ValueError(
+                f"CoxPHRegressor needs y with two columns [time, event]; got shape {y.shape}"
+            )
         if not np.isin(y[:, 1], (0, 1)).all():
-            raise ValueError("the event column y[:, 1] must hold 1 (event) or 0 (censored); got "
-                             f"{np.unique(y[:, 1])[:5].tolist()}")
+            raise ValueError(
+                "the event column y[:, 1] must hold 1 (event) or 0 (censored); got "
+                f"{np.unique(y[:, 1])[:5].tolist()}"
+            )
         if not y[:, 1].any():
-            raise ValueError("y has no events (y[:, 1] is all 0): the partial likelihood has no terms")
+            raise ValueError(
+                "y has no events (y[:, 1] is all 0): the partial likelihood has no terms"
+            )
         return super()._encode_target(X, y, partial_classes)
 
     def init_params(self, X, y, rng):
@@ -102,9 +111,9 @@ class CoxPHRegressor(AutodiffRegressor):
     def loss(self, params, X, y, sample_weight=None):
         time, event = y[:, 0], y[:, 1]
         weight = np.ones_like(time) if sample_weight is None else sample_weight
-        order = np.argsort(-time, kind="stable")   # latest first: each risk set is a prefix
+        order = np.argsort(-time, kind="stable")  # latest first: each risk set is a prefix
         eta, t, d, v = (X @ params["w"])[order], time[order], event[order], weight[order]
-        top = np.max(eta)   # exp(eta - top) cannot overflow
+        top = np.max(eta)  # exp(eta - top) cannot overflow
         at_risk = np.cumsum(v * np.exp(eta - top))
         # Breslow: a tie group's risk set runs to its last member (in this order)
         group_end = np.searchsorted(-t, -t, side="right") - 1
@@ -128,4 +137,3 @@ class CoxPHRegressor(AutodiffRegressor):
     @property
     def coef_(self):
         return self.params_["w"]
-

@@ -1,6 +1,7 @@
 """How a converted tensor is held: the expression of one element in canonical free indices (INDICES),
 its symbolic shape and, for matrix algebra, a MatrixExpr (TensorExpr); sums that keep their Piecewise
 (LazySum); and dropping the indices of elementwise results (strip_indices)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,10 @@ class LazySum(sympy.Sum):
 
 def plain_sums(expr):
     """LazySum -> sympy.Sum where no Piecewise is inside (there the two are the same)."""
-    return expr.replace(lambda e: type(e) is LazySum and not e.function.has(sympy.Piecewise),
-                        lambda e: sympy.Sum(*e.args))
+    return expr.replace(
+        lambda e: type(e) is LazySum and not e.function.has(sympy.Piecewise),
+        lambda e: sympy.Sum(*e.args),
+    )
 
 
 def strip_indices(elem, ndim):
@@ -59,7 +62,11 @@ def strip_indices(elem, ndim):
         if ix.indices != free:
             return None
         label = ix.base.label
-        subs[ix] = sympy.Symbol(label.name, **label.assumptions0) if isinstance(label, sympy.Symbol) else label
+        subs[ix] = (
+            sympy.Symbol(label.name, **label.assumptions0)
+            if isinstance(label, sympy.Symbol)
+            else label
+        )
     out = elem.xreplace(subs)
     if out.free_symbols & set(free):
         return None

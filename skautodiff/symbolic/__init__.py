@@ -4,6 +4,7 @@ Each area keeps its own declarative table (see doc/architecture.md for the rule 
 module merges them and answers the engine's questions: is there a rule for this callable, method,
 attribute or operator, and, when there is not, which supported names are closest.
 """
+
 import difflib
 import importlib
 import types
@@ -14,21 +15,35 @@ import scipy.special
 
 # Areas, in lookup order. A missing module is skipped so that areas can land one at a time.
 # (sparse.py has tables of its own: the engine consults them for sparse operands only.)
-_AREAS = ("operators", "elementwise", "reductions", "products", "shapes", "creation", "indexing", "ufunc_methods",
-          "methods", "builtins", "special", "stats", "spatial", "linalg")
+_AREAS = (
+    "operators",
+    "elementwise",
+    "reductions",
+    "products",
+    "shapes",
+    "creation",
+    "indexing",
+    "ufunc_methods",
+    "methods",
+    "builtins",
+    "special",
+    "stats",
+    "spatial",
+    "linalg",
+)
 
-FUNCTIONS = {}     # callable (or (owner, "name")) -> rule
-METHODS = {}       # ndarray method name -> rule(var, *args, **kwargs)
-ATTRIBUTES = {}    # ndarray attribute name -> rule(var)
-BINARY = {}        # operator symbol ("+", "@", ...) -> rule(a, b)
-UNARY = {}         # "-", "+", "~" -> rule(a)
-COMPARE = {}       # "<", "==", ... -> rule(a, b)
-INPLACE = {}       # callable key -> index of the positional argument the call updates in place
-IN_PLACE_METHODS = {}   # ndarray method that updates the array (sort, fill) -> rule(var, ...) -> its new value
+FUNCTIONS = {}  # callable (or (owner, "name")) -> rule
+METHODS = {}  # ndarray method name -> rule(var, *args, **kwargs)
+ATTRIBUTES = {}  # ndarray attribute name -> rule(var)
+BINARY = {}  # operator symbol ("+", "@", ...) -> rule(a, b)
+UNARY = {}  # "-", "+", "~" -> rule(a)
+COMPARE = {}  # "<", "==", ... -> rule(a, b)
+INPLACE = {}  # callable key -> index of the positional argument the call updates in place
+IN_PLACE_METHODS = {}  # ndarray method that updates the array (sort, fill) -> rule(var, ...) -> its new value
 OPERATOR_FUNCTIONS = {}  # operator.add, ... -> (kind, symbol): evaluated as the expression they name
-SUBSCRIPTS = {}    # objects indexed like functions (np.r_, np.c_) -> rule(index)
+SUBSCRIPTS = {}  # objects indexed like functions (np.r_, np.c_) -> rule(index)
 
-AREAS = {}         # area name -> its module, for the generated catalogue (doc/supported.md)
+AREAS = {}  # area name -> its module, for the generated catalogue (doc/supported.md)
 
 # Areas whose library is slow to import, loaded when a function of that library is first looked
 # up (a user who calls scipy.signal.convolve has imported scipy.signal already): library -> area.
@@ -43,8 +58,18 @@ def _load(name):
             raise
         return
     AREAS[name] = module
-    for table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS",
-                  "OPERATOR_FUNCTIONS", "SUBSCRIPTS"):
+    for table in (
+        "FUNCTIONS",
+        "METHODS",
+        "ATTRIBUTES",
+        "BINARY",
+        "UNARY",
+        "COMPARE",
+        "INPLACE",
+        "IN_PLACE_METHODS",
+        "OPERATOR_FUNCTIONS",
+        "SUBSCRIPTS",
+    ):
         globals()[table].update(getattr(module, table, {}))
 
 
@@ -103,10 +128,16 @@ def display_name(key):
     """'numpy.exp', 'scipy.stats.norm.logpdf', ... for a table key or a callable."""
     if isinstance(key, tuple):
         owner, name = key
-        owner_name = getattr(owner, "__name__", None) or getattr(owner, "name", None) or type(owner).__name__
+        owner_name = (
+            getattr(owner, "__name__", None) or getattr(owner, "name", None) or type(owner).__name__
+        )
         module = getattr(owner, "__module__", None) or type(owner).__module__
         return f"{_public_module(module)}.{owner_name}.{name}"
-    module = "scipy.special" if home(key) == "scipy.special" else getattr(key, "__module__", None) or "builtins"
+    module = (
+        "scipy.special"
+        if home(key) == "scipy.special"
+        else getattr(key, "__module__", None) or "builtins"
+    )
     name = getattr(key, "__qualname__", None) or getattr(key, "__name__", repr(key))
     return name if module == "builtins" else f"{_public_module(module)}.{name}"
 
@@ -145,13 +176,18 @@ ALTERNATIVES = {
     np.argpartition: "np.argsort(x, axis) orders the whole axis, which is a valid argpartition",
     np.frompyfunc: "write the function with numpy operations on whole arrays and call it directly",
     np.piecewise: "np.select([cond1, cond2], [f1(x), f2(x)], default) or nested np.where "
-                  "computes the same pieces",
+    "computes the same pieces",
     scipy.linalg.sqrtm: "for a symmetric positive semi-definite matrix, w, V = np.linalg.eigh(A); "
-                        "V @ np.diag(np.sqrt(w)) @ V.T is its square root (or use np.linalg.cholesky "
-                        "where a factor L with A = L L^T serves)",
-    **{getattr(scipy.special, name): "Bessel functions of the second kind (y0, y1, yn, yv) have no "
-       "PyTensor counterpart; compute them outside the traced function when they do not depend on the "
-       "parameters" for name in ("y0", "y1", "yn", "yv", "yve")},
+    "V @ np.diag(np.sqrt(w)) @ V.T is its square root (or use np.linalg.cholesky "
+    "where a factor L with A = L L^T serves)",
+    **{
+        getattr(
+            scipy.special, name
+        ): "Bessel functions of the second kind (y0, y1, yn, yv) have no "
+        "PyTensor counterpart; compute them outside the traced function when they do not depend on the "
+        "parameters"
+        for name in ("y0", "y1", "yn", "yv", "yve")
+    },
 }
 
 

@@ -7,6 +7,7 @@ concrete values with numpy and casts the symbolic result to numpy's dtype, so ru
 ndim and values, not bit-identical dtypes. Where PyTensor's function has numpy's signature it is
 mapped directly; otherwise a small named adapter sits above the table.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
@@ -58,15 +59,19 @@ def cast(x, dtype):
     return pt.cast(x, name)
 
 
-REFUSED = object()   # the default of an option `refuse` refuses whatever its value
+REFUSED = object()  # the default of an option `refuse` refuses whatever its value
 
 
 def refuse(function, **options):
     """Raise for options a symbolic rule cannot honour (out=, where=, order=...): each option is
     (value, default), and only its default (or not passing it) is accepted."""
     for option, (value, default) in options.items():
-        if given(value) and not (value is default or (isinstance(default, str) and value == default)):
-            raise NotImplementedError(f"{function}({option}={value!r}) is not supported in traced code")
+        if given(value) and not (
+            value is default or (isinstance(default, str) and value == default)
+        ):
+            raise NotImplementedError(
+                f"{function}({option}={value!r}) is not supported in traced code"
+            )
 
 
 # A ufunc's keyword arguments (scipy.special's functions are ufuncs) at their harmless defaults:
@@ -77,7 +82,10 @@ UFUNC_DEFAULTS = {"out": None, "where": True, "casting": "same_kind", "order": "
 def refuse_ufunc_options(function, kwargs):
     """`refuse` for the keyword arguments a ufunc received; those that are not ufunc options at all
     are refused too."""
-    refuse(function, **{key: (value, UFUNC_DEFAULTS.get(key, REFUSED)) for key, value in kwargs.items()})
+    refuse(
+        function,
+        **{key: (value, UFUNC_DEFAULTS.get(key, REFUSED)) for key, value in kwargs.items()},
+    )
 
 
 def normalize_axis(axis, ndim, none_means_all=False):
@@ -103,8 +111,10 @@ def shape_argument(shape):
     # np.zeros(n), np.zeros((n, 3)): traced sizes may arrive as float-typed scalars; numpy needs
     # integers, so they are cast (numpy itself already rejected non-integral values)
     parts = shape if isinstance(shape, (tuple, list)) else (shape,)
-    return tuple(pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in INTEGER_DTYPES
-                 else p for p in parts)
+    return tuple(
+        pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in INTEGER_DTYPES else p
+        for p in parts
+    )
 
 
 def is_nonzero(x):

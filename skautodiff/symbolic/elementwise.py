@@ -3,12 +3,24 @@ functions with other signatures (where, clip, round, isclose, ...). FUNCTIONS is
 callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"), summed up
 in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 
-from ._common import (COMPLEX_DTYPES, FLOAT_DTYPES, MISSING, as_tensor, cast, given, is_nonzero, maximum,
-                      minimum, pullback, refuse)
+from ._common import (
+    COMPLEX_DTYPES,
+    FLOAT_DTYPES,
+    MISSING,
+    as_tensor,
+    cast,
+    given,
+    is_nonzero,
+    maximum,
+    minimum,
+    pullback,
+    refuse,
+)
 from .indexing import _nonzero
 from .operators import equal, greater_equal, less_equal, not_equal
 
@@ -17,12 +29,21 @@ from .operators import equal, greater_equal, less_equal, not_equal
 # ufuncs: elementwise functions with numpy's ufunc keywords
 # --------------------------------------------------------------------------------------------
 
+
 def _ufunc(fn):
     """Wrap an elementwise PyTensor function so that it takes numpy's ufunc keywords."""
     name = getattr(fn, "__name__", "ufunc")
 
-    def rule(*args, out=None, where=True, dtype=None, casting="same_kind", order="K", subok=True,
-             signature=None):
+    def rule(
+        *args,
+        out=None,
+        where=True,
+        dtype=None,
+        casting="same_kind",
+        order="K",
+        subok=True,
+        signature=None,
+    ):
         refuse(f"np.{name}", out=(out, None), where=(where, True))
         args = [as_tensor(a) if isinstance(a, (list, tuple)) else a for a in args]
         result = fn(*args)
@@ -54,7 +75,9 @@ class LogAddExp(OpFromGraph):
 
 
 def _logaddexp(x, y):
-    x, y = pt.broadcast_arrays(as_tensor(pt.as_tensor_variable(x)), as_tensor(pt.as_tensor_variable(y)))
+    x, y = pt.broadcast_arrays(
+        as_tensor(pt.as_tensor_variable(x)), as_tensor(pt.as_tensor_variable(y))
+    )
     a, b = x.type(), y.type()
     top = maximum(a, b)
     value = pt.switch(pt.isinf(top), top, top + pt.log1p(pt.exp(-pt.abs(a - b))))
@@ -152,6 +175,7 @@ def _copysign(x, y):
 # elementwise functions with non-ufunc signatures
 # --------------------------------------------------------------------------------------------
 
+
 def _where(condition, x=MISSING, y=MISSING):
     if not given(x) and not given(y):
         return _nonzero(condition)
@@ -161,7 +185,9 @@ def _where(condition, x=MISSING, y=MISSING):
 def _select(condlist, choicelist, default=0):
     # the first true condition wins: fold from the last one, as numpy does
     if len(condlist) != len(choicelist):
-        raise NotImplementedError("np.select: condlist and choicelist differ in length")  # numpy raised
+        raise NotImplementedError(
+            "np.select: condlist and choicelist differ in length"
+        )  # numpy raised
     result = as_tensor(default)
     for condition, choice in reversed(list(zip(condlist, choicelist))):
         result = pt.where(as_tensor(condition), as_tensor(choice), result)
@@ -198,7 +224,7 @@ def _round(a, decimals=0, out=None):
     if decimals == 0:
         return pt.round_half_to_even(a)
     # numpy's own algorithm: scale, round half to even, unscale
-    scale = 10.0 ** decimals
+    scale = 10.0**decimals
     return pt.round_half_to_even(a * scale) / scale
 
 

@@ -5,6 +5,7 @@ the PyTensor variable of the result. PyTensor's own operator overloads are avoid
 meaning differs from numpy's: `==` on variables is identity in PyTensor, `@` must follow numpy's
 1-D/2-D/N-D rules, and there is no `<<`/`>>`.
 """
+
 import operator
 
 import pytensor.tensor as pt
@@ -64,6 +65,7 @@ UNARY = {
     "~": pt.invert,
 }
 
+
 def _reflexive(compare, nan_result):
     """A comparison that stays right for `x OP x` on floats.
 
@@ -71,6 +73,7 @@ def _reflexive(compare, nan_result):
     and 3.3.8, every mode), which breaks numpy's NaN idiom `x != x`. When both operands are the same
     float variable the answer is decided by isnan instead.
     """
+
     def rule(a, b):
         if a is b and isinstance(a, pt.TensorVariable) and a.dtype.startswith(("float", "complex")):
             return pt.isnan(a) if nan_result else pt.invert(pt.isnan(a))
@@ -101,17 +104,52 @@ COMPARE = {
 # ("binary", "unary", "compare", "getitem") and symbol. In-place forms (iadd) update an array as
 # `a += b` does.
 OPERATOR_FUNCTIONS = {
-    **{getattr(operator, name): ("binary", symbol) for name, symbol in (
-        ("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), ("floordiv", "//"), ("mod", "%"),
-        ("pow", "**"), ("matmul", "@"), ("and_", "&"), ("or_", "|"), ("xor", "^"), ("lshift", "<<"),
-        ("rshift", ">>"),
-        ("iadd", "+="), ("isub", "-="), ("imul", "*="), ("itruediv", "/="), ("ifloordiv", "//="),
-        ("imod", "%="), ("ipow", "**="), ("imatmul", "@="), ("iand", "&="), ("ior", "|="),
-        ("ixor", "^="), ("ilshift", "<<="), ("irshift", ">>="))},
-    **{getattr(operator, name): ("unary", symbol) for name, symbol in (
-        ("neg", "-"), ("pos", "+"), ("invert", "~"), ("inv", "~"))},
-    **{getattr(operator, name): ("compare", symbol) for name, symbol in (
-        ("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!="))},
+    **{
+        getattr(operator, name): ("binary", symbol)
+        for name, symbol in (
+            ("add", "+"),
+            ("sub", "-"),
+            ("mul", "*"),
+            ("truediv", "/"),
+            ("floordiv", "//"),
+            ("mod", "%"),
+            ("pow", "**"),
+            ("matmul", "@"),
+            ("and_", "&"),
+            ("or_", "|"),
+            ("xor", "^"),
+            ("lshift", "<<"),
+            ("rshift", ">>"),
+            ("iadd", "+="),
+            ("isub", "-="),
+            ("imul", "*="),
+            ("itruediv", "/="),
+            ("ifloordiv", "//="),
+            ("imod", "%="),
+            ("ipow", "**="),
+            ("imatmul", "@="),
+            ("iand", "&="),
+            ("ior", "|="),
+            ("ixor", "^="),
+            ("ilshift", "<<="),
+            ("irshift", ">>="),
+        )
+    },
+    **{
+        getattr(operator, name): ("unary", symbol)
+        for name, symbol in (("neg", "-"), ("pos", "+"), ("invert", "~"), ("inv", "~"))
+    },
+    **{
+        getattr(operator, name): ("compare", symbol)
+        for name, symbol in (
+            ("lt", "<"),
+            ("le", "<="),
+            ("gt", ">"),
+            ("ge", ">="),
+            ("eq", "=="),
+            ("ne", "!="),
+        )
+    },
     operator.getitem: ("getitem", "[]"),
     operator.abs: ("builtin", "abs"),
 }

@@ -3,6 +3,7 @@ FUNCTIONS is keyed by the numpy callable (identity). Rules follow the contract i
 doc/architecture.md ("Symbolic rules"), summed up in _common.py. (numpy.linalg and scipy.linalg are
 in linalg.py.)
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.signal import convolve1d
@@ -15,13 +16,19 @@ from .operators import matmul
 # products
 # --------------------------------------------------------------------------------------------
 
+
 def _dot(a, b, out=None):
     refuse("np.dot", out=(out, None))
     return pt.dot(as_tensor(a), as_tensor(b))
 
 
 def _matmul(a, b, /, out=None, **kwargs):
-    refuse("np.matmul", out=(out, None), axes=(kwargs.get("axes"), None), axis=(kwargs.get("axis"), None))
+    refuse(
+        "np.matmul",
+        out=(out, None),
+        axes=(kwargs.get("axes"), None),
+        axis=(kwargs.get("axis"), None),
+    )
     return matmul(as_tensor(a), as_tensor(b))
 
 
@@ -70,7 +77,7 @@ def _einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting=
         arrays = list(operands[0::2])
         inputs = [_einsum_letters(s) for s in operands[1::2]]
         if len(operands) % 2:
-            subscripts = ",".join(inputs[:len(arrays) - 1]) + "->" + _einsum_letters(operands[-1])
+            subscripts = ",".join(inputs[: len(arrays) - 1]) + "->" + _einsum_letters(operands[-1])
             arrays = arrays[:-1]
         else:
             subscripts = ",".join(inputs)
@@ -86,7 +93,9 @@ def _kron(a, b):
     b = pt.shape_padleft(b, ndim - b.ndim)
     a_spread = a.dimshuffle([p for d in range(ndim) for p in (d, "x")])
     b_spread = b.dimshuffle([p for d in range(ndim) for p in ("x", d)])
-    return pt.reshape(a_spread * b_spread, [a.shape[d] * b.shape[d] for d in range(ndim)], ndim=ndim)
+    return pt.reshape(
+        a_spread * b_spread, [a.shape[d] * b.shape[d] for d in range(ndim)], ndim=ndim
+    )
 
 
 def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
@@ -112,23 +121,26 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 # the table
 # --------------------------------------------------------------------------------------------
 
+
 def centred(full, length, other):
     """The centred `length` entries of a full convolution with a kernel of length `other`: the
     'same' mode of numpy and scipy (PyTensor's convolve1d gives 'full' and 'valid' as numpy)."""
     start = (other - 1) // 2
-    return full[start:start + length]
+    return full[start : start + length]
 
 
 def one_dimensional(name, a, v):
     a, v = as_tensor(a), as_tensor(v)
     if a.ndim != 1 or v.ndim != 1:
-        raise NotImplementedError(f"{name}: only 1-D inputs are supported (got {a.ndim}-D and {v.ndim}-D)")
+        raise NotImplementedError(
+            f"{name}: only 1-D inputs are supported (got {a.ndim}-D and {v.ndim}-D)"
+        )
     return a, v
 
 
 def _convolve(a, v, mode="full"):
     a, v = one_dimensional("np.convolve", a, v)
-    if mode == "same":   # numpy: as long as the longer input
+    if mode == "same":  # numpy: as long as the longer input
         n, m = a.shape[0], v.shape[0]
         return centred(convolve1d(a, v, mode="full"), pt.maximum(n, m), pt.minimum(n, m))
     return convolve1d(a, v, mode=mode)
@@ -149,6 +161,10 @@ FUNCTIONS = {
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x)
-register_if_present(FUNCTIONS, np, {
-    "vecdot": _vecdot,
-})
+register_if_present(
+    FUNCTIONS,
+    np,
+    {
+        "vecdot": _vecdot,
+    },
+)

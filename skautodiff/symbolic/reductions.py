@@ -2,17 +2,32 @@
 cumprod, diff) in PyTensor. FUNCTIONS is keyed by the numpy callable (identity). Rules follow the
 contract in doc/architecture.md ("Symbolic rules"), summed up in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 
-from ._common import (register_if_present, COMPLEX_DTYPES, FLOAT_DTYPES, MISSING, is_nonzero, as_tensor, cast, given, maximum, minimum,
-                      normalize_axis, pullback, refuse)
+from ._common import (
+    register_if_present,
+    COMPLEX_DTYPES,
+    FLOAT_DTYPES,
+    MISSING,
+    is_nonzero,
+    as_tensor,
+    cast,
+    given,
+    maximum,
+    minimum,
+    normalize_axis,
+    pullback,
+    refuse,
+)
 
 
 # --------------------------------------------------------------------------------------------
 # reductions
 # --------------------------------------------------------------------------------------------
+
 
 def _masked(a, where, fill):
     return a if where is True or not given(where) else pt.switch(where, a, fill)
@@ -67,14 +82,17 @@ def _shared_ties(reduce_, x, axis, keepdims):
 
 
 def _extreme(kind):
-    reduce_, combine, fill = (pt.max, maximum, -np.inf) if kind == "max" else (pt.min, minimum, np.inf)
+    reduce_, combine, fill = (
+        (pt.max, maximum, -np.inf) if kind == "max" else (pt.min, minimum, np.inf)
+    )
 
     def rule(a, axis=None, out=None, keepdims=False, initial=MISSING, where=True):
         refuse(f"np.{kind}", out=(out, None))
         a = as_tensor(a)
         axis = normalize_axis(axis, a.ndim)
-        result = _shared_ties(reduce_, _masked(a, where, initial if given(initial) else fill), axis,
-                              bool(keepdims))
+        result = _shared_ties(
+            reduce_, _masked(a, where, initial if given(initial) else fill), axis, bool(keepdims)
+        )
         return combine(result, initial) if given(initial) else result
 
     rule.__name__ = f"_{kind}"
@@ -97,8 +115,18 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     return _sum(a, axis, keepdims=keepdims, where=where) / _count(a, axis, where, bool(keepdims))
 
 
-def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=MISSING,
-         correction=MISSING):
+def _var(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=MISSING,
+    correction=MISSING,
+):
     refuse("np.var", out=(out, None))
     a = as_tensor(a)
     if a.dtype not in FLOAT_DTYPES:
@@ -109,19 +137,33 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     axis = normalize_axis(axis, a.ndim)
     centre = as_tensor(mean) if given(mean) else _mean(a, axis, keepdims=True, where=where)
     deviation = a - centre
-    squares = pt.real(deviation * pt.conj(deviation)) if a.dtype in COMPLEX_DTYPES else pt.sqr(deviation)
+    squares = (
+        pt.real(deviation * pt.conj(deviation)) if a.dtype in COMPLEX_DTYPES else pt.sqr(deviation)
+    )
     total = _sum(squares, axis, keepdims=keepdims, where=where)
     divisor = _count(a, axis, where, bool(keepdims)) - ddof
     # numpy divides by max(count - ddof, 0): inf, or NaN where the sum is 0 too (a length-1 axis).
     # Spelled out, as PyTensor's rewrites fold 0 / divisor to 0 (pytensor 3.3) before the
     # divisor is known to be 0.
     variance = total / divisor
-    invalid = pt.switch(pt.eq(total, 0), np.asarray(np.nan, variance.dtype), np.asarray(np.inf, variance.dtype))
+    invalid = pt.switch(
+        pt.eq(total, 0), np.asarray(np.nan, variance.dtype), np.asarray(np.inf, variance.dtype)
+    )
     return pt.switch(pt.gt(divisor, 0), variance, invalid)
 
 
-def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=MISSING,
-         correction=MISSING):
+def _std(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=MISSING,
+    correction=MISSING,
+):
     """sqrt(var), with gradient 0 where the spread is 0.
 
     Over a length-1 axis std is 0 whatever the input, so its gradient is exactly 0; plain
@@ -129,7 +171,9 @@ def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     on keepdims and static shapes. Where equal values give a zero spread over a longer axis std is
     not differentiable (like |x| at 0) and 0 is a subgradient; PyTensor's abs uses the same one.
     """
-    variance = _var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
+    variance = _var(
+        a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction
+    )
     spread = pt.gt(variance, 0)
     # the inner switch keeps sqrt's infinite slope at 0 out of the gradient; elsewhere the
     # variance itself is the value: 0, or numpy's NaN when ddof >= the count (0 * variance
@@ -137,7 +181,9 @@ def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     return pt.switch(spread, pt.sqrt(pt.switch(spread, variance, 1)), variance)
 
 
-def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+def _cov(
+    m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None
+):
     refuse("np.cov", fweights=(fweights, None), aweights=(aweights, None))
     rows = []
     for data in (m, y):
@@ -152,7 +198,7 @@ def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=
     ddof = (0 if bias else 1) if ddof is None else ddof
     centred = x - pt.mean(x, axis=1, keepdims=True)
     c = pt.dot(centred, centred.T) / (x.shape[1] - ddof)
-    return cast(pt.squeeze(c), dtype)   # numpy squeezes length-1 axes (a single variable -> 0-d)
+    return cast(pt.squeeze(c), dtype)  # numpy squeezes length-1 axes (a single variable -> 0-d)
 
 
 def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
@@ -183,18 +229,24 @@ def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 def _any(a, axis=None, out=None, keepdims=False, *, where=True):
     refuse("np.any", out=(out, None))
     a = is_nonzero(as_tensor(a))
-    return pt.any(_masked(a, where, False), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims))
+    return pt.any(
+        _masked(a, where, False), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims)
+    )
 
 
 def _all(a, axis=None, out=None, keepdims=False, *, where=True):
     refuse("np.all", out=(out, None))
     a = is_nonzero(as_tensor(a))
-    return pt.all(_masked(a, where, True), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims))
+    return pt.all(
+        _masked(a, where, True), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims)
+    )
 
 
 def _count_nonzero(a, axis=None, *, keepdims=False):
     a = as_tensor(a)
-    return pt.sum(is_nonzero(a), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims), dtype="int64")
+    return pt.sum(
+        is_nonzero(a), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims), dtype="int64"
+    )
 
 
 def _nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
@@ -212,7 +264,9 @@ def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     present = pt.bitwise_not(pt.isnan(a))
     if given(where) and where is not True:
         present = pt.and_(present, is_nonzero(where))
-    return _nansum(a, axis, dtype, out, keepdims, where=present) / _sum(present, axis, keepdims=keepdims)
+    return _nansum(a, axis, dtype, out, keepdims, where=present) / _sum(
+        present, axis, keepdims=keepdims
+    )
 
 
 def _nan_extreme(kind):
@@ -230,19 +284,50 @@ def _nan_extreme(kind):
     return rule
 
 
-def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=MISSING,
-            correction=MISSING):
+def _nanvar(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=MISSING,
+    correction=MISSING,
+):
     a = as_tensor(a)
     present = pt.bitwise_not(pt.isnan(a))
     if given(where) and where is not True:
         present = pt.and_(present, is_nonzero(where))
-    return _var(pt.switch(present, a, 0), axis, dtype, out, ddof, keepdims, where=present, mean=mean,
-                correction=correction)
+    return _var(
+        pt.switch(present, a, 0),
+        axis,
+        dtype,
+        out,
+        ddof,
+        keepdims,
+        where=present,
+        mean=mean,
+        correction=correction,
+    )
 
 
-def _nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=MISSING,
-            correction=MISSING):
-    return pt.sqrt(_nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
+def _nanstd(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=MISSING,
+    correction=MISSING,
+):
+    return pt.sqrt(
+        _nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
+    )
 
 
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
@@ -259,7 +344,9 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
         if w.ndim != a.ndim:
             # numpy: 1-D weights run along the single reduced axis
             if axes is None or len(axes) != w.ndim:
-                raise NotImplementedError("np.average: weights of another shape need a matching axis")
+                raise NotImplementedError(
+                    "np.average: weights of another shape need a matching axis"
+                )
             order = list(axes)
             w = pt.transpose(w, np.argsort(np.argsort(order)))  # weights' axes follow `axis`' order
             pattern = ["x"] * a.ndim
@@ -274,6 +361,7 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
 # --------------------------------------------------------------------------------------------
 # cumulative operations
 # --------------------------------------------------------------------------------------------
+
 
 def _cumulative(fn, name):
     def rule(a, axis=None, dtype=None, out=None):
@@ -299,7 +387,9 @@ def _cumulative_2(fn, name, neutral):
         result = _cumulative(fn, name)(x, axis, dtype, out)
         if include_initial:
             shape = [result.shape[d] if d != axis else 1 for d in range(result.ndim)]
-            result = pt.concatenate([pt.full(shape, neutral, dtype=result.dtype), result], axis=axis)
+            result = pt.concatenate(
+                [pt.full(shape, neutral, dtype=result.dtype), result], axis=axis
+            )
         return result
 
     rule.__name__ = f"_{name}"
@@ -326,6 +416,7 @@ def _diff(a, n=1, axis=-1, prepend=MISSING, append=MISSING):
 def _gradient_along(f, axis, spacing, edge_order):
     """np.gradient of f along one axis with a uniform (scalar) spacing: central differences
     inside, one-sided ones of order `edge_order` at both ends, with numpy's coefficients."""
+
     def part(start, stop):
         return f[(slice(None),) * axis + (slice(start, stop),)]
 
@@ -342,7 +433,7 @@ def _gradient_along(f, axis, spacing, edge_order):
 def _gradient(f, *varargs, axis=None, edge_order=1):
     f = as_tensor(f)
     if f.dtype not in FLOAT_DTYPES:
-        f = pt.cast(f, "float64")   # numpy differentiates integers in float64
+        f = pt.cast(f, "float64")  # numpy differentiates integers in float64
     axes = tuple(range(f.ndim)) if axis is None else normalize_axis(axis, f.ndim)
     if len(varargs) == 1 and len(axes) > 1:
         varargs = varargs * len(axes)
@@ -350,8 +441,10 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
     if len(spacings) != len(axes):
         raise NotImplementedError("np.gradient: one spacing per axis is needed")  # numpy raised
     if any(as_tensor(h).ndim != 0 for h in spacings):
-        raise NotImplementedError("np.gradient with coordinate arrays is not supported; pass a scalar "
-                                  "spacing per axis (uniform grids)")
+        raise NotImplementedError(
+            "np.gradient with coordinate arrays is not supported; pass a scalar "
+            "spacing per axis (uniform grids)"
+        )
     if edge_order not in (1, 2):
         raise NotImplementedError(f"np.gradient: edge_order={edge_order!r}")  # numpy raised
     parts = [_gradient_along(f, ax, h, edge_order) for ax, h in zip(axes, spacings)]
@@ -395,7 +488,11 @@ FUNCTIONS = {
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x)
-register_if_present(FUNCTIONS, np, {
-    "cumulative_sum": _cumulative_2(pt.cumsum, "cumulative_sum", 0),
-    "cumulative_prod": _cumulative_2(pt.cumprod, "cumulative_prod", 1),
-})
+register_if_present(
+    FUNCTIONS,
+    np,
+    {
+        "cumulative_sum": _cumulative_2(pt.cumsum, "cumulative_sum", 0),
+        "cumulative_prod": _cumulative_2(pt.cumprod, "cumulative_prod", 1),
+    },
+)

@@ -3,12 +3,22 @@ splitting, flipping, rolling, tiling, padding, append and insert. FUNCTIONS is k
 callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"), summed up
 in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from ._common import (MISSING, as_tensor, cast, contains_var, given, normalize_axis, refuse, register_if_present,
-                      shape_argument)
+from ._common import (
+    MISSING,
+    as_tensor,
+    cast,
+    contains_var,
+    given,
+    normalize_axis,
+    refuse,
+    register_if_present,
+    shape_argument,
+)
 
 
 def _slice_along(x, axis, start, stop):
@@ -19,6 +29,7 @@ def _slice_along(x, axis, start, stop):
 # shape manipulation
 # --------------------------------------------------------------------------------------------
 
+
 def _reshape(a, shape=MISSING, order="C", *, newshape=MISSING, copy=None):
     a = as_tensor(a)
     shape = shape_argument(shape if given(shape) else newshape)
@@ -27,7 +38,9 @@ def _reshape(a, shape=MISSING, order="C", *, newshape=MISSING, copy=None):
     if order == "F":
         # Fortran order is C order on the reversed axes
         return pt.reshape(a.T, shape[::-1], ndim=len(shape)).T
-    raise NotImplementedError(f"np.reshape(order={order!r}) is not supported (memory layout is not traced)")
+    raise NotImplementedError(
+        f"np.reshape(order={order!r}) is not supported (memory layout is not traced)"
+    )
 
 
 def _ravel(a, order="C"):
@@ -62,7 +75,11 @@ def _concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
             return cast(arrays.flatten(), dtype)
         axis = int(axis) % (arrays.ndim - 1)
         moved = pt.moveaxis(arrays, 0, axis)
-        shape = [moved.shape[d] for d in range(axis)] + [-1] + [moved.shape[d] for d in range(axis + 2, moved.ndim)]
+        shape = (
+            [moved.shape[d] for d in range(axis)]
+            + [-1]
+            + [moved.shape[d] for d in range(axis + 2, moved.ndim)]
+        )
         return cast(pt.reshape(moved, shape, ndim=arrays.ndim - 1), dtype)
     parts = [as_tensor(x) for x in arrays]
     if axis is None:
@@ -80,7 +97,9 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
 
 def _sequence(tup, name):
     if isinstance(tup, Variable):
-        raise NotImplementedError(f"np.{name} of one traced array is not supported: pass a list of arrays")
+        raise NotImplementedError(
+            f"np.{name} of one traced array is not supported: pass a list of arrays"
+        )
     return [as_tensor(x) for x in tup]
 
 
@@ -120,7 +139,7 @@ def _atleast(ndim):
         if ndim == 3 and x.ndim == 1:
             return x.dimshuffle("x", 0, "x")  # numpy: (N,) -> (1, N, 1)
         if ndim == 3 and x.ndim == 2:
-            return x.dimshuffle(0, 1, "x")    # numpy: (M, N) -> (M, N, 1)
+            return x.dimshuffle(0, 1, "x")  # numpy: (M, N) -> (M, N, 1)
         return pt.shape_padleft(x, ndim - x.ndim)
 
     def rule(*arys):
@@ -147,7 +166,9 @@ def _hstack(tup, *, dtype=None, casting="same_kind"):
 def _vstack(tup, *, dtype=None, casting="same_kind"):
     if isinstance(tup, Variable):
         return cast(_vstack_rows(tup), dtype)
-    return cast(pt.concatenate([_atleast_2d.one(x) for x in _sequence(tup, "vstack")], axis=0), dtype)
+    return cast(
+        pt.concatenate([_atleast_2d.one(x) for x in _sequence(tup, "vstack")], axis=0), dtype
+    )
 
 
 def _dstack(tup):
@@ -160,7 +181,10 @@ def _column_stack(tup):
     if isinstance(tup, Variable):
         return _column_stack_rows(tup)
     # 0-d and 1-D inputs become columns; others are stacked as they are
-    parts = [x if x.ndim >= 2 else pt.shape_padleft(x, 2 - x.ndim).T for x in _sequence(tup, "column_stack")]
+    parts = [
+        x if x.ndim >= 2 else pt.shape_padleft(x, 2 - x.ndim).T
+        for x in _sequence(tup, "column_stack")
+    ]
     return pt.concatenate(parts, axis=1)
 
 
@@ -225,7 +249,9 @@ def _rollaxis(a, axis, start=0):
     axis = int(axis) % n
     start = int(start) + n if int(start) < 0 else int(start)
     if not 0 <= start <= n:
-        raise NotImplementedError(f"np.rollaxis: start={start} is out of range")  # numpy raised already
+        raise NotImplementedError(
+            f"np.rollaxis: start={start} is out of range"
+        )  # numpy raised already
     if axis < start:
         start -= 1
     return pt.moveaxis(a, axis, start) if axis != start else a
@@ -310,8 +336,10 @@ def _splitter(even, default_axis=0, name="split"):
     def rule(ary, indices_or_sections, axis=default_axis):
         ary = as_tensor(ary)
         axis = int(axis) % ary.ndim
-        return [_slice_along(ary, axis, start, stop)
-                for start, stop in _split_bounds(ary.shape[axis], indices_or_sections, even)]
+        return [
+            _slice_along(ary, axis, start, stop)
+            for start, stop in _split_bounds(ary.shape[axis], indices_or_sections, even)
+        ]
 
     rule.__name__ = f"_{name}"
     return rule
@@ -352,7 +380,9 @@ def _insert(arr, obj, values, axis=None):
     values = pt.moveaxis(pt.shape_padleft(values, arr.ndim - values.ndim), 0, axis)
     shape = [values.shape[d] if d == axis else arr.shape[d] for d in range(arr.ndim)]
     values = pt.broadcast_to(values, shape)
-    return pt.concatenate([_slice_along(arr, axis, None, obj), values, _slice_along(arr, axis, obj, None)], axis=axis)
+    return pt.concatenate(
+        [_slice_along(arr, axis, None, obj), values, _slice_along(arr, axis, obj, None)], axis=axis
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -399,14 +429,18 @@ FUNCTIONS = {
     np.insert: _insert,
 }
 
+
 def _concatenator(name, to_piece, axis):
     """np.r_[...] / np.c_[...] of arrays and numbers (no slices or directive strings)."""
+
     def rule(index):
         items = index if isinstance(index, tuple) else (index,)
         for item in items:
             if isinstance(item, (slice, str)):
-                raise NotImplementedError(f"{type(item).__name__}s are not supported in traced code; pass "
-                                          "arrays and numbers only (np.arange(a, b) for a:b)")
+                raise NotImplementedError(
+                    f"{type(item).__name__}s are not supported in traced code; pass "
+                    "arrays and numbers only (np.arange(a, b) for a:b)"
+                )
         return pt.concatenate([to_piece(as_tensor(item)) for item in items], axis=axis)
 
     rule.__name__ = f"_{name}"
@@ -425,8 +459,12 @@ SUBSCRIPTS = {
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x; row_stack left in 2.5)
-register_if_present(FUNCTIONS, np, {
-    "row_stack": _vstack,
-    "permute_dims": _permute_dims,
-    "matrix_transpose": _matrix_transpose,
-})
+register_if_present(
+    FUNCTIONS,
+    np,
+    {
+        "row_stack": _vstack,
+        "permute_dims": _permute_dims,
+        "matrix_transpose": _matrix_transpose,
+    },
+)

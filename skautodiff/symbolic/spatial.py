@@ -5,6 +5,7 @@ row differences (never from the Gram matrix, whose cancellation would cost accur
 is not differentiable at zero distance (euclidean, minkowski: the norm at the origin) its gradient
 there is the zero subgradient, which is also the exact gradient of the zero diagonal of cdist(X, X).
 """
+
 import pytensor.tensor as pt
 import scipy.spatial.distance as ssd
 
@@ -67,33 +68,65 @@ def _canberra(a, b):
 
 # metric name -> (distance of broadcast row pairs, its keyword arguments besides the rows)
 _METRICS = {
-    "euclidean": (_euclidean, ()), "sqeuclidean": (_sqeuclidean, ()), "cityblock": (_cityblock, ()),
-    "chebyshev": (_chebyshev, ()), "minkowski": (_minkowski, ("p",)), "seuclidean": (_seuclidean, ("V",)),
-    "cosine": (_cosine, ()), "correlation": (_correlation, ()), "braycurtis": (_braycurtis, ()),
+    "euclidean": (_euclidean, ()),
+    "sqeuclidean": (_sqeuclidean, ()),
+    "cityblock": (_cityblock, ()),
+    "chebyshev": (_chebyshev, ()),
+    "minkowski": (_minkowski, ("p",)),
+    "seuclidean": (_seuclidean, ("V",)),
+    "cosine": (_cosine, ()),
+    "correlation": (_correlation, ()),
+    "braycurtis": (_braycurtis, ()),
     "canberra": (_canberra, ()),
 }
-_ALIASES = {"cblock": "cityblock", "cb": "cityblock", "c": "cityblock", "manhattan": "cityblock",
-            "eu": "euclidean", "e": "euclidean", "euclid": "euclidean", "sqe": "sqeuclidean",
-            "sqeuclid": "sqeuclidean", "chebychev": "chebyshev", "cheby": "chebyshev", "cheb": "chebyshev",
-            "ch": "chebyshev", "mi": "minkowski", "minkowsky": "minkowski", "pnorm": "minkowski",
-            "se": "seuclidean", "cos": "cosine", "co": "correlation", "corr": "correlation",
-            "bray": "braycurtis", "brayc": "braycurtis", "braycurtiss": "braycurtis", "canb": "canberra"}
+_ALIASES = {
+    "cblock": "cityblock",
+    "cb": "cityblock",
+    "c": "cityblock",
+    "manhattan": "cityblock",
+    "eu": "euclidean",
+    "e": "euclidean",
+    "euclid": "euclidean",
+    "sqe": "sqeuclidean",
+    "sqeuclid": "sqeuclidean",
+    "chebychev": "chebyshev",
+    "cheby": "chebyshev",
+    "cheb": "chebyshev",
+    "ch": "chebyshev",
+    "mi": "minkowski",
+    "minkowsky": "minkowski",
+    "pnorm": "minkowski",
+    "se": "seuclidean",
+    "cos": "cosine",
+    "co": "correlation",
+    "corr": "correlation",
+    "bray": "braycurtis",
+    "brayc": "braycurtis",
+    "braycurtiss": "braycurtis",
+    "canb": "canberra",
+}
 
 
 def _metric(function, metric, kwargs, rows):
     """(distance, its keyword arguments) for a metric name; refuses what has no rule."""
     if callable(metric):
-        raise NotImplementedError(f"scipy.spatial.distance.{function} with a Python metric function is not "
-                                  "supported; write the distance with numpy on X[:, None, :] - Y[None, :, :]")
+        raise NotImplementedError(
+            f"scipy.spatial.distance.{function} with a Python metric function is not "
+            "supported; write the distance with numpy on X[:, None, :] - Y[None, :, :]"
+        )
     name = _ALIASES.get(str(metric).lower(), str(metric).lower())
     if name not in _METRICS:
-        raise NotImplementedError(f"scipy.spatial.distance.{function}(metric={metric!r}) is not supported; "
-                                  f"supported metrics: {', '.join(sorted(_METRICS))}")
+        raise NotImplementedError(
+            f"scipy.spatial.distance.{function}(metric={metric!r}) is not supported; "
+            f"supported metrics: {', '.join(sorted(_METRICS))}"
+        )
     distance, names = _METRICS[name]
     unknown = set(kwargs) - set(names)
     if unknown:
-        raise NotImplementedError(f"scipy.spatial.distance.{function}: {', '.join(sorted(unknown))}= is not "
-                                  f"supported with metric {name!r}")
+        raise NotImplementedError(
+            f"scipy.spatial.distance.{function}: {', '.join(sorted(unknown))}= is not "
+            f"supported with metric {name!r}"
+        )
     extra = {key: _as(value) for key, value in kwargs.items()}
     if name == "seuclidean" and "V" not in extra:
         # scipy's default: the variance of each coordinate over all rows given, with ddof=1
@@ -106,7 +139,9 @@ def _metric(function, metric, kwargs, rows):
 
 def cdist(XA, XB, metric="euclidean", *, out=None, **kwargs):
     if out is not None:
-        raise NotImplementedError("scipy.spatial.distance.cdist(out=...) is not supported in traced code")
+        raise NotImplementedError(
+            "scipy.spatial.distance.cdist(out=...) is not supported in traced code"
+        )
     XA, XB = _as(XA), _as(XB)
     distance, extra = _metric("cdist", metric, kwargs, [XA, XB])
     return distance(XA[:, None, :], XB[None, :, :], **extra)
@@ -114,7 +149,9 @@ def cdist(XA, XB, metric="euclidean", *, out=None, **kwargs):
 
 def pdist(X, metric="euclidean", *, out=None, **kwargs):
     if out is not None:
-        raise NotImplementedError("scipy.spatial.distance.pdist(out=...) is not supported in traced code")
+        raise NotImplementedError(
+            "scipy.spatial.distance.pdist(out=...) is not supported in traced code"
+        )
     X = _as(X)
     distance, extra = _metric("pdist", metric, kwargs, [X])
     full = distance(X[:, None, :], X[None, :, :], **extra)

@@ -5,6 +5,7 @@ PyTensor's graph rewrites (tests compile with the fast_compile optimizer, and a 
 depend on which rewrites happen to run): logsumexp shifts by the maximum itself, log_ndtr picks
 the erfcx form in the lower tail, and so on.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import zero_grad
@@ -20,9 +21,11 @@ _LOG_HALF = float(np.log(0.5))
 
 def _ufunc(name, expression):
     """Rule for an elementwise scipy.special ufunc whose value is `expression(*inputs)`."""
+
     def rule(*args, **kwargs):
         refuse_ufunc_options(f"scipy.special.{name}", kwargs)
         return expression(*(as_tensor(a) for a in args))
+
     rule.__name__ = f"special_{name}"
     return rule
 
@@ -149,8 +152,10 @@ def polygamma(n, x, **kwargs):
     # The order n must be a known integer: the derivative order selects which function is computed.
     refuse_ufunc_options("scipy.special.polygamma", kwargs)
     if not isinstance(n, (int, np.integer)) and not (isinstance(n, np.ndarray) and n.ndim == 0):
-        raise NotImplementedError("scipy.special.polygamma: the order n must be a constant integer, "
-                                  "not a traced or array value")
+        raise NotImplementedError(
+            "scipy.special.polygamma: the order n must be a constant integer, "
+            "not a traced or array value"
+        )
     return pt.polygamma(int(n), as_tensor(x))
 
 
@@ -159,7 +164,7 @@ def gammasgn(x):
     x < 0, nan at the poles and for nan. Piecewise constant, so its gradient is 0."""
     pole = (x <= 0) & pt.eq(pt.floor(x), x) & pt.neq(x, 0)
     negative = pt.switch(pt.eq(pt.mod(pt.ceil(-x), 2), 0), 1.0, -1.0)
-    zero = pt.switch(pt.lt(pt.true_div(1.0, x), 0), -1.0, 1.0)   # +0 -> 1, -0 -> -1 (1/-0 = -inf)
+    zero = pt.switch(pt.lt(pt.true_div(1.0, x), 0), -1.0, 1.0)  # +0 -> 1, -0 -> -1 (1/-0 = -inf)
     value = pt.switch(x > 0, 1.0, pt.switch(pt.eq(x, 0), zero, negative))
     return pt.switch(pole | pt.isnan(x), np.nan, value)
 
@@ -188,21 +193,28 @@ def multigammaln(a, d):
     # log of the multivariate gamma function: sum_j gammaln(a - j/2) + d(d-1)/4 log(pi); scipy has
     # already refused a <= (d - 1)/2 when the concrete call ran
     if not isinstance(d, (int, np.integer)) and not (isinstance(d, np.ndarray) and d.ndim == 0):
-        raise NotImplementedError("scipy.special.multigammaln: the dimension d must be a constant integer")
+        raise NotImplementedError(
+            "scipy.special.multigammaln: the dimension d must be a constant integer"
+        )
     a, d = as_tensor(a), int(d)
-    return sum(pt.gammaln(a - 0.5 * j) for j in range(d)) + 0.25 * d * (d - 1) * float(np.log(np.pi))
+    return sum(pt.gammaln(a - 0.5 * j) for j in range(d)) + 0.25 * d * (d - 1) * float(
+        np.log(np.pi)
+    )
 
 
 def _order(name, expression):
     """Bessel functions of order v: PyTensor differentiates them in x only, so an order that
     depends on the parameters is refused here rather than by a cryptic error at differentiation."""
+
     def rule(v, x, **kwargs):
         refuse_ufunc_options(f"scipy.special.{name}", kwargs)
         if isinstance(v, Variable) and v.dtype.startswith("float"):
             raise NotImplementedError(
                 f"scipy.special.{name}: the order (first argument) must not be a traced float: PyTensor "
-                "has no derivative in the order; pass it as a constant or an integer array")
+                "has no derivative in the order; pass it as a constant or an integer array"
+            )
         return expression(as_tensor(v), as_tensor(x))
+
     rule.__name__ = f"special_{name}"
     return rule
 
@@ -241,7 +253,7 @@ FUNCTIONS = {
     sc.multigammaln: multigammaln,
     sc.j0: _ufunc("j0", pt.j0),
     sc.j1: _ufunc("j1", pt.j1),
-    sc.jv: _order("jv", pt.jv),          # scipy.special.jn is jv
+    sc.jv: _order("jv", pt.jv),  # scipy.special.jn is jv
     sc.i0: _ufunc("i0", pt.i0),
     sc.i1: _ufunc("i1", pt.i1),
     sc.iv: _order("iv", pt.iv),

@@ -9,6 +9,7 @@ outside the support; nan where a parameter is invalid (scipy's `badvalue`). Poin
 support are replaced by a point inside before the log-density is evaluated, so the branch that
 switch() discards cannot leak a nan into the gradient of the parameters.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.ifelse import ifelse
@@ -22,8 +23,6 @@ from .special import gammaincc, log_ndtr, ndtr, xlog1py, xlogy
 _LOG_2PI = float(np.log(2 * np.pi))
 _LOG_PI = float(np.log(np.pi))
 _LOG_2 = float(np.log(2.0))
-
-
 
 
 def _bind(method, names, defaults, args, kwargs):
@@ -77,7 +76,9 @@ def _continuous(dist, method, shapes, standard, valid=None, support=None, inside
             value = standard(z, *params)
         else:
             within = support(z, *params)
-            value = pt.switch(within | pt.isnan(z), standard(pt.switch(within, z, inside), *params), -np.inf)
+            value = pt.switch(
+                within | pt.isnan(z), standard(pt.switch(within, z, inside), *params), -np.inf
+            )
         if subtract_log_scale:
             value = value - pt.log(scale)
         return pt.switch(ok, value, np.nan)
@@ -110,8 +111,12 @@ def _t_logpdf(z, df):
     # scipy switches to the normal density at df = inf, where the gammaln difference is inf - inf.
     infinite = pt.isinf(df)
     df = pt.switch(infinite, 1.0, df)
-    t = (pt.gammaln(0.5 * (df + 1.0)) - pt.gammaln(0.5 * df) - 0.5 * (pt.log(df) + _LOG_PI)
-         - 0.5 * (df + 1.0) * pt.log1p(z * z / df))
+    t = (
+        pt.gammaln(0.5 * (df + 1.0))
+        - pt.gammaln(0.5 * df)
+        - 0.5 * (pt.log(df) + _LOG_PI)
+        - 0.5 * (df + 1.0) * pt.log1p(z * z / df)
+    )
     return pt.switch(infinite, _norm_logpdf(z), t)
 
 
@@ -159,31 +164,42 @@ def _t_cdf(z, df):
     centre = 0.5 + 0.5 * pt.sign(zn) * pt.betainc(0.5, 0.5 * df, zn * zn / (df + zn * zn))
     tail = 0.5 * pt.betainc(0.5 * df, 0.5, df / (df + zt * zt))
     tail = pt.switch(zt < 0, tail, 1.0 - tail)
-    return pt.switch(infinite, 0.5 * pt.erfc(-z * float(np.sqrt(0.5))), pt.switch(near, centre, tail))
+    return pt.switch(
+        infinite, 0.5 * pt.erfc(-z * float(np.sqrt(0.5))), pt.switch(near, centre, tail)
+    )
 
 
 def _laplace_cdf(z):
-    return pt.switch(z < 0, 0.5 * pt.exp(pt.minimum(z, 0.0)), 1.0 - 0.5 * pt.exp(-pt.maximum(z, 0.0)))
+    return pt.switch(
+        z < 0, 0.5 * pt.exp(pt.minimum(z, 0.0)), 1.0 - 0.5 * pt.exp(-pt.maximum(z, 0.0))
+    )
 
 
 def _on_half_line(f):
     """A cdf of a variable >= 0: 0 below the support, f at points of it (given a point inside)."""
+
     def cdf(z, *params):
         return pt.switch(z > 0, f(pt.switch(z > 0, z, 1.0), *params), 0.0)
+
     return cdf
 
 
 def _survival_on_half_line(f):
     """The survival function of a variable >= 0: 1 below the support."""
+
     def sf(z, *params):
         return pt.switch(z > 0, f(pt.switch(z > 0, z, 1.0), *params), 1.0)
+
     return sf
 
 
 def _on_unit_interval(f, above):
     def cdf(z, *params):
         inside = (z > 0) & (z < 1)
-        return pt.switch(inside, f(pt.switch(inside, z, 0.5), *params), pt.switch(z >= 1, above, 1.0 - above))
+        return pt.switch(
+            inside, f(pt.switch(inside, z, 0.5), *params), pt.switch(z >= 1, above, 1.0 - above)
+        )
+
     return cdf
 
 
@@ -195,9 +211,15 @@ def _chi2_logpdf(z, df):
 def _counting_cdf(upper):
     """poisson.cdf (upper=False) and .sf (upper=True): the regularised incomplete gamma functions
     at floor(k) + 1, as scipy's pdtr/pdtrc; below the support the cdf is 0 and the sf 1."""
+
     def rule(*args, **kwargs):
-        k, mu, loc = _bind(f"scipy.stats.poisson.{'sf' if upper else 'cdf'}", ("k", "mu", "loc"),
-                           {"loc": 0.0}, args, kwargs)
+        k, mu, loc = _bind(
+            f"scipy.stats.poisson.{'sf' if upper else 'cdf'}",
+            ("k", "mu", "loc"),
+            {"loc": 0.0},
+            args,
+            kwargs,
+        )
         k = pt.floor(k - loc)
         inside = k >= 0
         a = pt.switch(inside, k + 1.0, 1.0)
@@ -226,6 +248,7 @@ def _dirichlet_pdf(x, alpha):
 
 
 # ---------------------------------------------------------------- multivariate normal
+
 
 def _static_length_one(var):
     # The engine compiles per pattern of length-1 axes, so a length that is statically 1 is
@@ -256,15 +279,19 @@ def _nonsingular(cov):
     else:
         spectrum = pt.atleast_1d(cov)
     full_rank = pt.min(spectrum) > _SINGULAR_CUTOFF * pt.max(pt.abs(spectrum))
-    return Assert("scipy.stats.multivariate_normal with allow_singular=True: this covariance is singular, "
-                  "which traced code does not support (a pseudo-determinant); add a small ridge, "
-                  "e.g. cov + 1e-9 * np.eye(d)")(cov, full_rank)
+    return Assert(
+        "scipy.stats.multivariate_normal with allow_singular=True: this covariance is singular, "
+        "which traced code does not support (a pseudo-determinant); add a small ridge, "
+        "e.g. cov + 1e-9 * np.eye(d)"
+    )(cov, full_rank)
 
 
 def _mvn_logpdf(x, mean=None, cov=1, allow_singular=False):
     if isinstance(cov, st.Covariance):
-        raise NotImplementedError("scipy.stats.multivariate_normal.logpdf: Covariance objects are "
-                                  "not supported; pass the covariance matrix")
+        raise NotImplementedError(
+            "scipy.stats.multivariate_normal.logpdf: Covariance objects are "
+            "not supported; pass the covariance matrix"
+        )
     x = as_tensor(x)
     cov = as_tensor(cov)
     if allow_singular:
@@ -305,8 +332,10 @@ def _mvn_pdf(x, mean=None, cov=1, allow_singular=False):
 def _mvn_entropy(mean=None, cov=1):
     # 0.5 log det(2 pi e cov); the dimension comes from mean when cov is a scalar or a diagonal
     if isinstance(cov, st.Covariance):
-        raise NotImplementedError("scipy.stats.multivariate_normal.entropy: Covariance objects are "
-                                  "not supported; pass the covariance matrix")
+        raise NotImplementedError(
+            "scipy.stats.multivariate_normal.entropy: Covariance objects are "
+            "not supported; pass the covariance matrix"
+        )
     cov = as_tensor(cov)
     d = as_tensor(mean).shape[0] if mean is not None and as_tensor(mean).ndim == 1 else None
     if cov.ndim == 0:
@@ -325,69 +354,132 @@ _NORM_LOGPDF = _continuous(st.norm, "logpdf", (), _norm_logpdf)
 _T_LOGPDF = _continuous(st.t, "logpdf", ("df",), _t_logpdf, valid=lambda df: df > 0)
 _T_CDF = _continuous(st.t, "cdf", ("df",), _t_cdf, valid=lambda df: df > 0)
 _LAPLACE_LOGPDF = _continuous(st.laplace, "logpdf", (), lambda z: -pt.abs(z) - _LOG_2)
-_GAMMA_LOGPDF = _continuous(st.gamma, "logpdf", ("a",), lambda z, a: xlogy(a - 1.0, z) - z - pt.gammaln(a),
-                            valid=lambda a: a > 0, support=lambda z, a: z >= 0, inside=1.0)
-_BETA_LOGPDF = _continuous(st.beta, "logpdf", ("a", "b"),
-                           lambda z, a, b: xlog1py(b - 1.0, -z) + xlogy(a - 1.0, z) - pts.betaln(a, b),
-                           valid=lambda a, b: (a > 0) & (b > 0), support=lambda z, a, b: (z >= 0) & (z <= 1),
-                           inside=0.5)
-_CHI2_LOGPDF = _continuous(st.chi2, "logpdf", ("df",), _chi2_logpdf, valid=lambda df: df > 0,
-                           support=lambda z, df: z >= 0, inside=1.0)
-_EXPON_LOGPDF = _continuous(st.expon, "logpdf", (), lambda z: -z, support=lambda z: z >= 0, inside=1.0)
-_POISSON_LOGPMF = _discrete(st.poisson, ("mu",), lambda k, mu: xlogy(k, mu) - pt.gammaln(k + 1.0) - mu,
-                            valid=lambda mu: mu >= 0, support=lambda k, mu: k >= 0)
-_BINOM_LOGPMF = _discrete(st.binom, ("n", "p"), _binom_logpmf,
-                          valid=lambda n, p: (n >= 0) & _is_integer(n) & _probability(p),
-                          support=lambda k, n, p: (k >= 0) & (k <= n))
-_BERNOULLI_LOGPMF = _discrete(st.bernoulli, ("p",), lambda k, p: _binom_logpmf(k, 1.0, p),
-                              valid=_probability, support=lambda k, p: (k >= 0) & (k <= 1))
+_GAMMA_LOGPDF = _continuous(
+    st.gamma,
+    "logpdf",
+    ("a",),
+    lambda z, a: xlogy(a - 1.0, z) - z - pt.gammaln(a),
+    valid=lambda a: a > 0,
+    support=lambda z, a: z >= 0,
+    inside=1.0,
+)
+_BETA_LOGPDF = _continuous(
+    st.beta,
+    "logpdf",
+    ("a", "b"),
+    lambda z, a, b: xlog1py(b - 1.0, -z) + xlogy(a - 1.0, z) - pts.betaln(a, b),
+    valid=lambda a, b: (a > 0) & (b > 0),
+    support=lambda z, a, b: (z >= 0) & (z <= 1),
+    inside=0.5,
+)
+_CHI2_LOGPDF = _continuous(
+    st.chi2,
+    "logpdf",
+    ("df",),
+    _chi2_logpdf,
+    valid=lambda df: df > 0,
+    support=lambda z, df: z >= 0,
+    inside=1.0,
+)
+_EXPON_LOGPDF = _continuous(
+    st.expon, "logpdf", (), lambda z: -z, support=lambda z: z >= 0, inside=1.0
+)
+_POISSON_LOGPMF = _discrete(
+    st.poisson,
+    ("mu",),
+    lambda k, mu: xlogy(k, mu) - pt.gammaln(k + 1.0) - mu,
+    valid=lambda mu: mu >= 0,
+    support=lambda k, mu: k >= 0,
+)
+_BINOM_LOGPMF = _discrete(
+    st.binom,
+    ("n", "p"),
+    _binom_logpmf,
+    valid=lambda n, p: (n >= 0) & _is_integer(n) & _probability(p),
+    support=lambda k, n, p: (k >= 0) & (k <= n),
+)
+_BERNOULLI_LOGPMF = _discrete(
+    st.bernoulli,
+    ("p",),
+    lambda k, p: _binom_logpmf(k, 1.0, p),
+    valid=_probability,
+    support=lambda k, p: (k >= 0) & (k <= 1),
+)
 
-FUNCTIONS = dict([
-    _NORM_LOGPDF,
-    _exp_of(_NORM_LOGPDF, "pdf"),
-    _continuous(st.norm, "logcdf", (), log_ndtr),
-    _continuous(st.norm, "logsf", (), lambda z: log_ndtr(-z)),
-    _continuous(st.norm, "cdf", (), ndtr),
-    _continuous(st.norm, "sf", (), lambda z: ndtr(-z)),
-    _T_LOGPDF,
-    _exp_of(_T_LOGPDF, "pdf"),
-    _T_CDF,
-    _log_of(_T_CDF, "logcdf"),
-    _continuous(st.t, "sf", ("df",), lambda z, df: _t_cdf(-z, df), valid=lambda df: df > 0),
-    _LAPLACE_LOGPDF,
-    _exp_of(_LAPLACE_LOGPDF, "pdf"),
-    _continuous(st.laplace, "cdf", (), _laplace_cdf),
-    _continuous(st.laplace, "sf", (), lambda z: _laplace_cdf(-z)),
-    _GAMMA_LOGPDF,
-    _exp_of(_GAMMA_LOGPDF, "pdf"),
-    _continuous(st.gamma, "cdf", ("a",), _on_half_line(lambda z, a: pt.gammainc(a, z)), valid=lambda a: a > 0),
-    _continuous(st.gamma, "sf", ("a",), _survival_on_half_line(lambda z, a: gammaincc(a, z)),
-                valid=lambda a: a > 0),
-    _BETA_LOGPDF,
-    _exp_of(_BETA_LOGPDF, "pdf"),
-    _continuous(st.beta, "cdf", ("a", "b"), _on_unit_interval(lambda z, a, b: pt.betainc(a, b, z), above=1.0),
-                valid=lambda a, b: (a > 0) & (b > 0)),
-    _CHI2_LOGPDF,
-    _exp_of(_CHI2_LOGPDF, "pdf"),
-    _continuous(st.chi2, "cdf", ("df",), _on_half_line(lambda z, df: pt.gammainc(0.5 * df, 0.5 * z)),
-                valid=lambda df: df > 0),
-    _continuous(st.chi2, "sf", ("df",), _survival_on_half_line(lambda z, df: gammaincc(0.5 * df, 0.5 * z)),
-                valid=lambda df: df > 0),
-    _EXPON_LOGPDF,
-    _exp_of(_EXPON_LOGPDF, "pdf"),
-    _continuous(st.expon, "cdf", (), _on_half_line(lambda z: -pt.expm1(-z))),
-    _continuous(st.expon, "sf", (), lambda z: pt.exp(-pt.maximum(z, 0.0))),
-    _POISSON_LOGPMF,
-    _exp_of(_POISSON_LOGPMF, "pmf"),
-    _counting_cdf(upper=False),
-    _counting_cdf(upper=True),
-    _BINOM_LOGPMF,
-    _exp_of(_BINOM_LOGPMF, "pmf"),
-    _BERNOULLI_LOGPMF,
-    _exp_of(_BERNOULLI_LOGPMF, "pmf"),
-    ((st.dirichlet, "logpdf"), _dirichlet_logpdf),
-    ((st.dirichlet, "pdf"), _dirichlet_pdf),
-    ((st.multivariate_normal, "logpdf"), _mvn_logpdf),
-    ((st.multivariate_normal, "pdf"), _mvn_pdf),
-    ((st.multivariate_normal, "entropy"), _mvn_entropy),
-])
+FUNCTIONS = dict(
+    [
+        _NORM_LOGPDF,
+        _exp_of(_NORM_LOGPDF, "pdf"),
+        _continuous(st.norm, "logcdf", (), log_ndtr),
+        _continuous(st.norm, "logsf", (), lambda z: log_ndtr(-z)),
+        _continuous(st.norm, "cdf", (), ndtr),
+        _continuous(st.norm, "sf", (), lambda z: ndtr(-z)),
+        _T_LOGPDF,
+        _exp_of(_T_LOGPDF, "pdf"),
+        _T_CDF,
+        _log_of(_T_CDF, "logcdf"),
+        _continuous(st.t, "sf", ("df",), lambda z, df: _t_cdf(-z, df), valid=lambda df: df > 0),
+        _LAPLACE_LOGPDF,
+        _exp_of(_LAPLACE_LOGPDF, "pdf"),
+        _continuous(st.laplace, "cdf", (), _laplace_cdf),
+        _continuous(st.laplace, "sf", (), lambda z: _laplace_cdf(-z)),
+        _GAMMA_LOGPDF,
+        _exp_of(_GAMMA_LOGPDF, "pdf"),
+        _continuous(
+            st.gamma,
+            "cdf",
+            ("a",),
+            _on_half_line(lambda z, a: pt.gammainc(a, z)),
+            valid=lambda a: a > 0,
+        ),
+        _continuous(
+            st.gamma,
+            "sf",
+            ("a",),
+            _survival_on_half_line(lambda z, a: gammaincc(a, z)),
+            valid=lambda a: a > 0,
+        ),
+        _BETA_LOGPDF,
+        _exp_of(_BETA_LOGPDF, "pdf"),
+        _continuous(
+            st.beta,
+            "cdf",
+            ("a", "b"),
+            _on_unit_interval(lambda z, a, b: pt.betainc(a, b, z), above=1.0),
+            valid=lambda a, b: (a > 0) & (b > 0),
+        ),
+        _CHI2_LOGPDF,
+        _exp_of(_CHI2_LOGPDF, "pdf"),
+        _continuous(
+            st.chi2,
+            "cdf",
+            ("df",),
+            _on_half_line(lambda z, df: pt.gammainc(0.5 * df, 0.5 * z)),
+            valid=lambda df: df > 0,
+        ),
+        _continuous(
+            st.chi2,
+            "sf",
+            ("df",),
+            _survival_on_half_line(lambda z, df: gammaincc(0.5 * df, 0.5 * z)),
+            valid=lambda df: df > 0,
+        ),
+        _EXPON_LOGPDF,
+        _exp_of(_EXPON_LOGPDF, "pdf"),
+        _continuous(st.expon, "cdf", (), _on_half_line(lambda z: -pt.expm1(-z))),
+        _continuous(st.expon, "sf", (), lambda z: pt.exp(-pt.maximum(z, 0.0))),
+        _POISSON_LOGPMF,
+        _exp_of(_POISSON_LOGPMF, "pmf"),
+        _counting_cdf(upper=False),
+        _counting_cdf(upper=True),
+        _BINOM_LOGPMF,
+        _exp_of(_BINOM_LOGPMF, "pmf"),
+        _BERNOULLI_LOGPMF,
+        _exp_of(_BERNOULLI_LOGPMF, "pmf"),
+        ((st.dirichlet, "logpdf"), _dirichlet_logpdf),
+        ((st.dirichlet, "pdf"), _dirichlet_pdf),
+        ((st.multivariate_normal, "logpdf"), _mvn_logpdf),
+        ((st.multivariate_normal, "pdf"), _mvn_pdf),
+        ((st.multivariate_normal, "entropy"), _mvn_entropy),
+    ]
+)

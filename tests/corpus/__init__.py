@@ -4,6 +4,7 @@ Importing this package registers every entry in ``ENTRIES`` (see ``harness.py`` 
 and the finite-difference oracle). Each theme module is written the way practitioners write
 losses: ``import numpy as np`` and ``scipy.special`` / ``scipy.stats`` / ``scipy.linalg``.
 """
+
 from .harness import ENTRIES, Call, Entry, case
 
 from . import (  # noqa: F401 (imported for their registrations)
