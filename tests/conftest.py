@@ -23,6 +23,8 @@ SLICED_SUITES = {
     "test_symbolic_scipy.py",
     "test_symbolic_linalg.py",
     "test_printing.py",
+    "test_rewrites.py",
+    "test_docs.py",
 }
 
 

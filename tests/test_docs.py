@@ -116,9 +116,7 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
         assert (out / f"{page}.html").is_file()
 
 
-@pytest.mark.parametrize(
-    "module", ["skautodiff.api", "skautodiff.optimize", "skautodiff.printing.formulas"]
-)
+@pytest.mark.parametrize("module", ["skautodiff.api", "skautodiff.optimize"])
 def test_docstring_examples_print_what_they_show(module):
     """The Examples sections of the API reference are run, and their output compared."""
     import doctest
