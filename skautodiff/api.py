@@ -8,7 +8,7 @@ import inspect
 
 import numpy as np
 
-from . import pytree
+from . import backends, pytree
 from .compile import Call, free
 from .trace import aligned, parameters, resolve_callable
 
@@ -39,11 +39,15 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
 
 
 class _Wrapper:
-    """Common parts: the wrapped function, method binding, eager tracing on example args."""
+    """Common parts: the wrapped function, method binding, eager tracing on example args.
 
-    def __init__(self, fn, example_args=None, wrt=None):
+    `backend` is "c" (PyTensor's C backend) or "jax" (PyTensor's JAX linker; see doc/backends.md).
+    """
+
+    def __init__(self, fn, example_args=None, wrt=None, backend="c"):
         functools.update_wrapper(self, fn, updated=())
         self.fn, self.wrt = fn, wrt
+        self.backend = backends.check(backend)
         self._last = None
         # Named or positional wrt does not depend on the call's arguments: resolve it once.
         self._wrt = _wrt_names(fn, wrt) if wrt is not None else None
@@ -53,12 +57,12 @@ class _Wrapper:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return type(self)(self.fn.__get__(obj, objtype), wrt=self.wrt)
+        return type(self)(self.fn.__get__(obj, objtype), wrt=self.wrt, backend=self.backend)
 
     def _call(self, kind, args, kwargs, extra=()):
         names, single = self._wrt if self._wrt is not None else _wrt_names(self.fn, self.wrt, args, kwargs)
         call = Call(self.fn, args, kwargs, set(names or ()))
-        entry, outs = call.run(kind, extra)
+        entry, outs = call.run(kind, extra, self.backend)
         self._last = (entry, names)
         return call, entry, outs, names, single
 
@@ -108,15 +112,15 @@ def _like(leaf, grad):
 class Function(_Wrapper):
     """`fn` compiled: same outputs as calling it natively."""
 
-    def __init__(self, fn, example_args=None):
-        super().__init__(fn, example_args)
+    def __init__(self, fn, example_args=None, backend="c"):
+        super().__init__(fn, example_args, backend=backend)
 
     def __get__(self, obj, objtype=None):
-        return self if obj is None else Function(self.fn.__get__(obj, objtype))
+        return self if obj is None else Function(self.fn.__get__(obj, objtype), backend=self.backend)
 
     def __call__(self, *args, **kwargs):
         call = Call(self.fn, args, kwargs, set())
-        entry, outs = call.run("value")
+        entry, outs = call.run("value", backend=self.backend)
         self._last = (entry, None)
         return entry.values(outs)
 
@@ -154,7 +158,7 @@ class HessianVector(_Wrapper):
             raise ValueError(f"vectors must be shaped like {', '.join(names)}: expected "
                              f"{len(wrt_leaves)} arrays, got {len(extra)}")
         extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
-        entry, outs = call.run("hvp", extra)
+        entry, outs = call.run("hvp", extra, self.backend)
         self._last = (entry, names)
         return self._grads(call, entry, outs, names, single)
 
@@ -165,20 +169,24 @@ def _as(vector, leaf):
     return aligned(np.asarray(vector, dtype=dtype if dtype.kind == "f" else np.float64))
 
 
-def value_and_grad(fn, wrt=None):
+def value_and_grad(fn, wrt=None, backend="c"):
     """A function returning (fn(*args), gradient w.r.t. `wrt`), compiled."""
-    return ValueAndGrad(fn, wrt=wrt)
+    return ValueAndGrad(fn, wrt=wrt, backend=backend)
 
 
-def function(fn):
-    """Decorator: compile `fn` (also on methods)."""
-    return Function(fn)
+def function(fn=None, *, backend="c"):
+    """Decorator: compile `fn` (also on methods); `@function(backend="jax")` for JAX."""
+    if fn is None:
+        return lambda f: Function(f, backend=backend)
+    return Function(fn, backend=backend)
 
 
-def gradient(wrt=None):
+def gradient(wrt=None, backend="c"):
     """Decorator factory: `@gradient(wrt="w")` turns fn into its gradient."""
+    backends.check(backend)
+
     def decorate(fn):
-        return Gradient(fn, wrt=wrt)
+        return Gradient(fn, wrt=wrt, backend=backend)
     return decorate
 
 

@@ -170,21 +170,29 @@ class Entry:
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
-    def function(self, kind):
-        key = (kind, os.environ.get("SKAUTODIFF_MODE", "c"))
+    def function(self, kind, backend="c"):
+        key = (kind, backend, os.environ.get("SKAUTODIFF_MODE", "c"))
         fn = self._functions.get(key)
         if fn is None:
             with _lock:   # another thread may have compiled it meanwhile
                 fn = self._functions.get(key)
                 if fn is None:
-                    fn = self._functions[key] = self._build(kind)
+                    fn = self._functions[key] = self._build(kind, backend)
         return fn
 
-    def _build(self, kind):
+    def _build(self, kind, backend="c"):
         """Copies of the C function, or (tiering) a Tiered function on the Python tier whose C
-        tier compiles in the background."""
+        tier compiles in the background; on the JAX backend, one jitted function."""
         inputs, outputs = self._graph(kind)
         _stats["compiles"] += 1
+        if backend == "jax":
+            from .backends import jax as jax_backend
+            label = f"{kind.replace('_', ' ')} of {self._name()}"
+            if not jax_backend.has_sparse(inputs):
+                return jax_backend.Compiled(inputs, outputs, label)
+            warnings.warn(f'skautodiff: {label} takes a scipy.sparse matrix, which PyTensor\'s JAX linker '
+                          'cannot take; it runs on the C backend (backend="c") instead', UserWarning,
+                          stacklevel=2)
         if not tiers.enabled():
             return Copies(self._compile(kind, inputs, outputs, "C"))
         first = Copies(self._compile(kind, inputs, outputs, "Python"), "Python")
@@ -256,9 +264,9 @@ class Entry:
             values.append(aligned(np.asarray(value, dtype=outer.var.dtype)))
         return values
 
-    def run(self, kind, values, fresh=False):
+    def run(self, kind, values, fresh=False, backend="c"):
         """Outputs of the compiled `kind` for input values; GuardFailed when a guard fails."""
-        fn = self.function(kind)
+        fn = self.function(kind, backend)
         try:
             outs = fn(*values)
         except Exception:
@@ -324,11 +332,11 @@ class Call:
         signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
 
-    def run(self, kind, extra=()):
+    def run(self, kind, extra=(), backend="c"):
         """(entry, compiled outputs), tracing when no cached trace's guards hold. A function with
         side effects then runs natively once, after the compiled call has read the outer state
         it depends on: its prints, appends and writes happen once per call, as in plain Python."""
-        entry, outs = self._run(kind, extra)
+        entry, outs = self._run(kind, extra, backend)
         if entry.trace.side_effects:
             self.run_natively(entry.trace)
         return entry, outs
@@ -339,15 +347,15 @@ class Call:
             args, kwargs = pytree.tree_map(_copy, (args, kwargs))
         self.fn(*args, **kwargs)
 
-    def _run(self, kind, extra):
+    def _run(self, kind, extra, backend):
         entries = _cache.get(self.key, ())
         tried = len(entries)   # entries are only ever appended: later ones are new
-        found = self._cached(entries[:tried], kind, extra)
+        found = self._cached(entries[:tried], kind, extra, backend)
         if found is not None:
             return found
         with _lock:   # one thread traces; others asking meanwhile find its entry here
             entries = _cache.setdefault(self.key, [])
-            found = self._cached(entries[tried:], kind, extra)
+            found = self._cached(entries[tried:], kind, extra, backend)
             if found is not None:
                 return found
             start = time.perf_counter()
@@ -359,17 +367,17 @@ class Call:
         if entry.trace.side_effects:
             _log_side_effects(self.func, entry.trace.side_effects)
         try:
-            return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True)
+            return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True, backend=backend)
         except GuardFailed:
             raise RuntimeError("internal error: a fresh trace's guards fail on the values it was "
                                "traced with; please report this function") from None
 
-    def _cached(self, entries, kind, extra):
+    def _cached(self, entries, kind, extra, backend):
         """(entry, outputs) from the first of `entries` whose guards hold, else None."""
         for entry in entries:
             if all(g.holds(self) for g in entry.trace.value_guards):
                 try:
-                    return entry, entry.run(kind, entry.inputs(self) + list(extra))
+                    return entry, entry.run(kind, entry.inputs(self) + list(extra), backend=backend)
                 except GuardFailed:
                     continue
         return None

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 
-from . import pytree
+from . import backends, pytree
 from .api import HessianVector, _wrt_names
 from .compile import Call, GuardFailed, free
 from .trace import resolve_callable
@@ -163,8 +163,9 @@ class _Objective:
     after one overflowing trial step), so the fit ends there, one rule for all.
     """
 
-    def __init__(self, fn, wrt, x0, call_args, uses_gradient):
+    def __init__(self, fn, wrt, x0, call_args, uses_gradient, backend="c"):
         self.fn, self.wrt, self.call_args = fn, wrt, call_args
+        self.backend = backend
         self.uses_gradient = uses_gradient
         self.x0_leaves = [np.asarray(leaf) for leaf in pytree.flatten(x0)[0]]
         self.sizes = np.cumsum([0] + [leaf.size for leaf in self.x0_leaves])
@@ -216,16 +217,23 @@ class _Objective:
             for i, leaf in zip(indices, leaves):
                 values[i] = leaf
             try:
-                outs = entry.run("value_and_grad", values)
+                outs = entry.run("value_and_grad", values, backend=self.backend)
                 return float(outs[0]), _concat(outs[1:])
             except GuardFailed:
                 self.fast = None
         args, kwargs = self.call_args(leaves)
         call = Call(self.fn, args, kwargs, set(_wrt_names(self.fn, self.wrt, args, kwargs)[0]))
-        entry, outs = call.run("value_and_grad")
+        entry, outs = call.run("value_and_grad", backend=self.backend)
         # (a function with side effects goes through call.run each time: it runs natively too)
-        self.fast = None if entry.trace.side_effects else (entry, entry.inputs(call), call.wrt_indices)
+        self.fast = None if entry.trace.side_effects else (entry, self._placed(entry, entry.inputs(call)),
+                                                            call.wrt_indices)
         return float(outs[0]), _concat(outs[1:])
+
+    def _placed(self, entry, values):
+        """The fast path's input values; on the JAX backend on the device, transferred once for the
+        fit (only the parameter leaves, replaced at each evaluation, cross again)."""
+        to_device = getattr(entry.function("value_and_grad", self.backend), "to_device", None)
+        return to_device(values) if to_device is not None else values
 
 
 def _float(dtype):
@@ -239,7 +247,7 @@ def _concat(arrays):
 
 
 def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=None, options=None,
-             callback=None, wrt=0):
+             callback=None, wrt=0, backend="c"):
     """scipy.optimize.minimize over a pytree `x0` (the argument `wrt` of fn, first by default).
 
     Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Every method of
@@ -250,8 +258,10 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     evaluated. Parameters in float32 (or float16) that stop before the gradient meets the
     tolerance (float32 rounding stalls the line search on unscaled data) are refined in float64,
     from where they stopped, with the float arguments cast to float64; `x` keeps x0's dtypes.
-    `callback(params)` receives the parameters shaped like x0.
+    `callback(params)` receives the parameters shaped like x0. `backend` is "c" (PyTensor's C
+    backend) or "jax" (PyTensor's JAX linker: the arguments other than x0 go to the device once).
     """
+    backend = backends.check(backend)
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")
@@ -260,7 +270,7 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     uses = _method_uses(method, bounds)
     x_flat, unravel = pytree.ravel(x0)
     problem = _Problem(fn, wrt, method, uses, _flat_bounds(bounds, x0), tol, dict(options or {}),
-                       callback, unravel)
+                       callback, unravel, backend)
     try:
         with scipy_blas_single_thread():
             result = problem.solve(x0, x_flat, args, kwargs)
@@ -278,8 +288,9 @@ class _Problem:
     """One minimize call: runs scipy from a starting point (solve), then, for float32, again in
     float64 where float32 stopped short (refine)."""
 
-    def __init__(self, fn, wrt, method, uses, bounds, tol, options, callback, unravel):
+    def __init__(self, fn, wrt, method, uses, bounds, tol, options, callback, unravel, backend="c"):
         self.fn, self.wrt, self.method, self.uses = fn, wrt, method, uses
+        self.backend = backend
         self.bounds, self.tol, self.options = bounds, tol, options
         self.callback, self.unravel = callback, unravel
         self.objective = None
@@ -295,10 +306,10 @@ class _Problem:
                 return args, {**kwargs, wrt: params}
             return (*args[:wrt], params, *args[wrt:]), kwargs
 
-        objective = self.objective = _Objective(fn, wrt, x0, call_args, self.uses != "value")
+        objective = self.objective = _Objective(fn, wrt, x0, call_args, self.uses != "value", self.backend)
         extra = {"jac": True} if self.uses != "value" else {}
         if self.uses in ("hessp", "hess"):
-            hv = HessianVector(fn, wrt=wrt)
+            hv = HessianVector(fn, wrt=wrt, backend=self.backend)
             vectors = pytree.ravel(x0)[1]
 
             def hessp(flat, p):
@@ -390,19 +401,19 @@ def _to_float64(leaf):
     return np.float64(leaf) if isinstance(leaf, np.floating) else leaf.astype(np.float64)
 
 
-def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), **scipy_options):
+def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), backend="c", **scipy_options):
     """Minimise fn(*init_args, *args) over init_args with L-BFGS-B; returns them optimised.
 
     `init_args` is a list of starting values (arrays, scalars or pytrees) for fn's first
     parameters; the result is a list with the same structure. `bounds` is a matching list of
     per-leaf (lo, hi) pairs (or None); other keywords are scipy's L-BFGS-B options. A fit that
-    does not converge warns (OptimizeWarning) with scipy's reason.
+    does not converge warns (OptimizeWarning) with scipy's reason. `backend`: as minimize's.
     """
     def joint(params, *rest):
         return fn(*params, *rest)
 
     result = minimize(joint, list(init_args), args=tuple(args), method="L-BFGS-B", bounds=bounds,
-                      options=scipy_options or None)
+                      options=scipy_options or None, backend=backend)
     if not result.success:
         warnings.warn(f"fmin_l_bfgs_b did not converge: {result.message}", scipy.optimize.OptimizeWarning,
                       stacklevel=2)
