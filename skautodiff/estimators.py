@@ -64,6 +64,7 @@ class AutodiffEstimator(BaseEstimator):
     warm_start = False
     random_state = None
     verbose = 0
+    backend = "c"
 
     # ----------------------------------------------------------------- the user's functions
 
@@ -152,7 +153,7 @@ class AutodiffEstimator(BaseEstimator):
         with _compile_messages(self.verbose):
             result = minimize(
                 loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
-                tol=tol, options=options, callback=progress,
+                tol=tol, options=options, callback=progress, backend=self.backend,
             )
         self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
         self.loss_ = float(result.fun)
@@ -294,13 +295,16 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Seeds the ``rng`` given to ``init_params``.
     verbose : int, default 0
         1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU;
+        needs ``pip install "skautodiff[jax]"``). See doc/backends.md.
     """
 
     predict_fn = None
 
     def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
                  optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
-                 random_state=None, verbose=0):
+                 random_state=None, verbose=0, backend="c"):
         self._set_functions(loss=loss, init_params=init_params, predict_fn=predict_fn)
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -310,6 +314,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.backend = backend
 
     def _encode_target(self, X, y):
         return y.astype(X.dtype, copy=False)
@@ -346,7 +351,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     def __init__(self, loss=None, init_params=None, decision_fn=None, proba_fn=None,
                  target_encoding="index", loss_kwargs=None, optimizer="L-BFGS-B", max_iter=1000,
-                 tol=None, bounds=None, warm_start=False, random_state=None, verbose=0):
+                 tol=None, bounds=None, warm_start=False, random_state=None, verbose=0, backend="c"):
         self._set_functions(loss=loss, init_params=init_params, decision_fn=decision_fn,
                             proba_fn=proba_fn)
         self.target_encoding = target_encoding
@@ -358,6 +363,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.backend = backend
 
     def _example_target(self, X):
         """Targets as the loss receives them (for tracing formulas), all of the first class."""

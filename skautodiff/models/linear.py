@@ -34,13 +34,14 @@ class LogisticRegression(_LinearCoefficients, AutodiffClassifier):
     target_encoding = "onehot"
 
     def __init__(self, C=1.0, fit_intercept=True, max_iter=1000, tol=None, warm_start=False,
-                 verbose=0):
+                 verbose=0, backend="c"):
         self.C = C
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
         self.verbose = verbose
+        self.backend = backend
 
     def init_params(self, X, y, rng):
         n_classes = y.shape[1]
@@ -67,11 +68,12 @@ class Ridge(_LinearCoefficients, AutodiffRegressor):
     """Least squares with an L2 penalty: ``sklearn.linear_model.Ridge``'s objective,
     ``||y - Xw - b||^2 + alpha ||w||^2`` (weighted), divided by the total weight."""
 
-    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None):
+    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None, backend="c"):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
 
     def init_params(self, X, y, rng):
         return linear_init(X, 1, self.fit_intercept)
@@ -89,11 +91,12 @@ class PoissonRegressor(_LinearCoefficients, AutodiffRegressor):
     """Poisson regression with a log link: ``sklearn.linear_model.PoissonRegressor``'s
     ``mean(half Poisson deviance) + alpha/2 ||w||^2``, up to terms that do not depend on w."""
 
-    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None):
+    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None, backend="c"):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -125,12 +128,14 @@ class HuberRegressor(_LinearCoefficients, AutodiffRegressor):
 
     bounds = {"sigma": (10 * np.finfo(np.float64).eps, None)}
 
-    def __init__(self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None):
+    def __init__(self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None,
+                 backend="c"):
         self.epsilon = epsilon
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
 
     def init_params(self, X, y, rng):
         return {**linear_init(X, 1, self.fit_intercept), "sigma": 1.0}

@@ -15,7 +15,7 @@ class _Perceptron:
     """What both MLPs share: the layers, their initialisation and the penalty."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", alpha=1e-4, max_iter=200,
-                 tol=None, random_state=None, warm_start=False, verbose=0):
+                 tol=None, random_state=None, warm_start=False, verbose=0, backend="c"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -24,6 +24,7 @@ class _Perceptron:
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.backend = backend
 
     def _init_layers(self, n_inputs, n_outputs, rng):
         """Glorot-uniform layers, as scikit-learn's; n_outputs=None makes a single output whose

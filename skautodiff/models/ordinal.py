@@ -31,11 +31,12 @@ class OrdinalLogisticRegression(AutodiffClassifier):
 
     target_encoding = "onehot"
 
-    def __init__(self, alpha=0.0, max_iter=1000, tol=None, verbose=0):
+    def __init__(self, alpha=0.0, max_iter=1000, tol=None, verbose=0, backend="c"):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.backend = backend
 
     def init_params(self, X, y, rng):
         n_classes = y.shape[1]
