@@ -58,49 +58,72 @@ def has_sparse(inputs):
     return any(getattr(v.type, "format", None) is not None for v in inputs)
 
 
-def _jax_errors():
-    import jax
-    errors = jax.errors
-    return (NotImplementedError, errors.ConcretizationTypeError, errors.TracerArrayConversionError,
-            errors.TracerIntegerConversionError, errors.TracerBoolConversionError,
-            errors.NonConcreteBooleanIndexError)
-
-
 class Compiled:
     """One graph as a jitted JAX function: called with the graph's input values (numpy arrays or
-    arrays already on the device), it returns the outputs as numpy arrays."""
+    arrays already on the device), it returns the outputs as numpy arrays.
+
+    The graph is first converted once, shape-generic. Some of PyTensor's JAX implementations need
+    a shape that the generic graph computes at run time (an `Alloc` of `np.zeros(len(x))`, a
+    `Reshape`); JAX refuses those while it traces. The function then converts the graph once per
+    input shapes instead, with the shapes fixed, so that PyTensor folds them into constants (XLA
+    compiles once per shapes either way; only PyTensor's rewrites run again).
+    """
 
     def __init__(self, inputs, outputs, label):
-        import pytensor
         self.label = label
-        with x64(), warnings.catch_warnings():
-            # PyTensor drops its runtime broadcast checks (Assert ops) from JAX graphs and says so
-            # per op; JAX checks shapes itself when it traces.
-            warnings.filterwarnings("ignore", message="Skipping .* Op .* as JAX tracing would remove it")
-            try:
-                function = pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
-            except NotImplementedError as error:   # PyTensor has no JAX implementation of an op
-                raise UnsupportedOnJax(f'backend="jax" cannot compile the {label}: {_first_line(error)}; '
-                                       'use backend="c" for this function') from None
-        self._jit = function.vm.jit_fn   # the jax.jit function PyTensor's JAXLinker made
-        self.fgraph = function.maker.fgraph   # the rewritten graph (for inspection and tests)
+        self._inputs, self._outputs = inputs, outputs
+        self._jit = _convert(inputs, outputs, label)   # the generic graph's jitted function
+        self._by_shapes = None   # {shapes: jitted function} once the graph needs fixed shapes
         self.shapes = set()   # the input shapes seen: XLA compiles once for each
         with _compiled_lock:
             _compiled.add(self)
 
     def __call__(self, *values):
         shapes = tuple(getattr(v, "shape", ()) for v in values)
-        if shapes not in self.shapes:
-            self.shapes.add(shapes)   # (a set: threads adding the same shapes at once are harmless)
+        new = shapes not in self.shapes
         with x64():
-            try:
-                outs = self._jit(*values)
-            except _jax_errors() as error:   # raised while JAX traces the converted graph
-                raise UnsupportedOnJax(f'backend="jax" cannot run the {self.label}: '
-                                       f'{type(error).__name__}: {_first_line(error)}; use backend="c" '
-                                       'for this function') from None
+            if self._by_shapes is not None:
+                jit = self._by_shapes.get(shapes) or self._specialise(shapes, None)
+                outs = jit(*values)
+            else:
+                try:
+                    outs = self._jit(*values)
+                except Exception as error:
+                    if not new:   # compiled for these shapes already: a runtime error of XLA's
+                        raise
+                    # JAX traced the converted graph for these shapes and failed
+                    outs = self._specialise(shapes, error)(*values)
+        if new:
+            self.shapes.add(shapes)   # (a set: threads adding the same shapes at once are harmless)
         # Copies: JAX's own buffers are read-only, and callers may write into what they get.
         return [np.array(o) for o in outs]
+
+    def _specialise(self, shapes, error):
+        """The graph converted for fixed input shapes; UnsupportedOnJax (naming the op that
+        failed in the generic graph) when that fails too."""
+        from .. import compile   # PyTensor's compiler is not known to be thread-safe
+        with compile._lock:
+            if self._by_shapes is not None and shapes in self._by_shapes:
+                return self._by_shapes[shapes]
+            fixed = [_fixed(v, shape) for v, shape in zip(self._inputs, shapes)]
+            try:
+                jit = _convert(fixed, _replace(self._outputs, self._inputs, fixed), self.label)
+                # JAX traces now, so that a failure is reported here
+                if hasattr(jit, "lower"):   # (not PyTensor's wrapper for shape arguments)
+                    jit.lower(*[_abstract(v) for v in fixed])
+            except Exception as again:
+                first = error if error is not None else again
+                raise UnsupportedOnJax(f'backend="jax" cannot run the {self.label}: the JAX '
+                                       f'implementation of {_failing_op(first)} failed: '
+                                       f'{type(first).__name__}: {_first_line(first)}; use backend="c" '
+                                       'for this function') from None
+            by_shapes = dict(self._by_shapes or {})
+            by_shapes[shapes] = jit
+            self._by_shapes = by_shapes   # one assignment: readers see the old or the new dict
+            if error is not None:
+                log.info("skautodiff: the %s needs fixed shapes on JAX (%s); it is converted once per "
+                         "input shapes", self.label, _failing_op(error))
+            return jit
 
     def to_device(self, values):
         """The values as arrays on JAX's default device (transferred now, once)."""
@@ -117,6 +140,55 @@ class Compiled:
 
     def __iter__(self):
         return iter([self])
+
+
+def _convert(inputs, outputs, label):
+    """PyTensor's JAX linker over the graph: its jax.jit function."""
+    import pytensor
+    with x64(), warnings.catch_warnings():
+        # PyTensor drops its runtime broadcast checks (Assert ops) from JAX graphs and says so
+        # per op; JAX checks shapes itself when it traces.
+        warnings.filterwarnings("ignore", message="Skipping .* Op .* as JAX tracing would remove it")
+        warnings.filterwarnings("ignore", message=".* does not have constant .* positions. Jax implementation will likely fail")
+        try:
+            function = pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
+        except NotImplementedError as error:   # PyTensor has no JAX implementation of an op
+            raise UnsupportedOnJax(f'backend="jax" cannot compile the {label}: {_first_line(error)}; '
+                                   'use backend="c" for this function') from None
+    return function.vm.jit_fn   # the jax.jit function PyTensor's JAXLinker made
+
+
+def _fixed(var, shape):
+    """A variable like `var` whose type has the static shape `shape`."""
+    from pytensor.tensor import TensorType
+    if not isinstance(var.type, TensorType):
+        return var
+    return TensorType(var.type.dtype, shape=shape)(name=var.name)
+
+
+def _replace(outputs, inputs, fixed):
+    from pytensor.graph.replace import clone_replace
+    return clone_replace(outputs, replace=[(a, b) for a, b in zip(inputs, fixed) if a is not b])
+
+
+def _abstract(var):
+    import jax
+    return jax.ShapeDtypeStruct(var.type.shape, var.type.dtype)
+
+
+def _failing_op(error):
+    """The PyTensor op whose JAX implementation raised `error`: the innermost frame of PyTensor's
+    JAX dispatch functions (jax_funcify_<Op>.<locals>.<function>)."""
+    where, tb = None, error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if "link/jax/dispatch" in code.co_filename.replace("\\", "/"):
+            where = getattr(code, "co_qualname", code.co_name)
+        tb = tb.tb_next
+    if where is None:
+        return "an operation (JAX's traceback names none of PyTensor's)"
+    owner = where.split(".<locals>.")[0]
+    return owner.replace("jax_funcify_", "") + f" ({where})"
 
 
 def _first_line(error):
