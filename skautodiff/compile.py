@@ -170,29 +170,31 @@ class Entry:
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
-    def function(self, kind, backend="c"):
-        key = (kind, backend, os.environ.get("SKAUTODIFF_MODE", "c"))
+    def function(self, kind, backend="c", rows=()):
+        """The compiled `kind`; `rows` (JAX backend): the leaf inputs whose rows it pads to a bucket
+        (see backends/rows.py)."""
+        key = (kind, backend, tuple(rows), os.environ.get("SKAUTODIFF_MODE", "c"))
         fn = self._functions.get(key)
         if fn is None:
             with _lock:   # another thread may have compiled it meanwhile
                 fn = self._functions.get(key)
                 if fn is None:
-                    fn = self._functions[key] = self._build(kind, backend)
+                    fn = self._functions[key] = self._build(kind, backend, rows)
         return fn
 
-    def _build(self, kind, backend="c"):
+    def _build(self, kind, backend="c", rows=()):
         """Copies of the C function, or (tiering) a Tiered function on the Python tier whose C
         tier compiles in the background; on the JAX backend, one jitted function."""
-        inputs, outputs = self._graph(kind)
         _stats["compiles"] += 1
         if backend == "jax":
             from .backends import jax as jax_backend
             label = f"{kind.replace('_', ' ')} of {self._name()}"
-            if not jax_backend.has_sparse(inputs):
-                return jax_backend.Compiled(inputs, outputs, label)
+            if not jax_backend.has_sparse(self.trace.all_inputs):
+                return jax_backend.build(self, kind, label, rows)
             warnings.warn(f'skautodiff: {label} takes a scipy.sparse matrix, which PyTensor\'s JAX linker '
                           'cannot take; it runs on the C backend (backend="c") instead', UserWarning,
                           stacklevel=2)
+        inputs, outputs = self._graph(kind)
         if not tiers.enabled():
             return Copies(self._compile(kind, inputs, outputs, "C"))
         first = Copies(self._compile(kind, inputs, outputs, "Python"), "Python")
@@ -207,14 +209,17 @@ class Entry:
     def _name(self):
         return getattr(self.trace.func, "__qualname__", "function")
 
-    def _graph(self, kind):
-        """(inputs, outputs) of the compiled `kind`: the traced graph, differentiated as needed."""
+    def _graph(self, kind, forward=None):
+        """(inputs, outputs) of the compiled `kind`: the traced graph, differentiated as needed.
+        `forward`: (inputs, outputs, guard) to use instead of the trace's (backends/rows.py)."""
         tr = self.trace
-        inputs = list(tr.all_inputs)
+        inputs, traced, guard = forward or (list(tr.all_inputs), list(tr.outputs), self._guard)
+        inputs = list(inputs)
         if kind == "value":
-            outputs = list(tr.outputs)
+            outputs = list(traced)
         else:
-            cost = _scalar_output(tr)
+            _scalar_output(tr)
+            cost = traced[0]
             wrt = [tr.inputs[i] for i in tr.wrt_leaves]
             grads = _in_dtypes(pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"), wrt)
             if kind == "value_and_grad":
@@ -225,8 +230,8 @@ class Entry:
                 outputs = _in_dtypes(pytensor.grad(inner, wrt, disconnected_inputs="ignore",
                                                    return_disconnected="zero"), wrt)
                 inputs += vectors
-        if self._guard is not None:
-            outputs.append(self._guard)
+        if guard is not None:
+            outputs.append(guard)
         return inputs, outputs
 
     def _compile(self, kind, inputs, outputs, tier):
@@ -264,9 +269,9 @@ class Entry:
             values.append(aligned(np.asarray(value, dtype=outer.var.dtype)))
         return values
 
-    def run(self, kind, values, fresh=False, backend="c"):
+    def run(self, kind, values, fresh=False, backend="c", rows=()):
         """Outputs of the compiled `kind` for input values; GuardFailed when a guard fails."""
-        fn = self.function(kind, backend)
+        fn = self.function(kind, backend, rows)
         try:
             outs = fn(*values)
         except Exception:
@@ -329,14 +334,15 @@ class Call:
         differentiable = [is_differentiable(leaf, owner, wrt_names)
                           for leaf, owner in zip(self.leaves, leaf_owners(treedef))]
         self.wrt_indices = [i for i, d in enumerate(differentiable) if d]
+        self.owners = leaf_owners(treedef)   # the parameter name of each leaf
         signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
 
-    def run(self, kind, extra=(), backend="c"):
+    def run(self, kind, extra=(), backend="c", rows=()):
         """(entry, compiled outputs), tracing when no cached trace's guards hold. A function with
         side effects then runs natively once, after the compiled call has read the outer state
         it depends on: its prints, appends and writes happen once per call, as in plain Python."""
-        entry, outs = self._run(kind, extra, backend)
+        entry, outs = self._run(kind, extra, backend, rows)
         if entry.trace.side_effects:
             self.run_natively(entry.trace)
         return entry, outs
@@ -347,15 +353,15 @@ class Call:
             args, kwargs = pytree.tree_map(_copy, (args, kwargs))
         self.fn(*args, **kwargs)
 
-    def _run(self, kind, extra, backend):
+    def _run(self, kind, extra, backend, rows):
         entries = _cache.get(self.key, ())
         tried = len(entries)   # entries are only ever appended: later ones are new
-        found = self._cached(entries[:tried], kind, extra, backend)
+        found = self._cached(entries[:tried], kind, extra, backend, rows)
         if found is not None:
             return found
         with _lock:   # one thread traces; others asking meanwhile find its entry here
             entries = _cache.setdefault(self.key, [])
-            found = self._cached(entries[tried:], kind, extra, backend)
+            found = self._cached(entries[tried:], kind, extra, backend, rows)
             if found is not None:
                 return found
             start = time.perf_counter()
@@ -367,17 +373,18 @@ class Call:
         if entry.trace.side_effects:
             _log_side_effects(self.func, entry.trace.side_effects)
         try:
-            return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True, backend=backend)
+            return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True, backend=backend,
+                                    rows=rows)
         except GuardFailed:
             raise RuntimeError("internal error: a fresh trace's guards fail on the values it was "
                                "traced with; please report this function") from None
 
-    def _cached(self, entries, kind, extra, backend):
+    def _cached(self, entries, kind, extra, backend, rows):
         """(entry, outputs) from the first of `entries` whose guards hold, else None."""
         for entry in entries:
             if all(g.holds(self) for g in entry.trace.value_guards):
                 try:
-                    return entry, entry.run(kind, entry.inputs(self) + list(extra), backend=backend)
+                    return entry, entry.run(kind, entry.inputs(self) + list(extra), backend=backend, rows=rows)
                 except GuardFailed:
                     continue
         return None

@@ -154,6 +154,7 @@ class AutodiffEstimator(BaseEstimator):
             result = minimize(
                 loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
                 tol=tol, options=options, callback=progress, backend=self.backend,
+                rows=(1, 2, *(["sample_weight"] if "sample_weight" in kwargs else [])),
             )
         self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
         self.loss_ = float(result.fun)

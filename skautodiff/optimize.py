@@ -163,9 +163,10 @@ class _Objective:
     after one overflowing trial step), so the fit ends there, one rule for all.
     """
 
-    def __init__(self, fn, wrt, x0, call_args, uses_gradient, backend="c"):
+    def __init__(self, fn, wrt, x0, call_args, uses_gradient, backend="c", rows=()):
         self.fn, self.wrt, self.call_args = fn, wrt, call_args
         self.backend = backend
+        self.rows = set(rows) if backend == "jax" else set()   # names of the data arguments
         self.uses_gradient = uses_gradient
         self.x0_leaves = [np.asarray(leaf) for leaf in pytree.flatten(x0)[0]]
         self.sizes = np.cumsum([0] + [leaf.size for leaf in self.x0_leaves])
@@ -213,26 +214,27 @@ class _Objective:
     def _evaluate(self, flat):
         leaves = self.leaves(flat)
         if self.fast is not None:
-            entry, values, indices = self.fast
+            entry, values, indices, rows = self.fast
             for i, leaf in zip(indices, leaves):
                 values[i] = leaf
             try:
-                outs = entry.run("value_and_grad", values, backend=self.backend)
+                outs = entry.run("value_and_grad", values, backend=self.backend, rows=rows)
                 return float(outs[0]), _concat(outs[1:])
             except GuardFailed:
                 self.fast = None
         args, kwargs = self.call_args(leaves)
         call = Call(self.fn, args, kwargs, set(_wrt_names(self.fn, self.wrt, args, kwargs)[0]))
-        entry, outs = call.run("value_and_grad", backend=self.backend)
+        rows = tuple(i for i, owner in enumerate(call.owners) if owner in self.rows)
+        entry, outs = call.run("value_and_grad", backend=self.backend, rows=rows)
         # (a function with side effects goes through call.run each time: it runs natively too)
-        self.fast = None if entry.trace.side_effects else (entry, self._placed(entry, entry.inputs(call)),
-                                                            call.wrt_indices)
+        self.fast = None if entry.trace.side_effects else \
+            (entry, self._placed(entry, entry.inputs(call), rows), call.wrt_indices, rows)
         return float(outs[0]), _concat(outs[1:])
 
-    def _placed(self, entry, values):
+    def _placed(self, entry, values, rows):
         """The fast path's input values; on the JAX backend on the device, transferred once for the
         fit (only the parameter leaves, replaced at each evaluation, cross again)."""
-        to_device = getattr(entry.function("value_and_grad", self.backend), "to_device", None)
+        to_device = getattr(entry.function("value_and_grad", self.backend, rows), "to_device", None)
         return to_device(values) if to_device is not None else values
 
 
@@ -247,7 +249,7 @@ def _concat(arrays):
 
 
 def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=None, options=None,
-             callback=None, wrt=0, backend="c"):
+             callback=None, wrt=0, backend="c", rows=()):
     """scipy.optimize.minimize over a pytree `x0` (the argument `wrt` of fn, first by default).
 
     Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Every method of
@@ -260,6 +262,11 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     from where they stopped, with the float arguments cast to float64; `x` keeps x0's dtypes.
     `callback(params)` receives the parameters shaped like x0. `backend` is "c" (PyTensor's C
     backend) or "jax" (PyTensor's JAX linker: the arguments other than x0 go to the device once).
+    `rows` (JAX backend): fn's parameters (names or positions) whose first axis runs over samples,
+    such as (1, 2) for `loss(params, X, y)`. Their rows are padded to one of a few sizes, so fits on
+    data sets of different sizes (a grid search's folds) share one XLA compilation; the loss is
+    rewritten so that padded rows change nothing, or compiled per size where that is not provable
+    (see doc/backends.md).
     """
     backend = backends.check(backend)
     kwargs = dict(kwargs or {})
@@ -269,8 +276,9 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
         method = "L-BFGS-B" if bounds is not None else "BFGS"
     uses = _method_uses(method, bounds)
     x_flat, unravel = pytree.ravel(x0)
+    rows = _wrt_names(fn, list(rows))[0] if rows else ()
     problem = _Problem(fn, wrt, method, uses, _flat_bounds(bounds, x0), tol, dict(options or {}),
-                       callback, unravel, backend)
+                       callback, unravel, backend, rows)
     try:
         with scipy_blas_single_thread():
             result = problem.solve(x0, x_flat, args, kwargs)
@@ -288,9 +296,10 @@ class _Problem:
     """One minimize call: runs scipy from a starting point (solve), then, for float32, again in
     float64 where float32 stopped short (refine)."""
 
-    def __init__(self, fn, wrt, method, uses, bounds, tol, options, callback, unravel, backend="c"):
+    def __init__(self, fn, wrt, method, uses, bounds, tol, options, callback, unravel, backend="c",
+                 rows=()):
         self.fn, self.wrt, self.method, self.uses = fn, wrt, method, uses
-        self.backend = backend
+        self.backend, self.rows = backend, rows
         self.bounds, self.tol, self.options = bounds, tol, options
         self.callback, self.unravel = callback, unravel
         self.objective = None
@@ -306,7 +315,8 @@ class _Problem:
                 return args, {**kwargs, wrt: params}
             return (*args[:wrt], params, *args[wrt:]), kwargs
 
-        objective = self.objective = _Objective(fn, wrt, x0, call_args, self.uses != "value", self.backend)
+        objective = self.objective = _Objective(fn, wrt, x0, call_args, self.uses != "value", self.backend,
+                                                self.rows)
         extra = {"jac": True} if self.uses != "value" else {}
         if self.uses in ("hessp", "hess"):
             hv = HessianVector(fn, wrt=wrt, backend=self.backend)

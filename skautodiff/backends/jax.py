@@ -58,6 +58,29 @@ def has_sparse(inputs):
     return any(getattr(v.type, "format", None) is not None for v in inputs)
 
 
+def build(entry, kind, label, rows=()):
+    """The JAX function of `entry`'s `kind`; with `rows` (leaf positions of the data whose first
+    axis is the samples), one that pads those rows to a bucket (see rows.py), or, when the loss
+    does something with its rows that padding could change, one compiled per exact shape."""
+    from .rows import NotRowwise, mask_rows
+    tr = entry.trace
+    inputs = list(tr.all_inputs)
+    rows = tuple(i for i in rows if i not in tr.wrt_leaves and inputs[i].type.ndim >= 1
+                 and not inputs[i].type.broadcastable[0])
+    if not rows or kind == "hvp":
+        return Compiled(*entry._graph(kind), label)
+    guard = entry._guard
+    traced = list(tr.outputs) + ([guard] if guard is not None else [])
+    try:
+        new_inputs, outs = mask_rows(inputs, traced, rows)
+    except NotRowwise as why:
+        log.info("skautodiff: the %s is compiled for each data size on JAX: padding its rows to a "
+                 "bucket could change it (%s)", label, why)
+        return Compiled(*entry._graph(kind), label)
+    forward = (new_inputs, outs[:len(tr.outputs)], outs[-1] if guard is not None else None)
+    return Compiled(*entry._graph(kind, forward), label, rows)
+
+
 class Compiled:
     """One graph as a jitted JAX function: called with the graph's input values (numpy arrays or
     arrays already on the device), it returns the outputs as numpy arrays.
@@ -69,21 +92,30 @@ class Compiled:
     compiles once per shapes either way; only PyTensor's rewrites run again).
     """
 
-    def __init__(self, inputs, outputs, label):
+    def __init__(self, inputs, outputs, label, rows=()):
         self.label = label
+        self.rows = rows   # inputs padded to a row bucket; then the row count is the last input
         self._inputs, self._outputs = inputs, outputs
-        self._jit = _convert(inputs, outputs, label)   # the generic graph's jitted function
         self._by_shapes = None   # {shapes: jitted function} once the graph needs fixed shapes
+        self._generic_error = None
+        try:
+            self._jit = _convert(inputs, outputs, label)   # the generic graph's jitted function
+        except UnsupportedOnJax as error:
+            # Some conversions need constant arguments (jnp.arange of a length read from a shape):
+            # try fixed shapes at the first call, and report this error if that fails too.
+            self._jit, self._by_shapes, self._generic_error = None, {}, error
         self.shapes = set()   # the input shapes seen: XLA compiles once for each
         with _compiled_lock:
             _compiled.add(self)
 
     def __call__(self, *values):
+        if self.rows and len(values) < len(self._inputs):   # not padded yet (to_device pads)
+            values = self._pad(values)
         shapes = tuple(getattr(v, "shape", ()) for v in values)
         new = shapes not in self.shapes
         with x64():
             if self._by_shapes is not None:
-                jit = self._by_shapes.get(shapes) or self._specialise(shapes, None)
+                jit = self._by_shapes.get(shapes) or self._specialise(shapes, self._generic_error)
                 outs = jit(*values)
             else:
                 try:
@@ -113,6 +145,8 @@ class Compiled:
                     jit.lower(*[_abstract(v) for v in fixed])
             except Exception as again:
                 first = error if error is not None else again
+                if isinstance(first, UnsupportedOnJax):
+                    raise first from None
                 raise UnsupportedOnJax(f'backend="jax" cannot run the {self.label}: the JAX '
                                        f'implementation of {_failing_op(first)} failed: '
                                        f'{type(first).__name__}: {_first_line(first)}; use backend="c" '
@@ -122,12 +156,27 @@ class Compiled:
             self._by_shapes = by_shapes   # one assignment: readers see the old or the new dict
             if error is not None:
                 log.info("skautodiff: the %s needs fixed shapes on JAX (%s); it is converted once per "
-                         "input shapes", self.label, _failing_op(error))
+                         "input shapes", self.label, _first_line(error))
             return jit
 
+    def _pad(self, values):
+        from .rows import bucket, pad
+        values = list(values)
+        counts = {np.shape(values[i])[0] for i in self.rows}
+        if len(counts) != 1:
+            raise ValueError(f"the data of the {self.label} have different numbers of rows "
+                             f"({', '.join(map(str, sorted(counts)))})")
+        n = counts.pop()
+        for i in self.rows:
+            values[i] = pad(values[i], bucket(n))
+        return values + [np.int64(n)]
+
     def to_device(self, values):
-        """The values as arrays on JAX's default device (transferred now, once)."""
+        """The values as arrays on JAX's default device (transferred now, once; the data's rows
+        padded to their bucket first)."""
         import jax
+        if self.rows and len(values) < len(self._inputs):
+            values = self._pad(values)
         with x64():
             return [jax.device_put(v) if isinstance(v, (np.ndarray, np.generic)) else v for v in values]
 
