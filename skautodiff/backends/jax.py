@@ -94,7 +94,7 @@ class Compiled:
 
     def __init__(self, inputs, outputs, label, rows=()):
         self.label = label
-        self.rows = rows   # inputs padded to a row bucket; then the row count is the last input
+        self.rows = rows   # inputs padded to a row bucket; then the row count and mask are the last inputs
         self._inputs, self._outputs = inputs, outputs
         self._by_shapes = None   # {shapes: jitted function} once the graph needs fixed shapes
         self._generic_error = None
@@ -167,9 +167,10 @@ class Compiled:
             raise ValueError(f"the data of the {self.label} have different numbers of rows "
                              f"({', '.join(map(str, sorted(counts)))})")
         n = counts.pop()
+        size = bucket(n)
         for i in self.rows:
-            values[i] = pad(values[i], bucket(n))
-        return values + [np.int64(n)]
+            values[i] = pad(values[i], size)
+        return values + [np.int64(n), np.arange(size) < n]
 
     def to_device(self, values):
         """The values as arrays on JAX's default device (transferred now, once; the data's rows

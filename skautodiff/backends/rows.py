@@ -50,17 +50,19 @@ def pad(array, size):
 
 def mask_rows(inputs, outputs, rows):
     """(inputs, outputs) of a graph equal to `outputs` in which the inputs at positions `rows`
-    may carry padded rows: the inputs come back with the row count `n` (an int64 scalar) last.
+    may carry padded rows: the inputs come back with the row count `n` (an int64 scalar) and the
+    mask of real rows (a bool vector, `np.arange(padded) < n`) last. (The mask is an input rather
+    than `arange(X.shape[0]) < n` in the graph: PyTensor's JAX arange needs constant arguments.)
 
     Raises NotRowwise naming the first operation the rewrite cannot prove row-wise."""
     import pytensor.tensor as pt
     from pytensor.graph.traversal import io_toposort
 
     n = pt.lscalar("n_rows")
+    mask = pt.vector("real_rows", dtype="bool")
     new, axis = {}, {}
     for i, var in enumerate(inputs):
         new[var], axis[var] = var, (0 if i in rows else None)
-    mask = pt.lt(pt.arange(inputs[rows[0]].shape[0]), n)
     for node in io_toposort(list(inputs), list(outputs)):
         ins = [new.get(v, v) for v in node.inputs]
         axes = [axis.get(v) for v in node.inputs]
@@ -77,7 +79,7 @@ def mask_rows(inputs, outputs, rows):
         if axis.get(out) is not None:
             raise NotRowwise("an output has one entry per row")
         results.append(new.get(out, out))
-    return [*inputs, n], results
+    return [*inputs, n, mask], results
 
 
 def _rule(node, ins, axes, n, mask):
