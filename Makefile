@@ -13,7 +13,7 @@ OTHER_PYTHONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),3.11 3.12 3.13),$(v
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e ".[test]"
+	$(VENV)/bin/python -m pip install -q -e ".[test,jax]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,9 +35,10 @@ test: install
 	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
 	    (test -x $$venv/bin/python || $$py -m venv $$venv) && \
 	    $$venv/bin/python -m pip install -q --upgrade pip && \
-	    $$venv/bin/python -m pip install -q -e ".[test]" && touch $$venv/.installed || exit 1; \
+	    $$venv/bin/python -m pip install -q -e ".[test,jax]" && touch $$venv/.installed || exit 1; \
 	  fi; \
-	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) bash .ci/pytest-in $$venv || exit 1; \
+	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) SKAUTODIFF_JAX_CORPUS=sample \
+	    bash .ci/pytest-in $$venv || exit 1; \
 	done
 
 bench: install

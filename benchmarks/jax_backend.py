@@ -188,7 +188,7 @@ def main(argv=None):
     chosen = GPU if args.preset == "gpu" else [p for p in (QUICK if args.quick else FULL) if not p.sparse]
     chosen = [_scaled(p, args.scale) for p in chosen if not args.only or p.key in args.only]
     settings = {"call_budget": 0.3 if args.quick else 3.0, "min_calls": 5 if args.quick else 20,
-                "refits": 1 if args.quick else 2}
+                "refits": 1 if args.quick or args.preset == "gpu" else 2}
     meta = {"device": _device(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "jax": jax.__version__, "pytensor": pytensor.__version__, "numpy": np.__version__,
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
