@@ -63,6 +63,7 @@ def hand_jax(problem, layout, data):
 def skautodiff_objective(problem, layout, data, backend):
     """The objective skautodiff.minimize hands scipy, on the benchmark's flat layout."""
     from skautodiff import pytree
+    from skautodiff.api import _wrt_names
     from skautodiff.optimize import _Objective
     x0 = problem.x0(layout)
     params0 = layout.unflatten(x0)
@@ -72,7 +73,8 @@ def skautodiff_objective(problem, layout, data, backend):
 
     def call_args(leaves):
         return (pytree.unflatten(treedef, leaves), data.X, data.y, problem.alpha), {}
-    return _Objective(problem.loss, 0, params0, call_args, True, backend, rows=("X", "y"))
+    data_names = _wrt_names(problem.loss, [1, 2])[0]   # the loss's X and y, whatever their names
+    return _Objective(problem.loss, 0, params0, call_args, True, backend, rows=data_names)
 
 
 def fit_hand_jax(problem, vg):
