@@ -29,11 +29,11 @@ import scipy.optimize
 
 os.environ.setdefault("SKAUTODIFF_TIERS", "0")   # steady state: C before the first call
 
-from benchmarks import measure  # noqa: E402
-from benchmarks.blas import scipy_blas_single_thread  # noqa: E402
-from benchmarks.contenders import skautodiff_estimator  # noqa: E402
-from benchmarks.losses import rebind  # noqa: E402
-from benchmarks.problems import FULL, QUICK, Problem  # noqa: E402
+from benchmarks import measure
+from benchmarks.blas import scipy_blas_single_thread
+from benchmarks.contenders import skautodiff_estimator
+from benchmarks.losses import rebind
+from benchmarks.problems import FULL, QUICK, Problem
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GPU = [Problem("logistic-1M", "logistic", 1_000_000, 100),

@@ -15,13 +15,12 @@ import pathlib
 import warnings
 
 import pytest
-
 from corpus import ENTRIES
-from corpus.harness import assert_tree_close, max_abs, snapshot, assert_same_tree
+from corpus.harness import assert_same_tree, assert_tree_close, max_abs, snapshot
 
 jax = pytest.importorskip("jax")
 skautodiff = pytest.importorskip("skautodiff")
-from skautodiff.backends.jax import UnsupportedOnJax  # noqa: E402
+from skautodiff.backends.jax import UnsupportedOnJax
 
 pytestmark = pytest.mark.slow
 LISTED = pathlib.Path(__file__).parent / "corpus" / "jax_unsupported.txt"

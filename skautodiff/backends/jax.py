@@ -88,7 +88,7 @@ def x64():
     import jax
     if hasattr(jax, "enable_x64"):   # jax >= 0.6: a configuration state usable as a context
         return jax.enable_x64(True)
-    from jax.experimental import enable_x64   # older jax
+    from jax.experimental import enable_x64  # older jax
     return enable_x64()
 
 
@@ -171,7 +171,7 @@ class Compiled:
     def _specialise(self, shapes, error):
         """The graph converted for fixed input shapes; UnsupportedOnJax (naming the op that
         failed in the generic graph) when that fails too."""
-        from .. import compile   # PyTensor's compiler is not known to be thread-safe
+        from .. import compile  # PyTensor's compiler is not known to be thread-safe
         with compile._lock:
             if self._by_shapes is not None and shapes in self._by_shapes:
                 return self._by_shapes[shapes]
@@ -181,7 +181,7 @@ class Compiled:
                 # JAX traces now, so that a failure is reported here
                 if hasattr(jit, "lower"):   # (not PyTensor's wrapper for shape arguments)
                     jit.lower(*[_abstract(v) for v in fixed])
-            except Exception as again:
+            except Exception as again:   # noqa: BLE001  (any failure of JAX here is a refusal)
                 first = error if error is not None else again
                 if isinstance(first, UnsupportedOnJax):
                     raise first from None
