@@ -6,6 +6,7 @@ thread then spins while numpy's BLAS computes the loss: three busy threads on tw
 so the comparison measures the loss and the optimiser, not that contention. The controller is
 picked by file path (``scipy.libs``); a prefix match on the library name would catch numpy's too.
 """
+
 import contextlib
 
 from threadpoolctl import ThreadpoolController
@@ -38,5 +39,8 @@ def scipy_blas_single_thread():
 def describe():
     """One line per BLAS library found, for the report's environment section."""
     _scipy_blas()
-    return [f"{lib.internal_api} {lib.version} ({lib.filepath.rsplit('/', 2)[-2]}), "
-            f"{lib.num_threads} threads" for lib in _controller.lib_controllers]
+    return [
+        f"{lib.internal_api} {lib.version} ({lib.filepath.rsplit('/', 2)[-2]}), "
+        f"{lib.num_threads} threads"
+        for lib in _controller.lib_controllers
+    ]

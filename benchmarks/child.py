@@ -8,6 +8,7 @@ that peak rose above the resident set just before (data already generated). The 
 through /proc/self/clear_refs so that generating the data does not count.
 The parent chooses the PyTensor compile cache through PYTENSOR_FLAGS (cold: an empty directory).
 """
+
 import argparse
 import dataclasses
 import importlib

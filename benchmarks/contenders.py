@@ -7,6 +7,7 @@ Each contender turns (problem, layout, data) into a ``Prepared`` with
     scipy-BLAS single-thread limit.
 A contender that cannot run a problem says why in ``unsupported(problem)``; the table shows that.
 """
+
 import time
 import warnings
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ def _scipy_fit(problem, vg):
     def fit(x0):
         with scipy_blas_single_thread():
             start = time.perf_counter()
-            res = scipy.optimize.minimize(vg, x0, jac=True, method="L-BFGS-B",
-                                          options=problem.options())
+            res = scipy.optimize.minimize(
+                vg, x0, jac=True, method="L-BFGS-B", options=problem.options()
+            )
             seconds = time.perf_counter() - start
         return Fit(res.x, int(res.nit), seconds)
 
@@ -210,8 +212,13 @@ class SkautodiffAPI:
             params0 = layout.unflatten(x0)
             with scipy_blas_single_thread():
                 start = time.perf_counter()
-                res = skautodiff.minimize(problem.loss, params0, args=(X, y, alpha),
-                                          method="L-BFGS-B", options=problem.options())
+                res = skautodiff.minimize(
+                    problem.loss,
+                    params0,
+                    args=(X, y, alpha),
+                    method="L-BFGS-B",
+                    options=problem.options(),
+                )
                 seconds = time.perf_counter() - start
             return Fit(layout.flatten(res.x), int(res.nit), seconds)
 
@@ -240,9 +247,14 @@ def skautodiff_estimator(problem):
         return models.LogisticRegression(C=sk["C"], tol=problem.tol, max_iter=problem.maxiter)
     if problem.kind == "least_squares":
         return models.Ridge(alpha=sk["alpha"], tol=problem.tol, max_iter=problem.maxiter)
-    return models.MLPClassifier(hidden_layer_sizes=sk["hidden_layer_sizes"], activation="tanh",
-                                alpha=sk["alpha"], tol=problem.tol, max_iter=problem.maxiter,
-                                random_state=0)
+    return models.MLPClassifier(
+        hidden_layer_sizes=sk["hidden_layer_sizes"],
+        activation="tanh",
+        alpha=sk["alpha"],
+        tol=problem.tol,
+        max_iter=problem.maxiter,
+        random_state=0,
+    )
 
 
 class SkautodiffEstimator:
@@ -285,6 +297,13 @@ def _estimator_solution(problem, layout, est):
     return layout.flatten({"w": p["w"], "b": p["b"]})
 
 
-ALL = [Numpy(), SkautodiffAPI(), SkautodiffEstimator(), PyTensorDirect(), Jax(), Autograd(),
-       Sklearn()]
+ALL = [
+    Numpy(),
+    SkautodiffAPI(),
+    SkautodiffEstimator(),
+    PyTensorDirect(),
+    Jax(),
+    Autograd(),
+    Sklearn(),
+]
 BY_NAME = {c.name: c for c in ALL}

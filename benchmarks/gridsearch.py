@@ -6,6 +6,7 @@ Runs in its own process so that the compile count starts from an empty in-proces
 PyTensor disk cache is whatever the parent provides). Prints one JSON line.
 C is matched to each alpha for the training-fold size: C = 1 / (alpha * n_train).
 """
+
 import argparse
 import json
 import time
@@ -62,9 +63,13 @@ def main(argv=None):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(data.X, data.labels)
     seconds = time.perf_counter() - start
-    result = {"problem": problem.label, "seconds": seconds, "fits": FOLDS * len(ALPHAS) + 1,
-              "best_params": {k: float(v) for k, v in search.best_params_.items()},
-              "best_score": float(search.best_score_)}
+    result = {
+        "problem": problem.label,
+        "seconds": seconds,
+        "fits": FOLDS * len(ALPHAS) + 1,
+        "best_params": {k: float(v) for k, v in search.best_params_.items()},
+        "best_score": float(search.best_score_),
+    }
     if before is not None:
         result["compiles"] = _compiles() - before
     print(json.dumps(result))

@@ -15,6 +15,7 @@ Fits: hand JAX + scipy L-BFGS-B against ``skautodiff.minimize(..., backend=...)`
 shipped estimator, all with the problem's L-BFGS-B settings (first fit, then the best refit).
 Writes ``jax_backend.json`` and ``jax_backend.md`` to --out (default benchmarks/results/).
 """
+
 import argparse
 import dataclasses
 import json
@@ -27,7 +28,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 
-os.environ.setdefault("SKAUTODIFF_TIERS", "0")   # steady state: C before the first call
+os.environ.setdefault("SKAUTODIFF_TIERS", "0")  # steady state: C before the first call
 
 from benchmarks import measure
 from benchmarks.blas import scipy_blas_single_thread
@@ -36,8 +37,10 @@ from benchmarks.losses import rebind
 from benchmarks.problems import FULL, QUICK, Problem
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-GPU = [Problem("logistic-1M", "logistic", 1_000_000, 100),
-       Problem("mlp-200k", "mlp", 200_000, 50, k=10, hidden=64, maxiter=200, tol=0.0)]
+GPU = [
+    Problem("logistic-1M", "logistic", 1_000_000, 100),
+    Problem("mlp-200k", "mlp", 200_000, 50, k=10, hidden=64, maxiter=200, tol=0.0),
+]
 
 
 def _scaled(problem, scale):
@@ -50,6 +53,7 @@ def hand_jax(problem, layout, data):
     """Hand-written JAX: jit(value_and_grad) with the data on the device."""
     import jax
     import jax.numpy as jnp
+
     loss = rebind(problem.loss, jnp)
     jvg = jax.jit(jax.value_and_grad(lambda x, X, y, a: loss(layout.unflatten(x), X, y, a)))
     X, y = jax.device_put(data.X), jax.device_put(data.y)
@@ -57,6 +61,7 @@ def hand_jax(problem, layout, data):
     def vg(x):
         value, grad = jvg(x, X, y, problem.alpha)
         return float(value), np.asarray(grad)
+
     return vg
 
 
@@ -65,6 +70,7 @@ def skautodiff_objective(problem, layout, data, backend):
     from skautodiff import pytree
     from skautodiff.api import _wrt_names
     from skautodiff.optimize import _Objective
+
     x0 = problem.x0(layout)
     params0 = layout.unflatten(x0)
     treedef = pytree.flatten(params0)[1]
@@ -73,7 +79,8 @@ def skautodiff_objective(problem, layout, data, backend):
 
     def call_args(leaves):
         return (pytree.unflatten(treedef, leaves), data.X, data.y, problem.alpha), {}
-    data_names = _wrt_names(problem.loss, [1, 2])[0]   # the loss's X and y, whatever their names
+
+    data_names = _wrt_names(problem.loss, [1, 2])[0]  # the loss's X and y, whatever their names
     return _Objective(problem.loss, 0, params0, call_args, True, backend, rows=data_names)
 
 
@@ -81,8 +88,11 @@ def fit_hand_jax(problem, vg):
     def fit(x0):
         with scipy_blas_single_thread():
             start = time.perf_counter()
-            res = scipy.optimize.minimize(vg, x0, jac=True, method="L-BFGS-B", options=problem.options())
+            res = scipy.optimize.minimize(
+                vg, x0, jac=True, method="L-BFGS-B", options=problem.options()
+            )
             return time.perf_counter() - start, int(res.nit), float(res.fun)
+
     return fit
 
 
@@ -91,15 +101,24 @@ def fit_minimize(problem, layout, data, backend):
 
     def fit(x0):
         start = time.perf_counter()
-        res = skautodiff.minimize(problem.loss, layout.unflatten(x0), args=(data.X, data.y, problem.alpha),
-                                  method="L-BFGS-B", options=problem.options(), backend=backend, rows=(1, 2))
+        res = skautodiff.minimize(
+            problem.loss,
+            layout.unflatten(x0),
+            args=(data.X, data.y, problem.alpha),
+            method="L-BFGS-B",
+            options=problem.options(),
+            backend=backend,
+            rows=(1, 2),
+        )
         return time.perf_counter() - start, int(res.nit), float(res.fun)
+
     return fit
 
 
 def fit_estimator(problem, data, backend):
     from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
+
     template = skautodiff_estimator(problem).set_params(backend=backend)
 
     def fit(x0):
@@ -109,27 +128,37 @@ def fit_estimator(problem, data, backend):
             start = time.perf_counter()
             est.fit(data.X, data.labels)
             return time.perf_counter() - start, est.n_iter_, est.loss_
+
     return fit
 
 
 def run_problem(problem, settings, with_c, with_fits):
     layout, data = problem.layout(), problem.make_data()
     x0 = problem.x0(layout)
-    vgs = {"hand JAX": hand_jax(problem, layout, data),
-           "skautodiff JAX": skautodiff_objective(problem, layout, data, "jax")}
+    vgs = {
+        "hand JAX": hand_jax(problem, layout, data),
+        "skautodiff JAX": skautodiff_objective(problem, layout, data, "jax"),
+    }
     if with_c:
         vgs["skautodiff C"] = skautodiff_objective(problem, layout, data, "c")
     rng = np.random.default_rng(0)
     x = x0 + 0.1 * rng.standard_normal(x0.size)
-    out = {"problem": problem.key, "label": problem.label,
-           "agreement": {name: measure.gradient_error(vg, vgs["hand JAX"], x) for name, vg in vgs.items()},
-           "per_call": measure.per_call(vgs, x, settings["call_budget"], settings["min_calls"])}
+    out = {
+        "problem": problem.key,
+        "label": problem.label,
+        "agreement": {
+            name: measure.gradient_error(vg, vgs["hand JAX"], x) for name, vg in vgs.items()
+        },
+        "per_call": measure.per_call(vgs, x, settings["call_budget"], settings["min_calls"]),
+    }
     hand = out["per_call"]["hand JAX"]["median_s"]
     out["per_call_ratio"] = {name: r["median_s"] / hand for name, r in out["per_call"].items()}
     if with_fits:
-        fits = {"hand JAX + L-BFGS-B": fit_hand_jax(problem, vgs["hand JAX"]),
-                "skautodiff.minimize JAX": fit_minimize(problem, layout, data, "jax"),
-                "estimator JAX": fit_estimator(problem, data, "jax")}
+        fits = {
+            "hand JAX + L-BFGS-B": fit_hand_jax(problem, vgs["hand JAX"]),
+            "skautodiff.minimize JAX": fit_minimize(problem, layout, data, "jax"),
+            "estimator JAX": fit_estimator(problem, data, "jax"),
+        }
         if with_c:
             fits["estimator C"] = fit_estimator(problem, data, "c")
         out["fits"] = {}
@@ -137,7 +166,12 @@ def run_problem(problem, settings, with_c, with_fits):
             first = fit(x0.copy())
             refits = [fit(x0.copy()) for _ in range(settings["refits"])]
             best = min(refits, key=lambda r: r[0])
-            out["fits"][name] = {"first_s": first[0], "refit_s": best[0], "nit": best[1], "loss": best[2]}
+            out["fits"][name] = {
+                "first_s": first[0],
+                "refit_s": best[0],
+                "nit": best[1],
+                "loss": best[2],
+            }
         hand_fit = out["fits"]["hand JAX + L-BFGS-B"]["refit_s"]
         for r in out["fits"].values():
             r["refit_ratio"] = r["refit_s"] / hand_fit
@@ -146,30 +180,44 @@ def run_problem(problem, settings, with_c, with_fits):
 
 def _device():
     import jax
+
     d = jax.devices()[0]
     return f"{d.platform}: {getattr(d, 'device_kind', d)} ({len(jax.devices())} device(s))"
 
 
 def markdown(results, meta):
-    lines = [f"JAX backend benchmark: {meta['device']}, {meta['cpus']} CPUs, {meta['when']}, "
-             f"jax {meta['jax']}, pytensor {meta['pytensor']}, numpy {meta['numpy']}"
-             + (f" (load average at start {meta['load']})" if meta.get("load") else ""), "",
-             "| problem | hand JAX per call | skautodiff JAX | ratio | skautodiff C | ratio |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"JAX backend benchmark: {meta['device']}, {meta['cpus']} CPUs, {meta['when']}, "
+        f"jax {meta['jax']}, pytensor {meta['pytensor']}, numpy {meta['numpy']}"
+        + (f" (load average at start {meta['load']})" if meta.get("load") else ""),
+        "",
+        "| problem | hand JAX per call | skautodiff JAX | ratio | skautodiff C | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         pc, ratio = r["per_call"], r["per_call_ratio"]
-        c = (f"{pc['skautodiff C']['median_s'] * 1e3:.3f} ms | {ratio['skautodiff C']:.2f}x"
-             if "skautodiff C" in pc else "- | -")
-        lines.append(f"| {r['label']} | {pc['hand JAX']['median_s'] * 1e3:.3f} ms | "
-                     f"{pc['skautodiff JAX']['median_s'] * 1e3:.3f} ms | {ratio['skautodiff JAX']:.2f}x | {c} |")
+        c = (
+            f"{pc['skautodiff C']['median_s'] * 1e3:.3f} ms | {ratio['skautodiff C']:.2f}x"
+            if "skautodiff C" in pc
+            else "- | -"
+        )
+        lines.append(
+            f"| {r['label']} | {pc['hand JAX']['median_s'] * 1e3:.3f} ms | "
+            f"{pc['skautodiff JAX']['median_s'] * 1e3:.3f} ms | {ratio['skautodiff JAX']:.2f}x | {c} |"
+        )
     fitted = [r for r in results if "fits" in r]
     if fitted:
-        lines += ["", "| problem | fit | first fit | refit | ratio to hand JAX | iterations | loss |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| problem | fit | first fit | refit | ratio to hand JAX | iterations | loss |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in fitted:
             for name, f in r["fits"].items():
-                lines.append(f"| {r['label']} | {name} | {f['first_s']:.2f} s | {f['refit_s']:.3f} s | "
-                             f"{f['refit_ratio']:.2f}x | {f['nit']} | {f['loss']:.10g} |")
+                lines.append(
+                    f"| {r['label']} | {name} | {f['first_s']:.2f} s | {f['refit_s']:.3f} s | "
+                    f"{f['refit_ratio']:.2f}x | {f['nit']} | {f['loss']:.10g} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -186,22 +234,44 @@ def main(argv=None):
 
     import jax
     import pytensor
-    jax.config.update("jax_enable_x64", True)   # the hand-written contender's float64 (as a user sets it)
-    chosen = GPU if args.preset == "gpu" else [p for p in (QUICK if args.quick else FULL) if not p.sparse]
+
+    jax.config.update(
+        "jax_enable_x64", True
+    )  # the hand-written contender's float64 (as a user sets it)
+    chosen = (
+        GPU
+        if args.preset == "gpu"
+        else [p for p in (QUICK if args.quick else FULL) if not p.sparse]
+    )
     chosen = [_scaled(p, args.scale) for p in chosen if not args.only or p.key in args.only]
-    settings = {"call_budget": 0.3 if args.quick else 3.0, "min_calls": 5 if args.quick else 20,
-                "refits": 1 if args.quick or args.preset == "gpu" else 2}
-    meta = {"device": _device(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "jax": jax.__version__, "pytensor": pytensor.__version__, "numpy": np.__version__,
-            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "load": " ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "preset": args.preset, "scale": args.scale}
+    settings = {
+        "call_budget": 0.3 if args.quick else 3.0,
+        "min_calls": 5 if args.quick else 20,
+        "refits": 1 if args.quick or args.preset == "gpu" else 2,
+    }
+    meta = {
+        "device": _device(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "pytensor": pytensor.__version__,
+        "numpy": np.__version__,
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": " ".join(f"{v:.1f}" for v in os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else None,
+        "preset": args.preset,
+        "scale": args.scale,
+    }
     results = []
     for problem in chosen:
         start = time.perf_counter()
-        results.append(run_problem(problem, settings, with_c=not args.no_c, with_fits=not args.no_fits))
+        results.append(
+            run_problem(problem, settings, with_c=not args.no_c, with_fits=not args.no_fits)
+        )
         print(f"{problem.label}: {time.perf_counter() - start:.1f} s", flush=True)
     from skautodiff.backends.jax import compile_counts
+
     meta["xla_compiles"] = compile_counts()
     text = markdown(results, meta)
     print(text)

@@ -3,6 +3,7 @@
 scipy's L-BFGS-B works on one float64 vector; the losses take a dict of arrays. Every contender
 packs and unpacks through the same Layout, so "the same start" means the same vector.
 """
+
 import numpy as np
 
 

@@ -7,6 +7,7 @@ differentiates identical source. This module must only ever refer to numpy as th
 Each objective is a mean over samples plus ``alpha / 2`` times the squared weights (intercepts
 unpenalised): scikit-learn's own scaling, so its estimators can be matched exactly.
 """
+
 import builtins
 import types
 

@@ -1,4 +1,5 @@
 """In-process measurements: per-call time of loss+gradient (interleaved) and fit times."""
+
 import statistics
 import time
 
@@ -27,7 +28,9 @@ def per_call(vgs, x, budget_s, min_calls, max_calls=2000):
             t0 = time.perf_counter()
             vgs[name](x)
             samples[name].append(time.perf_counter() - t0)
-    return {name: {"median_s": statistics.median(s), "calls": len(s)} for name, s in samples.items()}
+    return {
+        name: {"median_s": statistics.median(s), "calls": len(s)} for name, s in samples.items()
+    }
 
 
 def gradient_error(vg, reference_vg, x):
@@ -35,8 +38,10 @@ def gradient_error(vg, reference_vg, x):
     value, grad = vg(x)
     ref_value, ref_grad = reference_vg(x)
     scale = max(np.max(np.abs(ref_grad)), 1e-300)
-    return {"grad_rel_err": float(np.max(np.abs(np.asarray(grad) - ref_grad)) / scale),
-            "value_rel_err": float(abs(float(value) - ref_value) / max(abs(ref_value), 1e-300))}
+    return {
+        "grad_rel_err": float(np.max(np.abs(np.asarray(grad) - ref_grad)) / scale),
+        "value_rel_err": float(abs(float(value) - ref_value) / max(abs(ref_value), 1e-300)),
+    }
 
 
 def fits(fit, x0, repeats, budget_s):

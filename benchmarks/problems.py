@@ -4,6 +4,7 @@ Regularisation follows scikit-learn's defaults so its estimators solve the same 
 ``alpha = 1 / n`` is LogisticRegression's C=1 and Ridge's alpha=1; the MLP's ``alpha = 1e-4 / n``
 is MLPClassifier's alpha=1e-4 (scikit-learn scales its penalty by 1/n in both).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,8 +62,14 @@ class Problem:
 
     def layout(self):
         if self.kind == "mlp":
-            return Layout({"W1": (self.d, self.hidden), "b1": (self.hidden,),
-                           "W2": (self.hidden, self.k), "b2": (self.k,)})
+            return Layout(
+                {
+                    "W1": (self.d, self.hidden),
+                    "b1": (self.hidden,),
+                    "W2": (self.hidden, self.k),
+                    "b2": (self.k,),
+                }
+            )
         if self.kind == "softmax":
             return Layout({"W": (self.d, self.k), "b": (self.k,)})
         return Layout({"w": (self.d,), "b": ()})
@@ -82,8 +89,10 @@ class Problem:
             return np.zeros(layout.size)
         rng = np.random.default_rng(seed)
         params = {}
-        for fan_in, fan_out, w, b in ((self.d, self.hidden, "W1", "b1"),
-                                      (self.hidden, self.k, "W2", "b2")):
+        for fan_in, fan_out, w, b in (
+            (self.d, self.hidden, "W1", "b1"),
+            (self.hidden, self.k, "W2", "b2"),
+        ):
             bound = np.sqrt(6.0 / (fan_in + fan_out))
             params[w] = rng.uniform(-bound, bound, (fan_in, fan_out))
             params[b] = rng.uniform(-bound, bound, fan_out)
@@ -92,8 +101,14 @@ class Problem:
     def make_data(self, seed=0):
         rng = np.random.default_rng(seed)
         if self.sparse:
-            X = scipy.sparse.random(self.n, self.d, density=self.density, format="csr",
-                                    random_state=rng, data_rvs=rng.standard_normal)
+            X = scipy.sparse.random(
+                self.n,
+                self.d,
+                density=self.density,
+                format="csr",
+                random_state=rng,
+                data_rvs=rng.standard_normal,
+            )
             scale = np.sqrt(self.density * self.d)
         else:
             X = rng.standard_normal((self.n, self.d))
@@ -114,13 +129,20 @@ class Problem:
         from sklearn.neural_network import MLPClassifier
 
         if self.kind in ("logistic", "softmax"):
-            return LogisticRegression(C=1.0 / (self.alpha * self.n), tol=self.tol,
-                                      max_iter=self.maxiter, solver="lbfgs")
+            return LogisticRegression(
+                C=1.0 / (self.alpha * self.n), tol=self.tol, max_iter=self.maxiter, solver="lbfgs"
+            )
         if self.kind == "least_squares":
             return Ridge(alpha=self.alpha * self.n)
-        return MLPClassifier(hidden_layer_sizes=(self.hidden,), activation="tanh",
-                             solver="lbfgs", alpha=self.alpha * self.n, tol=self.tol,
-                             max_iter=self.maxiter, random_state=0)
+        return MLPClassifier(
+            hidden_layer_sizes=(self.hidden,),
+            activation="tanh",
+            solver="lbfgs",
+            alpha=self.alpha * self.n,
+            tol=self.tol,
+            max_iter=self.maxiter,
+            random_state=0,
+        )
 
     def sklearn_solution(self, est, layout):
         """The fitted estimator's parameters as our flat vector (to evaluate our objective)."""

@@ -4,6 +4,7 @@ Written the way a careful numpy user would (one pass forward, one pass back, BLA
 products). Each takes the flat parameter vector as scipy passes it and returns (value, gradient).
 tests/test_benchmarks_smoke.py checks every one against finite differences.
 """
+
 import numpy as np
 from scipy.special import expit
 

@@ -1,4 +1,5 @@
 """Markdown tables from the runner's results dict, and their copy into doc/performance.md."""
+
 import re
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -57,7 +58,9 @@ def _per_call(results, names, notes):
             if status:
                 row.append(status)
             elif "per_call_error" in rec:
-                row.append("error " + notes.ref(f"{name} per call, {p['label']}", rec["per_call_error"]))
+                row.append(
+                    "error " + notes.ref(f"{name} per call, {p['label']}", rec["per_call_error"])
+                )
             elif "call_ratio" in rec:
                 row.append(f"**{rec['call_ratio']:.2f}x** ({_sec(rec['call_s'])})")
             else:
@@ -120,16 +123,20 @@ def _new_process(results, names, notes):
             cell = _sec(warm["first_fit_s"])
             cold = runs.get("cold")
             if cold:
-                cell += " / cold " + (_status(cold, f"{name} cold, {p['label']}", notes)
-                                      or _sec(cold["first_fit_s"]))
+                cell += " / cold " + (
+                    _status(cold, f"{name} cold, {p['label']}", notes) or _sec(cold["first_fit_s"])
+                )
                 if cold.get("c_modules") is not None:
                     cell += f", {cold['c_modules']} C modules"
             if warm["import_s"] > 0.01:
                 cell += f" (import {_sec(warm['import_s'])})"
             t_row.append(cell)
             extra = warm["fit_extra_mb"]
-            m_row.append(f"+{extra:.0f} MB ({warm['peak_rss_mb']:.0f})" if extra is not None
-                         else f"{warm['peak_rss_mb']:.0f} MB")
+            m_row.append(
+                f"+{extra:.0f} MB ({warm['peak_rss_mb']:.0f})"
+                if extra is not None
+                else f"{warm['peak_rss_mb']:.0f} MB"
+            )
         time_rows.append(t_row)
         memory_rows.append(m_row)
     return _table(["problem"] + names, time_rows), _table(["problem"] + names, memory_rows)
@@ -142,8 +149,15 @@ def _grid(results, notes):
         if status:
             rows.append([name, status, "", "", ""])
             continue
-        rows.append([name, _sec(rec["seconds"]), str(rec["fits"]),
-                     str(rec.get("compiles", "-")), f"{rec['best_score']:.4f}"])
+        rows.append(
+            [
+                name,
+                _sec(rec["seconds"]),
+                str(rec["fits"]),
+                str(rec.get("compiles", "-")),
+                f"{rec['best_score']:.4f}",
+            ]
+        )
     return _table(["contender", "total time", "fits", "compiles", "best CV accuracy"], rows)
 
 
@@ -151,10 +165,20 @@ def _threads(record, notes):
     failed = _status(record, "threads", notes)
     if failed:
         return failed
-    return _table(["contender", "BLAS threads", "1 thread", "2 threads", "ratio", "results = serial"],
-                  [[r["contender"], r["blas"], f"{r['one']:.1f}/s", f"{r['two']:.1f}/s",
-                    f"**{r['ratio']:.2f}x**", "yes" if r["identical"] else "**no**"]
-                   for r in record["rows"]])
+    return _table(
+        ["contender", "BLAS threads", "1 thread", "2 threads", "ratio", "results = serial"],
+        [
+            [
+                r["contender"],
+                r["blas"],
+                f"{r['one']:.1f}/s",
+                f"{r['two']:.1f}/s",
+                f"**{r['ratio']:.2f}x**",
+                "yes" if r["identical"] else "**no**",
+            ]
+            for r in record["rows"]
+        ],
+    )
 
 
 def render(results):
@@ -167,47 +191,80 @@ def render(results):
         f"Run {meta['date']}, commit {meta['commit']}, Python {meta['python']}, "
         f"{meta['cpus']} CPUs; numpy {meta['numpy']}, scipy {meta['scipy']}, "
         f"scikit-learn {meta['sklearn']}, pytensor {meta['pytensor']}, jax {meta['jax']}, "
-        f"autograd {meta['autograd']}. " + ("**Quick mode (small sizes).** " if meta["quick"] else "")
-        + ("" if meta["skautodiff_mode"] == "c" else
-           f"**SKAUTODIFF_MODE={meta['skautodiff_mode']}: not the C backend.** ")
+        f"autograd {meta['autograd']}. "
+        + ("**Quick mode (small sizes).** " if meta["quick"] else "")
+        + (
+            ""
+            if meta["skautodiff_mode"] == "c"
+            else f"**SKAUTODIFF_MODE={meta['skautodiff_mode']}: not the C backend.** "
+        )
         + f"Suite wall time {meta['wall_s']:.0f} s.",
         "",
         "Contenders: " + "; ".join(f"`{k}` = {v}" for k, v in results["contenders"].items()) + ".",
         "",
         "#### Loss + gradient per call, ratio to hand-written numpy (median, interleaved)",
-        "", _per_call(results, per_call_names, notes), "",
+        "",
+        _per_call(results, per_call_names, notes),
+        "",
         "#### Fit time: median refit in the same process (first fit in that process)",
-        "", _fit(results, fit_names, notes), "",
+        "",
+        _fit(results, fit_names, notes),
+        "",
         "#### Agreement: objective at the fit relative to numpy's / gradient error at numpy's optimum",
-        "", _agreement(results, names, notes), "",
+        "",
+        _agreement(results, names, notes),
+        "",
     ]
     if any("new_process" in p for p in results["problems"]):
         times, memory = _new_process(results, fit_names, notes)
         parts += [
             "#### First fit in a new process: setup + trace/compile/jit + fit, warm / cold compile cache "
             "(and the C modules the cold fit compiled)",
-            "", "(MLP: these fits stop after 20 iterations; start-up and memory do not grow with "
+            "",
+            "(MLP: these fits stop after 20 iterations; start-up and memory do not grow with "
             "iterations.)",
-            "", times, "",
+            "",
+            times,
+            "",
             "#### Memory: peak RSS rise during setup + first fit in a new process (peak RSS)",
-            "", memory, "",
+            "",
+            memory,
+            "",
         ]
     if "grid_search" in results:
         label = next((r["problem"] for r in results["grid_search"].values() if "problem" in r), "")
-        parts += [f"#### GridSearchCV, 5 folds x 10 C values, {label}, new process",
-                  "", _grid(results, notes), ""]
+        parts += [
+            f"#### GridSearchCV, 5 folds x 10 C values, {label}, new process",
+            "",
+            _grid(results, notes),
+            "",
+        ]
     if "trace" in results:
         rec = results["trace"]
-        parts += ["#### Trace time (engine run + graph building, no compile), median of "
-                  f"{rec.get('repeats', '?')}",
-                  "", _table(["loss", "lines", "trace"],
-                             [["`benchmarks/trace_time.py` zero-inflated Poisson mixture",
-                               str(rec.get("lines", "?")),
-                               _status(rec, "trace", notes) or _sec(rec["trace_s"])]]), ""]
+        parts += [
+            "#### Trace time (engine run + graph building, no compile), median of "
+            f"{rec.get('repeats', '?')}",
+            "",
+            _table(
+                ["loss", "lines", "trace"],
+                [
+                    [
+                        "`benchmarks/trace_time.py` zero-inflated Poisson mixture",
+                        str(rec.get("lines", "?")),
+                        _status(rec, "trace", notes) or _sec(rec["trace_s"]),
+                    ]
+                ],
+            ),
+            "",
+        ]
     if "threads" in results:
-        parts += [f"#### Loss + gradient from 1 and 2 threads at once, {results['threads'].get('problem', '')}: "
-                  "calls per second over all threads (median of interleaved rounds)",
-                  "", _threads(results["threads"], notes), ""]
+        parts += [
+            f"#### Loss + gradient from 1 and 2 threads at once, {results['threads'].get('problem', '')}: "
+            "calls per second over all threads (median of interleaved rounds)",
+            "",
+            _threads(results["threads"], notes),
+            "",
+        ]
     if notes.items:
         parts += ["Notes:", notes.render().lstrip("\n").replace("\n", "  \n"), ""]
     return "\n".join(parts)

@@ -15,6 +15,7 @@ BLAS at its default thread count (one call already uses both cores in its matrix
 with every BLAS limited to one thread (what a dask worker with several threads is usually given).
 Every threaded result is compared with a serial call's, bit for bit.
 """
+
 import argparse
 import json
 import statistics
@@ -35,6 +36,7 @@ def _rate(vg, x, threads, seconds):
         while time.perf_counter() < deadline:
             last[i] = vg(x)
             counts[i] += 1
+
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
     for w in workers:
         w.start()
@@ -51,6 +53,7 @@ def _locked(fn):
     def locked(x):
         with lock:
             return fn(x)
+
     return locked
 
 
@@ -75,16 +78,24 @@ def measure(quick=False, seconds=1.0, rounds=3):
                 vg = BY_NAME[name.split("-")[0]].prepare(problem, layout, data).vg
                 if name.endswith("-locked"):
                     vg = _locked(vg)
-                serial = vg(x)   # also the trace and compile, outside the timing
+                serial = vg(x)  # also the trace and compile, outside the timing
                 rates, identical = {1: [], 2: []}, True
-                for _ in range(rounds):   # interleaved: the machine's load changes over time
+                for _ in range(rounds):  # interleaved: the machine's load changes over time
                     for threads in (1, 2):
                         rate, last = _rate(vg, x, threads, seconds)
                         rates[threads].append(rate)
                         identical &= all(_identical(r, serial) for r in last)
                 one, two = statistics.median(rates[1]), statistics.median(rates[2])
-                rows.append({"contender": name, "blas": blas, "one": one, "two": two,
-                             "ratio": two / one, "identical": identical})
+                rows.append(
+                    {
+                        "contender": name,
+                        "blas": blas,
+                        "one": one,
+                        "two": two,
+                        "ratio": two / one,
+                        "identical": identical,
+                    }
+                )
     return {"problem": problem.label, "seconds": seconds, "rounds": rounds, "rows": rows}
 
 
@@ -96,9 +107,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     result = measure(args.quick, args.seconds, args.rounds)
     for row in result["rows"]:
-        print(f"{row['contender']:>10}, BLAS {row['blas']:>8}: 1 thread {row['one']:7.1f} calls/s, "
-              f"2 threads {row['two']:7.1f} calls/s, ratio {row['ratio']:.2f}, "
-              f"results identical to serial: {row['identical']}")
+        print(
+            f"{row['contender']:>10}, BLAS {row['blas']:>8}: 1 thread {row['one']:7.1f} calls/s, "
+            f"2 threads {row['two']:7.1f} calls/s, ratio {row['ratio']:.2f}, "
+            f"results identical to serial: {row['identical']}"
+        )
     print(json.dumps(result))
 
 

@@ -5,6 +5,7 @@ The loss below is written the way a user writes a bigger model: a zero-inflated 
 regression with a gating network, an elastic-net penalty, per-group offsets, loops over
 components and features and three short helpers: 49 lines of body (`body_lines`).
 """
+
 import statistics
 import time
 
@@ -25,8 +26,17 @@ def _log_factorial(k):
     return k * np.log(k) - k + 0.5 * np.log(2 * np.pi * k) + 1.0 / (12.0 * k)
 
 
-def zero_inflated_mixture(params, X, counts, groups, alpha, l1_ratio=0.5, n_components=3,
-                          sample_weight=None, temperature=1.0):
+def zero_inflated_mixture(
+    params,
+    X,
+    counts,
+    groups,
+    alpha,
+    l1_ratio=0.5,
+    n_components=3,
+    sample_weight=None,
+    temperature=1.0,
+):
     n, d = X.shape
     if sample_weight is None:
         sample_weight = np.ones(n)
@@ -76,13 +86,13 @@ def zero_inflated_mixture(params, X, counts, groups, alpha, l1_ratio=0.5, n_comp
     # elastic-net penalty on every weight matrix, smooth L1 (pseudo-Huber)
     penalty = 0.0
     for weights in (W, gate_W, zero_w):
-        l2 = 0.5 * np.sum(weights ** 2)
-        l1 = np.sum(np.sqrt(weights ** 2 + 1e-8))
+        l2 = 0.5 * np.sum(weights**2)
+        l1 = np.sum(np.sqrt(weights**2 + 1e-8))
         penalty = penalty + l1_ratio * l1 + (1.0 - l1_ratio) * l2
-    for j in range(d):   # a per-feature smoothness term between neighbouring features
+    for j in range(d):  # a per-feature smoothness term between neighbouring features
         if j > 0:
             penalty = penalty + 1e-4 * np.sum((W[j] - W[j - 1]) ** 2)
-    group_shrinkage = 0.5 * np.sum(offsets ** 2) / max(len(offsets), 1)
+    group_shrinkage = 0.5 * np.sum(offsets**2) / max(len(offsets), 1)
     entropy = -np.mean(np.sum(np.exp(log_gate) * log_gate, axis=1))
     if n_components > 1:
         balance = 1e-3 * entropy
@@ -94,10 +104,15 @@ def zero_inflated_mixture(params, X, counts, groups, alpha, l1_ratio=0.5, n_comp
 def example(n=200, d=8, components=3, groups=5, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
-    params = {"W": rng.standard_normal((d, components)) * 0.1, "b": np.zeros(components),
-              "gate_W": rng.standard_normal((d, components)) * 0.1, "gate_b": np.zeros(components),
-              "zero_w": rng.standard_normal(d) * 0.1, "zero_b": np.float64(0.0),
-              "offsets": np.zeros(groups)}
+    params = {
+        "W": rng.standard_normal((d, components)) * 0.1,
+        "b": np.zeros(components),
+        "gate_W": rng.standard_normal((d, components)) * 0.1,
+        "gate_b": np.zeros(components),
+        "zero_w": rng.standard_normal(d) * 0.1,
+        "zero_b": np.float64(0.0),
+        "offsets": np.zeros(groups),
+    }
     counts = rng.poisson(2.0, n).astype(float) * (rng.random(n) > 0.3)
     group = rng.integers(0, groups, n)
     return params, (X, counts, group, 1e-3)
@@ -105,6 +120,7 @@ def example(n=200, d=8, components=3, groups=5, seed=0):
 
 def body_lines(fn=zero_inflated_mixture):
     import inspect
+
     source = inspect.getsource(fn).splitlines()[1:]
     return sum(1 for line in source if line.strip() and not line.strip().startswith("#"))
 
@@ -114,7 +130,7 @@ def measure(repeats=15):
     from skautodiff.trace import trace
 
     params, args = example()
-    trace(zero_inflated_mixture, (params, *args), {}, {"params"})   # imports, first-use caches
+    trace(zero_inflated_mixture, (params, *args), {}, {"params"})  # imports, first-use caches
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -4,6 +4,7 @@ Fits an L2-penalised logistic regression, written below as one numpy function, o
 breast cancer data, and prints its test accuracy and fit time next to scikit-learn's
 LogisticRegression on the same objective, then what skautodiff traced and compiled to do it.
 """
+
 import time
 
 import numpy as np
@@ -41,11 +42,15 @@ def main():
     X, y = load_breast_cancer(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
 
-    ours = make_pipeline(StandardScaler(), AutodiffClassifier(
-        loss=loss, init_params=init_params, proba_fn=positive_proba, loss_kwargs={"C": 1.0}))
+    ours = make_pipeline(
+        StandardScaler(),
+        AutodiffClassifier(
+            loss=loss, init_params=init_params, proba_fn=positive_proba, loss_kwargs={"C": 1.0}
+        ),
+    )
     theirs = make_pipeline(StandardScaler(), LogisticRegression(C=1.0))
 
-    first = timed_fit(ours, X_train, y_train)   # traces and compiles the loss
+    first = timed_fit(ours, X_train, y_train)  # traces and compiles the loss
     again = timed_fit(ours.set_params(autodiffclassifier__loss_kwargs={"C": 0.5}), X_train, y_train)
     ours.set_params(autodiffclassifier__loss_kwargs={"C": 1.0})
     refit = timed_fit(ours, X_train, y_train)
@@ -54,18 +59,26 @@ def main():
     model = ours[-1]
     print("L2 logistic regression on breast cancer (398 train / 171 test rows, 30 features)\n")
     print(f"{'estimator':<44}{'test accuracy':>14}{'fit time':>12}")
-    print(f"{'skautodiff AutodiffClassifier, first fit':<44}{ours.score(X_test, y_test):>14.4f}{first:>11.3f}s")
+    print(
+        f"{'skautodiff AutodiffClassifier, first fit':<44}{ours.score(X_test, y_test):>14.4f}{first:>11.3f}s"
+    )
     print(f"{'skautodiff, refit with C changed':<44}{'':>14}{again:>11.3f}s")
     print(f"{'skautodiff, refit':<44}{'':>14}{refit:>11.3f}s")
-    print(f"{'scikit-learn LogisticRegression(lbfgs)':<44}{theirs.score(X_test, y_test):>14.4f}{reference:>11.3f}s")
+    print(
+        f"{'scikit-learn LogisticRegression(lbfgs)':<44}{theirs.score(X_test, y_test):>14.4f}{reference:>11.3f}s"
+    )
     # Both at their default tolerances: compare the objective each reached.
     X_scaled = theirs[0].transform(X_train)
     reference = {"w": theirs[-1].coef_[0], "b": theirs[-1].intercept_[0]}
-    print(f"\nobjective reached: skautodiff {model.loss_:.6f} in {model.n_iter_} iterations, "
-          f"scikit-learn {loss(reference, X_scaled, y_train):.6f}")
+    print(
+        f"\nobjective reached: skautodiff {model.loss_:.6f} in {model.n_iter_} iterations, "
+        f"scikit-learn {loss(reference, X_scaled, y_train):.6f}"
+    )
     info = skautodiff.cache_info()
-    print(f"compiled: {info.traces} trace(s), {info.compiles} compilation(s) for 3 fits "
-          "(changing C reuses the compiled loss; prediction runs the numpy functions)")
+    print(
+        f"compiled: {info.traces} trace(s), {info.compiles} compilation(s) for 3 fits "
+        "(changing C reuses the compiled loss; prediction runs the numpy functions)"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 The loss here is least squares with a log-cosh penalty on the residuals, which behaves like the
 squared error near zero and like the absolute error far away: robust without a scale to tune.
 """
+
 import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression
@@ -30,8 +31,12 @@ def predict_fn(params, X):
 
 X, y = load_diabetes(return_X_y=True)
 y = y / 100  # residuals of order 1: log-cosh is quadratic below that, linear above
-model = make_pipeline(StandardScaler(), AutodiffRegressor(
-    loss=loss, init_params=init_params, predict_fn=predict_fn, loss_kwargs={"alpha": 1e-3}))
+model = make_pipeline(
+    StandardScaler(),
+    AutodiffRegressor(
+        loss=loss, init_params=init_params, predict_fn=predict_fn, loss_kwargs={"alpha": 1e-3}
+    ),
+)
 baseline = make_pipeline(StandardScaler(), LinearRegression())
 
 print("R^2, 5-fold cross-validation on diabetes")

@@ -4,6 +4,7 @@ Expectile regression: an asymmetric squared error (weight tau above the fit, 1 -
 least-squares analogue of quantile regression. tau = 0.5 is ordinary least squares; tau = 0.9
 fits a curve that most points lie below. Changing tau or alpha does not recompile.
 """
+
 import numpy as np
 from sklearn.datasets import load_diabetes
 
@@ -22,7 +23,7 @@ class ExpectileRegressor(AutodiffRegressor):
     def loss(self, params, X, y, sample_weight=None):
         residual = y - self.predict_fn(params, X)
         weight = np.where(residual > 0, self.tau, 1 - self.tau)
-        return np.mean(weight * residual ** 2) + self.alpha * np.sum(params["w"] ** 2)
+        return np.mean(weight * residual**2) + self.alpha * np.sum(params["w"] ** 2)
 
     def predict_fn(self, params, X):
         return X @ params["w"] + params["b"]

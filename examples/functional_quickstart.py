@@ -2,6 +2,7 @@
 
 Run: python examples/functional_quickstart.py
 """
+
 import numpy as np
 
 import skautodiff
@@ -21,11 +22,13 @@ def main():
     value, grad = skautodiff.value_and_grad(loss, wrt="params")(params, X, y)
     print(f"loss at zero: {value:.4f}, gradient w.r.t. w: {np.round(grad['w'], 4)}")
 
-    hv = skautodiff.HessianVector(loss, wrt="params")(params, X, y, vectors={"w": np.ones(5), "b": 0.0})
+    hv = skautodiff.HessianVector(loss, wrt="params")(
+        params, X, y, vectors={"w": np.ones(5), "b": 0.0}
+    )
     print(f"Hessian times ones (w part): {np.round(hv['w'], 4)}")
 
     g = skautodiff.Gradient(lambda x: ((x + 1) ** 2).sum(), [np.zeros(3)])
-    print(g)                       # the gradient as a formula
+    print(g)  # the gradient as a formula
     print(g(np.arange(3)))
 
     res = skautodiff.minimize(loss, params, args=(X, y), method="L-BFGS-B")

@@ -4,6 +4,7 @@
 the compiled loss, so every candidate and fold reuses it. n_jobs=2 runs folds in two processes
 (each compiles once, or loads PyTensor's disk cache).
 """
+
 import time
 
 import numpy as np
@@ -31,8 +32,12 @@ def decision_fn(params, X):
 
 
 X, y = load_breast_cancer(return_X_y=True)
-pipeline = make_pipeline(StandardScaler(), AutodiffClassifier(
-    loss=squared_hinge, init_params=init_params, decision_fn=decision_fn, target_encoding="sign"))
+pipeline = make_pipeline(
+    StandardScaler(),
+    AutodiffClassifier(
+        loss=squared_hinge, init_params=init_params, decision_fn=decision_fn, target_encoding="sign"
+    ),
+)
 grid = {"autodiffclassifier__loss_kwargs__alpha": np.logspace(-4, 1, 10)}
 
 before = skautodiff.cache_info()
@@ -40,10 +45,14 @@ start = time.perf_counter()
 search = GridSearchCV(pipeline, grid, cv=5).fit(X, y)
 elapsed = time.perf_counter() - start
 after = skautodiff.cache_info()
-print(f"51 fits (5 folds x 10 alphas + refit) in {elapsed:.2f} s; "
-      f"traces: {after.traces - before.traces}, compilations: {after.compiles - before.compiles}")
-print(f"best alpha {search.best_params_['autodiffclassifier__loss_kwargs__alpha']:.2g}, "
-      f"cross-validated accuracy {search.best_score_:.4f}")
+print(
+    f"51 fits (5 folds x 10 alphas + refit) in {elapsed:.2f} s; "
+    f"traces: {after.traces - before.traces}, compilations: {after.compiles - before.compiles}"
+)
+print(
+    f"best alpha {search.best_params_['autodiffclassifier__loss_kwargs__alpha']:.2g}, "
+    f"cross-validated accuracy {search.best_score_:.4f}"
+)
 
 start = time.perf_counter()
 GridSearchCV(pipeline, grid, cv=5, n_jobs=2).fit(X, y)

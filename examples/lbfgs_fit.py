@@ -2,18 +2,19 @@
 
 Run: python examples/lbfgs_fit.py
 """
+
 import numpy as np
 
 import skautodiff
 
 
 def smooth_huber(residual, delta):
-    return delta ** 2 * (np.sqrt(1 + (residual / delta) ** 2) - 1)
+    return delta**2 * (np.sqrt(1 + (residual / delta) ** 2) - 1)
 
 
 def robust_regression(w, b, X, y, delta=1.0):
     r = X @ w + b - y
-    if X.shape[0] > 1000:              # a guard on a shape: specialised and checked per call
+    if X.shape[0] > 1000:  # a guard on a shape: specialised and checked per call
         r = r[:1000]
     return np.mean(smooth_huber(r, delta))
 
@@ -26,8 +27,9 @@ def main():
     w, b = skautodiff.fmin_l_bfgs_b(robust_regression, [np.zeros(3), np.zeros(())], args=(X, y))
     print("unconstrained:", np.round(w, 3), np.round(b, 3))
 
-    w, b = skautodiff.fmin_l_bfgs_b(robust_regression, [np.zeros(3), np.zeros(())], args=(X, y),
-                                    bounds=[(0, None), None])
+    w, b = skautodiff.fmin_l_bfgs_b(
+        robust_regression, [np.zeros(3), np.zeros(())], args=(X, y), bounds=[(0, None), None]
+    )
     print("w >= 0:       ", np.round(w, 3), np.round(b, 3))
     print(skautodiff.Function(robust_regression))
 

@@ -8,14 +8,25 @@ Every name is loaded on first use: `import skautodiff` imports neither PyTensor 
 scikit-learn, so loading a pickled model and predicting (which runs the user's numpy code)
 never pays for the compiler.
 """
+
 import importlib
 
 __version__ = "0.1.0"
 
 # name -> the submodule that defines it
 _LAZY = {
-    **dict.fromkeys(["Function", "Gradient", "HessianVector", "ValueAndGrad", "function", "gradient",
-                     "value_and_grad"], "api"),
+    **dict.fromkeys(
+        [
+            "Function",
+            "Gradient",
+            "HessianVector",
+            "ValueAndGrad",
+            "function",
+            "gradient",
+            "value_and_grad",
+        ],
+        "api",
+    ),
     **dict.fromkeys(["minimize", "fmin_l_bfgs_b"], "optimize"),
     **dict.fromkeys(["cache_info", "clear_cache"], "compile"),
     "TraceError": "engine.errors",
@@ -24,8 +35,18 @@ _LAZY = {
 }
 
 __all__ = [
-    "Function", "Gradient", "HessianVector", "ValueAndGrad", "function", "gradient", "value_and_grad",
-    "minimize", "fmin_l_bfgs_b", "cache_info", "clear_cache", "TraceError",
+    "Function",
+    "Gradient",
+    "HessianVector",
+    "ValueAndGrad",
+    "function",
+    "gradient",
+    "value_and_grad",
+    "minimize",
+    "fmin_l_bfgs_b",
+    "cache_info",
+    "clear_cache",
+    "TraceError",
 ]
 
 
@@ -34,7 +55,7 @@ def __getattr__(name):
     if module is None:
         raise AttributeError(f"module 'skautodiff' has no attribute '{name}'")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value   # later lookups skip this function
+    globals()[name] = value  # later lookups skip this function
     return value
 
 

@@ -3,6 +3,7 @@
 Each object wraps a user function; a call flattens the arguments, finds (or traces and compiles)
 the matching cache entry and returns results shaped like the user's arguments.
 """
+
 import functools
 import inspect
 
@@ -22,19 +23,24 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
         if args is None:
             return None, False
         from .trace import bind
+
         arguments = bind(func, bound_self, args, kwargs or {})
         return [n for n, v in arguments.items() if pytree.flatten(v)[0]], False
     single = isinstance(wrt, (str, int))
     chosen = []
-    for w in ([wrt] if single else list(wrt)):
+    for w in [wrt] if single else list(wrt):
         if isinstance(w, int):
             if not -len(names) <= w < len(names):
-                raise ValueError(f"wrt={w} is out of range for {func.__qualname__}{inspect.signature(func)}")
+                raise ValueError(
+                    f"wrt={w} is out of range for {func.__qualname__}{inspect.signature(func)}"
+                )
             chosen.append(names[w])
         elif w in names:
             chosen.append(w)
         else:
-            raise ValueError(f"wrt={w!r} is not a parameter of {func.__qualname__}; parameters: {', '.join(names)}")
+            raise ValueError(
+                f"wrt={w!r} is not a parameter of {func.__qualname__}; parameters: {', '.join(names)}"
+            )
     return chosen, single
 
 
@@ -60,7 +66,9 @@ class _Wrapper:
         return type(self)(self.fn.__get__(obj, objtype), wrt=self.wrt, backend=self.backend)
 
     def _call(self, kind, args, kwargs, extra=()):
-        names, single = self._wrt if self._wrt is not None else _wrt_names(self.fn, self.wrt, args, kwargs)
+        names, single = (
+            self._wrt if self._wrt is not None else _wrt_names(self.fn, self.wrt, args, kwargs)
+        )
         call = Call(self.fn, args, kwargs, set(names or ()))
         entry, outs = call.run(kind, extra, self.backend)
         self._last = (entry, names)
@@ -69,16 +77,27 @@ class _Wrapper:
     def _grads(self, call, entry, grads, names, single):
         """Gradient leaves -> one pytree per differentiated argument."""
         plan = entry.plans.get(tuple(names))
-        if plan is None:   # (structure, leaf indices) of each differentiated argument, in `names` order
+        if (
+            plan is None
+        ):  # (structure, leaf indices) of each differentiated argument, in `names` order
             tr, parts, start = entry.trace, {}, 0
             for name, child in zip(tr.treedef.meta, tr.treedef.children):
                 parts[name] = (child, range(start, start + child.num_leaves))
                 start += child.num_leaves
             plan = entry.plans[tuple(names)] = [parts[name] for name in names]
         by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
-        results = [pytree.unflatten(child, [_like(call.leaves[i], by_leaf[i]) if i in by_leaf
-                                            else np.zeros(np.shape(call.leaves[i])) for i in indices])
-                   for child, indices in plan]
+        results = [
+            pytree.unflatten(
+                child,
+                [
+                    _like(call.leaves[i], by_leaf[i])
+                    if i in by_leaf
+                    else np.zeros(np.shape(call.leaves[i]))
+                    for i in indices
+                ],
+            )
+            for child, indices in plan
+        ]
         return results[0] if single else results
 
     def free(self):
@@ -98,6 +117,7 @@ class _Wrapper:
         if self._last is None:
             return None
         from .printing import Formula
+
         entry, names = self._last
         return _formula(Formula, self, entry, names)
 
@@ -116,7 +136,9 @@ class Function(_Wrapper):
         super().__init__(fn, example_args, backend=backend)
 
     def __get__(self, obj, objtype=None):
-        return self if obj is None else Function(self.fn.__get__(obj, objtype), backend=self.backend)
+        return (
+            self if obj is None else Function(self.fn.__get__(obj, objtype), backend=self.backend)
+        )
 
     def __call__(self, *args, **kwargs):
         call = Call(self.fn, args, kwargs, set())
@@ -150,13 +172,15 @@ class HessianVector(_Wrapper):
         call = Call(self.fn, args, kwargs, set(names))
         by_name = dict(zip(names, [vectors] if single else list(vectors)))
         extra = []
-        for name in call.names:   # vectors in the order the compiled function takes them
+        for name in call.names:  # vectors in the order the compiled function takes them
             if name in by_name:
                 extra.extend(pytree.flatten(by_name[name])[0])
         wrt_leaves = [call.leaves[i] for i in call.wrt_indices]
         if len(extra) != len(wrt_leaves):
-            raise ValueError(f"vectors must be shaped like {', '.join(names)}: expected "
-                             f"{len(wrt_leaves)} arrays, got {len(extra)}")
+            raise ValueError(
+                f"vectors must be shaped like {', '.join(names)}: expected "
+                f"{len(wrt_leaves)} arrays, got {len(extra)}"
+            )
         extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
         entry, outs = call.run("hvp", extra, self.backend)
         self._last = (entry, names)
@@ -187,6 +211,7 @@ def gradient(wrt=None, backend="c"):
 
     def decorate(fn):
         return Gradient(fn, wrt=wrt, backend=backend)
+
     return decorate
 
 
@@ -195,6 +220,7 @@ def _formula(Formula, wrapper, entry, names):
     if isinstance(wrapper, Function) or names is None:
         return Formula.from_graph([("f", v) for v in tr.outputs])
     import pytensor
+
     cost = tr.outputs[0]
     wrt = [tr.inputs[i] for i in tr.wrt_leaves]
     grads = pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero")

@@ -10,6 +10,7 @@ compiler are process-wide), so a missing entry is traced and compiled once howev
 ask for it. Calls do not take it: each compiled function is a pool of PyTensor copies
 (`Copies`), one per concurrent call.
 """
+
 import collections
 import contextlib
 import logging
@@ -20,7 +21,9 @@ import warnings
 
 import numpy as np
 
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")   # see doc/performance.md
+warnings.filterwarnings(
+    "ignore", message="PyTensor could not link to a BLAS"
+)  # see doc/performance.md
 from . import compiledir  # noqa: E402  (first: it imports PyTensor even when its compile directory is unusable)
 import pytensor  # noqa: E402
 import pytensor.tensor as pt  # noqa: E402
@@ -30,20 +33,29 @@ from pytensor.link.vm import VMLinker  # noqa: E402
 from . import pytree, tiers  # noqa: E402
 from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
 from .engine.outer import input_signature  # noqa: E402
-from .trace import (aligned, bind, input_value, is_differentiable, leaf_owners, leaf_signature, resolve_callable,  # noqa: E402
-                    restore, trace)
+from .trace import (
+    aligned,
+    bind,
+    input_value,
+    is_differentiable,
+    leaf_owners,
+    leaf_signature,
+    resolve_callable,  # noqa: E402
+    restore,
+    trace,
+)
 
 log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
 _stats = collections.Counter()
 _cache = {}
-_lock = threading.RLock()   # held to trace, compile, copy and insert; never for a compiled call
+_lock = threading.RLock()  # held to trace, compile, copy and insert; never for a compiled call
 # Held while PyTensor builds or copies C functions (its module cache is not known to be
 # thread-safe): by tiers' background thread alone, or after _lock, never the other way round.
 _c_lock = threading.RLock()
 
 
-def _new_c_lock():   # after os.fork(): the thread holding it (tiers' worker) is not in the child
+def _new_c_lock():  # after os.fork(): the thread holding it (tiers' worker) is not in the child
     global _c_lock
     _c_lock = threading.RLock()
 
@@ -53,7 +65,7 @@ os.register_at_fork(after_in_child=_new_c_lock)
 
 def cache_info():
     """Counts since the process started (or the last clear_cache): traces and compiles."""
-    entries = sum(len(v) for v in list(_cache.values()))   # a copy: other threads may insert
+    entries = sum(len(v) for v in list(_cache.values()))  # a copy: other threads may insert
     return CacheInfo(_stats["traces"], _stats["compiles"], entries)
 
 
@@ -97,14 +109,18 @@ def mode(tier="C"):
         linker, excluded = "py", ["fusion"]
     elif not pytensor.config.cxx:
         if not _warned_no_cxx:
-            warnings.warn("skautodiff: no C++ compiler found (pytensor.config.cxx is empty); compiled "
-                          "functions fall back to PyTensor's Python implementation, which is roughly "
-                          "100x slower. Install g++ to get C speed.", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                "skautodiff: no C++ compiler found (pytensor.config.cxx is empty); compiled "
+                "functions fall back to PyTensor's Python implementation, which is roughly "
+                "100x slower. Install g++ to get C speed.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             _warned_no_cxx = True
         linker = "py"
-    elif not compiledir.usable():   # warns once, naming the directory and how to choose another
-        linker, excluded = "py", ["fusion"]   # fusion: see the fast mode above
-    including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])   # numpy's 32-operand limit
+    elif not compiledir.usable():  # warns once, naming the directory and how to choose another
+        linker, excluded = "py", ["fusion"]  # fusion: see the fast mode above
+    including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])  # numpy's 32-operand limit
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
     # computes what numpy computes, one reduction cheaper. local_add_of_sparse_write (pytensor
@@ -133,7 +149,7 @@ class Copies:
             fn = self._idle.pop() if self._idle else None
         if fn is None:
             # copying links the graph again: not known to be thread-safe
-            with _lock, (_c_lock if self._c else contextlib.nullcontext()):
+            with _lock, _c_lock if self._c else contextlib.nullcontext():
                 fn = self._all[0].copy(share_memory=False)
             with self._lock:
                 self._all.append(fn)
@@ -165,8 +181,10 @@ class Entry:
     def __init__(self, tr):
         self.trace = tr
         self._functions = {}
-        self._dtypes = [np.dtype(dtype) for dtype, _ in tr.signature]   # to skip converting arrays that fit
-        self.plans = {}   # skautodiff.api's per-call bookkeeping, computed once per entry
+        self._dtypes = [
+            np.dtype(dtype) for dtype, _ in tr.signature
+        ]  # to skip converting arrays that fit
+        self.plans = {}  # skautodiff.api's per-call bookkeeping, computed once per entry
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
@@ -176,7 +194,7 @@ class Entry:
         key = (kind, backend, tuple(rows), os.environ.get("SKAUTODIFF_MODE", "c"))
         fn = self._functions.get(key)
         if fn is None:
-            with _lock:   # another thread may have compiled it meanwhile
+            with _lock:  # another thread may have compiled it meanwhile
                 fn = self._functions.get(key)
                 if fn is None:
                     fn = self._functions[key] = self._build(kind, backend, rows)
@@ -188,22 +206,27 @@ class Entry:
         _stats["compiles"] += 1
         if backend == "jax":
             from .backends import jax as jax_backend
+
             label = f"{kind.replace('_', ' ')} of {self._name()}"
             if not jax_backend.has_sparse(self.trace.all_inputs):
                 return jax_backend.build(self, kind, label, rows)
-            warnings.warn(f'skautodiff: {label} takes a scipy.sparse matrix, which PyTensor\'s JAX linker '
-                          'cannot take; it runs on the C backend (backend="c") instead', UserWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f'skautodiff: {label} takes a scipy.sparse matrix, which PyTensor\'s JAX linker '
+                'cannot take; it runs on the C backend (backend="c") instead',
+                UserWarning,
+                stacklevel=2,
+            )
         inputs, outputs = self._graph(kind)
         if not tiers.enabled():
             return Copies(self._compile(kind, inputs, outputs, "C"))
         first = Copies(self._compile(kind, inputs, outputs, "Python"), "Python")
 
-        def compile_c():   # in tiers' background thread, without _lock: the fit goes on meanwhile
+        def compile_c():  # in tiers' background thread, without _lock: the fit goes on meanwhile
             with _c_lock:
-                if not compiledir.usable():   # mode() would give the Python linker again
+                if not compiledir.usable():  # mode() would give the Python linker again
                     return None
                 return Copies(self._compile(kind, inputs, outputs, "C"))
+
         return tiers.Tiered(first, compile_c, f"{kind.replace('_', ' ')} of {self._name()}")
 
     def _name(self):
@@ -221,14 +244,21 @@ class Entry:
             _scalar_output(tr)
             cost = traced[0]
             wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-            grads = _in_dtypes(pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"), wrt)
+            grads = _in_dtypes(
+                pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"),
+                wrt,
+            )
             if kind == "value_and_grad":
                 outputs = [cost, *grads]
-            else:   # Hessian-vector product: the gradient of <grad, v>
+            else:  # Hessian-vector product: the gradient of <grad, v>
                 vectors = [w.type(name=f"v_{w.name}") for w in wrt]
                 inner = pt.sum([pt.sum(g * v) for g, v in zip(grads, vectors)])
-                outputs = _in_dtypes(pytensor.grad(inner, wrt, disconnected_inputs="ignore",
-                                                   return_disconnected="zero"), wrt)
+                outputs = _in_dtypes(
+                    pytensor.grad(
+                        inner, wrt, disconnected_inputs="ignore", return_disconnected="zero"
+                    ),
+                    wrt,
+                )
                 inputs += vectors
         if guard is not None:
             outputs.append(guard)
@@ -237,16 +267,30 @@ class Entry:
     def _compile(self, kind, inputs, outputs, tier):
         name, what = self._name(), kind.replace("_", " ")
         if tier == "C":
-            log.info("skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; a cold compile "
-                     "cache takes several seconds", what, name, len(inputs))
+            log.info(
+                "skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; a cold compile "
+                "cache takes several seconds",
+                what,
+                name,
+                len(inputs),
+            )
         start = time.perf_counter()
-        fn = compiledir.build(lambda: pytensor.function(inputs, outputs, mode=mode(tier), on_unused_input="ignore"))
-        fn.trust_input = True   # Entry.inputs already converts every value to its input's type
+        fn = compiledir.build(
+            lambda: pytensor.function(inputs, outputs, mode=mode(tier), on_unused_input="ignore")
+        )
+        fn.trust_input = True  # Entry.inputs already converts every value to its input's type
         if tier == "C":
-            log.info("skautodiff: compiled %s of %s in %.2f s", what, name, time.perf_counter() - start)
+            log.info(
+                "skautodiff: compiled %s of %s in %.2f s", what, name, time.perf_counter() - start
+            )
         else:
-            log.info("skautodiff: %s of %s runs on the Python tier (built in %.2f s) while its C tier "
-                     "compiles in the background", what, name, time.perf_counter() - start)
+            log.info(
+                "skautodiff: %s of %s runs on the Python tier (built in %.2f s) while its C tier "
+                "compiles in the background",
+                what,
+                name,
+                time.perf_counter() - start,
+            )
         return fn
 
     def free(self):
@@ -256,10 +300,13 @@ class Entry:
 
     def inputs(self, call):
         tr = self.trace
-        values = [leaf if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
-                  else input_value(leaf, *sig)
-                  for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)]
-        for outer in tr.outer_inputs:   # numbers and arrays from outside, read now
+        values = [
+            leaf
+            if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
+            else input_value(leaf, *sig)
+            for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)
+        ]
+        for outer in tr.outer_inputs:  # numbers and arrays from outside, read now
             try:
                 value = outer.read(call)
             except Exception:
@@ -277,7 +324,7 @@ class Entry:
         except Exception:
             if self._guard is None or fresh:
                 raise
-            raise GuardFailed() from None   # a branch taken at trace time no longer fits
+            raise GuardFailed() from None  # a branch taken at trace time no longer fits
         if self._guard is not None:
             if not outs[-1]:
                 raise GuardFailed()
@@ -299,8 +346,10 @@ def _in_dtypes(grads, wrt):
 def _scalar_output(tr):
     if len(tr.outputs) != 1 or tr.out_treedef.kind != "leaf" or tr.outputs[0].ndim != 0:
         shapes = ", ".join(str(v.ndim) + "-d" for v in tr.outputs)
-        raise ValueError(f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
-                         f"{len(tr.outputs)} value(s) ({shapes})")
+        raise ValueError(
+            f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
+            f"{len(tr.outputs)} value(s) ({shapes})"
+        )
     return tr.outputs[0]
 
 
@@ -315,11 +364,17 @@ def _log_side_effects(func, effects):
     if func.__code__ in _logged_side_effects:
         return
     _logged_side_effects.add(func.__code__)
-    where = "; ".join(f"{what} ({loc.filename}, line {loc.lineno})" if loc is not None else what
-                      for loc, what in effects[:5])
-    log.info("skautodiff: %s has side effects (%s%s); each call of its compiled functions also runs it "
-             "natively once, so they happen as in plain Python (one native evaluation per call)",
-             getattr(func, "__qualname__", "function"), where, ", ..." if len(effects) > 5 else "")
+    where = "; ".join(
+        f"{what} ({loc.filename}, line {loc.lineno})" if loc is not None else what
+        for loc, what in effects[:5]
+    )
+    log.info(
+        "skautodiff: %s has side effects (%s%s); each call of its compiled functions also runs it "
+        "natively once, so they happen as in plain Python (one native evaluation per call)",
+        getattr(func, "__qualname__", "function"),
+        where,
+        ", ..." if len(effects) > 5 else "",
+    )
 
 
 class Call:
@@ -331,10 +386,12 @@ class Call:
         arguments = bind(func, bound_self, args, kwargs)
         self.leaves, treedef, self.statics = pytree.flatten(arguments)
         self.names = list(treedef.meta)
-        differentiable = [is_differentiable(leaf, owner, wrt_names)
-                          for leaf, owner in zip(self.leaves, leaf_owners(treedef))]
+        differentiable = [
+            is_differentiable(leaf, owner, wrt_names)
+            for leaf, owner in zip(self.leaves, leaf_owners(treedef))
+        ]
         self.wrt_indices = [i for i, d in enumerate(differentiable) if d]
-        self.owners = leaf_owners(treedef)   # the parameter name of each leaf
+        self.owners = leaf_owners(treedef)  # the parameter name of each leaf
         signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
 
@@ -349,17 +406,17 @@ class Call:
 
     def run_natively(self, tr):
         args, kwargs = self.args, self.kwargs
-        if tr.writes_arguments:   # the engine copies on write; so does this run
+        if tr.writes_arguments:  # the engine copies on write; so does this run
             args, kwargs = pytree.tree_map(_copy, (args, kwargs))
         self.fn(*args, **kwargs)
 
     def _run(self, kind, extra, backend, rows):
         entries = _cache.get(self.key, ())
-        tried = len(entries)   # entries are only ever appended: later ones are new
+        tried = len(entries)  # entries are only ever appended: later ones are new
         found = self._cached(entries[:tried], kind, extra, backend, rows)
         if found is not None:
             return found
-        with _lock:   # one thread traces; others asking meanwhile find its entry here
+        with _lock:  # one thread traces; others asking meanwhile find its entry here
             entries = _cache.setdefault(self.key, [])
             found = self._cached(entries[tried:], kind, extra, backend, rows)
             if found is not None:
@@ -367,24 +424,33 @@ class Call:
             start = time.perf_counter()
             entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
             _stats["traces"] += 1
-            log.info("skautodiff: traced %s in %.3f s (%d guards)", getattr(self.func, "__qualname__", "function"),
-                     time.perf_counter() - start, len(entry.trace.guards) + len(entry.trace.value_guards))
+            log.info(
+                "skautodiff: traced %s in %.3f s (%d guards)",
+                getattr(self.func, "__qualname__", "function"),
+                time.perf_counter() - start,
+                len(entry.trace.guards) + len(entry.trace.value_guards),
+            )
             entries.append(entry)
         if entry.trace.side_effects:
             _log_side_effects(self.func, entry.trace.side_effects)
         try:
-            return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True, backend=backend,
-                                    rows=rows)
+            return entry, entry.run(
+                kind, entry.inputs(self) + list(extra), fresh=True, backend=backend, rows=rows
+            )
         except GuardFailed:
-            raise RuntimeError("internal error: a fresh trace's guards fail on the values it was "
-                               "traced with; please report this function") from None
+            raise RuntimeError(
+                "internal error: a fresh trace's guards fail on the values it was "
+                "traced with; please report this function"
+            ) from None
 
     def _cached(self, entries, kind, extra, backend, rows):
         """(entry, outputs) from the first of `entries` whose guards hold, else None."""
         for entry in entries:
             if all(g.holds(self) for g in entry.trace.value_guards):
                 try:
-                    return entry, entry.run(kind, entry.inputs(self) + list(extra), backend=backend, rows=rows)
+                    return entry, entry.run(
+                        kind, entry.inputs(self) + list(extra), backend=backend, rows=rows
+                    )
                 except GuardFailed:
                     continue
         return None

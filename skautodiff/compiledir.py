@@ -11,6 +11,7 @@ directory used to stop skautodiff:
 * a damaged module in it (a `.so` truncated by a full disk or a killed process) failed every later
   run with "ImportError: ... file too short". `build()` removes such a module and compiles again.
 """
+
 import atexit
 import logging
 import os
@@ -22,7 +23,7 @@ import warnings
 from pathlib import Path
 
 log = logging.getLogger("skautodiff")
-_problem = None   # why the compile directory cannot be used, once known
+_problem = None  # why the compile directory cannot be used, once known
 _usable = None
 _lock = threading.Lock()
 
@@ -38,18 +39,23 @@ def _import_pytensor():
     global _problem
     try:
         import pytensor  # noqa: F401
+
         return
     except ValueError as error:
         if "compiledir" not in str(error):
             raise
         _problem = str(error)
-    for name in [name for name in sys.modules if name == "pytensor" or name.startswith("pytensor.")]:
-        del sys.modules[name]   # the half-imported package
+    for name in [
+        name for name in sys.modules if name == "pytensor" or name.startswith("pytensor.")
+    ]:
+        del sys.modules[name]  # the half-imported package
     scratch = tempfile.mkdtemp(prefix="skautodiff-unused-compiledir-")
     atexit.register(shutil.rmtree, scratch, ignore_errors=True)
     flags = os.environ.get("PYTENSOR_FLAGS")
-    os.environ["PYTENSOR_FLAGS"] = f"{flags},compiledir={scratch}" if flags else f"compiledir={scratch}"
-    try:   # PYTENSOR_FLAGS take precedence over .pytensorrc
+    os.environ["PYTENSOR_FLAGS"] = (
+        f"{flags},compiledir={scratch}" if flags else f"compiledir={scratch}"
+    )
+    try:  # PYTENSOR_FLAGS take precedence over .pytensorrc
         import pytensor  # noqa: F401
     finally:
         if flags is None:
@@ -76,7 +82,7 @@ def _check():
     global _problem
     if _problem is None:
         try:
-            pytensor.config.compiledir   # PyTensor creates and checks it on first access
+            pytensor.config.compiledir  # PyTensor creates and checks it on first access
         except (ValueError, OSError) as error:
             _problem = str(error)
     if _problem is not None:
@@ -85,7 +91,10 @@ def _check():
             "fall back to PyTensor's Python implementation, which needs no directory but is much "
             "slower on large arrays (up to ~100x). To compile to C, choose a writable directory "
             "before Python starts, e.g. PYTENSOR_FLAGS=base_compiledir=/path/to/dir (or "
-            "compiledir=..., if that is the flag you set).", RuntimeWarning, stacklevel=3)
+            "compiledir=..., if that is the flag you set).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return False
     _heal_virtual_machine()
     return True
@@ -108,21 +117,23 @@ def build(make):
 def _heal_virtual_machine():
     """PyTensor's C loop over a function's nodes is a compiled module too. When it fails to load,
     PyTensor silently runs its slower Python loop instead: load (and heal) it here first."""
+
     def load():
         from pytensor.link.c import lazylinker_c  # noqa: F401
+
     try:
         build(load)
-    except ImportError:   # not repairable: PyTensor runs its Python loop, as it would anyway
+    except ImportError:  # not repairable: PyTensor runs its Python loop, as it would anyway
         return
     cvm = sys.modules.get("pytensor.link.c.cvm")
-    if cvm is not None and not hasattr(cvm, "CVM"):   # imported while the module was damaged
+    if cvm is not None and not hasattr(cvm, "CVM"):  # imported while the module was damaged
         del sys.modules["pytensor.link.c.cvm"]
 
 
 def _damaged_module_dir(error):
     """The directory of the compiled module (directly under the compile directory) that an
     ImportError failed to load, or None when the error is about something else."""
-    path = getattr(error, "path", None)   # the extension module's file, set by its loader
+    path = getattr(error, "path", None)  # the extension module's file, set by its loader
     if not path:
         return None
     root = Path(pytensor.config.compiledir).resolve()
@@ -136,12 +147,18 @@ def _damaged_module_dir(error):
 def _remove(module_dir, error):
     from pytensor.compile.compilelock import lock_ctx
     from pytensor.link.c.basic import get_module_cache
-    reason = str(error).split("\n")[0].removeprefix(f"{error.path}: ")   # e.g. "file too short"
-    log.warning("skautodiff: PyTensor's compiled module %s is damaged (%s); removing %s and compiling "
-                "it again", error.path, reason, module_dir)
+
+    reason = str(error).split("\n")[0].removeprefix(f"{error.path}: ")  # e.g. "file too short"
+    log.warning(
+        "skautodiff: PyTensor's compiled module %s is damaged (%s); removing %s and compiling "
+        "it again",
+        error.path,
+        reason,
+        module_dir,
+    )
     with lock_ctx():
-        shutil.rmtree(module_dir, ignore_errors=True)   # another thread may have done it
-    for name, module in list(sys.modules.items()):   # e.g. the package of PyTensor's C loop
+        shutil.rmtree(module_dir, ignore_errors=True)  # another thread may have done it
+    for name, module in list(sys.modules.items()):  # e.g. the package of PyTensor's C loop
         places = [getattr(module, "__file__", None), *getattr(module, "__path__", ())]
         if any(place and Path(place).is_relative_to(module_dir) for place in places):
             del sys.modules[name]

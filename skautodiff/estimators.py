@@ -9,6 +9,7 @@ which traces and compiles it; prediction calls the user's numpy function directl
 Nothing compiled is stored on the estimator: compiled functions live in the process-wide cache,
 so estimators pickle as plain data and clones made by ``GridSearchCV`` reuse one compilation.
 """
+
 import contextlib
 import inspect
 import logging
@@ -90,7 +91,9 @@ class AutodiffEstimator(BaseEstimator):
         entries = {key: params.pop(key) for key in list(params) if key.startswith("loss_kwargs__")}
         if entries:
             loss_kwargs = dict(params.pop("loss_kwargs", self.loss_kwargs) or {})
-            loss_kwargs.update({key[len("loss_kwargs__"):]: value for key, value in entries.items()})
+            loss_kwargs.update(
+                {key[len("loss_kwargs__") :]: value for key, value in entries.items()}
+            )
             params["loss_kwargs"] = loss_kwargs
         return super().set_params(**params)
 
@@ -138,7 +141,7 @@ class AutodiffEstimator(BaseEstimator):
         try:
             value = loss(params, X, y, **kwargs)
         except Exception:
-            return   # the loss itself fails: the error being raised says where
+            return  # the loss itself fails: the error being raised says where
         if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), numbers.Real):
             raise ValueError(
                 f"the loss must return a real scalar; {loss.__name__}() returned "
@@ -152,8 +155,16 @@ class AutodiffEstimator(BaseEstimator):
         tol, options = self._optimizer_settings()
         with _compile_messages(self.verbose):
             result = minimize(
-                loss, params, args=(X, y), kwargs=kwargs, method=self.optimizer, bounds=self.bounds,
-                tol=tol, options=options, callback=progress, backend=self.backend,
+                loss,
+                params,
+                args=(X, y),
+                kwargs=kwargs,
+                method=self.optimizer,
+                bounds=self.bounds,
+                tol=tol,
+                options=options,
+                callback=progress,
+                backend=self.backend,
                 rows=(1, 2, *(["sample_weight"] if "sample_weight" in kwargs else [])),
             )
         self.params_ = tree_map(lambda leaf: np.asarray(leaf, dtype=X.dtype), result.x)
@@ -178,7 +189,9 @@ class AutodiffEstimator(BaseEstimator):
         options = iteration_limit(self.optimizer, self.max_iter)
         if str(self.optimizer).upper() != "L-BFGS-B":
             return self.tol, options
-        options.update(ftol=64 * np.finfo(float).eps, maxls=50, maxfun=max(15000, 2 * self.max_iter))
+        options.update(
+            ftol=64 * np.finfo(float).eps, maxls=50, maxfun=max(15000, 2 * self.max_iter)
+        )
         if self.tol is not None:
             options["gtol"] = self.tol
         return None, options
@@ -194,16 +207,21 @@ class AutodiffEstimator(BaseEstimator):
         X = np.zeros((2, self.n_features_in_), dtype=_leaf_dtype(self.params_))
         if of == "loss":
             y = self._example_target(X)
-            return formula(self._user_function("loss"), self.params_, X, y, **dict(self.loss_kwargs or {}))
+            return formula(
+                self._user_function("loss"), self.params_, X, y, **dict(self.loss_kwargs or {})
+            )
         if of == "predict":
-            name = next(n for n in ("predict_fn", "decision_fn", "proba_fn")
-                        if self._user_function(n, required=False) is not None)
+            name = next(
+                n
+                for n in ("predict_fn", "decision_fn", "proba_fn")
+                if self._user_function(n, required=False) is not None
+            )
             return formula(self._user_function(name), self.params_, X)
         raise ValueError(f"of must be 'loss' or 'predict', got {of!r}")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True   # CSR/CSC X reaches the loss without densifying
+        tags.input_tags.sparse = True  # CSR/CSC X reaches the loss without densifying
         return tags
 
     # ----------------------------------------------------------------- validation
@@ -212,15 +230,21 @@ class AutodiffEstimator(BaseEstimator):
         """The one place where fit's input is checked (scikit-learn's own messages)."""
         multi_output = self.__sklearn_tags__().target_tags.multi_output
         X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], multi_output=multi_output,
-            y_numeric=not isinstance(self, ClassifierMixin), accept_sparse=("csr", "csc"),
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            multi_output=multi_output,
+            y_numeric=not isinstance(self, ClassifierMixin),
+            accept_sparse=("csr", "csc"),
         )
         return X, self._encode_target(X, y)
 
     def _check_X(self, X):
         check_is_fitted(self, "params_")
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
-                             accept_sparse=("csr", "csc"))
+        return validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False, accept_sparse=("csr", "csc")
+        )
 
 
 def _leaf_dtype(params):
@@ -242,10 +266,14 @@ def _compile_messages(verbose):
     log.setLevel(logging.INFO)
     try:
         yield
-        from . import tiers   # which compiled functions never reached their C tier in this fit
+        from . import tiers  # which compiled functions never reached their C tier in this fit
+
         for label in tiers.pending():
-            log.info("skautodiff: %s ran on the Python tier only; its C tier is still compiling "
-                     "in the background", label)
+            log.info(
+                "skautodiff: %s ran on the Python tier only; its C tier is still compiling "
+                "in the background",
+                label,
+            )
     finally:
         log.removeHandler(handler)
         log.setLevel(level)
@@ -266,8 +294,10 @@ class _Progress:
         if self.verbose:
             grads = pytree.flatten(intermediate_result.jac)[0]
             norm = float(np.sqrt(sum(np.sum(np.square(g)) for g in grads)))
-            print(f"Iteration {len(self.curve):4d}, loss = {value:.8g}, "
-                  f"gradient norm = {norm:.3g}, elapsed = {time.perf_counter() - self.start:.3f} s")
+            print(
+                f"Iteration {len(self.curve):4d}, loss = {value:.8g}, "
+                f"gradient norm = {norm:.3g}, elapsed = {time.perf_counter() - self.start:.3f} s"
+            )
 
 
 class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
@@ -303,9 +333,21 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
 
     predict_fn = None
 
-    def __init__(self, loss=None, init_params=None, predict_fn=None, loss_kwargs=None,
-                 optimizer="L-BFGS-B", max_iter=1000, tol=None, bounds=None, warm_start=False,
-                 random_state=None, verbose=0, backend="c"):
+    def __init__(
+        self,
+        loss=None,
+        init_params=None,
+        predict_fn=None,
+        loss_kwargs=None,
+        optimizer="L-BFGS-B",
+        max_iter=1000,
+        tol=None,
+        bounds=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        backend="c",
+    ):
         self._set_functions(loss=loss, init_params=init_params, predict_fn=predict_fn)
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -350,11 +392,26 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
     proba_fn = None
     target_encoding = "index"
 
-    def __init__(self, loss=None, init_params=None, decision_fn=None, proba_fn=None,
-                 target_encoding="index", loss_kwargs=None, optimizer="L-BFGS-B", max_iter=1000,
-                 tol=None, bounds=None, warm_start=False, random_state=None, verbose=0, backend="c"):
-        self._set_functions(loss=loss, init_params=init_params, decision_fn=decision_fn,
-                            proba_fn=proba_fn)
+    def __init__(
+        self,
+        loss=None,
+        init_params=None,
+        decision_fn=None,
+        proba_fn=None,
+        target_encoding="index",
+        loss_kwargs=None,
+        optimizer="L-BFGS-B",
+        max_iter=1000,
+        tol=None,
+        bounds=None,
+        warm_start=False,
+        random_state=None,
+        verbose=0,
+        backend="c",
+    ):
+        self._set_functions(
+            loss=loss, init_params=init_params, decision_fn=decision_fn, proba_fn=proba_fn
+        )
         self.target_encoding = target_encoding
         self.loss_kwargs = loss_kwargs
         self.optimizer = optimizer
@@ -379,7 +436,9 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         self.classes_, index = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
         if n_classes < 2:
-            raise ValueError(f"a classifier needs samples of at least 2 classes; got {n_classes} class")
+            raise ValueError(
+                f"a classifier needs samples of at least 2 classes; got {n_classes} class"
+            )
         if self.target_encoding == "index":
             return index.astype(np.intp)
         if self.target_encoding == "onehot":

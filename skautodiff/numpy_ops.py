@@ -16,6 +16,7 @@ The rewrites run after the gradient is built and after PyTensor's stabilising re
 elementwise work around the new nodes. They are tagged so that only skautodiff's compile mode
 includes them; PyTensor code a user writes by hand in the same process is not changed.
 """
+
 import numpy as np
 import pytensor.scalar as ps
 import pytensor.tensor as pt
@@ -28,16 +29,28 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Max, Min
 
 TAG = "skautodiff_numpy_ops"
-_FLOATS = ("float32", "float64")   # what numpy computes with PyTensor's output dtype
+_FLOATS = ("float32", "float64")  # what numpy computes with PyTensor's output dtype
 
 # PyTensor scalar op -> the numpy ufunc that computes it with SIMD (`python -m benchmarks.ufuncs`).
 # sin and cos only in float32: numpy's float64 loops for them are no faster than libm's.
 FASTER_IN_NUMPY = {
-    ps.Exp: np.exp, ps.Exp2: np.exp2, ps.Expm1: np.expm1,
-    ps.Log: np.log, ps.Log2: np.log2, ps.Log10: np.log10, ps.Log1p: np.log1p,
-    ps.Tanh: np.tanh, ps.Sinh: np.sinh, ps.Cosh: np.cosh,
-    ps.ArcSinh: np.arcsinh, ps.ArcCosh: np.arccosh, ps.ArcTanh: np.arctanh,
-    ps.Tan: np.tan, ps.ArcSin: np.arcsin, ps.ArcCos: np.arccos, ps.ArcTan: np.arctan,
+    ps.Exp: np.exp,
+    ps.Exp2: np.exp2,
+    ps.Expm1: np.expm1,
+    ps.Log: np.log,
+    ps.Log2: np.log2,
+    ps.Log10: np.log10,
+    ps.Log1p: np.log1p,
+    ps.Tanh: np.tanh,
+    ps.Sinh: np.sinh,
+    ps.Cosh: np.cosh,
+    ps.ArcSinh: np.arcsinh,
+    ps.ArcCosh: np.arccosh,
+    ps.ArcTanh: np.arctanh,
+    ps.Tan: np.tan,
+    ps.ArcSin: np.arcsin,
+    ps.ArcCos: np.arccos,
+    ps.ArcTan: np.arctan,
 }
 FASTER_IN_NUMPY_FLOAT32 = {ps.Sin: np.sin, ps.Cos: np.cos}
 
@@ -64,7 +77,7 @@ class NumpyUfunc(Op):
         return Apply(self, [x], [x.type()])
 
     def perform(self, node, inputs, output_storage):
-        x, = inputs
+        (x,) = inputs
         # out= also keeps 0-d results arrays (self.ufunc(x) returns a numpy scalar there)
         self.ufunc(x, out=_kept(output_storage, x.shape, x.dtype))
 
@@ -92,7 +105,7 @@ class RowExtreme(Op):
         return Apply(self, [x], [pt.tensor(dtype=x.dtype, shape=x.type.shape[:-1])])
 
     def perform(self, node, inputs, output_storage):
-        x, = inputs
+        (x,) = inputs
         out = _kept(output_storage, x.shape[:-1], x.dtype)
         if 2 <= x.shape[-1] <= self.SHORT:
             self.ufunc(x[..., 0], x[..., 1], out=out)
@@ -121,7 +134,9 @@ class NumpyProduct(Op):
         if self.scaled:
             return Apply(self, list(inputs), [inputs[0].type()])
         x, y = inputs
-        return Apply(self, [x, y], [pt.tensor(dtype=x.dtype, shape=(x.type.shape[0], y.type.shape[1]))])
+        return Apply(
+            self, [x, y], [pt.tensor(dtype=x.dtype, shape=(x.type.shape[0], y.type.shape[1]))]
+        )
 
     def perform(self, node, inputs, output_storage):
         if self.scaled:
@@ -172,7 +187,7 @@ def use_numpy_ufunc(fgraph, node):
         return None
     x, out = node.inputs[0], node.outputs[0]
     if out.dtype not in _FLOATS or x.type != out.type:
-        return None   # an integer input: numpy would pick another output dtype than PyTensor
+        return None  # an integer input: numpy would pick another output dtype than PyTensor
     if scalar_op is ps.Softplus:
         # PyTensor's softplus (what log(1 + exp(x)) and logaddexp(0, x) become) calls libm's exp
         # and log1p per element (14 ns); the same stable formula with numpy's exp and log1p:
@@ -185,5 +200,9 @@ def use_numpy_ufunc(fgraph, node):
 
 
 # After stabilize/specialize (<= 3) and add_mul_fusion (48), before elemwise_fusion (49).
-optdb.register("skautodiff_use_numpy_ops", in2out(use_numpy_ufunc, use_row_extreme, use_numpy_product), TAG,
-               position=48.5)
+optdb.register(
+    "skautodiff_use_numpy_ops",
+    in2out(use_numpy_ufunc, use_row_extreme, use_numpy_product),
+    TAG,
+    position=48.5,
+)

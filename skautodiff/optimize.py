@@ -8,6 +8,7 @@ During the fit scipy's private OpenBLAS is limited to one thread: L-BFGS-B calls
 iteration, and its spinning worker otherwise competes with numpy's BLAS for the cores
 (measured: fits 1.6-4x faster on 2 cores, see DESIGN.md).
 """
+
 import contextlib
 import inspect
 import logging
@@ -24,8 +25,8 @@ from .trace import resolve_callable
 
 _controller = None
 _blas_lock = threading.Lock()
-_blas_fits = 0         # fits running now, in any thread
-_blas_restore = []     # (controller, thread count) as the first of them found it
+_blas_fits = 0  # fits running now, in any thread
+_blas_restore = []  # (controller, thread count) as the first of them found it
 log = logging.getLogger("skautodiff")
 
 
@@ -59,9 +60,10 @@ def _scipy_blas():
     try:
         if _controller is None:
             from threadpoolctl import ThreadpoolController
+
             _controller = ThreadpoolController()
         return [c for c in _controller.lib_controllers if "scipy.libs" in c.filepath]
-    except Exception:   # fit anyway
+    except Exception:  # fit anyway
         return []
 
 
@@ -70,16 +72,28 @@ def _flat_bounds(bounds, x0):
     if bounds is None:
         return None
     leaves, treedef, _ = pytree.flatten(x0)
-    if isinstance(bounds, tuple) and len(bounds) == 2 and not isinstance(bounds[0], (tuple, list, dict)):
-        per_leaf = [bounds] * len(leaves)   # one (lo, hi) for every parameter
+    if (
+        isinstance(bounds, tuple)
+        and len(bounds) == 2
+        and not isinstance(bounds[0], (tuple, list, dict))
+    ):
+        per_leaf = [bounds] * len(leaves)  # one (lo, hi) for every parameter
     else:
         per_leaf = _match_bounds(bounds, x0)
     lows, highs = [], []
     for leaf, bound in zip(leaves, per_leaf):
         size = np.size(leaf)
         lo, hi = (None, None) if bound is None else bound
-        lows.append(np.broadcast_to(np.asarray(-np.inf if lo is None else lo, dtype=float), np.shape(leaf)).ravel())
-        highs.append(np.broadcast_to(np.asarray(np.inf if hi is None else hi, dtype=float), np.shape(leaf)).ravel())
+        lows.append(
+            np.broadcast_to(
+                np.asarray(-np.inf if lo is None else lo, dtype=float), np.shape(leaf)
+            ).ravel()
+        )
+        highs.append(
+            np.broadcast_to(
+                np.asarray(np.inf if hi is None else hi, dtype=float), np.shape(leaf)
+            ).ravel()
+        )
         assert lows[-1].size == size
     return scipy.optimize.Bounds(np.concatenate(lows), np.concatenate(highs))
 
@@ -93,10 +107,16 @@ def _match_bounds(bounds, x0):
             raise TypeError("bounds for dict parameters must be a dict keyed like the parameters")
         unknown = set(bounds) - set(x0)
         if unknown:
-            raise ValueError(f"bounds name unknown parameters: {', '.join(map(str, sorted(unknown)))}")
+            raise ValueError(
+                f"bounds name unknown parameters: {', '.join(map(str, sorted(unknown)))}"
+            )
         out = []
         for key, value in x0.items():
-            out.extend(_match_bounds(bounds.get(key), value) if key in bounds else [None] * len(pytree.flatten(value)[0]))
+            out.extend(
+                _match_bounds(bounds.get(key), value)
+                if key in bounds
+                else [None] * len(pytree.flatten(value)[0])
+            )
         return out
     if isinstance(x0, (list, tuple)):
         if bounds is None:
@@ -114,11 +134,21 @@ def _match_bounds(bounds, x0):
 # nothing more, "grad" for the gradient, "hessp" also for Hessian-vector products, "hess" also for
 # the full Hessian; and whether it honours bounds (scipy only warns, and ignores them, for the others).
 _METHODS = {
-    "Nelder-Mead": ("value", True), "Powell": ("value", True), "COBYLA": ("value", True),
-    "COBYQA": ("value", True), "CG": ("grad", False), "BFGS": ("grad", False),
-    "L-BFGS-B": ("grad", True), "TNC": ("grad", True), "SLSQP": ("grad", True),
-    "Newton-CG": ("hessp", False), "trust-ncg": ("hessp", False), "trust-krylov": ("hessp", False),
-    "trust-constr": ("hessp", True), "dogleg": ("hess", False), "trust-exact": ("hess", False),
+    "Nelder-Mead": ("value", True),
+    "Powell": ("value", True),
+    "COBYLA": ("value", True),
+    "COBYQA": ("value", True),
+    "CG": ("grad", False),
+    "BFGS": ("grad", False),
+    "L-BFGS-B": ("grad", True),
+    "TNC": ("grad", True),
+    "SLSQP": ("grad", True),
+    "Newton-CG": ("hessp", False),
+    "trust-ncg": ("hessp", False),
+    "trust-krylov": ("hessp", False),
+    "trust-constr": ("hessp", True),
+    "dogleg": ("hess", False),
+    "trust-exact": ("hess", False),
 }
 _BY_LOWER = {name.lower(): needs for name, needs in _METHODS.items()}
 
@@ -130,16 +160,20 @@ def method_name(method):
 def _method_uses(method, bounds):
     """What `method` is given; refuses, before any evaluation, a method scipy does not have or
     bounds the method would ignore."""
-    if callable(method):   # a custom method receives everything scipy can pass, bounds too
+    if callable(method):  # a custom method receives everything scipy can pass, bounds too
         return "hessp"
     if not isinstance(method, str) or method.lower() not in _BY_LOWER:
-        raise ValueError(f"unknown optimisation method {method!r}: use one of scipy.optimize.minimize's "
-                         f"methods ({', '.join(_METHODS)}) or a callable")
+        raise ValueError(
+            f"unknown optimisation method {method!r}: use one of scipy.optimize.minimize's "
+            f"methods ({', '.join(_METHODS)}) or a callable"
+        )
     uses, takes_bounds = _BY_LOWER[method.lower()]
     if bounds is not None and not takes_bounds:
         able = ", ".join(m for m, (_, b) in _METHODS.items() if b)
-        raise ValueError(f"method {method!r} cannot handle bounds (scipy would ignore them); "
-                         f"use one that can: {able}")
+        raise ValueError(
+            f"method {method!r} cannot handle bounds (scipy would ignore them); "
+            f"use one that can: {able}"
+        )
     return uses
 
 
@@ -166,19 +200,21 @@ class _Objective:
     def __init__(self, fn, wrt, x0, call_args, uses_gradient, backend="c", rows=()):
         self.fn, self.wrt, self.call_args = fn, wrt, call_args
         self.backend = backend
-        self.rows = set(rows) if backend == "jax" else set()   # names of the data arguments
+        self.rows = set(rows) if backend == "jax" else set()  # names of the data arguments
         self.uses_gradient = uses_gradient
         self.x0_leaves = [np.asarray(leaf) for leaf in pytree.flatten(x0)[0]]
         self.sizes = np.cumsum([0] + [leaf.size for leaf in self.x0_leaves])
         self.fast = None
-        self.last_x, self.last = None, None   # the latest point evaluated, for callbacks
+        self.last_x, self.last = None, None  # the latest point evaluated, for callbacks
         self.iterations = self.evaluations = 0
-        self.best = None   # (value, x, gradient) with the lowest finite value seen
-        self.ended = False   # by a NaN or infinite evaluation
+        self.best = None  # (value, x, gradient) with the lowest finite value seen
+        self.ended = False  # by a NaN or infinite evaluation
 
     def leaves(self, flat):
-        return [np.asarray(flat[a:b], dtype=_float(leaf.dtype)).reshape(leaf.shape)
-                for leaf, a, b in zip(self.x0_leaves, self.sizes[:-1], self.sizes[1:])]
+        return [
+            np.asarray(flat[a:b], dtype=_float(leaf.dtype)).reshape(leaf.shape)
+            for leaf, a, b in zip(self.x0_leaves, self.sizes[:-1], self.sizes[1:])
+        ]
 
     def __call__(self, flat):
         self.last_x = np.array(flat, copy=True)
@@ -198,18 +234,33 @@ class _Objective:
     def check(self, what, values):
         if not np.all(np.isfinite(values)):
             kind = "NaN" if np.any(np.isnan(values)) else "infinite"
-            where = ("at the starting point" if self.evaluations <= 1 else
-                     f"during iteration {self.iterations + 1} (evaluation {self.evaluations})")
-            raise _NonFinite(f"the {what} became {kind} {where}, and the fit stopped at the best point "
-                             "evaluated before it (an overflow, a division by zero, a log or square root "
-                             "of a negative number? Scaling the data often helps)")
+            where = (
+                "at the starting point"
+                if self.evaluations <= 1
+                else f"during iteration {self.iterations + 1} (evaluation {self.evaluations})"
+            )
+            raise _NonFinite(
+                f"the {what} became {kind} {where}, and the fit stopped at the best point "
+                "evaluated before it (an overflow, a division by zero, a log or square root "
+                "of a negative number? Scaling the data often helps)"
+            )
 
     def stopped(self, message):
         """The result of a fit that _NonFinite ended."""
         self.ended = True
-        value, x, grad = self.best if self.best is not None else (self.last[0], self.last_x, self.last[1])
-        return scipy.optimize.OptimizeResult(x=x, fun=value, jac=grad, success=False, status=-1,
-                                             message=message, nit=self.iterations, nfev=self.evaluations)
+        value, x, grad = (
+            self.best if self.best is not None else (self.last[0], self.last_x, self.last[1])
+        )
+        return scipy.optimize.OptimizeResult(
+            x=x,
+            fun=value,
+            jac=grad,
+            success=False,
+            status=-1,
+            message=message,
+            nit=self.iterations,
+            nfev=self.evaluations,
+        )
 
     def _evaluate(self, flat):
         leaves = self.leaves(flat)
@@ -227,8 +278,11 @@ class _Objective:
         rows = tuple(i for i, owner in enumerate(call.owners) if owner in self.rows)
         entry, outs = call.run("value_and_grad", backend=self.backend, rows=rows)
         # (a function with side effects goes through call.run each time: it runs natively too)
-        self.fast = None if entry.trace.side_effects else \
-            (entry, self._placed(entry, entry.inputs(call), rows), call.wrt_indices, rows)
+        self.fast = (
+            None
+            if entry.trace.side_effects
+            else (entry, self._placed(entry, entry.inputs(call), rows), call.wrt_indices, rows)
+        )
         return float(outs[0]), _concat(outs[1:])
 
     def _placed(self, entry, values, rows):
@@ -248,8 +302,20 @@ def _concat(arrays):
     return np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64, copy=False)
 
 
-def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=None, options=None,
-             callback=None, wrt=0, backend="c", rows=()):
+def minimize(
+    fn,
+    x0,
+    args=(),
+    kwargs=None,
+    method="L-BFGS-B",
+    bounds=None,
+    tol=None,
+    options=None,
+    callback=None,
+    wrt=0,
+    backend="c",
+    rows=(),
+):
     """scipy.optimize.minimize over a pytree `x0` (the argument `wrt` of fn, first by default).
 
     Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Every method of
@@ -272,19 +338,30 @@ def minimize(fn, x0, args=(), kwargs=None, method="L-BFGS-B", bounds=None, tol=N
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")
-    if method is None:   # scipy's own choice
+    if method is None:  # scipy's own choice
         method = "L-BFGS-B" if bounds is not None else "BFGS"
     uses = _method_uses(method, bounds)
     x_flat, unravel = pytree.ravel(x0)
     rows = _wrt_names(fn, list(rows))[0] if rows else ()
-    problem = _Problem(fn, wrt, method, uses, _flat_bounds(bounds, x0), tol, dict(options or {}),
-                       callback, unravel, backend, rows)
+    problem = _Problem(
+        fn,
+        wrt,
+        method,
+        uses,
+        _flat_bounds(bounds, x0),
+        tol,
+        dict(options or {}),
+        callback,
+        unravel,
+        backend,
+        rows,
+    )
     try:
         with scipy_blas_single_thread():
             result = problem.solve(x0, x_flat, args, kwargs)
             if _low_precision(x0):
                 result = problem.refine(result, x0, args, kwargs)
-    finally:   # the buffers the compiled functions keep between calls (value and grad, Hv)
+    finally:  # the buffers the compiled functions keep between calls (value and grad, Hv)
         free(resolve_callable(fn)[0].__code__)
     result.x = unravel(result.x)
     if getattr(result, "jac", None) is not None and np.size(result.jac) == x_flat.size:
@@ -296,8 +373,9 @@ class _Problem:
     """One minimize call: runs scipy from a starting point (solve), then, for float32, again in
     float64 where float32 stopped short (refine)."""
 
-    def __init__(self, fn, wrt, method, uses, bounds, tol, options, callback, unravel, backend="c",
-                 rows=()):
+    def __init__(
+        self, fn, wrt, method, uses, bounds, tol, options, callback, unravel, backend="c", rows=()
+    ):
         self.fn, self.wrt, self.method, self.uses = fn, wrt, method, uses
         self.backend, self.rows = backend, rows
         self.bounds, self.tol, self.options = bounds, tol, options
@@ -315,8 +393,9 @@ class _Problem:
                 return args, {**kwargs, wrt: params}
             return (*args[:wrt], params, *args[wrt:]), kwargs
 
-        objective = self.objective = _Objective(fn, wrt, x0, call_args, self.uses != "value", self.backend,
-                                                self.rows)
+        objective = self.objective = _Objective(
+            fn, wrt, x0, call_args, self.uses != "value", self.backend, self.rows
+        )
         extra = {"jac": True} if self.uses != "value" else {}
         if self.uses in ("hessp", "hess"):
             hv = HessianVector(fn, wrt=wrt, backend=self.backend)
@@ -324,22 +403,29 @@ class _Problem:
 
             def hessp(flat, p):
                 if not np.all(np.isfinite(p)):
-                    raise _NonFinite(f"{method_name(self.method)} asked for a Hessian-vector product with a "
-                                     "non-finite vector (a breakdown of its own, near the optimum: a larger tol "
-                                     "avoids it); the fit stopped at the best point evaluated")
+                    raise _NonFinite(
+                        f"{method_name(self.method)} asked for a Hessian-vector product with a "
+                        "non-finite vector (a breakdown of its own, near the optimum: a larger tol "
+                        "avoids it); the fit stopped at the best point evaluated"
+                    )
                 a, k = call_args(objective.leaves(flat))
                 product = pytree.ravel(hv(*a, vectors=vectors(p), **k))[0]
                 objective.check("Hessian-vector product", product)
                 return product
+
             if self.uses == "hessp":
                 extra["hessp"] = hessp
-            else:   # the full Hessian, a column per Hessian-vector product with a unit vector
+            else:  # the full Hessian, a column per Hessian-vector product with a unit vector
+
                 def hess(flat):
                     columns = np.column_stack([hessp(flat, e) for e in np.eye(flat.size)])
                     return (columns + columns.T) / 2
+
                 extra["hess"] = hess
-        wants_result = self.callback is not None and \
-            "intermediate_result" in inspect.signature(self.callback).parameters
+        wants_result = (
+            self.callback is not None
+            and "intermediate_result" in inspect.signature(self.callback).parameters
+        )
 
         def scipy_callback(intermediate_result):
             # TNC passes the parameters; the other methods an OptimizeResult.
@@ -347,41 +433,63 @@ class _Problem:
             if self.callback is None:
                 return None
             flat = np.asarray(getattr(intermediate_result, "x", intermediate_result))
-            if not wants_result:   # as in scipy: the parameters, or an OptimizeResult
+            if not wants_result:  # as in scipy: the parameters, or an OptimizeResult
                 return self.callback(unravel(flat))
             value, grad = objective.at(flat)
-            return self.callback(scipy.optimize.OptimizeResult(x=unravel(flat), fun=value, jac=unravel(grad)))
+            return self.callback(
+                scipy.optimize.OptimizeResult(x=unravel(flat), fun=value, jac=unravel(grad))
+            )
+
         try:
-            return scipy.optimize.minimize(objective, x_flat, method=self.method, bounds=self.bounds,
-                                           tol=self.tol, options=self.options if options is None else options,
-                                           callback=scipy_callback, **extra)
+            return scipy.optimize.minimize(
+                objective,
+                x_flat,
+                method=self.method,
+                bounds=self.bounds,
+                tol=self.tol,
+                options=self.options if options is None else options,
+                callback=scipy_callback,
+                **extra,
+            )
         except _NonFinite as stop:
             return objective.stopped(str(stop))
 
     def refine(self, result, x0, args, kwargs):
         """float64 from where a low-precision fit stopped before its gradient met the tolerance."""
         objective = self.objective
-        if objective.ended:   # a NaN or infinity: float64 would not help
+        if objective.ended:  # a NaN or infinity: float64 would not help
             return result
         left = _budget_left(self.options, objective.iterations, objective.evaluations)
-        if left is None or (result.success and self._gradient_small(result.x, objective.at(result.x)[1])):
+        if left is None or (
+            result.success and self._gradient_small(result.x, objective.at(result.x)[1])
+        ):
             return result
-        log.info("skautodiff: %s stopped in float32 (%s); refining in float64", method_name(self.method),
-                 result.message)
+        log.info(
+            "skautodiff: %s stopped in float32 (%s); refining in float64",
+            method_name(self.method),
+            result.message,
+        )
         first = (objective.iterations, objective.evaluations, result.message)
-        refined = self.solve(pytree.tree_map(_to_float64, x0), np.asarray(result.x, dtype=np.float64),
-                             pytree.tree_map(_to_float64, args), pytree.tree_map(_to_float64, kwargs), left)
+        refined = self.solve(
+            pytree.tree_map(_to_float64, x0),
+            np.asarray(result.x, dtype=np.float64),
+            pytree.tree_map(_to_float64, args),
+            pytree.tree_map(_to_float64, kwargs),
+            left,
+        )
         refined.nit = first[0] + self.objective.iterations
         refined.nfev = first[1] + self.objective.evaluations
-        refined.message = (f"{refined.message} (float32 rounding stopped the fit after {first[0]} "
-                           f"iterations ({first[2]}); it was finished in float64)")
+        refined.message = (
+            f"{refined.message} (float32 rounding stopped the fit after {first[0]} "
+            f"iterations ({first[2]}); it was finished in float64)"
+        )
         return refined
 
     def _gradient_small(self, x, grad):
         """The projected gradient's largest entry against the method's gradient tolerance."""
         gtol = self.options.get("gtol", self.tol if self.tol is not None else 1e-5)
         grad = np.array(grad, dtype=float)
-        if self.bounds is not None:   # a bound that holds the parameter back has no gradient left
+        if self.bounds is not None:  # a bound that holds the parameter back has no gradient left
             grad[((x <= self.bounds.lb) & (grad > 0)) | ((x >= self.bounds.ub) & (grad < 0))] = 0
         return np.max(np.abs(grad), initial=0.0) <= gtol
 
@@ -399,8 +507,10 @@ def _budget_left(options, iterations, evaluations):
 
 
 def _low_precision(tree):
-    return any(np.asarray(leaf).dtype.kind == "f" and np.asarray(leaf).dtype.itemsize < 8
-               for leaf in pytree.flatten(tree)[0])
+    return any(
+        np.asarray(leaf).dtype.kind == "f" and np.asarray(leaf).dtype.itemsize < 8
+        for leaf in pytree.flatten(tree)[0]
+    )
 
 
 def _to_float64(leaf):
@@ -419,12 +529,23 @@ def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), backend="c", **scipy_opti
     per-leaf (lo, hi) pairs (or None); other keywords are scipy's L-BFGS-B options. A fit that
     does not converge warns (OptimizeWarning) with scipy's reason. `backend`: as minimize's.
     """
+
     def joint(params, *rest):
         return fn(*params, *rest)
 
-    result = minimize(joint, list(init_args), args=tuple(args), method="L-BFGS-B", bounds=bounds,
-                      options=scipy_options or None, backend=backend)
+    result = minimize(
+        joint,
+        list(init_args),
+        args=tuple(args),
+        method="L-BFGS-B",
+        bounds=bounds,
+        options=scipy_options or None,
+        backend=backend,
+    )
     if not result.success:
-        warnings.warn(f"fmin_l_bfgs_b did not converge: {result.message}", scipy.optimize.OptimizeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"fmin_l_bfgs_b did not converge: {result.message}",
+            scipy.optimize.OptimizeWarning,
+            stacklevel=2,
+        )
     return list(result.x)

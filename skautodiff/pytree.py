@@ -4,15 +4,16 @@ A pytree is a leaf or a dict / list / tuple / namedtuple of pytrees. Numeric lea
 numpy scalars and Python numbers (bool is data, not a number: it stays in the structure); every
 other object (None, strings, functions, estimator objects) is kept as part of the structure.
 """
+
 import numpy as np
 import scipy.sparse
 
 
 def is_numeric_leaf(x):
     """Arrays (boolean masks included) and numbers; Python bools are flags, kept in the structure."""
-    if type(x) is np.ndarray:   # the common case first: this runs on every call
+    if type(x) is np.ndarray:  # the common case first: this runs on every call
         return x.dtype.kind in "biuf"
-    if scipy.sparse.issparse(x):   # data matrices: inputs of their own kind, never densified
+    if scipy.sparse.issparse(x):  # data matrices: inputs of their own kind, never densified
         return x.dtype.kind in "iuf"
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "biuf"
@@ -59,7 +60,9 @@ def _static_key(obj):
     the traced code reads); anything else by identity, so a different object never reuses a
     trace made with another.
     """
-    if isinstance(obj, (str, bytes, bool, type(None), int, float, complex, np.bool_, np.dtype, type)):
+    if isinstance(
+        obj, (str, bytes, bool, type(None), int, float, complex, np.bool_, np.dtype, type)
+    ):
         return ("value", obj)
     if isinstance(obj, (tuple, frozenset)):
         try:
@@ -148,14 +151,16 @@ def ravel(tree, dtype=np.float64):
     scalar_kinds = [type(x) if not isinstance(x, np.ndarray) else None for x in leaves]
     sizes = [a.size for a in arrays]
     offsets = np.cumsum([0] + sizes)
-    flat = np.concatenate([a.ravel().astype(dtype) for a in arrays]) if arrays else np.zeros(0, dtype)
+    flat = (
+        np.concatenate([a.ravel().astype(dtype) for a in arrays]) if arrays else np.zeros(0, dtype)
+    )
 
     def unravel(vector):
         parts = []
         for i, shape in enumerate(shapes):
-            part = np.asarray(vector[offsets[i]:offsets[i + 1]], dtype=dtypes[i]).reshape(shape)
+            part = np.asarray(vector[offsets[i] : offsets[i + 1]], dtype=dtypes[i]).reshape(shape)
             kind = scalar_kinds[i]
-            if kind is not None:   # Python or numpy scalar leaves come back as numpy scalars
+            if kind is not None:  # Python or numpy scalar leaves come back as numpy scalars
                 part = dtypes[i].type(part[()])
             parts.append(part)
         return unflatten(td, parts)

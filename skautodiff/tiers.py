@@ -17,6 +17,7 @@ unfinished temporary module directory, which PyTensor ignores and later removes.
 SKAUTODIFF_TIERS=0 turns tiering off (C compiled before the first call, as for a steady-state
 benchmark); the test mode SKAUTODIFF_MODE=fast is Python-only anyway.
 """
+
 import atexit
 import logging
 import os
@@ -32,14 +33,17 @@ from pytensor.scalar import Add, Mul
 from pytensor.tensor.elemwise import Elemwise
 
 log = logging.getLogger("skautodiff")
-NARROW = "skautodiff_narrow_elemwise"   # the Python linker's rewrite tag (see mode())
-EXIT_WAIT = 60.0   # seconds an exiting process waits for the C compiles it started
+NARROW = "skautodiff_narrow_elemwise"  # the Python linker's rewrite tag (see mode())
+EXIT_WAIT = 60.0  # seconds an exiting process waits for the C compiles it started
 
 
 def enabled():
     """Whether new compiled functions start on the Python tier (the C backend's default)."""
-    return (os.environ.get("SKAUTODIFF_TIERS", "1").lower() not in ("0", "off", "false", "no")
-            and os.environ.get("SKAUTODIFF_MODE", "c") != "fast" and bool(pytensor.config.cxx))
+    return (
+        os.environ.get("SKAUTODIFF_TIERS", "1").lower() not in ("0", "off", "false", "no")
+        and os.environ.get("SKAUTODIFF_MODE", "c") != "fast"
+        and bool(pytensor.config.cxx)
+    )
 
 
 class Tiered:
@@ -51,14 +55,14 @@ class Tiered:
 
     def __init__(self, first, compile_c, label):
         self.current = ("Python", first)
-        self.calls = {"Python": 0, "C": 0}   # approximate under threads: for messages only
+        self.calls = {"Python": 0, "C": 0}  # approximate under threads: for messages only
         self.label = label
         self._compile_c = compile_c
-        self.ready = threading.Event()   # set once the C tier runs or could not be built
+        self.ready = threading.Event()  # set once the C tier runs or could not be built
         _worker.submit(self)
 
     def __call__(self, *values):
-        tier, fn = self.current   # one read: the whole call runs on this tier
+        tier, fn = self.current  # one read: the whole call runs on this tier
         self.calls[tier] += 1
         return fn(*values)
 
@@ -76,15 +80,24 @@ class Tiered:
         """Runs in the background thread: compile the C tier, then switch to it."""
         start = time.perf_counter()
         try:
-            fn = self._compile_c()   # None when the compile directory is unusable (mode() warned)
+            fn = self._compile_c()  # None when the compile directory is unusable (mode() warned)
             if fn is not None:
                 self.current = ("C", fn)
-                log.info("skautodiff: %s switched to the C tier after %d call(s) on the Python tier "
-                         "(compiled in the background in %.2f s)", self.label, self.calls["Python"],
-                         time.perf_counter() - start)
-        except Exception as error:   # the Python tier stays correct, only slower
-            log.warning("skautodiff: compiling the C tier of %s failed (%s: %s); it keeps running on "
-                        "the Python tier", self.label, type(error).__name__, error)
+                log.info(
+                    "skautodiff: %s switched to the C tier after %d call(s) on the Python tier "
+                    "(compiled in the background in %.2f s)",
+                    self.label,
+                    self.calls["Python"],
+                    time.perf_counter() - start,
+                )
+        except Exception as error:  # the Python tier stays correct, only slower
+            log.warning(
+                "skautodiff: compiling the C tier of %s failed (%s: %s); it keeps running on "
+                "the Python tier",
+                self.label,
+                type(error).__name__,
+                error,
+            )
         finally:
             self.ready.set()
 
@@ -95,16 +108,18 @@ class _Worker:
     def __init__(self):
         self._jobs = queue.Queue()
         self._thread = None
-        self._busy = None   # the Tiered being compiled
+        self._busy = None  # the Tiered being compiled
         self._closing = False
-        self._unfinished = 0   # submitted and not compiled (or dropped) yet
+        self._unfinished = 0  # submitted and not compiled (or dropped) yet
         self._lock = threading.Lock()
         self._done = threading.Condition(self._lock)
 
     def submit(self, tiered):
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="skautodiff-c-tier", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="skautodiff-c-tier", daemon=True
+                )
                 self._thread.start()
             self._unfinished += 1
         self._jobs.put(tiered)
@@ -112,12 +127,12 @@ class _Worker:
     def _run(self):
         while True:
             tiered = self._jobs.get()
-            with self._lock:   # close() sees either this job started or the worker closing
+            with self._lock:  # close() sees either this job started or the worker closing
                 closing = self._closing
                 if not closing:
                     self._busy = tiered
             try:
-                if closing:   # dropped at exit: nothing of it is written
+                if closing:  # dropped at exit: nothing of it is written
                     tiered.ready.set()
                 else:
                     tiered._switch()
@@ -130,7 +145,9 @@ class _Worker:
     def pending(self):
         """The labels of the C tiers not compiled yet (in progress or queued)."""
         busy = self._busy
-        return ([busy.label] if busy is not None else []) + [t.label for t in list(self._jobs.queue)]
+        return ([busy.label] if busy is not None else []) + [
+            t.label for t in list(self._jobs.queue)
+        ]
 
     def close(self, timeout=EXIT_WAIT):
         """At exit: finish the C tiers submitted so far (at most `timeout` s in all), so that the
@@ -140,8 +157,12 @@ class _Worker:
             self._closing = True
             left = self._unfinished
         if left:
-            log.warning("skautodiff: exiting while %d C tier(s) still compile (%s); they compile "
-                        "again in the next process", left, ", ".join(self.pending()))
+            log.warning(
+                "skautodiff: exiting while %d C tier(s) still compile (%s); they compile "
+                "again in the next process",
+                left,
+                ", ".join(self.pending()),
+            )
 
     def restart_in_child(self):
         """After os.fork(): the child has no worker thread; compile its pending C tiers anew."""
@@ -179,14 +200,20 @@ def narrow_elemwise(fgraph, node):
     elementwise op fails ('Scratchpad' object has no attribute 'ufunc'); the canonical rewrites
     flatten e.g. the gradient of a 30-step recurrence into such a sum.
     """
-    if not isinstance(node.op.scalar_op, (Add, Mul)) or len(node.inputs) < 32 or node.op.inplace_pattern:
+    if (
+        not isinstance(node.op.scalar_op, (Add, Mul))
+        or len(node.inputs) < 32
+        or node.op.inplace_pattern
+    ):
         return None
     terms = list(node.inputs)
     while len(terms) > 31:
-        terms = [node.op(*terms[i:i + 31]) if len(terms[i:i + 31]) > 1 else terms[i]
-                 for i in range(0, len(terms), 31)]
+        terms = [
+            node.op(*terms[i : i + 31]) if len(terms[i : i + 31]) > 1 else terms[i]
+            for i in range(0, len(terms), 31)
+        ]
     out, want = node.op(*terms), node.outputs[0]
-    if out.dtype != want.dtype:   # mixed dtypes: a part may have upcast differently
+    if out.dtype != want.dtype:  # mixed dtypes: a part may have upcast differently
         out = pt.cast(out, want.dtype)
     return [want.type.filter_variable(out)]
 

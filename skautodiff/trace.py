@@ -5,6 +5,7 @@ symbolic input (named after the user's parameter), every other object stays in t
 (objects' numeric attributes become inputs when the code reads them). Arguments being
 differentiated are traced as floating point, as are integers among them.
 """
+
 import functools
 import inspect
 import types
@@ -70,7 +71,7 @@ def bind(func, bound_self, args, kwargs):
         if missing <= len(defaults):
             arguments = dict(zip(names, full))
             if missing:
-                arguments.update(zip(names[len(full):], defaults[len(defaults) - missing:]))
+                arguments.update(zip(names[len(full) :], defaults[len(defaults) - missing :]))
             if bound_self is not None:
                 del arguments[names[0]]
             return arguments
@@ -87,38 +88,49 @@ def is_differentiable(leaf, owner, wrt_names):
     return owner in wrt_names and (scipy.sparse.issparse(leaf) or dtype_of(leaf).kind != "b")
 
 
-_ARRAY_SIGNATURES = {}   # (dtype, shape, differentiable) -> signature
+_ARRAY_SIGNATURES = {}  # (dtype, shape, differentiable) -> signature
 # ndarray subclasses on which numpy computes differently: compiled functions would silently compute
 # as on their plain data. Other subclasses (np.memmap, ...) are taken as their data.
 _OWN_SEMANTICS = {
     np.matrix: "`*` and `**` are matrix products and every result stays 2-D, which compiled "
-               "functions do not follow; pass np.asarray(x)",
+    "functions do not follow; pass np.asarray(x)",
     np.ma.MaskedArray: "numpy skips masked entries (in sums, means, ...), which compiled functions do "
-                       "not follow; pass x.filled(value), or the data and a boolean mask array",
+    "not follow; pass x.filled(value), or the data and a boolean mask array",
 }
 
 
 def leaf_signature(leaf, differentiable):
     """(dtype, static shape): what a compiled function depends on for one numeric leaf."""
-    if type(leaf) is np.ndarray:   # the common case first: this runs on every call
+    if type(leaf) is np.ndarray:  # the common case first: this runs on every call
         key = (leaf.dtype, leaf.shape, differentiable)
         sig = _ARRAY_SIGNATURES.get(key)
         if sig is None:
             if len(_ARRAY_SIGNATURES) > 4096:
                 _ARRAY_SIGNATURES.clear()
             dt = np.dtype(np.float64) if differentiable and leaf.dtype.kind in "iu" else leaf.dtype
-            sig = _ARRAY_SIGNATURES[key] = (_dtype_name(dt), tuple(1 if n == 1 else None for n in leaf.shape))
+            sig = _ARRAY_SIGNATURES[key] = (
+                _dtype_name(dt),
+                tuple(1 if n == 1 else None for n in leaf.shape),
+            )
         return sig
     if isinstance(leaf, tuple(_OWN_SEMANTICS)):
         cls, why = next((cls, why) for cls, why in _OWN_SEMANTICS.items() if isinstance(leaf, cls))
-        raise TypeError(f"skautodiff does not take {cls.__module__}.{cls.__name__} arguments: {why}")
+        raise TypeError(
+            f"skautodiff does not take {cls.__module__}.{cls.__name__} arguments: {why}"
+        )
     if scipy.sparse.issparse(leaf):
         if differentiable:
-            raise TypeError("cannot differentiate with respect to a sparse matrix; pass it as data "
-                            "(a non-differentiated argument) and differentiate the dense parameters")
+            raise TypeError(
+                "cannot differentiate with respect to a sparse matrix; pass it as data "
+                "(a non-differentiated argument) and differentiate the dense parameters"
+            )
         # sparse arrays and sparse matrices differ (`*` multiplies elementwise or as matrices)
         kind = "array" if isinstance(leaf, scipy.sparse.sparray) else "matrix"
-        return leaf.dtype.name if leaf.dtype.kind == "f" else "float64", ("sparse", _sparse_format(leaf), kind)
+        return leaf.dtype.name if leaf.dtype.kind == "f" else "float64", (
+            "sparse",
+            _sparse_format(leaf),
+            kind,
+        )
     dt = dtype_of(leaf)
     if differentiable and dt.kind in "iu":
         dt = np.dtype(np.float64)
@@ -127,7 +139,7 @@ def leaf_signature(leaf, differentiable):
 
 @functools.lru_cache(maxsize=None)
 def _dtype_name(dtype):
-    return dtype.name   # numpy computes it on every access (about 1.5 us)
+    return dtype.name  # numpy computes it on every access (about 1.5 us)
 
 
 def _sparse_format(leaf):
@@ -143,7 +155,7 @@ def input_variable(name, dtype, shape):
 
 def input_value(leaf, dtype, shape):
     """A leaf converted to what the compiled function takes (no copy when it already fits)."""
-    if shape and shape[0] == "sparse":   # PyTensor takes scipy's sparse *matrix* classes
+    if shape and shape[0] == "sparse":  # PyTensor takes scipy's sparse *matrix* classes
         matrix = scipy.sparse.csr_matrix if shape[1] == "csr" else scipy.sparse.csc_matrix
         return matrix(leaf, dtype=dtype)
     return aligned(np.asarray(leaf, dtype=dtype))
@@ -158,9 +170,24 @@ def aligned(array):
 class Trace:
     """The symbolic form of one call: inputs, outputs, guards."""
 
-    def __init__(self, func, bound_self, names, treedef, signature, inputs, wrt_leaves,
-                 outer_inputs, outputs, out_treedef, out_kinds, guards, value_guards,
-                 side_effects=(), writes_arguments=False):
+    def __init__(
+        self,
+        func,
+        bound_self,
+        names,
+        treedef,
+        signature,
+        inputs,
+        wrt_leaves,
+        outer_inputs,
+        outputs,
+        out_treedef,
+        out_kinds,
+        guards,
+        value_guards,
+        side_effects=(),
+        writes_arguments=False,
+    ):
         self.func, self.bound_self, self.names, self.treedef = func, bound_self, names, treedef
         self.signature, self.inputs, self.wrt_leaves = signature, inputs, wrt_leaves
         self.outer_inputs, self.outputs, self.out_treedef = outer_inputs, outputs, out_treedef
@@ -204,7 +231,9 @@ def trace(fn, args, kwargs, wrt_names):
         outside.follow_argument(bound_self, "self", "self")
     for i, obj in enumerate(statics):
         if _is_argument_object(obj):
-            outside.follow_argument(obj, i, next((n for n, v in arguments.items() if v is obj), f"argument {i}"))
+            outside.follow_argument(
+                obj, i, next((n for n, v in arguments.items() if v is obj), f"argument {i}")
+            )
     traced_arguments = pytree.unflatten(treedef, traced_leaves)
     call_args, call_kwargs = _split(func, bound_self, traced_arguments)
     # PyTensor records a Python stack on every node it builds; the engine reports locations
@@ -215,19 +244,35 @@ def trace(fn, args, kwargs, wrt_names):
                 result = interp.call_function(func, call_args, call_kwargs, bound_self)
             except TraceError:
                 raise
-            except Exception as exc:   # the user's own error: shown from the user's line on
+            except Exception as exc:  # the user's own error: shown from the user's line on
                 exc.__traceback__ = user_traceback(exc.__traceback__)
                 raise
-        outside.observe(result)   # what is returned is looked at
+        outside.observe(result)  # what is returned is looked at
         outputs, out_treedef, out_kinds = _outputs(interp, result)
     except BaseException:
-        outside.replay_output()   # the prints before the failure, as a plain call shows them
+        outside.replay_output()  # the prints before the failure, as a plain call shows them
         raise
     outside.finish()
-    outer_inputs, value_guards = _used_outer_inputs(outside.inputs, ctx.value_guards, outputs, ctx.guards)
-    return Trace(func, bound_self, names, treedef, tuple(signature), inputs, wrt_leaves,
-                 outer_inputs, outputs, out_treedef, out_kinds, ctx.guards, value_guards,
-                 tuple(outside.effects), outside.copied_arguments)
+    outer_inputs, value_guards = _used_outer_inputs(
+        outside.inputs, ctx.value_guards, outputs, ctx.guards
+    )
+    return Trace(
+        func,
+        bound_self,
+        names,
+        treedef,
+        tuple(signature),
+        inputs,
+        wrt_leaves,
+        outer_inputs,
+        outputs,
+        out_treedef,
+        out_kinds,
+        ctx.guards,
+        value_guards,
+        tuple(outside.effects),
+        outside.copied_arguments,
+    )
 
 
 def _used_outer_inputs(outer_inputs, value_guards, outputs, guards):
@@ -242,7 +287,7 @@ def _used_outer_inputs(outer_inputs, value_guards, outputs, guards):
 def _engine_copy(leaf, dtype, shape):
     """The value the traced code sees. Never the caller's writable array: a read-only view when
     no conversion is needed (the engine copies on the first in-place write), else a converted copy."""
-    if scipy.sparse.issparse(leaf):   # the user's own class (array or matrix), in the traced format
+    if scipy.sparse.issparse(leaf):  # the user's own class (array or matrix), in the traced format
         return leaf.asformat(shape[1]).astype(dtype, copy=True)
     if isinstance(leaf, np.ndarray):
         if leaf.dtype != dtype:
@@ -256,7 +301,9 @@ def _engine_copy(leaf, dtype, shape):
 
 
 def _is_argument_object(obj):
-    return hasattr(obj, "__dict__") and not isinstance(obj, (types.ModuleType, type, types.FunctionType))
+    return hasattr(obj, "__dict__") and not isinstance(
+        obj, (types.ModuleType, type, types.FunctionType)
+    )
 
 
 def _split(func, bound_self, arguments):
@@ -313,7 +360,9 @@ def _outputs(interp, result):
         if isinstance(x, tuple) and hasattr(x, "_fields"):
             return pytree.TreeDef("namedtuple", type(x), [walk(v) for v in x])
         if isinstance(x, types.GeneratorType):
-            raise TraceError("the traced function returned a generator", "return a list or an array")
+            raise TraceError(
+                "the traced function returned a generator", "return a list or an array"
+            )
         return pytree.TreeDef("static", x)
 
     treedef = walk(result)

@@ -15,6 +15,7 @@ given (sample weights or not, binary or multiclass targets), never on the number
 `--estimator my_package.models:example` warms your own model, where `example()` returns
 `(estimator, X, y)` with data shaped like yours (a few rows are enough).
 """
+
 import argparse
 import importlib
 import os
@@ -52,7 +53,7 @@ def _fit_quietly(estimator, X, y, **fit_params):
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # a few iterations on random data: convergence warnings
+        warnings.simplefilter("ignore")  # a few iterations on random data: convergence warnings
         estimator.fit(X, y, **fit_params)
 
 
@@ -69,8 +70,11 @@ def warm(names=None, estimators=(), dtypes=("float64", "float32"), out=sys.stdou
             if names is None or name in names:
                 _fit_quietly(make(), X, y)
                 _fit_quietly(make(), X, y, sample_weight=np.ones(len(y), dtype=dtype))
-                print(f"  {name} ({dtype}, {len(np.unique(y)) if y.dtype.kind == 'i' else 'real'} "
-                      f"targets): compiled", file=out)
+                print(
+                    f"  {name} ({dtype}, {len(np.unique(y)) if y.dtype.kind == 'i' else 'real'} "
+                    f"targets): compiled",
+                    file=out,
+                )
     for spec in estimators:
         module, _, factory = spec.partition(":")
         estimator, X, y = getattr(importlib.import_module(module), factory)()
@@ -80,27 +84,46 @@ def warm(names=None, estimators=(), dtypes=("float64", "float32"), out=sys.stdou
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m skautodiff.warm_cache", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", help="PyTensor's base_compiledir to fill (default: PyTensor's own)")
-    parser.add_argument("--models", nargs="*", metavar="NAME", help="shipped models to warm (default: all)")
-    parser.add_argument("--estimator", nargs="*", default=[], metavar="MODULE:FACTORY",
-                        help="a function returning (estimator, X, y) to warm your own model")
-    parser.add_argument("--dtype", nargs="*", default=["float64", "float32"], choices=["float64", "float32"])
+    parser = argparse.ArgumentParser(
+        prog="python -m skautodiff.warm_cache", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--dir", help="PyTensor's base_compiledir to fill (default: PyTensor's own)"
+    )
+    parser.add_argument(
+        "--models", nargs="*", metavar="NAME", help="shipped models to warm (default: all)"
+    )
+    parser.add_argument(
+        "--estimator",
+        nargs="*",
+        default=[],
+        metavar="MODULE:FACTORY",
+        help="a function returning (estimator, X, y) to warm your own model",
+    )
+    parser.add_argument(
+        "--dtype", nargs="*", default=["float64", "float32"], choices=["float64", "float32"]
+    )
     args = parser.parse_args(argv)
-    if args.dir:   # before PyTensor is imported: it reads its flags once
+    if args.dir:  # before PyTensor is imported: it reads its flags once
         if "pytensor" in sys.modules:
-            raise SystemExit("--dir must be chosen before PyTensor is imported; set "
-                             "PYTENSOR_FLAGS=base_compiledir=... instead")
+            raise SystemExit(
+                "--dir must be chosen before PyTensor is imported; set "
+                "PYTENSOR_FLAGS=base_compiledir=... instead"
+            )
         flags = os.environ.get("PYTENSOR_FLAGS")
-        os.environ["PYTENSOR_FLAGS"] = ",".join(filter(None, [flags, f"base_compiledir={os.path.abspath(args.dir)}"]))
-    os.environ["SKAUTODIFF_TIERS"] = "0"   # compile C now, not in the background
+        os.environ["PYTENSOR_FLAGS"] = ",".join(
+            filter(None, [flags, f"base_compiledir={os.path.abspath(args.dir)}"])
+        )
+    os.environ["SKAUTODIFF_TIERS"] = "0"  # compile C now, not in the background
     os.environ.pop("SKAUTODIFF_MODE", None)
     start = time.perf_counter()
     compiled = warm(args.models or None, args.estimator, args.dtype)
     import pytensor
 
-    print(f"{compiled} functions compiled (or found) in {time.perf_counter() - start:.1f} s into "
-          f"{pytensor.config.base_compiledir}")
+    print(
+        f"{compiled} functions compiled (or found) in {time.perf_counter() - start:.1f} s into "
+        f"{pytensor.config.base_compiledir}"
+    )
 
 
 if __name__ == "__main__":

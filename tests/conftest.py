@@ -3,6 +3,7 @@
 Tests compile with PyTensor's fast-compiling Python mode on tiny arrays (0.1 s per graph instead
 of 3-8 s for C); tests marked `cbackend` compile with the C backend, which is what users run.
 """
+
 import os
 
 import pytest

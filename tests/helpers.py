@@ -1,4 +1,5 @@
 """Shared checks: compiled vs native values, gradients vs central finite differences."""
+
 import numpy as np
 
 import skautodiff
@@ -29,6 +30,6 @@ def check(fn, *args, wrt=0, rtol=1e-5, atol=1e-7):
     np.testing.assert_allclose(compiled, native, rtol=1e-10, atol=1e-12)
     grad = skautodiff.Gradient(fn, wrt=wrt)(*args)
     np.testing.assert_allclose(grad, finite_difference(fn, args, wrt), rtol=rtol, atol=atol)
-    for a, c in zip(args, copies):   # nothing the caller passed was changed
+    for a, c in zip(args, copies):  # nothing the caller passed was changed
         np.testing.assert_array_equal(a, c)
     return native

@@ -3,6 +3,7 @@
 They live outside the test modules because pytest rewrites `assert` statements in test modules
 (the engine must meet plain `assert`, i.e. LOAD_ASSERTION_ERROR).
 """
+
 import numpy as np
 
 
@@ -21,6 +22,7 @@ class Suppress:
 def f_calls(w, *, scale=2.0):
     def inner(a, b=1.0, *rest, c: float = 3.0, **named):
         return a * b + c + sum(rest) + sum(named.values())
+
     parts = [w[0], w[1]]
     extra = {"d": w[2]}
     more = {"e": 1.0}
@@ -107,18 +109,20 @@ def f_objects(w):
 def f_generators(w):
     gen = (x * 2.0 for x in w)
     total = sum(gen)
-    squares = list(x ** 2 for x in w if x > -10)
+    squares = list(x**2 for x in w if x > -10)
     return total + sum(squares)
 
 
 def f_nonlocal_delete(w):
     import math
     from numpy import linalg
+
     acc = w[0] * math.pi / linalg.norm(np.ones(4))
 
     def bump():
         nonlocal acc
         acc = acc + 1.0
+
     bump()
     result = acc
     del acc
@@ -129,18 +133,66 @@ def f_long(w):
     # A long body makes jump offsets exceed one byte: EXTENDED_ARG.
     out = w[0]
     if w[1] > -100:
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
-        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0
+        out = out + 1.0  # noqa: E702
     return out
 
 
@@ -164,7 +216,7 @@ def f_assignments(w, maybe=None):
 
 class Base:
     def energy(self, w):
-        return np.sum(w ** 2)
+        return np.sum(w**2)
 
 
 class Child(Base):
@@ -176,5 +228,16 @@ def f_super(w):
     return Child().energy(w)
 
 
-FUNCTIONS = [f_calls, f_containers, f_strings, f_control, f_exceptions, f_objects, f_generators,
-             f_nonlocal_delete, f_long, f_super, f_assignments]
+FUNCTIONS = [
+    f_calls,
+    f_containers,
+    f_strings,
+    f_control,
+    f_exceptions,
+    f_objects,
+    f_generators,
+    f_nonlocal_delete,
+    f_long,
+    f_super,
+    f_assignments,
+]

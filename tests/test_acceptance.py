@@ -1,4 +1,5 @@
 """The functional API exactly as issue 2 shows it."""
+
 import numpy as np
 import pytest
 
@@ -71,14 +72,18 @@ def test_hessian_vector_against_finite_differences_of_gradient(data):
     np.testing.assert_allclose(hv["b"], (plus["b"] - minus["b"]) / (2 * eps), rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("method", ["L-BFGS-B", "BFGS", "CG", "TNC", "Newton-CG", "trust-ncg", "trust-krylov"])
+@pytest.mark.parametrize(
+    "method", ["L-BFGS-B", "BFGS", "CG", "TNC", "Newton-CG", "trust-ncg", "trust-krylov"]
+)
 def test_minimize_methods_agree(data, method):
     params, X, y = data
     res = skautodiff.minimize(loss, params, args=(X, y), method=method)
     assert set(res.x) == {"w", "b"} and res.x["w"].shape == (4,)
     grad = skautodiff.Gradient(loss, wrt="params")(res.x, X, y)
     assert np.linalg.norm(grad["w"]) < 1e-4 and abs(grad["b"]) < 1e-4
-    reference = skautodiff.minimize(loss, params, args=(X, y), method="L-BFGS-B", options={"gtol": 1e-10})
+    reference = skautodiff.minimize(
+        loss, params, args=(X, y), method="L-BFGS-B", options={"gtol": 1e-10}
+    )
     np.testing.assert_allclose(res.x["w"], reference.x["w"], atol=1e-4)
 
 
@@ -86,7 +91,7 @@ def test_minimize_bounds_per_leaf(data):
     params, X, y = data
     res = skautodiff.minimize(loss, params, args=(X, y), bounds={"w": (0, None)})
     assert np.all(res.x["w"] >= 0)
-    assert np.any(res.x["w"] == 0)   # some coefficient wants to be negative on this data
+    assert np.any(res.x["w"] == 0)  # some coefficient wants to be negative on this data
 
 
 def test_wrt_forms(data):
@@ -106,14 +111,14 @@ def test_decorators_on_functions_and_methods():
 
     @skautodiff.gradient(wrt="w")
     def g(w, c):
-        return np.sum(c * w ** 2)
+        return np.sum(c * w**2)
 
     class Model:
         scale = 3.0
 
         @skautodiff.gradient(wrt="w")
         def loss(self, w):
-            return self.scale * np.sum(w ** 2)
+            return self.scale * np.sum(w**2)
 
     x = np.array([0.1, 0.2])
     assert f(x) == pytest.approx(np.sum(np.exp(x)))

@@ -3,6 +3,7 @@
 Each check runs in a subprocess with its own PYTENSOR_FLAGS (PyTensor reads them once, at import),
 so the user's real compile cache is never touched.
 """
+
 import os
 import pickle
 import subprocess
@@ -41,8 +42,14 @@ def run(script, tmp_path, flags, mode="c"):
     """Run a script in a fresh interpreter; (stdout, stderr)."""
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}", SKAUTODIFF_MODE=mode)
     env["PYTENSOR_FLAGS"] = flags
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout, done.stderr
 
@@ -61,8 +68,9 @@ def test_unusable_compile_directory(flag, tmp_path):
     blocker.write_text("")
     unusable = blocker / "cache"
     sys.path.insert(0, str(tmp_path))
-    try:   # a model fitted where the cache works, pickled
+    try:  # a model fitted where the cache works, pickled
         import model
+
         est = model.make().fit(X, Y)
         (tmp_path / "est.pkl").write_bytes(pickle.dumps(est))
     finally:
@@ -70,7 +78,8 @@ def test_unusable_compile_directory(flag, tmp_path):
         sys.modules.pop("model", None)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "Y.npy", Y)
-    out, err = run('''
+    out, err = run(
+        '''
         import os, pickle, numpy as np
         import skautodiff, model
         X, Y = np.load("X.npy"), np.load("Y.npy")
@@ -84,19 +93,27 @@ def test_unusable_compile_directory(flag, tmp_path):
         import pytensor
         print(os.environ["PYTENSOR_FLAGS"])
         print(pytensor.config.compiledir if os.environ["PYTENSOR_FLAGS"].startswith("compiledir=") else "")
-    ''', tmp_path, f"{flag}={unusable}")
+    ''',
+        tmp_path,
+        f"{flag}={unusable}",
+    )
     flags, scratch = out.split("\n")[:2]
-    assert flags == f"{flag}={unusable}"   # subprocesses see the user's own flags
-    if flag == "compiledir":   # PyTensor imported with an empty stand-in directory, removed at exit
+    assert flags == f"{flag}={unusable}"  # subprocesses see the user's own flags
+    if flag == "compiledir":  # PyTensor imported with an empty stand-in directory, removed at exit
         assert scratch != str(unusable) and not Path(scratch).exists()
     # prediction runs the user's numpy code: exactly as in the process that fitted
     np.testing.assert_array_equal(np.load(tmp_path / "predicted.npy"), est.predict(X))
     w = np.array([0.5, 2.0])
-    np.testing.assert_allclose(np.load(tmp_path / "value_grad.npy"),
-                               np.r_[np.sum(np.sin(w) * w), np.cos(w) * w + np.sin(w)], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "value_grad.npy"),
+        np.r_[np.sum(np.sin(w) * w), np.cos(w) * w + np.sin(w)],
+        rtol=1e-12,
+    )
     np.testing.assert_allclose(np.load(tmp_path / "refit.npy"), least_squares(), rtol=1e-6)
     # one warning for the whole process, naming the directory and how to choose another
-    assert err.count("RuntimeWarning: skautodiff: PyTensor's compile directory cannot be used") == 1, err
+    assert (
+        err.count("RuntimeWarning: skautodiff: PyTensor's compile directory cannot be used") == 1
+    ), err
     assert str(unusable) in err and "PYTENSOR_FLAGS=base_compiledir=" in err, err
 
 
@@ -119,17 +136,17 @@ def test_damaged_modules_are_recompiled(tmp_path):
     np.testing.assert_allclose(first, np.r_[np.sum(np.exp(w) * w), np.exp(w) * (w + 1)], rtol=1e-12)
 
     modules = sorted((tmp_path / "cache").rglob("*.so"))
-    assert len(modules) >= 3   # PyTensor's C loop (lazylinker_ext), cutils_ext, this function's
-    for module in modules:   # what a full disk or a killed compile leaves
+    assert len(modules) >= 3  # PyTensor's C loop (lazylinker_ext), cutils_ext, this function's
+    for module in modules:  # what a full disk or a killed compile leaves
         with open(module, "r+b") as f:
             f.truncate(16)
     out, err = run(script, tmp_path, flags)
     assert out.split() == ["CVM"], err
     np.testing.assert_array_equal(np.load(tmp_path / "result.npy"), first)
     for module in modules:
-        if module.parent.name != "cutils_ext":   # PyTensor rebuilds that one by itself
+        if module.parent.name != "cutils_ext":  # PyTensor rebuilds that one by itself
             assert f"compiled module {module} is damaged (file too short)" in err, err
 
-    out, err = run(script, tmp_path, flags)   # healed for good: later runs load the new modules
+    out, err = run(script, tmp_path, flags)  # healed for good: later runs load the new modules
     assert out.split() == ["CVM"] and "damaged" not in err, err
     np.testing.assert_array_equal(np.load(tmp_path / "result.npy"), first)

@@ -1,6 +1,7 @@
 """What skautodiff's compile mode does to PyTensor graphs: numpy ufuncs for transcendental
 functions (skautodiff/numpy_ops.py), rewrites left out (skautodiff/compile.py), buffers kept
 between calls. Values are checked against numpy, gradients against finite differences."""
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -12,11 +13,25 @@ from skautodiff.compile import mode
 from skautodiff.numpy_ops import FASTER_IN_NUMPY, NumpyProduct, NumpyUfunc
 
 # (numpy function, a valid input range)
-UNARY = [(np.tanh, (-5, 5)), (np.exp, (-5, 5)), (np.expm1, (-5, 5)), (np.exp2, (-5, 5)),
-         (np.log, (0.1, 5)), (np.log1p, (-0.5, 5)), (np.log2, (0.1, 5)), (np.log10, (0.1, 5)),
-         (np.sinh, (-3, 3)), (np.cosh, (-3, 3)), (np.arcsinh, (-3, 3)), (np.arccosh, (1.1, 4)),
-         (np.arctanh, (-0.9, 0.9)), (np.tan, (-1.2, 1.2)), (np.arcsin, (-0.9, 0.9)),
-         (np.arccos, (-0.9, 0.9)), (np.arctan, (-3, 3))]
+UNARY = [
+    (np.tanh, (-5, 5)),
+    (np.exp, (-5, 5)),
+    (np.expm1, (-5, 5)),
+    (np.exp2, (-5, 5)),
+    (np.log, (0.1, 5)),
+    (np.log1p, (-0.5, 5)),
+    (np.log2, (0.1, 5)),
+    (np.log10, (0.1, 5)),
+    (np.sinh, (-3, 3)),
+    (np.cosh, (-3, 3)),
+    (np.arcsinh, (-3, 3)),
+    (np.arccosh, (1.1, 4)),
+    (np.arctanh, (-0.9, 0.9)),
+    (np.tan, (-1.2, 1.2)),
+    (np.arcsin, (-0.9, 0.9)),
+    (np.arccos, (-0.9, 0.9)),
+    (np.arctan, (-3, 3)),
+]
 
 
 def compiled(inputs, outputs):
@@ -28,14 +43,19 @@ def numpy_nodes(fn):
 
 
 def test_table_covers_the_checked_functions():
-    assert sorted(u.__name__ for u in FASTER_IN_NUMPY.values()) == sorted(f.__name__ for f, _ in UNARY)
+    assert sorted(u.__name__ for u in FASTER_IN_NUMPY.values()) == sorted(
+        f.__name__ for f, _ in UNARY
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("ufunc, bounds", UNARY, ids=[f.__name__ for f, _ in UNARY])
 def test_numpy_ufunc_values_and_gradients(ufunc, bounds, dtype):
     x = pt.matrix(dtype=dtype)
-    f = compiled([x], [getattr(pt, ufunc.__name__)(x), pytensor.grad(getattr(pt, ufunc.__name__)(x).sum(), x)])
+    f = compiled(
+        [x],
+        [getattr(pt, ufunc.__name__)(x), pytensor.grad(getattr(pt, ufunc.__name__)(x).sum(), x)],
+    )
     assert ufunc.__name__ in numpy_nodes(f)
     a = np.random.default_rng(0).uniform(*bounds, size=(4, 3)).astype(dtype)
     value, grad = f(a)
@@ -48,7 +68,10 @@ def test_numpy_ufunc_values_and_gradients(ufunc, bounds, dtype):
 
 @pytest.mark.parametrize("name", ["sin", "cos"])
 def test_sin_and_cos_use_numpy_in_float32_only(name):
-    fns = {dtype: compiled([v := pt.vector(dtype=dtype)], getattr(pt, name)(v)) for dtype in ("float32", "float64")}
+    fns = {
+        dtype: compiled([v := pt.vector(dtype=dtype)], getattr(pt, name)(v))
+        for dtype in ("float32", "float64")
+    }
     assert numpy_nodes(fns["float32"]) == [name] and numpy_nodes(fns["float64"]) == []
     a = np.linspace(-4, 4, 9, dtype="float32")
     np.testing.assert_allclose(fns["float32"](a), getattr(np, name)(a), rtol=1e-6, atol=1e-7)
@@ -78,11 +101,13 @@ def test_buffers_kept_between_calls_do_not_leak_into_results():
     second = f(np.zeros(4))
     np.testing.assert_allclose(first[0], np.tanh(np.ones(4)))
     np.testing.assert_allclose(second[0], np.zeros(4))
-    third = f(np.ones(7))   # another length: new buffers
+    third = f(np.ones(7))  # another length: new buffers
     np.testing.assert_allclose(third[0], np.tanh(np.ones(7)))
 
 
-@pytest.mark.parametrize("x", [np.linspace(-800, 800, 4001), np.array([-np.inf, np.inf, 0.0, np.nan])])
+@pytest.mark.parametrize(
+    "x", [np.linspace(-800, 800, 4001), np.array([-np.inf, np.inf, 0.0, np.nan])]
+)
 def test_softplus_matches_numpy_everywhere(x):
     v = pt.vector()
     f = compiled([v], pt.softplus(v))
@@ -114,13 +139,21 @@ def test_c_backend_logistic_and_mlp_gradients():
 
     rng = np.random.default_rng(2)
     X, Y = rng.normal(size=(20, 3)), np.eye(4)[rng.integers(0, 4, 20)]
-    params = {"W1": rng.normal(size=(3, 5)), "b1": rng.normal(size=5), "W2": rng.normal(size=(5, 4))}
+    params = {
+        "W1": rng.normal(size=(3, 5)),
+        "b1": rng.normal(size=5),
+        "W2": rng.normal(size=(5, 4)),
+    }
     value, grad = skautodiff.value_and_grad(mlp, wrt="params")(params, X, Y)
     assert np.isclose(value, mlp(params, X, Y), rtol=1e-12)
     for key in params:
+
         def partial(v, key=key):
             return mlp({**params, key: v}, X, Y)
-        np.testing.assert_allclose(grad[key], finite_difference(partial, [params[key]], 0), rtol=1e-6, atol=1e-8)
+
+        np.testing.assert_allclose(
+            grad[key], finite_difference(partial, [params[key]], 0), rtol=1e-6, atol=1e-8
+        )
 
 
 def test_broadcast_constant_plus_inc_subtensor_keeps_its_shape():
@@ -136,18 +169,21 @@ def test_stabilised_logsumexp_is_not_stabilised_twice():
     maxes = [n for n in f.maker.fgraph.toposort() if "max" in str(n.op).lower()]
     assert len(maxes) == 1, maxes
     a = np.random.default_rng(3).normal(size=(5, 4)) * 300
-    np.testing.assert_allclose(f(a)[:, 0], np.log(np.sum(np.exp(a - a.max(1, keepdims=True)), 1)) + a.max(1))
+    np.testing.assert_allclose(
+        f(a)[:, 0], np.log(np.sum(np.exp(a - a.max(1, keepdims=True)), 1)) + a.max(1)
+    )
 
 
 @cbackend
 def test_minimize_frees_the_kept_buffers():
     def loss(w, X):
-        return np.sum(np.tanh(X @ w) ** 2) + np.sum(w ** 2)
+        return np.sum(np.tanh(X @ w) ** 2) + np.sum(w**2)
 
     X = np.random.default_rng(4).normal(size=(50, 3))
     result = skautodiff.minimize(loss, np.ones(3), args=(X,))
     assert result.success
     from skautodiff.compile import _cache
+
     entries = [e for v in _cache.values() for e in v if e.trace.func is loss]
     for fn in (fn for copies in entries[0]._functions.values() for fn in copies):
         kept = [cell[0] for var, cell in fn.vm.storage_map.items() if var.owner is not None]
@@ -160,7 +196,7 @@ def test_extremes_over_the_last_axis(shape, kind):
     x = pt.tensor(shape=(None,) * len(shape))
     f = compiled([x], [getattr(pt, kind)(x, axis=-1), getattr(pt, kind)(x, axis=0)])
     a = np.random.default_rng(5).normal(size=shape)
-    a.flat[3] = np.nan   # numpy's max/min propagate NaN; so must the compiled ones
+    a.flat[3] = np.nan  # numpy's max/min propagate NaN; so must the compiled ones
     last, first = f(a)
     with np.errstate(invalid="ignore"):
         np.testing.assert_array_equal(last, getattr(np, kind)(a, axis=-1))
@@ -171,6 +207,7 @@ def test_softmax_max_gradient_shares_ties():
     # the row max feeds the tie mask of the gradient; ties split it evenly
     def f(z):
         return np.sum(np.max(z, axis=1) * np.arange(1.0, 4.0))
+
     z = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, -1.0], [5.0, 5.0, 5.0]])
     g = skautodiff.Gradient(f, wrt=0)(z)
     np.testing.assert_allclose(g, [[0, 0.5, 0.5], [2, 0, 0], [1, 1, 1]])
@@ -190,10 +227,10 @@ def test_matrix_vector_products(alpha, beta, transposed):
     M = A.T if transposed else A
     xv, yv = rng.normal(size=M.shape[1]), rng.normal(size=M.shape[0])
     if beta == 0:
-        yv[:] = np.nan   # PyTensor passes uninitialised memory when beta is 0: never read it
+        yv[:] = np.nan  # PyTensor passes uninitialised memory when beta is 0: never read it
     expected = alpha * (M @ xv) + (beta * yv if beta else 0)
     np.testing.assert_allclose(f(A, xv, yv), expected, rtol=1e-13)
-    np.testing.assert_allclose(f(A, xv, yv), expected, rtol=1e-13)   # into the kept buffer
+    np.testing.assert_allclose(f(A, xv, yv), expected, rtol=1e-13)  # into the kept buffer
 
 
 def test_logistic_gradient_through_numpy_gemv_matches_finite_differences():
@@ -211,7 +248,7 @@ def test_matrix_products(alpha, beta):
     a, b = np.float64(alpha), np.float64(beta)
     f = compiled([x, y, z], [gemm_no_inplace(z, a, x.T, y, b), pt.dot(x.T, y)])
     assert sum(isinstance(n.op, NumpyProduct) for n in f.maker.fgraph.toposort()) == 2
-    for rows in (6, 9):   # another shape: new buffers
+    for rows in (6, 9):  # another shape: new buffers
         xv, yv, zv = rng.normal(size=(rows, 3)), rng.normal(size=(rows, 4)), rng.normal(size=(3, 4))
         scaled, plain = f(xv, yv, zv)
         np.testing.assert_allclose(scaled, beta * zv + alpha * xv.T @ yv, rtol=1e-12, atol=1e-14)
@@ -246,16 +283,27 @@ def test_free_releases_what_a_compiled_function_keeps():
     vg = skautodiff.value_and_grad(loss, wrt=0)
     X = np.ones((8, 3))
     vg(np.ones((3, 2)), X)
-    fns = [fn for key, entries in _cache.items() if key[0] is loss.__code__
-           for entry in entries for copies in entry._functions.values() for fn in copies]
+    fns = [
+        fn
+        for key, entries in _cache.items()
+        if key[0] is loss.__code__
+        for entry in entries
+        for copies in entry._functions.values()
+        for fn in copies
+    ]
 
     def kept():
-        return [c[0] for fn in fns for var, c in fn.vm.storage_map.items()
-                if var.owner is not None and c[0] is not None]
-    assert kept()   # kept for the next call
+        return [
+            c[0]
+            for fn in fns
+            for var, c in fn.vm.storage_map.items()
+            if var.owner is not None and c[0] is not None
+        ]
+
+    assert kept()  # kept for the next call
     vg.free()
     assert kept() == []
-    value, _ = vg(np.ones((3, 2)), X)   # still works, with new buffers
+    value, _ = vg(np.ones((3, 2)), X)  # still works, with new buffers
     assert np.isclose(value, loss(np.ones((3, 2)), X))
 
 
@@ -264,13 +312,19 @@ def test_newton_minimize_frees_its_hessian_vector_buffers_too():
     from skautodiff.compile import _cache
 
     def loss(w, X):
-        return np.sum(np.tanh(X @ w) ** 2) + np.sum(w ** 2)
+        return np.sum(np.tanh(X @ w) ** 2) + np.sum(w**2)
 
     X = np.random.default_rng(9).normal(size=(30, 3))
     result = skautodiff.minimize(loss, np.ones(3), args=(X,), method="Newton-CG")
     assert result.success
-    fns = [fn for key, entries in _cache.items() if key[0] is loss.__code__
-           for entry in entries for copies in entry._functions.values() for fn in copies]
-    assert len(fns) >= 2   # value_and_grad and the Hessian-vector product
+    fns = [
+        fn
+        for key, entries in _cache.items()
+        if key[0] is loss.__code__
+        for entry in entries
+        for copies in entry._functions.values()
+        for fn in copies
+    ]
+    assert len(fns) >= 2  # value_and_grad and the Hessian-vector product
     for fn in fns:
         assert all(c[0] is None for var, c in fn.vm.storage_map.items() if var.owner is not None)

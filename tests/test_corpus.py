@@ -12,6 +12,7 @@ The oracle itself is checked too (test_oracle_is_smooth): the native function is
 every point and its finite differences agree across step sizes, so a corpus entry that sits on a
 kink cannot make a correct engine look wrong.
 """
+
 import numpy as np
 import pytest
 
@@ -59,8 +60,9 @@ def test_value(entry):
         before = snapshot(args, kwargs)
         actual = compiled(*args, **kwargs)
         _check_not_mutated(args, kwargs, before, f"Function({entry.name})")
-        assert_values_match(actual, expected, rtol=entry.value_rtol,
-                            what=f"{entry.name} value at point {point}")
+        assert_values_match(
+            actual, expected, rtol=entry.value_rtol, what=f"{entry.name} value at point {point}"
+        )
 
 
 def _expected_gradient(entry, args, kwargs):
@@ -73,8 +75,14 @@ def _check_gradient(entry, actual, args, kwargs, point):
     expected = _expected_gradient(entry, args, kwargs)
     if isinstance(entry.wrt, (list, tuple)):
         assert isinstance(actual, list), f"wrt is a list: expected a list, got {type(actual)}"
-    assert_tree_close(actual, expected, rtol=entry.grad_rtol, atol=entry.grad_atol * scale,
-                      what=f"{entry.name} gradient at point {point}", compare_types=False)
+    assert_tree_close(
+        actual,
+        expected,
+        rtol=entry.grad_rtol,
+        atol=entry.grad_atol * scale,
+        what=f"{entry.name} gradient at point {point}",
+        compare_types=False,
+    )
 
 
 @pytest.mark.parametrize("entry", _params("grad"))
@@ -99,8 +107,12 @@ def test_value_and_gradient_c_backend(entry):
         before = snapshot(args, kwargs)
         value, actual = vg(*args, **kwargs)
         _check_not_mutated(args, kwargs, before, f"value_and_grad({entry.name})")
-        assert_values_match(value, entry.fn(*args, **kwargs), rtol=entry.value_rtol,
-                            what=f"{entry.name} value at point {point} (C backend)")
+        assert_values_match(
+            value,
+            entry.fn(*args, **kwargs),
+            rtol=entry.value_rtol,
+            what=f"{entry.name} value at point {point} (C backend)",
+        )
         _check_gradient(entry, actual, args, kwargs, point)
 
 
@@ -120,22 +132,40 @@ def test_oracle_is_smooth(entry):
             coarse = numeric_gradient(entry.fn, args, kwargs, w, step=1e-4)
             fine = numeric_gradient(entry.fn, args, kwargs, w, step=1e-6)
             assert np.isfinite(max_abs(coarse)), f"{entry.name}: non-finite gradient"
-            assert_tree_close(fine, coarse, rtol=entry.grad_rtol, atol=entry.grad_atol * scale,
-                              what=f"{entry.name}: finite differences disagree across step sizes "
-                                   f"(a kink?) for {w!r} at point {point}")
+            assert_tree_close(
+                fine,
+                coarse,
+                rtol=entry.grad_rtol,
+                atol=entry.grad_atol * scale,
+                what=f"{entry.name}: finite differences disagree across step sizes "
+                f"(a kink?) for {w!r} at point {point}",
+            )
             # central differences average the two sides of a kink: compare one-sided ones
             for scheme in ("forward", "backward"):
                 one_sided = numeric_gradient(entry.fn, args, kwargs, w, step=1e-6, scheme=scheme)
-                assert_tree_close(one_sided, fine, rtol=1e-3, atol=1e-4 * scale,
-                                  what=f"{entry.name}: {scheme} differences disagree with central "
-                                       f"ones (a kink?) for {w!r} at point {point}")
+                assert_tree_close(
+                    one_sided,
+                    fine,
+                    rtol=1e-3,
+                    atol=1e-4 * scale,
+                    what=f"{entry.name}: {scheme} differences disagree with central "
+                    f"ones (a kink?) for {w!r} at point {point}",
+                )
 
 
 def test_corpus_size_and_themes():
     """Issue 4 asks for at least 200 corpus functions over these themes; one per theme also
     runs on the C backend."""
-    themes = {"glm", "survival", "gp", "mixtures", "factorization", "embeddings", "neural",
-              "control_flow"}
+    themes = {
+        "glm",
+        "survival",
+        "gp",
+        "mixtures",
+        "factorization",
+        "embeddings",
+        "neural",
+        "control_flow",
+    }
     assert themes <= {e.theme for e in ENTRIES}
     assert len(ENTRIES) >= 200, len(ENTRIES)
     assert {e.theme for e in ENTRIES if e.cbackend} == themes

@@ -1,4 +1,5 @@
 """Engine semantics: constructs, guards and retracing, symbolic shapes, caching, errors."""
+
 import functools
 import sys
 
@@ -16,7 +17,7 @@ v = rng.normal(size=4)
 
 # ---------------------------------------------------------------- constructs (value + gradient)
 def helper_square(a, power=2, *, scale=1.0):
-    return scale * a ** power
+    return scale * a**power
 
 
 class Layer:
@@ -41,7 +42,7 @@ def constructs_closures(w):
 
 
 def constructs_comprehensions(w):
-    squares = [x ** 2 for x in w]
+    squares = [x**2 for x in w]
     named = {f"k{i}": x for i, x in enumerate(w)}
     unique = {len(squares)}
     gen = sum(x * 3.0 for x in w)
@@ -52,7 +53,7 @@ def constructs_loops(w):
     out = 0.0
     for a, b in zip(w, w[::-1]):
         out += a * b
-    for row in W.T:          # an array's first axis
+    for row in W.T:  # an array's first axis
         out += np.sum(row * w[:4])
     i = 0
     while i < 2:
@@ -66,11 +67,11 @@ def constructs_loops(w):
 def constructs_control(w):
     s = np.sum(w)
     if s > 0:
-        out = s ** 2
+        out = s**2
     elif s > -1:
         out = -s
     else:
-        out = s ** 3
+        out = s**3
     out = out if w[0] > w[1] else out * 2
     assert np.all(np.isfinite(w)), "finite"
     try:
@@ -107,22 +108,38 @@ def constructs_inplace(w):
 
 def constructs_subscripts(w):
     m = np.outer(w, w)
-    return (m[0, 1] + np.sum(m[1:, ::2]) + np.sum(m[..., 0]) + np.sum(m[None, 0])
-            + np.sum(m[[0, 2], [1, 3]]) + np.sum(m[m > 0]) + np.sum(m[(1, 2), :]))
+    return (
+        m[0, 1]
+        + np.sum(m[1:, ::2])
+        + np.sum(m[..., 0])
+        + np.sum(m[None, 0])
+        + np.sum(m[[0, 2], [1, 3]])
+        + np.sum(m[m > 0])
+        + np.sum(m[(1, 2), :])
+    )
 
 
-@pytest.mark.parametrize("fn", [constructs_closures, constructs_comprehensions, constructs_loops,
-                                constructs_control, constructs_calls, constructs_inplace,
-                                constructs_subscripts])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        constructs_closures,
+        constructs_comprehensions,
+        constructs_loops,
+        constructs_control,
+        constructs_calls,
+        constructs_inplace,
+        constructs_subscripts,
+    ],
+)
 def test_constructs(fn):
     check(fn, v.copy())
 
 
 # ---------------------------------------------------------------- guards and retracing
 def branchy(w, x):
-    if np.sum(w) > 0:            # depends on a differentiable value: checked after each call
+    if np.sum(w) > 0:  # depends on a differentiable value: checked after each call
         return np.sum(w * x)
-    return np.sum(w ** 2)
+    return np.sum(w**2)
 
 
 def test_value_guard_retraces_and_stays_correct():
@@ -131,13 +148,13 @@ def test_value_guard_retraces_and_stays_correct():
     before = skautodiff.cache_info().traces
     np.testing.assert_allclose(g(np.ones(3), x), x)
     np.testing.assert_allclose(g(-np.ones(3), x), -2 * np.ones(3))
-    np.testing.assert_allclose(g(np.ones(3) * 2, x), x)        # first trace again: no new trace
+    np.testing.assert_allclose(g(np.ones(3) * 2, x), x)  # first trace again: no new trace
     assert skautodiff.cache_info().traces - before == 2
 
 
 def by_rows(X):
     if X.shape[0] > 3:
-        return np.sum(X ** 2)
+        return np.sum(X**2)
     return np.sum(X)
 
 
@@ -150,7 +167,7 @@ def test_shape_guard():
 
 def mean_by_rows(w, X):
     r = X @ w
-    return np.sum(r ** 2) / X.shape[0]
+    return np.sum(r**2) / X.shape[0]
 
 
 def test_symbolic_shapes_one_compile_for_any_row_count():
@@ -194,7 +211,7 @@ def test_equal_code_with_other_globals_is_not_confused():
     source = "def f(w):\n    return C * np.sum(w)\n"
     first, second = {"np": np, "C": 2.0}, {"np": np, "C": 5.0}
     exec(source, first)
-    exec(source, second)         # equal code objects, different globals
+    exec(source, second)  # equal code objects, different globals
     assert skautodiff.Function(first["f"])(np.ones(2)) == 4.0
     assert skautodiff.Function(second["f"])(np.ones(2)) == 10.0
 
@@ -202,6 +219,7 @@ def test_equal_code_with_other_globals_is_not_confused():
 def test_closure_values_are_guarded():
     def make(c):
         return lambda w: c * np.sum(w)
+
     assert skautodiff.Function(make(2.0))(np.ones(2)) == 4.0
     assert skautodiff.Function(make(3.0))(np.ones(2)) == 6.0
 
@@ -210,8 +228,9 @@ def test_loop_count_from_an_integer_argument_is_guarded():
     def power_sum(w, n):
         out = 0.0
         for k in range(n):
-            out = out + np.sum(w ** k)
+            out = out + np.sum(w**k)
         return out
+
     f = skautodiff.Function(power_sum)
     w = np.array([0.5, 2.0])
     assert f(w, 2) == pytest.approx(power_sum(w, 2))
@@ -224,7 +243,7 @@ def test_hyperparameter_attributes_are_inputs():
             self.alpha, self.degree = alpha, degree
 
         def loss(self, w):
-            return self.alpha * np.sum(w ** self.degree)
+            return self.alpha * np.sum(w**self.degree)
 
     w = np.array([0.5, 2.0])
     before = skautodiff.cache_info()
@@ -250,6 +269,7 @@ def test_inputs_never_mutated():
         w[0] = 100.0
         w += 1.0
         return np.sum(w)
+
     w = np.ones(3)
     native_result = writes(w.copy())
     assert skautodiff.Function(writes)(w) == native_result
@@ -259,11 +279,11 @@ def test_inputs_never_mutated():
 
 def views_updated_in_place(W, b, X):
     h = X @ W
-    h[:, :2] += b            # augmented assignment to a slice
+    h[:, :2] += b  # augmented assignment to a slice
     row = h[0]
-    row *= 2.0               # a view made by indexing: updating it updates h, as in numpy
+    row *= 2.0  # a view made by indexing: updating it updates h, as in numpy
     X2 = X.copy()
-    X2[:, 0] -= 1.0          # an input's copy
+    X2[:, 0] -= 1.0  # an input's copy
     return np.sum(np.tanh(h)) + np.sum(X2 @ W)
 
 
@@ -277,8 +297,9 @@ def test_inplace_updates_through_views_made_by_indexing():
 def test_inplace_update_through_a_reshape_view_is_refused():
     def reshaped(w):
         z = np.zeros(4)
-        z.reshape(2, 2)[0] += w[:2]   # numpy would change z; the engine refuses rather than diverge
+        z.reshape(2, 2)[0] += w[:2]  # numpy would change z; the engine refuses rather than diverge
         return np.sum(z) + np.sum(w)
+
     with pytest.raises(skautodiff.TraceError, match="view of another array"):
         skautodiff.Function(reshaped)(np.ones(4))
 
@@ -286,8 +307,9 @@ def test_inplace_update_through_a_reshape_view_is_refused():
 def test_inplace_update_of_a_data_argument_through_an_alias():
     def shifted(w, X):
         Z = X
-        Z += 1.0                 # natively this also changes X (and the caller's array)
+        Z += 1.0  # natively this also changes X (and the caller's array)
         return np.sum(X @ w)
+
     w, X = np.array([1.0, 2.0]), np.ones((3, 2))
     expected = shifted(w, X.copy())
     assert skautodiff.Function(shifted)(w, X) == expected
@@ -299,7 +321,8 @@ def test_nested_pytrees():
     def loss(layers, x):
         for weight, bias in layers:
             x = np.tanh(weight @ x + bias)
-        return np.sum(x ** 2)
+        return np.sum(x**2)
+
     layers = [(rng.normal(size=(3, 4)), rng.normal(size=3)), (rng.normal(size=(2, 3)), np.zeros(2))]
     grads = skautodiff.Gradient(loss, wrt="layers")(layers, v)
     assert isinstance(grads, list) and isinstance(grads[0], tuple)
@@ -325,7 +348,8 @@ def test_unsupported_function_error_names_file_line_source():
 
 def test_unsupported_function_error_suggests_close_names():
     def typo_like(w):
-        return np.sum(np.nancumsum(w))   # not in the tables; cumsum and nansum are
+        return np.sum(np.nancumsum(w))  # not in the tables; cumsum and nansum are
+
     with pytest.raises(skautodiff.TraceError, match="similar names: .*cumsum"):
         skautodiff.Function(typo_like)(np.ones(2))
 
@@ -333,6 +357,7 @@ def test_unsupported_function_error_suggests_close_names():
 def test_randomness_is_refused():
     def noisy(w):
         return np.sum(w + np.random.normal(size=w.shape))
+
     with pytest.raises(skautodiff.TraceError, match="pass it in as an argument"):
         skautodiff.Function(noisy)(np.ones(2))
 
@@ -343,6 +368,7 @@ def test_engine_errors_are_not_caught_by_user_except():
             return np.sum(np.frexp(w)[0])
         except Exception:
             return 0.0
+
     with pytest.raises(skautodiff.TraceError):
         skautodiff.Function(swallow)(np.ones(2))
 
@@ -353,6 +379,7 @@ def test_error_chain_names_interpreted_calls():
 
     def outer(w):
         return np.sum(inner(w))
+
     with pytest.raises(skautodiff.TraceError) as info:
         skautodiff.Function(outer)(np.ones(2))
     text = str(info.value)
@@ -362,6 +389,7 @@ def test_error_chain_names_interpreted_calls():
 def test_user_exceptions_propagate_unchanged():
     def fails(w):
         raise KeyError("mine")
+
     with pytest.raises(KeyError, match="mine"):
         skautodiff.Function(fails)(np.ones(2))
 
@@ -374,5 +402,6 @@ def test_non_scalar_loss_gradient_error():
 def test_partial_is_interpreted():
     def scaled(w, c):
         return c * np.sum(w)
+
     f = functools.partial(scaled, c=3.0)
     assert skautodiff.Function(lambda w: f(w))(np.ones(2)) == 6.0

@@ -4,6 +4,7 @@ fitted attributes, validation, pickling, grid search, and how often they compile
 Numbers are checked against independent references: scikit-learn's estimators on the same
 objective, scipy's nnls, or the closed form.
 """
+
 import pickle
 import re
 
@@ -25,12 +26,13 @@ from skautodiff.estimators import AutodiffClassifier, AutodiffRegressor
 
 # ---------------------------------------------------------------- user code (module level: picklable)
 
+
 def ridge_loss(params, X, y, alpha=0.0, sample_weight=None):
     residual = X @ params["w"] + params["b"] - y
     if sample_weight is None:
-        data = np.mean(residual ** 2)
+        data = np.mean(residual**2)
     else:
-        data = np.sum(sample_weight * residual ** 2) / np.sum(sample_weight)
+        data = np.sum(sample_weight * residual**2) / np.sum(sample_weight)
     return data + alpha * np.sum(params["w"] ** 2)
 
 
@@ -65,8 +67,9 @@ def positive_class_proba(params, X):
 
 
 def ridge(**kwargs):
-    return AutodiffRegressor(**{"loss": ridge_loss, "init_params": linear_init,
-                                "predict_fn": linear_predict, **kwargs})
+    return AutodiffRegressor(
+        **{"loss": ridge_loss, "init_params": linear_init, "predict_fn": linear_predict, **kwargs}
+    )
 
 
 def sklearn_ridge(X, y, alpha, sample_weight=None):
@@ -92,6 +95,7 @@ def assert_params_close(params, reference, rtol=1e-5):
 
 
 # ---------------------------------------------------------------- the functional form
+
 
 def test_functional_regressor_matches_sklearn_ridge(regression):
     X, y = regression
@@ -127,10 +131,14 @@ def test_verbose_prints_a_line_per_iteration(regression, capsys):
     est = ridge(verbose=1).fit(X, y)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Iteration")]
     assert len(lines) == est.n_iter_
-    assert re.match(r"Iteration +1, loss = [-+.\deE]+, gradient norm = [-+.\deE]+, elapsed = [.\d]+ s", lines[0])
+    assert re.match(
+        r"Iteration +1, loss = [-+.\deE]+, gradient norm = [-+.\deE]+, elapsed = [.\d]+ s", lines[0]
+    )
     # The curve is the objective at each iterate; its end is the numpy loss at params_.
     assert len(est.loss_curve_) == est.n_iter_
-    assert est.loss_curve_[-1] == pytest.approx(est.loss(est.params_, X, y, **(est.loss_kwargs or {})), rel=1e-10)
+    assert est.loss_curve_[-1] == pytest.approx(
+        est.loss(est.params_, X, y, **(est.loss_kwargs or {})), rel=1e-10
+    )
     final_norm = float(lines[-1].split("gradient norm = ")[1].split(",")[0])
     assert final_norm < 1e-3
 
@@ -138,10 +146,12 @@ def test_verbose_prints_a_line_per_iteration(regression, capsys):
 def test_verbose_says_what_is_compiled(regression, capsys):
     X, y = regression
 
-    def fresh_loss(params, X, y):    # a new code object: traced and compiled in this test
+    def fresh_loss(params, X, y):  # a new code object: traced and compiled in this test
         return np.mean((X @ params["w"] + params["b"] - y) ** 2)
 
-    AutodiffRegressor(loss=fresh_loss, init_params=linear_init, predict_fn=linear_predict, verbose=1).fit(X, y)
+    AutodiffRegressor(
+        loss=fresh_loss, init_params=linear_init, predict_fn=linear_predict, verbose=1
+    ).fit(X, y)
     out = capsys.readouterr().out
     assert "skautodiff: traced" in out and "fresh_loss" in out
     assert "skautodiff: compiling value and grad of" in out and "fresh_loss" in out
@@ -149,6 +159,7 @@ def test_verbose_says_what_is_compiled(regression, capsys):
 
 def test_sparse_X_fits_like_dense(regression):
     import scipy.sparse as sp
+
     X, y = regression
     dense = ridge().fit(X, y)
     sparse = ridge().fit(sp.csr_matrix(X), y)
@@ -207,7 +218,9 @@ def test_sample_weight_reaches_the_loss(regression):
 
 def test_sample_weight_needs_a_loss_that_accepts_it(regression):
     X, y = regression
-    est = AutodiffRegressor(loss=unweighted_loss, init_params=linear_init, predict_fn=linear_predict)
+    est = AutodiffRegressor(
+        loss=unweighted_loss, init_params=linear_init, predict_fn=linear_predict
+    )
     with pytest.raises(TypeError, match="unweighted_loss.. has no `sample_weight` parameter"):
         est.fit(X, y, sample_weight=np.ones(len(X)))
 
@@ -238,6 +251,7 @@ def test_other_optimizers_reach_the_same_minimum(regression, optimizer):
 
 
 # ---------------------------------------------------------------- validation
+
 
 def test_float32_data_fits_in_float32(regression):
     X, y = regression
@@ -275,8 +289,12 @@ def test_a_loss_that_is_not_scalar_is_explained(regression):
     def per_sample_loss(params, X, y):
         return (X @ params["w"] + params["b"] - y) ** 2
 
-    est = AutodiffRegressor(loss=per_sample_loss, init_params=linear_init, predict_fn=linear_predict)
-    with pytest.raises(ValueError, match=r"real scalar; per_sample_loss\(\) returned ndarray of shape \(40,\)"):
+    est = AutodiffRegressor(
+        loss=per_sample_loss, init_params=linear_init, predict_fn=linear_predict
+    )
+    with pytest.raises(
+        ValueError, match=r"real scalar; per_sample_loss\(\) returned ndarray of shape \(40,\)"
+    ):
         est.fit(X, y)
 
 
@@ -288,14 +306,26 @@ def test_missing_function_is_explained(regression):
 
 # ---------------------------------------------------------------- classifiers
 
-@pytest.mark.parametrize("encoding, loss", [
-    ("sign", logistic_sign), ("index", logistic_index), ("onehot", logistic_onehot),
-])
+
+@pytest.mark.parametrize(
+    "encoding, loss",
+    [
+        ("sign", logistic_sign),
+        ("index", logistic_index),
+        ("onehot", logistic_onehot),
+    ],
+)
 def test_target_encodings_give_the_same_logistic_regression(classification, encoding, loss):
     X, y = classification
     labels = np.array(["no", "yes"])[y]
-    est = AutodiffClassifier(loss=loss, init_params=linear_init, decision_fn=linear_predict,
-                             proba_fn=positive_class_proba, target_encoding=encoding, tol=1e-12)
+    est = AutodiffClassifier(
+        loss=loss,
+        init_params=linear_init,
+        decision_fn=linear_predict,
+        proba_fn=positive_class_proba,
+        target_encoding=encoding,
+        tol=1e-12,
+    )
     est.fit(X, labels)
     reference = SkLogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, labels)
     np.testing.assert_allclose(est.params_["w"], reference.coef_[0], rtol=1e-4)
@@ -308,32 +338,41 @@ def test_target_encodings_give_the_same_logistic_regression(classification, enco
 
 def test_prediction_methods_follow_the_functions_given(classification):
     X, y = classification
-    with_proba = AutodiffClassifier(loss=logistic_index, init_params=linear_init,
-                                    proba_fn=positive_class_proba).fit(X, y)
+    with_proba = AutodiffClassifier(
+        loss=logistic_index, init_params=linear_init, proba_fn=positive_class_proba
+    ).fit(X, y)
     assert not hasattr(with_proba, "decision_function")
     assert with_proba.score(X, y) > 0.8
-    with_decision = AutodiffClassifier(loss=logistic_index, init_params=linear_init,
-                                       decision_fn=linear_predict).fit(X, y)
+    with_decision = AutodiffClassifier(
+        loss=logistic_index, init_params=linear_init, decision_fn=linear_predict
+    ).fit(X, y)
     assert not hasattr(with_decision, "predict_proba")
     np.testing.assert_array_equal(with_decision.predict(X), with_proba.predict(X))
 
 
 def test_sign_encoding_needs_two_classes(classification):
     X, y = classification
-    est = AutodiffClassifier(loss=logistic_sign, init_params=linear_init,
-                             decision_fn=linear_predict, target_encoding="sign")
+    est = AutodiffClassifier(
+        loss=logistic_sign,
+        init_params=linear_init,
+        decision_fn=linear_predict,
+        target_encoding="sign",
+    )
     with pytest.raises(ValueError, match="exactly 2 classes"):
         est.fit(X, np.arange(len(X)) % 3)
 
 
 def test_regression_targets_are_rejected_by_classifiers(classification):
     X, _ = classification
-    est = AutodiffClassifier(loss=logistic_index, init_params=linear_init, decision_fn=linear_predict)
+    est = AutodiffClassifier(
+        loss=logistic_index, init_params=linear_init, decision_fn=linear_predict
+    )
     with pytest.raises(ValueError, match="Unknown label type"):
         est.fit(X, np.linspace(0, 1, len(X)))
 
 
 # ---------------------------------------------------------------- the subclass form
+
 
 class PenalisedLeastSquares(AutodiffRegressor):
     """A user's subclass: exposes alpha and max_iter only."""
@@ -346,7 +385,9 @@ class PenalisedLeastSquares(AutodiffRegressor):
         return {"w": np.zeros(X.shape[1]), "b": 0.0}
 
     def loss(self, params, X, y):
-        return np.mean((self.predict_fn(params, X) - y) ** 2) + self.alpha * np.sum(params["w"] ** 2)
+        return np.mean((self.predict_fn(params, X) - y) ** 2) + self.alpha * np.sum(
+            params["w"] ** 2
+        )
 
     def predict_fn(self, params, X):
         return X @ params["w"] + params["b"]
@@ -377,16 +418,23 @@ def test_subclass_fits_like_the_functional_form(regression, cls):
 
 # ---------------------------------------------------------------- compiling once
 
+
 def test_hyperparameter_search_compiles_once():
     # A loss defined here is new to the process-wide cache.
     def fresh_loss(params, X, y, alpha=0.0):
         return np.mean((X @ params["w"] + params["b"] - y) ** 2) + alpha * np.sum(params["w"] ** 2)
 
     X, y = make_regression(n_samples=53, n_features=3, noise=1.0, random_state=1)  # unequal folds
-    est = AutodiffRegressor(loss=fresh_loss, init_params=linear_init, predict_fn=linear_predict,
-                            loss_kwargs={"alpha": 0.0})
+    est = AutodiffRegressor(
+        loss=fresh_loss,
+        init_params=linear_init,
+        predict_fn=linear_predict,
+        loss_kwargs={"alpha": 0.0},
+    )
     before = skautodiff.cache_info()
-    search = GridSearchCV(est, {"loss_kwargs__alpha": np.logspace(-3, 1, 10)}, cv=KFold(5)).fit(X, y)
+    search = GridSearchCV(est, {"loss_kwargs__alpha": np.logspace(-3, 1, 10)}, cv=KFold(5)).fit(
+        X, y
+    )
     cross_val_score(search.best_estimator_, X, y, cv=KFold(4))
     after = skautodiff.cache_info()
     assert after.compiles - before.compiles == 1
@@ -401,7 +449,9 @@ def test_subclass_hyperparameter_search_compiles_once(regression):
         tol = 1e-12  # a common parameter the subclass fixes without exposing it
 
         def loss(self, params, X, y):
-            return np.mean((self.predict_fn(params, X) - y) ** 2) + self.alpha * np.sum(params["w"] ** 2)
+            return np.mean((self.predict_fn(params, X) - y) ** 2) + self.alpha * np.sum(
+                params["w"] ** 2
+            )
 
     X, y = regression
     before = skautodiff.cache_info()
@@ -424,6 +474,7 @@ def test_prediction_does_not_compile(regression):
 
 # ---------------------------------------------------------------- pickling and parallel search
 
+
 def test_fitted_estimator_pickles_without_compiled_objects(regression):
     X, y = regression
     est = ridge(loss_kwargs={"alpha": 0.1}).fit(X, y)
@@ -438,9 +489,11 @@ def test_fitted_estimator_pickles_without_compiled_objects(regression):
 def test_lambdas_pickle_with_cloudpickle(regression):
     cloudpickle = pytest.importorskip("cloudpickle")
     X, y = regression
-    est = AutodiffRegressor(loss=lambda p, X, y: np.mean((X @ p["w"] + p["b"] - y) ** 2),
-                            init_params={"w": np.zeros(3), "b": 0.0},
-                            predict_fn=lambda p, X: X @ p["w"] + p["b"]).fit(X, y)
+    est = AutodiffRegressor(
+        loss=lambda p, X, y: np.mean((X @ p["w"] + p["b"] - y) ** 2),
+        init_params={"w": np.zeros(3), "b": 0.0},
+        predict_fn=lambda p, X: X @ p["w"] + p["b"],
+    ).fit(X, y)
     loaded = cloudpickle.loads(cloudpickle.dumps(est))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
@@ -452,5 +505,6 @@ def test_parallel_grid_search_in_a_pipeline(regression):
     grid = {"autodiffregressor__loss_kwargs__alpha": [0.01, 1.0]}
     parallel = GridSearchCV(pipeline, grid, cv=3, n_jobs=2).fit(X, y)
     serial = GridSearchCV(pipeline, grid, cv=3).fit(X, y)
-    np.testing.assert_allclose(parallel.cv_results_["mean_test_score"],
-                               serial.cv_results_["mean_test_score"], rtol=1e-6)
+    np.testing.assert_allclose(
+        parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"], rtol=1e-6
+    )

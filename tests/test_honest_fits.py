@@ -6,6 +6,7 @@ fitting.
 References are independent of skautodiff: plain numpy run natively, numpy's least squares, and a
 Newton solver for L2-penalised logistic regression written here in numpy.
 """
+
 import warnings
 
 import numpy as np
@@ -16,17 +17,40 @@ from sklearn.exceptions import ConvergenceWarning
 import skautodiff
 from skautodiff.estimators import AutodiffClassifier, AutodiffRegressor
 
-METHODS = ["Nelder-Mead", "Powell", "CG", "BFGS", "Newton-CG", "L-BFGS-B", "TNC", "COBYLA", "COBYQA",
-           "SLSQP", "trust-constr", "dogleg", "trust-ncg", "trust-exact", "trust-krylov"]
+METHODS = [
+    "Nelder-Mead",
+    "Powell",
+    "CG",
+    "BFGS",
+    "Newton-CG",
+    "L-BFGS-B",
+    "TNC",
+    "COBYLA",
+    "COBYQA",
+    "SLSQP",
+    "trust-constr",
+    "dogleg",
+    "trust-ncg",
+    "trust-exact",
+    "trust-krylov",
+]
 
 
 def custom_bfgs(fun, x0, args=(), jac=None, callback=None, maxiter=None, **unused):
     """A callable method, as scipy documents them: here BFGS under another name."""
-    return scipy.optimize.minimize(fun, x0, args=args, jac=jac, method="BFGS", callback=callback,
-                                   options={"maxiter": maxiter, "gtol": 1e-9})
+    return scipy.optimize.minimize(
+        fun,
+        x0,
+        args=args,
+        jac=jac,
+        method="BFGS",
+        callback=callback,
+        options={"maxiter": maxiter, "gtol": 1e-9},
+    )
 
 
 # ---------------------------------------------------------------- user code and references
+
 
 def logistic_loss(params, X, y, alpha=0.1):
     z = X @ params["w"] + params["b"]
@@ -97,7 +121,7 @@ def unscaled():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3)) * 1000
     y = X @ np.array([1.0, -2.0, 3.0]) + 5 + rng.normal(size=200)
-    return X.astype(np.float32), y.astype(np.float32)   # the references see exactly these numbers
+    return X.astype(np.float32), y.astype(np.float32)  # the references see exactly these numbers
 
 
 def flat(params):
@@ -106,12 +130,13 @@ def flat(params):
 
 # ---------------------------------------------------------------- NaN and infinity end the fit
 
+
 @pytest.mark.parametrize("method", METHODS + [custom_bfgs])
 def test_nonfinite_objective_ends_minimize_for_every_method(barrier_data, method):
     X, y = barrier_data
     start = {"w": np.zeros(2)}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)   # numpy's own "invalid value in log"
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's own "invalid value in log"
         result = skautodiff.minimize(log_barrier_loss, start, args=(X, y), method=method)
         native = log_barrier_loss(result.x, X, y)
     assert not result.success
@@ -134,16 +159,21 @@ def test_nonfinite_gradient_at_the_start_ends_minimize(method):
 
 def test_nonfinite_objective_ends_the_estimators_fit_with_a_warning(barrier_data):
     X, y = barrier_data
-    est = AutodiffRegressor(loss=log_barrier_loss, init_params={"w": np.zeros(2)}, predict_fn=lambda p, X: X @ p["w"])
+    est = AutodiffRegressor(
+        loss=log_barrier_loss, init_params={"w": np.zeros(2)}, predict_fn=lambda p, X: X @ p["w"]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        with pytest.warns(ConvergenceWarning, match=r"did not converge after \d+ iterations \(the objective "
-                                                    r"became (NaN|infinite) during iteration \d+"):
+        with pytest.warns(
+            ConvergenceWarning,
+            match=r"did not converge after \d+ iterations \(the objective "
+            r"became (NaN|infinite) during iteration \d+",
+        ):
             est.fit(X, y)
     assert est.converged_ is False
     assert np.isfinite(est.loss_)
     np.testing.assert_allclose(est.loss_, log_barrier_loss(est.params_, X, y), rtol=1e-12)
-    assert est.loss_curve_ == sorted(est.loss_curve_, reverse=True)   # never past the NaN
+    assert est.loss_curve_ == sorted(est.loss_curve_, reverse=True)  # never past the NaN
 
 
 @pytest.mark.cbackend
@@ -152,14 +182,19 @@ def test_nonfinite_gradient_ends_a_c_backend_fit_with_a_warning():
         return np.mean((X @ params["w"] - y) ** 2) + np.sqrt(params["w"][0])
 
     X, y = np.eye(3), np.ones(3)
-    est = AutodiffRegressor(loss=loss, init_params={"w": np.zeros(3)}, predict_fn=lambda p, X: X @ p["w"])
-    with pytest.warns(ConvergenceWarning, match="the gradient became infinite at the starting point"):
+    est = AutodiffRegressor(
+        loss=loss, init_params={"w": np.zeros(3)}, predict_fn=lambda p, X: X @ p["w"]
+    )
+    with pytest.warns(
+        ConvergenceWarning, match="the gradient became infinite at the starting point"
+    ):
         est.fit(X, y)
     assert est.converged_ is False and est.n_iter_ == 0
     assert est.loss_ == 1.0
 
 
 # ---------------------------------------------------------------- float32 reaches the float64 optimum
+
 
 def assert_at_optimum(params, reference, rtol):
     """Each parameter within rtol of the reference, relative to the parameters' scale."""
@@ -178,7 +213,9 @@ def test_float32_minimize_on_unscaled_data_reaches_the_float64_optimum(unscaled)
     assert "finished in float64" in result.message
     # scipy's default ftol (2.2e-9 relative) stops this ill-conditioned problem (condition number
     # ~1e6) a little above the optimum, in float64 as well.
-    np.testing.assert_allclose(result.fun, squares_loss(reference, X.astype(float), y.astype(float)), rtol=1e-4)
+    np.testing.assert_allclose(
+        result.fun, squares_loss(reference, X.astype(float), y.astype(float)), rtol=1e-4
+    )
 
 
 def test_float32_logistic_fit_on_unscaled_data_reaches_the_float64_optimum(classification):
@@ -187,8 +224,13 @@ def test_float32_logistic_fit_on_unscaled_data_reaches_the_float64_optimum(class
     reference = logistic_newton(X, y, alpha=1e-7)
     # An ill-conditioned problem: a gradient within scipy's default gtol (1e-5) leaves b off by
     # 1e-3, in float64 too; a tighter tol is met only in float64, which the fit then finishes in.
-    est = AutodiffClassifier(loss=logistic_loss, init_params={"w": np.zeros(3), "b": 0.0},
-                             decision_fn=linear, loss_kwargs={"alpha": 1e-7}, tol=1e-9)
+    est = AutodiffClassifier(
+        loss=logistic_loss,
+        init_params={"w": np.zeros(3), "b": 0.0},
+        decision_fn=linear,
+        loss_kwargs={"alpha": 1e-7},
+        tol=1e-9,
+    )
     est.fit(X, y.astype(int))
     assert est.converged_ and est.params_["w"].dtype == np.float32
     assert_at_optimum(est.params_, reference, rtol=1e-5)
@@ -198,20 +240,26 @@ def test_float32_logistic_fit_on_unscaled_data_reaches_the_float64_optimum(class
 def test_float32_estimator_on_unscaled_data_reaches_the_float64_optimum(unscaled):
     X, y = unscaled
     reference = squares_reference(X, y)
-    make = lambda: AutodiffRegressor(loss=squares_loss, init_params={"w": np.zeros(3), "b": 0.0},  # noqa: E731
-                                     predict_fn=linear)
+    make = lambda: AutodiffRegressor(
+        loss=squares_loss,
+        init_params={"w": np.zeros(3), "b": 0.0},  # noqa: E731
+        predict_fn=linear,
+    )
     est = make().fit(X, y)
     assert est.converged_
     assert est.params_["w"].dtype == np.float32 and est.params_["b"].dtype == np.float32
     assert_at_optimum(est.params_, reference, rtol=1e-6)
     assert abs(est.params_["b"] - 5) < 0.1
-    np.testing.assert_allclose(est.loss_, squares_loss(reference, X.astype(float), y.astype(float)), rtol=1e-12)
+    np.testing.assert_allclose(
+        est.loss_, squares_loss(reference, X.astype(float), y.astype(float)), rtol=1e-12
+    )
 
 
 def test_float32_refinement_keeps_to_max_iter(unscaled):
     X, y = unscaled
-    est = AutodiffRegressor(loss=squares_loss, init_params={"w": np.zeros(3), "b": 0.0}, predict_fn=linear,
-                            max_iter=12)
+    est = AutodiffRegressor(
+        loss=squares_loss, init_params={"w": np.zeros(3), "b": 0.0}, predict_fn=linear, max_iter=12
+    )
     with pytest.warns(ConvergenceWarning, match="did not converge after 12 iterations"):
         est.fit(X, y)
     assert est.n_iter_ == 12 and len(est.loss_curve_) == 12 and not est.converged_
@@ -222,7 +270,12 @@ def test_float32_refinement_keeps_to_max_iter(unscaled):
 # (tol, how close the method then gets to the optimum relative to the parameters' scale): each
 # method reads tol as its own criterion. L-BFGS-B takes it as ftol in minimize (the estimators give
 # it as gtol); trust-krylov's Krylov solver breaks down (NaN vectors) below tol=1e-6 here.
-TOLERANCES = {"Powell": (1e-8, 1e-5), "SLSQP": (1e-8, 1e-4), "L-BFGS-B": (1e-8, 2e-5), "trust-krylov": (1e-6, 1e-6)}
+TOLERANCES = {
+    "Powell": (1e-8, 1e-5),
+    "SLSQP": (1e-8, 1e-4),
+    "L-BFGS-B": (1e-8, 2e-5),
+    "trust-krylov": (1e-6, 1e-6),
+}
 
 
 def tolerances(method):
@@ -235,8 +288,14 @@ def test_every_method_reaches_the_optimum_in_minimize(classification, method):
     X, y = classification
     seen = []
     tol, rtol = tolerances(method)
-    result = skautodiff.minimize(logistic_loss, {"w": np.zeros(3), "b": 0.0}, args=(X, y), method=method,
-                                 tol=tol, callback=lambda params: seen.append(params))
+    result = skautodiff.minimize(
+        logistic_loss,
+        {"w": np.zeros(3), "b": 0.0},
+        args=(X, y),
+        method=method,
+        tol=tol,
+        callback=lambda params: seen.append(params),
+    )
     assert result.success, result.message
     assert_at_optimum(result.x, logistic_newton(X, y), rtol=rtol)
     assert seen and set(seen[-1]) == {"w", "b"}
@@ -247,8 +306,13 @@ def test_every_method_reaches_the_optimum_in_minimize(classification, method):
 def test_every_method_reaches_the_optimum_as_an_estimators_optimizer(classification, method):
     X, y = classification
     tol, rtol = tolerances(method)
-    est = AutodiffClassifier(loss=logistic_loss, init_params={"w": np.zeros(3), "b": 0.0}, decision_fn=linear,
-                             optimizer=method, tol=tol)
+    est = AutodiffClassifier(
+        loss=logistic_loss,
+        init_params={"w": np.zeros(3), "b": 0.0},
+        decision_fn=linear,
+        optimizer=method,
+        tol=tol,
+    )
     est.fit(X, y.astype(int))
     assert est.converged_
     assert len(est.loss_curve_) >= 1 and est.n_iter_ >= 1
@@ -257,10 +321,17 @@ def test_every_method_reaches_the_optimum_as_an_estimators_optimizer(classificat
 
 def test_tnc_max_iter_limits_its_evaluations(classification):
     X, y = classification
-    est = AutodiffClassifier(loss=logistic_loss, init_params={"w": np.zeros(3), "b": 0.0}, decision_fn=linear,
-                             optimizer="TNC", max_iter=3)
+    est = AutodiffClassifier(
+        loss=logistic_loss,
+        init_params={"w": np.zeros(3), "b": 0.0},
+        decision_fn=linear,
+        optimizer="TNC",
+        max_iter=3,
+    )
     with warnings.catch_warnings():
-        warnings.simplefilter("error", scipy.optimize.OptimizeWarning)   # no "Unknown solver options"
+        warnings.simplefilter(
+            "error", scipy.optimize.OptimizeWarning
+        )  # no "Unknown solver options"
         with pytest.warns(ConvergenceWarning, match="TNC did not converge"):
             est.fit(X, y.astype(int))
     assert not est.converged_
@@ -269,34 +340,51 @@ def test_tnc_max_iter_limits_its_evaluations(classification):
 def test_unknown_method_is_refused_before_fitting(classification):
     X, y = classification
 
-    def fresh_loss(params, X, y):   # a new function: fitting it would trace it
+    def fresh_loss(params, X, y):  # a new function: fitting it would trace it
         return logistic_loss(params, X, y)
 
     traces = skautodiff.cache_info().traces
     with pytest.raises(ValueError, match="unknown optimisation method 'Newton'.*trust-exact"):
         skautodiff.minimize(fresh_loss, {"w": np.zeros(3), "b": 0.0}, args=(X, y), method="Newton")
-    est = AutodiffClassifier(loss=fresh_loss, init_params={"w": np.zeros(3), "b": 0.0}, decision_fn=linear,
-                             optimizer="lbfgs")
+    est = AutodiffClassifier(
+        loss=fresh_loss,
+        init_params={"w": np.zeros(3), "b": 0.0},
+        decision_fn=linear,
+        optimizer="lbfgs",
+    )
     with pytest.raises(ValueError, match="unknown optimisation method 'lbfgs'"):
         est.fit(X, y.astype(int))
     assert skautodiff.cache_info().traces == traces
 
 
-@pytest.mark.parametrize("method", ["BFGS", "CG", "Newton-CG", "dogleg", "trust-ncg", "trust-exact", "trust-krylov"])
+@pytest.mark.parametrize(
+    "method", ["BFGS", "CG", "Newton-CG", "dogleg", "trust-ncg", "trust-exact", "trust-krylov"]
+)
 def test_bounds_a_method_would_ignore_are_refused_before_fitting(classification, method):
     X, y = classification
     traces = skautodiff.cache_info().traces
     with pytest.raises(ValueError, match=f"method '{method}' cannot handle bounds.*L-BFGS-B"):
-        skautodiff.minimize(logistic_loss, {"w": np.zeros(3), "b": 0.0}, args=(X, y), method=method,
-                            bounds={"w": (0, None)})
+        skautodiff.minimize(
+            logistic_loss,
+            {"w": np.zeros(3), "b": 0.0},
+            args=(X, y),
+            method=method,
+            bounds={"w": (0, None)},
+        )
     assert skautodiff.cache_info().traces == traces
 
 
 @pytest.mark.parametrize("method", ["L-BFGS-B", "TNC", "SLSQP", "trust-constr", "Powell"])
 def test_methods_with_bounds_keep_them(classification, method):
     X, y = classification
-    result = skautodiff.minimize(logistic_loss, {"w": np.zeros(3), "b": 0.0}, args=(X, y), method=method,
-                                 bounds={"w": (0, None)}, tol=1e-10)
+    result = skautodiff.minimize(
+        logistic_loss,
+        {"w": np.zeros(3), "b": 0.0},
+        args=(X, y),
+        method=method,
+        bounds={"w": (0, None)},
+        tol=1e-10,
+    )
     # The unbounded optimum has w[1] < 0: the bound holds it at 0 (trust-constr, an interior-point
     # method, approaches it from inside).
     assert logistic_newton(X, y)["w"][1] < 0
@@ -304,6 +392,7 @@ def test_methods_with_bounds_keep_them(classification, method):
 
 
 # ---------------------------------------------------------------- shipped models on unscaled data
+
 
 def test_ordinal_regression_fits_unscaled_data():
     """Its loss is computed in log space: the first trial step on features ~100 no longer makes it
@@ -318,7 +407,7 @@ def test_ordinal_regression_fits_unscaled_data():
     onehot = np.eye(3)[y]
     v = np.r_[est.params_["w"], est.params_["cuts"]]
 
-    def loss(v):   # the plain numpy loss
+    def loss(v):  # the plain numpy loss
         return est.loss({"w": v[:2], "cuts": v[2:]}, X, onehot)
 
     # Central differences: the loss's curvature in w is ~1e3 here (features ~100).

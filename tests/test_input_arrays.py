@@ -6,6 +6,7 @@ fast Python mode does not show that, so these tests run on the C backend. Each l
 same numbers as a plain array; results are checked against numpy run natively on the layout,
 against hand-derived gradients and solutions, and against the plain array's compiled results.
 """
+
 import numpy as np
 import pytest
 
@@ -23,7 +24,7 @@ W0 = RNG.normal(size=3)
 
 
 def loss(w, X, y):
-    return np.mean((X @ w - y) ** 2) + ALPHA * np.sum(w ** 2)
+    return np.mean((X @ w - y) ** 2) + ALPHA * np.sum(w**2)
 
 
 def hand_gradient(w, X, y):
@@ -59,7 +60,7 @@ def read_only(a):
 
 
 def memory_mapped(a, tmp_path):
-    path = tmp_path / f"array{len(list(tmp_path.iterdir()))}.dat"   # one file per array
+    path = tmp_path / f"array{len(list(tmp_path.iterdir()))}.dat"  # one file per array
     out = np.memmap(path, dtype=a.dtype, mode="w+", shape=a.shape)
     out[...] = a
     return out
@@ -92,23 +93,25 @@ def test_value_and_gradient(name, which, tmp_path):
     snapshot = {k: np.array(v) for k, v in args.items()}
     value, grad = skautodiff.value_and_grad(loss, wrt="w")(**args)
     plain_value, plain_grad = skautodiff.value_and_grad(loss, wrt="w")(W0, X0, Y0)
-    np.testing.assert_allclose(value, loss(**args), rtol=1e-12)   # numpy on the layout itself
+    np.testing.assert_allclose(value, loss(**args), rtol=1e-12)  # numpy on the layout itself
     np.testing.assert_allclose(grad, hand_gradient(W0, X0, Y0), rtol=1e-10)
     np.testing.assert_allclose(value, plain_value, rtol=1e-12)
     np.testing.assert_allclose(grad, plain_grad, rtol=1e-12)
-    for k, v in args.items():   # nothing the caller passed was changed
+    for k, v in args.items():  # nothing the caller passed was changed
         np.testing.assert_array_equal(v, snapshot[k])
 
 
 def test_broadcast_zero_strides():
-    X = np.broadcast_to(X0[:1], X0.shape)   # every row the same memory: strides (0, 8)
+    X = np.broadcast_to(X0[:1], X0.shape)  # every row the same memory: strides (0, 8)
     value, grad = skautodiff.value_and_grad(loss, wrt="w")(W0, X, Y0)
     dense = np.array(X)
     np.testing.assert_allclose(value, loss(W0, X, Y0), rtol=1e-12)
     np.testing.assert_allclose(grad, hand_gradient(W0, dense, Y0), rtol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["unaligned frombuffer", "big-endian", "fortran order", "memory-mapped"])
+@pytest.mark.parametrize(
+    "name", ["unaligned frombuffer", "big-endian", "fortran order", "memory-mapped"]
+)
 def test_minimize_and_hessian_vector(name, tmp_path):
     X, y = layout(name, X0, tmp_path), layout(name, Y0, tmp_path)
     result = skautodiff.minimize(loss, layout(name, np.zeros(3), tmp_path), args=(X, y), tol=1e-12)
@@ -130,15 +133,21 @@ def _predict(params, X):
     return X @ params["w"] + params["b"]
 
 
-@pytest.mark.parametrize("name", ["unaligned frombuffer", "unaligned view", "big-endian", "memory-mapped"])
+@pytest.mark.parametrize(
+    "name", ["unaligned frombuffer", "unaligned view", "big-endian", "memory-mapped"]
+)
 def test_estimator_fit_predict(name, tmp_path):
     X, y = layout(name, X0, tmp_path), layout(name, Y0, tmp_path)
-    est = AutodiffRegressor(loss=_squared_error, init_params=_init, predict_fn=_predict, tol=1e-12).fit(X, y)
-    design = np.column_stack([X0, np.ones(N)])   # least squares with an intercept, solved directly
+    est = AutodiffRegressor(
+        loss=_squared_error, init_params=_init, predict_fn=_predict, tol=1e-12
+    ).fit(X, y)
+    design = np.column_stack([X0, np.ones(N)])  # least squares with an intercept, solved directly
     coef = np.linalg.lstsq(design, Y0, rcond=None)[0]
     np.testing.assert_allclose(est.params_["w"], coef[:3], rtol=1e-5)
     np.testing.assert_allclose(est.params_["b"], coef[3], rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(est.predict(X), design @ np.r_[est.params_["w"], est.params_["b"]], rtol=1e-12)
+    np.testing.assert_allclose(
+        est.predict(X), design @ np.r_[est.params_["w"], est.params_["b"]], rtol=1e-12
+    )
 
 
 def test_aligned_arrays_pass_without_copy():
@@ -146,15 +155,16 @@ def test_aligned_arrays_pass_without_copy():
     call = Call(loss, (W0, X, y), {}, {"w"})
     entry, _ = call.run("value_and_grad")
     values = entry.inputs(call)
-    assert values[1] is X and values[2] is y   # as they are: no per-call copy of the data
+    assert values[1] is X and values[2] is y  # as they are: no per-call copy of the data
     call = Call(loss, (W0, bad, y), {}, {"w"})
     values = entry.inputs(call)
     assert values[1] is not bad and values[1].flags.aligned and values[2] is y
     np.testing.assert_array_equal(values[1], X0)
 
 
-@pytest.mark.parametrize("make, kind", [(np.asmatrix, "numpy.matrix"),
-                                        (np.ma.masked_array, "numpy.ma.MaskedArray")])
+@pytest.mark.parametrize(
+    "make, kind", [(np.asmatrix, "numpy.matrix"), (np.ma.masked_array, "numpy.ma.MaskedArray")]
+)
 def test_subclasses_with_their_own_semantics_are_refused(make, kind):
     # Compiled code would compute as on the plain data: `*` of two matrices is a matrix product in
     # numpy, and a masked array's sum skips masked entries.

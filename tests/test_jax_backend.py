@@ -4,6 +4,7 @@ References are independent of skautodiff: hand-derived gradients and Hessians of
 loss, and the C (here Python-tier) backend's fit of the same objective. Row buckets are checked
 against the exact-shape compilation at several data sizes.
 """
+
 import sys
 import threading
 import warnings
@@ -29,7 +30,7 @@ def logistic(params, X, y, alpha=0.1):
 def logistic_by_hand(params, X, y, alpha=0.1):
     """(value, gradient, Hessian over [w, b]) derived by hand."""
     z = X @ params["w"] + params["b"]
-    s = 1 / (1 + np.exp(y * z))   # sigmoid(-y z)
+    s = 1 / (1 + np.exp(y * z))  # sigmoid(-y z)
     n = len(y)
     value = np.mean(np.logaddexp(0, -y * z)) + alpha * np.sum(params["w"] ** 2)
     grad = {"w": -(X.T @ (y * s)) / n + 2 * alpha * params["w"], "b": -np.sum(y * s) / n}
@@ -42,7 +43,9 @@ def logistic_by_hand(params, X, y, alpha=0.1):
 def _data(n=60, d=4, seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)).astype(dtype)
-    y = np.where(X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n) > 0, 1.0, -1.0).astype(dtype)
+    y = np.where(X @ rng.standard_normal(d) + 0.3 * rng.standard_normal(n) > 0, 1.0, -1.0).astype(
+        dtype
+    )
     params = {"w": (0.1 * rng.standard_normal(d)).astype(dtype), "b": dtype(0.2)}
     return params, X, y
 
@@ -58,18 +61,20 @@ def test_backend_names_are_validated_in_one_place():
 
 
 def test_without_jax_the_error_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "jax", None)   # `import jax` raises ImportError
+    monkeypatch.setitem(sys.modules, "jax", None)  # `import jax` raises ImportError
     with pytest.raises(ImportError, match=r'pip install "skautodiff\[jax\]"'):
         skautodiff.Function(logistic, backend="jax")
     with pytest.raises(ImportError, match="skautodiff.jax"):
         models.Ridge(backend="jax").fit(*_data()[1:])
-    skautodiff.Function(logistic)(*_data())   # the C backend does not need it
+    skautodiff.Function(logistic)(*_data())  # the C backend does not need it
 
 
 def test_every_estimator_has_the_backend_parameter():
     from skautodiff.estimators import AutodiffClassifier, AutodiffRegressor
+
     classes = [AutodiffRegressor, AutodiffClassifier] + [
-        getattr(models, name) for name in models.__all__ if isinstance(getattr(models, name), type)]
+        getattr(models, name) for name in models.__all__ if isinstance(getattr(models, name), type)
+    ]
     for cls in classes:
         assert cls().get_params()["backend"] == "c", cls.__name__
         assert cls(backend="jax").get_params()["backend"] == "jax", cls.__name__
@@ -82,14 +87,16 @@ def test_value_gradient_and_hessian_vector_match_hand_derived_ones():
     assert v == pytest.approx(value, rel=1e-12)
     np.testing.assert_allclose(g["w"], grad["w"], rtol=1e-10, atol=1e-14)
     assert g["b"] == pytest.approx(grad["b"], rel=1e-10)
-    assert skautodiff.Function(logistic, backend="jax")(params, X, y) == pytest.approx(value, rel=1e-12)
+    assert skautodiff.Function(logistic, backend="jax")(params, X, y) == pytest.approx(
+        value, rel=1e-12
+    )
     g2 = skautodiff.Gradient(logistic, wrt="params", backend="jax")(params, X, y)
     np.testing.assert_allclose(g2["w"], grad["w"], rtol=1e-10, atol=1e-14)
     vec = {"w": np.arange(1.0, 5.0), "b": np.float64(-1.0)}
     hv = skautodiff.HessianVector(logistic, wrt="params", backend="jax")(params, X, y, vectors=vec)
     expected = H @ np.append(vec["w"], vec["b"])
     np.testing.assert_allclose(np.append(hv["w"], hv["b"]), expected, rtol=1e-10, atol=1e-14)
-    g["w"][0] = 123.0   # results are the caller's own, writable arrays
+    g["w"][0] = 123.0  # results are the caller's own, writable arrays
 
 
 def test_float32_runs_in_float32_and_the_global_jax_flag_is_left_alone():
@@ -114,11 +121,14 @@ def test_minimize_and_estimators_fit_as_the_default_backend():
     newton = skautodiff.minimize(logistic, params, args=(X, y), method="Newton-CG", backend="jax")
     np.testing.assert_allclose(newton.x["w"], on_c.x["w"], rtol=1e-4, atol=1e-6)
     labels = (y > 0).astype(int)
-    for make in (lambda b: models.LogisticRegression(C=2.0, backend=b),
-                 lambda b: models.MLPClassifier(hidden_layer_sizes=(4,), activation="tanh", max_iter=30,
-                                                random_state=0, backend=b)):
+    for make in (
+        lambda b: models.LogisticRegression(C=2.0, backend=b),
+        lambda b: models.MLPClassifier(
+            hidden_layer_sizes=(4,), activation="tanh", max_iter=30, random_state=0, backend=b
+        ),
+    ):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # the MLP stops at max_iter
+            warnings.simplefilter("ignore")  # the MLP stops at max_iter
             c, j = make("c").fit(X, labels), make("jax").fit(X, labels)
         assert j.loss_ == pytest.approx(c.loss_, rel=1e-7)
         np.testing.assert_array_equal(j.predict(X), c.predict(X))
@@ -126,19 +136,21 @@ def test_minimize_and_estimators_fit_as_the_default_backend():
 
 def test_data_crosses_to_the_device_once_per_fit(monkeypatch):
     from skautodiff.backends import jax as jax_backend
+
     seen = []
     original = jax_backend.Compiled.__call__
 
     def spy(self, *values):
         seen.append([type(v).__module__.split(".")[0] for v in values])
         return original(self, *values)
+
     monkeypatch.setattr(jax_backend.Compiled, "__call__", spy)
     params, X, y = _data(n=80)
     result = skautodiff.minimize(logistic, params, args=(X, y), backend="jax", rows=("X", "y"))
     assert result.nfev == len(seen) > 3
-    for kinds in seen[1:]:   # after the first evaluation: parameters as numpy, data on the device
-        assert kinds[:2] == ["numpy", "numpy"], kinds   # w, b
-        assert set(kinds[2:]) <= {"jaxlib", "jax"}, kinds   # X, y, alpha, row count, row mask
+    for kinds in seen[1:]:  # after the first evaluation: parameters as numpy, data on the device
+        assert kinds[:2] == ["numpy", "numpy"], kinds  # w, b
+        assert set(kinds[2:]) <= {"jaxlib", "jax"}, kinds  # X, y, alpha, row count, row mask
 
 
 def test_sparse_data_stays_on_the_c_backend_with_a_message():
@@ -156,12 +168,14 @@ def test_an_unsupported_operation_is_refused_by_name():
 
     def probit(w, X, y):
         return -np.sum(log_ndtr(y * (X @ w)))
+
     params, X, y = _data()
     with pytest.raises(UnsupportedOnJax, match=r'erfcx.*use backend="c"'):
         skautodiff.value_and_grad(probit, backend="jax")(params["w"], X, y)
 
     def boolean_mask(w, X):
         return np.sum((X @ w)[X[:, 0] > 0] ** 2)
+
     with pytest.raises(UnsupportedOnJax, match=r"Subtensor.*NonConcreteBooleanIndexError"):
         skautodiff.value_and_grad(boolean_mask, backend="jax")(params["w"], X)
 
@@ -176,8 +190,9 @@ def test_threads_share_one_compiled_function():
         try:
             p = {"w": params["w"] + seed, "b": params["b"]}
             results.append((seed, vg(p, X, y)[0]))
-        except Exception as error:   # noqa: BLE001  (reported below, from the main thread)
+        except Exception as error:  # noqa: BLE001  (reported below, from the main thread)
             errors.append(error)
+
     threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
     for t in threads:
         t.start()
@@ -191,6 +206,7 @@ def test_threads_share_one_compiled_function():
 
 
 # ----------------------------------------------------------------- row buckets
+
 
 def test_buckets_are_few_and_waste_at_most_an_eighth():
     sizes = {row_buckets.bucket(n) for n in range(800, 1000)}
@@ -207,9 +223,17 @@ def _row_call(fn, args, kwargs):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", [
-    models.LogisticRegression(), models.Ridge(), models.PoissonRegressor(), models.HuberRegressor(),
-    models.MLPClassifier(hidden_layer_sizes=(3,), activation="tanh")], ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "model",
+    [
+        models.LogisticRegression(),
+        models.Ridge(),
+        models.PoissonRegressor(),
+        models.HuberRegressor(),
+        models.MLPClassifier(hidden_layer_sizes=(3,), activation="tanh"),
+    ],
+    ids=lambda m: type(m).__name__,
+)
 def test_padded_rows_change_neither_value_nor_gradient(model):
     rng = np.random.default_rng(1)
     for n, weighted in ((37, False), (41, True)):
@@ -225,17 +249,18 @@ def test_padded_rows_change_neither_value_nor_gradient(model):
         entry, padded = call.run("value_and_grad", backend="jax", rows=rows)
         fn = entry.function("value_and_grad", "jax", rows)
         assert fn.rows, "the model's loss is row-wise: it must be bucketed"
-        padded_sizes = {shapes[rows[0]][0] for shapes in fn.shapes}   # (earlier tests' sizes too)
+        padded_sizes = {shapes[rows[0]][0] for shapes in fn.shapes}  # (earlier tests' sizes too)
         assert row_buckets.bucket(n) in padded_sizes and n not in padded_sizes
-        scale = max(np.max(np.abs(b)) for b in exact)   # round-off is relative to the largest
+        scale = max(np.max(np.abs(b)) for b in exact)  # round-off is relative to the largest
         for a, b in zip(padded, exact):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13 * scale)
 
 
 def test_a_loss_that_is_not_row_wise_compiles_per_size_and_stays_exact():
-    def trimmed(params, X, y):   # a median over the rows: padding would move it
+    def trimmed(params, X, y):  # a median over the rows: padding would move it
         r = (X @ params["w"] + params["b"] - y) ** 2
         return np.median(r) + np.mean(r)
+
     rng = np.random.default_rng(2)
     params = {"w": rng.standard_normal(3), "b": 0.5}
     for n in (33, 35):
@@ -250,12 +275,13 @@ def test_a_loss_that_is_not_row_wise_compiles_per_size_and_stays_exact():
 @pytest.mark.slow
 def test_folds_of_unequal_size_share_one_compilation():
     from sklearn.model_selection import GridSearchCV
+
     _, X, y = _data(n=203, d=3, seed=3)
     labels = (y > 0).astype(int)
     label = "value and grad of LogisticRegression.loss"
-    before = compile_counts().get(label, 0)   # earlier tests' sizes
+    before = compile_counts().get(label, 0)  # earlier tests' sizes
     search = GridSearchCV(models.LogisticRegression(backend="jax"), {"C": [0.5, 2.0]}, cv=5)
-    search.fit(X, labels)   # training folds of 162 and 163 rows, then the refit on 203
+    search.fit(X, labels)  # training folds of 162 and 163 rows, then the refit on 203
     # bucket(162) == bucket(163) == 176, bucket(203) == 208: two compilations for eleven fits
     assert compile_counts()[label] - before == 2
     reference = GridSearchCV(models.LogisticRegression(), {"C": [0.5, 2.0]}, cv=5).fit(X, labels)

@@ -10,6 +10,7 @@ The whole corpus takes minutes (one XLA compilation per entry and kind): the tes
 SKAUTODIFF_JAX_CORPUS=sample runs every fourth entry and the listed ones (the Makefile uses it on
 the Pythons other than the default one).
 """
+
 import os
 import pathlib
 import warnings
@@ -57,8 +58,9 @@ def _wrapped(entry, backend):
 
 def _compare(actual, expected, what):
     scale = max_abs(expected)
-    assert_tree_close(actual, expected, rtol=RTOL, atol=RTOL * max(1.0, scale), what=what,
-                      compare_types=False)
+    assert_tree_close(
+        actual, expected, rtol=RTOL, atol=RTOL * max(1.0, scale), what=what, compare_types=False
+    )
 
 
 def test_listed_entries_exist():
@@ -74,15 +76,16 @@ def test_entry_on_jax(entry):
         args, kwargs = entry.call(point)
         before = snapshot(args, kwargs)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # the same warnings the native function gives
+            warnings.simplefilter("ignore")  # the same warnings the native function gives
             try:
                 actual = on_jax(*args, **kwargs)
             except UnsupportedOnJax as error:
                 assert listed is not None, f"{entry.name} is refused on JAX but not listed: {error}"
-                assert listed in str(error), f"{entry.name}: the refusal does not name {listed}: {error}"
+                assert listed in str(error), (
+                    f"{entry.name}: the refusal does not name {listed}: {error}"
+                )
                 return
-            assert listed is None, (f"{entry.name} runs on JAX now: remove it from "
-                                    f"{LISTED.name}")
+            assert listed is None, f"{entry.name} runs on JAX now: remove it from {LISTED.name}"
             expected = reference(*args, **kwargs)
         assert_same_tree(args, before[0], f"{entry.name}: arguments")
         assert_same_tree(kwargs, before[1], f"{entry.name}: keyword arguments")

@@ -1,4 +1,5 @@
 """`import skautodiff` and predicting with a pickled model never import PyTensor."""
+
 import pickle
 import subprocess
 import sys
@@ -15,15 +16,19 @@ def _run(code):
 
 
 def test_import_loads_neither_pytensor_nor_sklearn():
-    out = _run("import sys, skautodiff\n"
-               "print(sorted(m for m in ('pytensor', 'sklearn', 'scipy') if m in sys.modules))")
+    out = _run(
+        "import sys, skautodiff\n"
+        "print(sorted(m for m in ('pytensor', 'sklearn', 'scipy') if m in sys.modules))"
+    )
     assert out.strip() == "[]"
 
 
 def test_every_public_name_still_resolves():
-    out = _run("import skautodiff\n"
-               "print(all(callable(getattr(skautodiff, n)) for n in skautodiff.__all__))\n"
-               "print(skautodiff.AutodiffClassifier.__name__, skautodiff.formula.__name__)")
+    out = _run(
+        "import skautodiff\n"
+        "print(all(callable(getattr(skautodiff, n)) for n in skautodiff.__all__))\n"
+        "print(skautodiff.AutodiffClassifier.__name__, skautodiff.formula.__name__)"
+    )
     assert out.split() == ["True", "AutodiffClassifier", "formula"]
 
 
@@ -35,11 +40,13 @@ def test_a_pickled_model_predicts_without_pytensor(tmp_path):
     path = tmp_path / "model.pkl"
     path.write_bytes(pickle.dumps(est))
     np.save(tmp_path / "X.npy", X)
-    out = _run(f"import pickle, sys, numpy as np\n"
-               f"est = pickle.loads(open({str(path)!r}, 'rb').read())\n"
-               f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
-               f"np.save({str(tmp_path / 'p.npy')!r}, est.predict_proba(X))\n"
-               f"print(est.predict(X).tolist(), 'pytensor' in sys.modules)")
+    out = _run(
+        f"import pickle, sys, numpy as np\n"
+        f"est = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        f"np.save({str(tmp_path / 'p.npy')!r}, est.predict_proba(X))\n"
+        f"print(est.predict(X).tolist(), 'pytensor' in sys.modules)"
+    )
     labels, imported = out.rsplit(" ", 1)
     assert imported.strip() == "False"
     assert eval(labels) == est.predict(X).tolist()

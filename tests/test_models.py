@@ -1,4 +1,5 @@
 """The shipped models against scikit-learn's estimators on the same objectives."""
+
 import numpy as np
 import pytest
 from scipy.optimize import approx_fprime
@@ -37,11 +38,14 @@ def relative_error(actual, desired):
 
 # ---------------------------------------------------------------- logistic regression
 
+
 @pytest.mark.parametrize("C", [0.1, 1.0])
 def test_binary_logistic_regression_equals_sklearn(cancer, C):
     X, y = cancer
     ours = models.LogisticRegression(C=C, tol=1e-14).fit(X, y)
-    theirs = linear_model.LogisticRegression(C=C, solver="lbfgs", tol=1e-12, max_iter=10000).fit(X, y)
+    theirs = linear_model.LogisticRegression(C=C, solver="lbfgs", tol=1e-12, max_iter=10000).fit(
+        X, y
+    )
     assert ours.coef_.shape == theirs.coef_[0].shape
     assert relative_error(ours.coef_, theirs.coef_[0]) < 1e-5
     assert relative_error(ours.intercept_, theirs.intercept_) < 1e-5
@@ -52,7 +56,9 @@ def test_binary_logistic_regression_equals_sklearn(cancer, C):
 def test_multinomial_logistic_regression_equals_sklearn(iris):
     X, y = iris
     ours = models.LogisticRegression(C=1.0, tol=1e-12).fit(X, y)
-    theirs = linear_model.LogisticRegression(C=1.0, solver="lbfgs", tol=1e-12, max_iter=10000).fit(X, y)
+    theirs = linear_model.LogisticRegression(C=1.0, solver="lbfgs", tol=1e-12, max_iter=10000).fit(
+        X, y
+    )
     assert relative_error(ours.coef_, theirs.coef_) < 1e-5
     # The softmax's intercepts are defined up to a common shift; both fits keep their sum at 0.
     assert relative_error(ours.intercept_, theirs.intercept_) < 1e-5
@@ -63,7 +69,9 @@ def test_multinomial_logistic_regression_equals_sklearn(iris):
 def test_logistic_regression_with_weights_and_no_intercept(iris):
     X, y = iris
     weights = 1 + np.arange(len(X)) % 4
-    ours = models.LogisticRegression(C=0.5, fit_intercept=False, tol=1e-12).fit(X, y, sample_weight=weights)
+    ours = models.LogisticRegression(C=0.5, fit_intercept=False, tol=1e-12).fit(
+        X, y, sample_weight=weights
+    )
     theirs = linear_model.LogisticRegression(C=0.5, fit_intercept=False, tol=1e-12, max_iter=10000)
     theirs.fit(X, y, sample_weight=weights)
     assert "b" not in ours.params_
@@ -71,6 +79,7 @@ def test_logistic_regression_with_weights_and_no_intercept(iris):
 
 
 # ---------------------------------------------------------------- regressors
+
 
 def test_ridge_equals_sklearn(diabetes):
     X, y = diabetes
@@ -98,13 +107,16 @@ def test_huber_regressor_equals_sklearn(diabetes):
     y = y.copy()
     y[:20] += 8  # outliers
     ours = models.HuberRegressor(epsilon=1.35, alpha=1e-3, tol=1e-12).fit(X, y)
-    theirs = linear_model.HuberRegressor(epsilon=1.35, alpha=1e-3, tol=1e-12, max_iter=10000).fit(X, y)
+    theirs = linear_model.HuberRegressor(epsilon=1.35, alpha=1e-3, tol=1e-12, max_iter=10000).fit(
+        X, y
+    )
     assert relative_error(ours.coef_, theirs.coef_) < 1e-4
     assert ours.intercept_ == pytest.approx(theirs.intercept_, abs=1e-5)
     assert ours.scale_ == pytest.approx(theirs.scale_, rel=1e-4)
 
 
 # ---------------------------------------------------------------- neural networks
+
 
 def sklearn_mlp_params(mlp):
     return {"weights": list(mlp.coefs_), "biases": list(mlp.intercepts_)}
@@ -114,8 +126,15 @@ def sklearn_mlp_params(mlp):
 def test_mlp_classifier_objective_is_sklearns(iris, activation):
     # At scikit-learn's fitted weights our loss equals its final loss_, and is close to minimal.
     X, y = iris
-    theirs = neural_network.MLPClassifier(hidden_layer_sizes=(6,), activation=activation, solver="lbfgs", alpha=0.01,
-                                          max_iter=2000, tol=1e-10, random_state=0).fit(X, y)
+    theirs = neural_network.MLPClassifier(
+        hidden_layer_sizes=(6,),
+        activation=activation,
+        solver="lbfgs",
+        alpha=0.01,
+        max_iter=2000,
+        tol=1e-10,
+        random_state=0,
+    ).fit(X, y)
     ours = models.MLPClassifier((6,), activation=activation, alpha=0.01)
     onehot = np.eye(3)[y]
     assert ours.loss(sklearn_mlp_params(theirs), X, onehot) == pytest.approx(theirs.loss_, rel=1e-6)
@@ -123,8 +142,14 @@ def test_mlp_classifier_objective_is_sklearns(iris, activation):
 
 def test_mlp_regressor_objective_is_sklearns(diabetes):
     X, y = diabetes
-    theirs = neural_network.MLPRegressor(hidden_layer_sizes=(4,), activation="tanh", solver="lbfgs", alpha=0.1,
-                                         max_iter=300, random_state=0).fit(X, y)
+    theirs = neural_network.MLPRegressor(
+        hidden_layer_sizes=(4,),
+        activation="tanh",
+        solver="lbfgs",
+        alpha=0.1,
+        max_iter=300,
+        random_state=0,
+    ).fit(X, y)
     ours = models.MLPRegressor((4,), activation="tanh", alpha=0.1)
     params = sklearn_mlp_params(theirs)
     params["weights"][-1] = params["weights"][-1][:, 0]  # one output: our last layer is a vector
@@ -136,7 +161,9 @@ def test_mlp_regressor_objective_is_sklearns(diabetes):
 def test_mlp_classifier_on_digits_scores_like_sklearn():
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X / 16, y, test_size=0.3, random_state=0)
-    settings = dict(hidden_layer_sizes=(32,), activation="tanh", alpha=1e-3, max_iter=200, random_state=0)
+    settings = dict(
+        hidden_layer_sizes=(32,), activation="tanh", alpha=1e-3, max_iter=200, random_state=0
+    )
     ours = models.MLPClassifier(**settings).fit(X_train, y_train)
     theirs = neural_network.MLPClassifier(solver="lbfgs", **settings).fit(X_train, y_train)
     assert ours.score(X_test, y_test) > 0.9
@@ -156,6 +183,7 @@ def test_mlp_regressor_fits_a_curve():
 
 
 # ---------------------------------------------------------------- ordinal regression
+
 
 def test_ordinal_regression_with_two_classes_is_logistic_regression(cancer):
     X, y = cancer

@@ -1,5 +1,6 @@
 """Every opcode handler registered for this Python version runs; each program is run natively
 and by the engine and the results compared."""
+
 import numpy as np
 import pytest
 
@@ -20,14 +21,15 @@ def test_store_global_happens_as_in_plain_python():
     def sets_global(w):
         global LEAK
         LEAK = w * 2.0
-        return np.sum(LEAK)   # the rest of the call sees the new binding
+        return np.sum(LEAK)  # the rest of the call sees the new binding
+
     assert skautodiff.Function(sets_global)(W) == pytest.approx(np.sum(W * 2.0), rel=1e-12)
-    np.testing.assert_array_equal(LEAK, W * 2.0)   # set by the native run (a side effect)
+    np.testing.assert_array_equal(LEAK, W * 2.0)  # set by the native run (a side effect)
 
 
 def test_every_registered_handler_ran():
     for fn in FUNCTIONS:
-        skautodiff.clear_cache()   # trace again so every handler runs in this test
+        skautodiff.clear_cache()  # trace again so every handler runs in this test
         skautodiff.Function(fn)(W.copy())
     test_store_global_happens_as_in_plain_python()
     missing = sorted(set(HANDLERS) - EXECUTED)

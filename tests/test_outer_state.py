@@ -4,6 +4,7 @@ Every case changes outer state after a first call and compares the compiled valu
 with plain numpy run natively after the change (gradients with hand-derived ones), and counts
 traces with cache_info(): a changed value must not retrace, a changed dtype or ndim must.
 """
+
 import logging
 
 import numpy as np
@@ -43,12 +44,12 @@ def test_global_array_changed_in_place():
     T[:] = 7.0
     check_now(target_loss, lambda w: 2 * (w - T))
     assert target_loss(W) == pytest.approx(np.sum((W - 7.0) ** 2))
-    assert traces() == before                      # a value: no retrace
-    T = np.full(3, 2.0, dtype=np.float32)          # a dtype: retraces
+    assert traces() == before  # a value: no retrace
+    T = np.full(3, 2.0, dtype=np.float32)  # a dtype: retraces
     check_now(target_loss, lambda w: 2 * (w - T.astype(np.float64)))
     assert traces() > before
     before = traces()
-    T = np.full((1, 3), 3.0)                       # ndim (and a length-1 axis): retraces
+    T = np.full((1, 3), 3.0)  # ndim (and a length-1 axis): retraces
     value, _ = skautodiff.value_and_grad(target_loss, wrt=0)(W)
     assert value == pytest.approx(target_loss(W), rel=1e-12)
     assert traces() > before
@@ -69,13 +70,13 @@ def test_global_dict_entry():
     CFG["alpha"] = 10.0
     CFG["shift"][1] = 4.0
     check_now(config_loss, lambda w: 2 * 10.0 * (w - np.array([0.0, 4.0, 0.0])))
-    CFG["shift"] = np.arange(3.0)                  # a new array of the same kind: an input too
+    CFG["shift"] = np.arange(3.0)  # a new array of the same kind: an input too
     check_now(config_loss, lambda w: 2 * 10.0 * (w - np.arange(3.0)))
     assert traces() == before
-    CFG["alpha"] = np.float32(2.0)                 # another type and dtype: retraces
+    CFG["alpha"] = np.float32(2.0)  # another type and dtype: retraces
     check_now(config_loss, lambda w: 2 * 2.0 * (w - np.arange(3.0)))
     assert traces() > before
-    CFG["extra"] = 1                               # the dict's keys: retraces
+    CFG["extra"] = 1  # the dict's keys: retraces
     before = traces()
     check_now(config_loss, lambda w: 2 * 2.0 * (w - np.arange(3.0)))
     assert traces() > before
@@ -86,7 +87,7 @@ COEFS = [1.0, 2.0, [3.0]]
 
 
 def list_loss(w):
-    return COEFS[0] * np.sum(w) + COEFS[1] * np.sum(w ** 2) + COEFS[2][0] * w[0]
+    return COEFS[0] * np.sum(w) + COEFS[1] * np.sum(w**2) + COEFS[2][0] * w[0]
 
 
 def test_list_items_nested_too():
@@ -128,6 +129,7 @@ def make_closure_loss():
 
     def loss(w):
         return weights["a"] * np.sum((w - center) ** 2)
+
     return loss, center, weights
 
 
@@ -154,7 +156,7 @@ def test_defaults_and_kwdefaults_changed_later():
         check_now(defaults_loss, lambda w: 20 * w)
         defaults_loss.__kwdefaults__ = {"shift": np.ones(3)}
         check_now(defaults_loss, lambda w: 20 * (w - 1.0))
-        defaults_loss.__kwdefaults__["shift"][0] = 5.0   # a default array changed in place
+        defaults_loss.__kwdefaults__["shift"][0] = 5.0  # a default array changed in place
         check_now(defaults_loss, lambda w: 20 * (w - np.array([5.0, 1.0, 1.0])))
         assert traces() == before
     finally:
@@ -179,7 +181,9 @@ def test_items_reached_from_an_argument_object():
     m.config["center"][2] = 1.0
     assert f(W) == pytest.approx(m.loss(W), rel=1e-12)
     assert traces() == before
-    np.testing.assert_allclose(skautodiff.Gradient(m.loss, wrt=0)(W), 6.0 * (W - np.array([0, 0, 1.0])))
+    np.testing.assert_allclose(
+        skautodiff.Gradient(m.loss, wrt=0)(W), 6.0 * (W - np.array([0, 0, 1.0]))
+    )
 
 
 # ---------------------------------------------------------------- what the trace may not do
@@ -188,14 +192,14 @@ def test_outer_arrays_are_not_written_by_the_trace():
     counts = np.zeros(2)
 
     def loss(w):
-        counts[0] += 1.0             # a side effect: once per call
-        return np.sum(w ** 2) * counts[0]
+        counts[0] += 1.0  # a side effect: once per call
+        return np.sum(w**2) * counts[0]
 
     f = skautodiff.value_and_grad(loss, wrt=0)
     for n in (1, 2, 3):
         value, grad = f(W)
         assert counts[0] == n
-        assert value == pytest.approx(np.sum(W ** 2) * n)    # what the plain call returned
+        assert value == pytest.approx(np.sum(W**2) * n)  # what the plain call returned
         np.testing.assert_allclose(grad, 2 * W * n)
 
 
@@ -203,12 +207,12 @@ def test_code_without_a_symbolic_rule_uses_an_outer_array_at_its_value():
     edges = np.array([0.0, 1.0, 2.0])
 
     def loss(w):
-        idx = np.digitize(np.array([0.5, 1.5]), edges)   # no rule: computed natively, guarded
+        idx = np.digitize(np.array([0.5, 1.5]), edges)  # no rule: computed natively, guarded
         return np.sum(w[idx] ** 2)
 
     f = skautodiff.Function(loss)
     assert f(W) == pytest.approx(loss(W))
-    edges[:] = [0.7, 1.0, 2.0]                 # now w[[0, 2]] instead of w[[1, 2]]
+    edges[:] = [0.7, 1.0, 2.0]  # now w[[0, 2]] instead of w[[1, 2]]
     assert f(W) == pytest.approx(loss(W)) and loss(W) == pytest.approx(W[0] ** 2 + W[2] ** 2)
 
 
@@ -237,11 +241,11 @@ def test_assigning_a_property_of_an_outer_object_is_refused():
 def test_print_runs_once_per_call(capsys):
     def loss(w):
         print("loss called")
-        return np.sum(w ** 2)
+        return np.sum(w**2)
 
     f = skautodiff.Function(loss)
     for _ in range(3):
-        assert f(W) == pytest.approx(np.sum(W ** 2))
+        assert f(W) == pytest.approx(np.sum(W**2))
     assert capsys.readouterr().out == "loss called\n" * 3
 
 
@@ -259,7 +263,7 @@ HISTORY = []
 
 
 def logged_loss(w):
-    value = np.sum(w ** 2)
+    value = np.sum(w**2)
     HISTORY.append(float(value))
     return value
 
@@ -282,7 +286,7 @@ def test_appending_does_not_retrace():
 
     def loss(w):
         history.append(w[0])
-        return np.sum(w ** 2)
+        return np.sum(w**2)
 
     f = skautodiff.Function(loss)
     f(W)
@@ -309,7 +313,7 @@ def test_outer_array_written():
 
     def loss(w):
         last[:] = w
-        return np.sum(w ** 2)
+        return np.sum(w**2)
 
     g = skautodiff.Gradient(loss, wrt=0)
     for scale in (1.0, -2.0):
@@ -354,7 +358,9 @@ def test_side_effects_are_logged_once(caplog):
         f(W)
     notes = [r.getMessage() for r in caplog.records if "side effects" in r.getMessage()]
     assert len(notes) == 1
-    assert "print" in notes[0] and "test_outer_state.py" in notes[0] and "runs it natively" in notes[0]
+    assert (
+        "print" in notes[0] and "test_outer_state.py" in notes[0] and "runs it natively" in notes[0]
+    )
 
 
 # ---------------------------------------------------------------- estimators
@@ -363,7 +369,7 @@ PRIOR = np.zeros(3)
 
 def prior_ridge_loss(params, X, y):
     r = X @ params["w"] + params["b"] - y
-    return np.mean(r ** 2) + 0.5 * np.sum((params["w"] - PRIOR) ** 2)
+    return np.mean(r**2) + 0.5 * np.sum((params["w"] - PRIOR) ** 2)
 
 
 def linear_init(X, y, rng):
@@ -377,8 +383,12 @@ def linear_predict(params, X):
 def closed_form(X, y, prior, alpha=0.5):
     """argmin mean((Xw + b - y)^2) + alpha ||w - prior||^2, as one least-squares problem."""
     n, d = X.shape
-    A = np.vstack([np.hstack([X, np.ones((n, 1))]) / np.sqrt(n),
-                   np.hstack([np.sqrt(alpha) * np.eye(d), np.zeros((d, 1))])])
+    A = np.vstack(
+        [
+            np.hstack([X, np.ones((n, 1))]) / np.sqrt(n),
+            np.hstack([np.sqrt(alpha) * np.eye(d), np.zeros((d, 1))]),
+        ]
+    )
     rhs = np.concatenate([y / np.sqrt(n), np.sqrt(alpha) * prior])
     return np.linalg.lstsq(A, rhs, rcond=None)[0]
 
@@ -387,8 +397,9 @@ def test_refit_after_an_in_place_change_gives_the_new_fit():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
     y = X @ np.array([1.0, -2.0, 0.5]) + 0.3 + 0.1 * rng.normal(size=40)
-    est = AutodiffRegressor(loss=prior_ridge_loss, init_params=linear_init, predict_fn=linear_predict,
-                            tol=1e-10)
+    est = AutodiffRegressor(
+        loss=prior_ridge_loss, init_params=linear_init, predict_fn=linear_predict, tol=1e-10
+    )
     PRIOR[:] = 0.0
     first = est.fit(X, y).params_["w"].copy()
     np.testing.assert_allclose(first, closed_form(X, y, PRIOR)[:3], atol=1e-5)
@@ -401,7 +412,9 @@ def test_refit_after_an_in_place_change_gives_the_new_fit():
 
 # ---------------------------------------------------------------- more roots and outputs
 def test_attribute_of_a_user_module(tmp_path, monkeypatch):
-    (tmp_path / "outer_config.py").write_text("import numpy as np\nALPHA = 1.0\nCENTER = np.zeros(3)\n")
+    (tmp_path / "outer_config.py").write_text(
+        "import numpy as np\nALPHA = 1.0\nCENTER = np.zeros(3)\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import outer_config
 
@@ -420,7 +433,7 @@ FLAGS = {"squared": True, "names": {"a", "b"}}
 
 
 def flagged_loss(w):
-    out = np.sum(w ** 2) if FLAGS["squared"] else np.sum(np.abs(w))
+    out = np.sum(w**2) if FLAGS["squared"] else np.sum(np.abs(w))
     return out + len(FLAGS["names"])
 
 
@@ -431,16 +444,19 @@ def test_flags_and_sets_are_guarded_by_value():
     FLAGS["squared"] = False
     assert f(W) == pytest.approx(flagged_loss(W))
     FLAGS["names"].add("c")
-    assert f(W) == pytest.approx(flagged_loss(W)) and flagged_loss(W) == pytest.approx(np.sum(np.abs(W)) + 3)
+    assert f(W) == pytest.approx(flagged_loss(W)) and flagged_loss(W) == pytest.approx(
+        np.sum(np.abs(W)) + 3
+    )
 
 
 def test_logging_stream_and_file_writes_once_per_call(caplog, capsys, tmp_path):
     import sys
+
     path = tmp_path / "trace.txt"
     logger = logging.getLogger("user.loss")
 
     def loss(w):
-        value = np.sum(w ** 2)
+        value = np.sum(w**2)
         logger.warning("value %s", float(value))
         sys.stdout.write("w\n")
         with open(path, "a") as f:
@@ -451,7 +467,9 @@ def test_logging_stream_and_file_writes_once_per_call(caplog, capsys, tmp_path):
     with caplog.at_level(logging.WARNING, logger="user.loss"):
         for _ in range(3):
             f(W)
-    assert [r.getMessage() for r in caplog.records if r.name == "user.loss"] == [f"value {np.sum(W ** 2)}"] * 3
+    assert [r.getMessage() for r in caplog.records if r.name == "user.loss"] == [
+        f"value {np.sum(W**2)}"
+    ] * 3
     assert capsys.readouterr().out == "w\n" * 3
     assert path.read_text() == "line\n" * 3
 
@@ -471,16 +489,17 @@ def test_a_buffer_made_inside_is_no_side_effect(caplog):
 
 def test_an_outer_object_used_by_library_code_is_guarded_on_its_attributes():
     from sklearn.preprocessing import StandardScaler
+
     rng = np.random.default_rng(1)
     scaler = StandardScaler().fit(rng.normal(size=(20, 3)))
 
     def loss(w):
-        z = scaler.transform(np.ones((1, 3)))[0]    # scikit-learn reads scaler.mean_ natively
+        z = scaler.transform(np.ones((1, 3)))[0]  # scikit-learn reads scaler.mean_ natively
         return np.sum((w - z) ** 2)
 
     f = skautodiff.Function(loss)
     assert f(W) == pytest.approx(loss(W), rel=1e-12)
-    scaler.fit(rng.normal(loc=5.0, size=(20, 3)))   # a refit: new mean_ and scale_
+    scaler.fit(rng.normal(loc=5.0, size=(20, 3)))  # a refit: new mean_ and scale_
     assert f(W) == pytest.approx(loss(W), rel=1e-12)
 
 
@@ -500,7 +519,7 @@ def test_defaults_of_a_helper_are_read_at_call_time():
         penalty.__defaults__[0][:] = [1.0, 2.0, 3.0]
         check_now(uses_a_helper_with_defaults, lambda w: 2 * np.array([1.0, 2.0, 3.0]) * w + 1)
         penalty.__kwdefaults__ = {"power": 4.0}
-        check_now(uses_a_helper_with_defaults, lambda w: 4 * np.array([1.0, 2.0, 3.0]) * w ** 3 + 1)
+        check_now(uses_a_helper_with_defaults, lambda w: 4 * np.array([1.0, 2.0, 3.0]) * w**3 + 1)
         assert traces() == before
     finally:
         penalty.__defaults__, penalty.__kwdefaults__ = (np.ones(3),), {"power": 2.0}
@@ -555,8 +574,9 @@ def test_callables_from_outside_are_guarded_by_identity():
 def _reducer(name, axis, ddof):
     reduce_ = getattr(np, name)
 
-    def f(x):   # the same code object for every reducer: only the closure differs
+    def f(x):  # the same code object for every reducer: only the closure differs
         return np.sum(reduce_(x, axis=axis, ddof=ddof) ** 2)
+
     return f
 
 
@@ -571,8 +591,12 @@ def test_integers_from_outside_where_a_number_is_needed(axis):
             value, grad = skautodiff.value_and_grad(f, wrt=0)(X)
             assert value == pytest.approx(f(X), rel=1e-12)
             eps = 1e-6
-            fd = np.array([(f(X + eps * e) - f(X - eps * e)) / (2 * eps)
-                           for e in np.eye(X.size).reshape(-1, *X.shape)]).reshape(X.shape)
+            fd = np.array(
+                [
+                    (f(X + eps * e) - f(X - eps * e)) / (2 * eps)
+                    for e in np.eye(X.size).reshape(-1, *X.shape)
+                ]
+            ).reshape(X.shape)
             np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -582,7 +606,7 @@ def test_a_complex_array_from_outside_changed_in_place():
     Z = np.array([1 + 2j, 3 - 1j, -2j])
 
     def loss(w):
-        return np.sum(np.abs(Z) * w ** 2)
+        return np.sum(np.abs(Z) * w**2)
 
     check_now(loss, lambda w: 2 * np.abs(Z) * w)
     Z[0] = 10.0

@@ -1,6 +1,7 @@
 """Readable formulas (skautodiff.printing): PyTensor graphs built the way the engine builds them from
 numpy code, their formulas compared with hand-written SymPy by equivalence, and every gradient
 formula evaluated at random points against PyTensor's own compiled gradient."""
+
 import time
 
 import numpy as np
@@ -50,9 +51,14 @@ def same(got, expected):
 
 def variables():
     return {
-        "x": pt.vector("x"), "y": pt.vector("y"), "w": pt.vector("w"),
-        "X": pt.matrix("X"), "W": pt.matrix("W"), "A": pt.matrix("A"),
-        "a": pt.scalar("a"), "b": pt.scalar("b"),
+        "x": pt.vector("x"),
+        "y": pt.vector("y"),
+        "w": pt.vector("w"),
+        "X": pt.matrix("X"),
+        "W": pt.matrix("W"),
+        "A": pt.matrix("A"),
+        "a": pt.scalar("a"),
+        "b": pt.scalar("b"),
     }
 
 
@@ -60,53 +66,125 @@ def sample(rng):
     """Inputs at which formulas are evaluated: x positive (log, sqrt, gammaln), n=4, m=3."""
     A = rng.normal(size=(3, 3))
     return {
-        "x": rng.uniform(0.5, 2.0, 4), "y": rng.normal(size=4), "w": rng.normal(size=3),
-        "X": rng.normal(size=(4, 3)), "W": rng.normal(size=(3, 2)), "A": A @ A.T + 3 * np.eye(3),
-        "a": np.array(rng.normal()), "b": np.array(rng.normal()),
+        "x": rng.uniform(0.5, 2.0, 4),
+        "y": rng.normal(size=4),
+        "w": rng.normal(size=3),
+        "X": rng.normal(size=(4, 3)),
+        "W": rng.normal(size=(3, 2)),
+        "A": A @ A.T + 3 * np.eye(3),
+        "a": np.array(rng.normal()),
+        "b": np.array(rng.normal()),
     }
 
 
 # (id, graph built from the variables, expected formula of the value or None, inputs to differentiate)
 CASES = [
-    ("square_sum", lambda v: ((v["x"] + 1) ** 2).sum(), sympy.Sum((xi[i] + 1) ** 2, (i, 0, n - 1)), ["x"]),
+    (
+        "square_sum",
+        lambda v: ((v["x"] + 1) ** 2).sum(),
+        sympy.Sum((xi[i] + 1) ** 2, (i, 0, n - 1)),
+        ["x"],
+    ),
     ("exp_affine", lambda v: 2 * pt.exp(v["x"]) - 1, 2 * sympy.exp(x) - 1, None),
     ("logs", lambda v: pt.log(v["x"]) + pt.log1p(v["x"]), sympy.log(x) + sympy.log(1 + x), ["x"]),
-    ("expm1", lambda v: pt.expm1(v["x"]).sum(), sympy.Sum(sympy.exp(xi[i]) - 1, (i, 0, n - 1)), ["x"]),
+    (
+        "expm1",
+        lambda v: pt.expm1(v["x"]).sum(),
+        sympy.Sum(sympy.exp(xi[i]) - 1, (i, 0, n - 1)),
+        ["x"],
+    ),
     ("logaddexp", lambda v: pt.logaddexp(0.0, v["x"]), sympy.log(1 + sympy.exp(x)), None),
     ("logaddexp_sum", lambda v: pt.logaddexp(0.0, -v["x"]).sum(), None, ["x"]),
     ("tanh", lambda v: pt.tanh(v["x"]) ** 2, sympy.tanh(x) ** 2, None),
     ("sigmoid", lambda v: pt.sigmoid(v["x"]), 1 / (1 + sympy.exp(-x)), None),
     ("softplus", lambda v: pt.softplus(v["x"]), sympy.log(1 + sympy.exp(x)), None),
-    ("where", lambda v: pt.where(v["x"] > 1, v["x"], 0.5 * v["x"]),
-     sympy.Piecewise((x, x > 1), (x / 2, True)), None),
+    (
+        "where",
+        lambda v: pt.where(v["x"] > 1, v["x"], 0.5 * v["x"]),
+        sympy.Piecewise((x, x > 1), (x / 2, True)),
+        None,
+    ),
     ("where_sum", lambda v: pt.where(v["x"] > 1, v["x"] ** 2, -v["x"]).sum(), None, ["x"]),
-    ("maximum_minimum", lambda v: pt.maximum(v["x"], 1.0) + pt.minimum(v["x"], v["y"]),
-     sympy.Max(x, 1) + sympy.Min(x, y), None),
-    ("max_min_sum", lambda v: (pt.maximum(v["x"], v["y"]) * pt.minimum(v["x"], 1.0)).sum(), None, ["x", "y"]),
-    ("abs_power", lambda v: abs(v["y"]) + v["x"] ** 3 + pt.sqrt(v["x"]),
-     sympy.Abs(y) + x**3 + sympy.sqrt(x), None),
-    ("abs_power_sum", lambda v: (abs(v["y"]) * v["x"] ** 3 + pt.sqrt(v["x"])).sum(), None, ["x", "y"]),
-    ("erf_gammaln", lambda v: pt.erf(v["x"]) + pt.gammaln(v["x"]), sympy.erf(x) + sympy.loggamma(x), None),
+    (
+        "maximum_minimum",
+        lambda v: pt.maximum(v["x"], 1.0) + pt.minimum(v["x"], v["y"]),
+        sympy.Max(x, 1) + sympy.Min(x, y),
+        None,
+    ),
+    (
+        "max_min_sum",
+        lambda v: (pt.maximum(v["x"], v["y"]) * pt.minimum(v["x"], 1.0)).sum(),
+        None,
+        ["x", "y"],
+    ),
+    (
+        "abs_power",
+        lambda v: abs(v["y"]) + v["x"] ** 3 + pt.sqrt(v["x"]),
+        sympy.Abs(y) + x**3 + sympy.sqrt(x),
+        None,
+    ),
+    (
+        "abs_power_sum",
+        lambda v: (abs(v["y"]) * v["x"] ** 3 + pt.sqrt(v["x"])).sum(),
+        None,
+        ["x", "y"],
+    ),
+    (
+        "erf_gammaln",
+        lambda v: pt.erf(v["x"]) + pt.gammaln(v["x"]),
+        sympy.erf(x) + sympy.loggamma(x),
+        None,
+    ),
     ("erf_gammaln_sum", lambda v: (pt.erf(v["x"]) * pt.gammaln(v["x"])).sum(), None, ["x"]),
     ("scalar_broadcast", lambda v: v["a"] * v["x"] + v["b"], a * x + b, ["a", "b"]),
     ("mean", lambda v: pt.mean(v["x"] ** 2), sympy.Sum(xi[i] ** 2, (i, 0, n - 1)) / n, ["x"]),
     ("sum_axis0", lambda v: v["X"].sum(axis=0), None, None),
-    ("matvec", lambda v: v["X"] @ v["w"], sympy.MatrixSymbol("X", n, m) * sympy.MatrixSymbol("w", m, 1), None),
-    ("gram", lambda v: v["X"].T @ v["X"], sympy.MatrixSymbol("X", n, m).T * sympy.MatrixSymbol("X", n, m), None),
+    (
+        "matvec",
+        lambda v: v["X"] @ v["w"],
+        sympy.MatrixSymbol("X", n, m) * sympy.MatrixSymbol("w", m, 1),
+        None,
+    ),
+    (
+        "gram",
+        lambda v: v["X"].T @ v["X"],
+        sympy.MatrixSymbol("X", n, m).T * sympy.MatrixSymbol("X", n, m),
+        None,
+    ),
     ("vecdot", lambda v: v["w"] @ v["w"], sympy.Sum(wi[i] ** 2, (i, 0, n - 1)), ["w"]),
     ("outer", lambda v: v["x"][:, None] * v["x"][None, :], None, None),
     ("outer_sum", lambda v: (v["x"][:, None] * v["y"][None, :] ** 2).sum(), None, ["x", "y"]),
-    ("differences", lambda v: ((v["x"][1:] - v["x"][:-1]) ** 2).sum(),
-     sympy.Sum((xi[i + 1] - xi[i]) ** 2, (i, 0, n - 2)), ["x"]),
+    (
+        "differences",
+        lambda v: ((v["x"][1:] - v["x"][:-1]) ** 2).sum(),
+        sympy.Sum((xi[i + 1] - xi[i]) ** 2, (i, 0, n - 2)),
+        ["x"],
+    ),
     ("index", lambda v: v["x"][0] * v["x"][-1], xi[0] * xi[n - 1], ["x"]),
     ("fancy_index", lambda v: (v["x"][np.array([0, 2, 2])] ** 2).sum(), None, ["x"]),
     ("concatenate", lambda v: (pt.concatenate([v["x"], v["w"]]) ** 2).sum(), None, ["x", "w"]),
     ("softmax", lambda v: pt.special.softmax(v["X"], axis=1), None, None),
-    ("log_softmax_loss", lambda v: pt.special.log_softmax(v["X"] @ v["W"], axis=1)[:, 0].sum(), None, ["W"]),
-    ("least_squares", lambda v: ((v["X"] @ v["w"] - v["y"]) ** 2).sum(),
-     sympy.Sum((sympy.Sum(Xi[i, j] * wi[j], (j, 0, m - 1)) - yi[i]) ** 2, (i, 0, n - 1)), ["w"]),
-    ("logistic", lambda v: pt.mean(pt.logaddexp(0.0, -v["y"] * (v["X"] @ v["w"] + v["b"])))
-     + 0.1 * pt.sum(v["w"] ** 2), None, ["w", "b"]),
+    (
+        "log_softmax_loss",
+        lambda v: pt.special.log_softmax(v["X"] @ v["W"], axis=1)[:, 0].sum(),
+        None,
+        ["W"],
+    ),
+    (
+        "least_squares",
+        lambda v: ((v["X"] @ v["w"] - v["y"]) ** 2).sum(),
+        sympy.Sum((sympy.Sum(Xi[i, j] * wi[j], (j, 0, m - 1)) - yi[i]) ** 2, (i, 0, n - 1)),
+        ["w"],
+    ),
+    (
+        "logistic",
+        lambda v: (
+            pt.mean(pt.logaddexp(0.0, -v["y"] * (v["X"] @ v["w"] + v["b"])))
+            + 0.1 * pt.sum(v["w"] ** 2)
+        ),
+        None,
+        ["w", "b"],
+    ),
     ("mlp", lambda v: (pt.tanh(v["X"] @ v["W"]).sum(axis=1) - v["y"]).dot(v["y"]), None, ["W"]),
 ]
 
@@ -127,7 +205,9 @@ def test_value_formula(case):
     values = sample(np.random.default_rng(0))
     used = {k: values[k] for k in formula.inputs}
     got = formula.evaluate(used)[0]
-    want = pytensor.function([v[k] for k in used], out, mode=FAST, on_unused_input="ignore")(*used.values())
+    want = pytensor.function([v[k] for k in used], out, mode=FAST, on_unused_input="ignore")(
+        *used.values()
+    )
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
     assert sympy.latex(formula.sympy())  # SymPy's own printer accepts the expression
     assert formula._repr_latex_().startswith("$") and formula._repr_latex_().endswith("$")
@@ -146,7 +226,9 @@ def test_gradient_formula_matches_compiled_gradient(case):
     names = formula.inputs
     inputs = [v[k] for k in names]
     compiled = pytensor.function(inputs, grads, mode=FAST, on_unused_input="ignore")
-    for got, want in zip(formula.evaluate({k: values[k] for k in names}), compiled(*(values[k] for k in names))):
+    for got, want in zip(
+        formula.evaluate({k: values[k] for k in names}), compiled(*(values[k] for k in names))
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)
     latex = formula.latex()
     assert latex.count("{") == latex.count("}") and r"\partial" in latex
@@ -163,12 +245,16 @@ def test_issue_example_gradient_reads_at_a_glance():
 
 def test_logistic_gradient_is_readable():
     v = variables()
-    loss = pt.mean(pt.logaddexp(0.0, -v["y"] * (v["X"] @ v["w"] + v["b"]))) + 0.1 * pt.sum(v["w"] ** 2)
+    loss = pt.mean(pt.logaddexp(0.0, -v["y"] * (v["X"] @ v["w"] + v["b"]))) + 0.1 * pt.sum(
+        v["w"] ** 2
+    )
     formula = Formula.from_graph([("∂f/∂w", pytensor.grad(loss, v["w"]))])
     text = str(formula)
     assert text.startswith("∂f/∂w[i] = ") and "sigmoid" in text and "TensorType" not in text
     dot = sympy.Sum(Xi[j, k] * wi[k], (k, 0, m - 1))
-    expected = wi[i] / 5 - sympy.Sum(sigmoid(-(b + dot) * yi[j]) * Xi[j, i] * yi[j], (j, 0, n - 1)) / n
+    expected = (
+        wi[i] / 5 - sympy.Sum(sigmoid(-(b + dot) * yi[j]) * Xi[j, i] * yi[j], (j, 0, n - 1)) / n
+    )
     assert same(formula.sympy(), expected), text
 
 
@@ -191,9 +277,15 @@ def test_transpose_and_sum_over_axis_use_indices():
 def test_fused_composite_ops_are_read():
     """A compiled graph holds Elemwise{Composite} (fused loops); their scalar graphs convert too."""
     v = variables()
-    fn = pytensor.function([v["x"], v["y"]], pt.exp(v["x"]) * pt.tanh(v["y"]) + v["x"] ** 2, mode="FAST_RUN")
+    fn = pytensor.function(
+        [v["x"], v["y"]], pt.exp(v["x"]) * pt.tanh(v["y"]) + v["x"] ** 2, mode="FAST_RUN"
+    )
     (out,) = fn.maker.fgraph.outputs
-    ops = [type(node.op.scalar_op).__name__ for node in fn.maker.fgraph.apply_nodes if hasattr(node.op, "scalar_op")]
+    ops = [
+        type(node.op.scalar_op).__name__
+        for node in fn.maker.fgraph.apply_nodes
+        if hasattr(node.op, "scalar_op")
+    ]
     assert "Composite" in ops
     formula = Formula.from_graph([("f", out)], rewrite=False)
     assert same(formula.sympy(), sympy.exp(x) * sympy.tanh(y) + x**2), str(formula)
@@ -259,13 +351,26 @@ def test_public_formula_of_a_numpy_loss_matches_its_gradient():
         return np.mean(np.logaddexp(0, -y * z)) + alpha * np.sum(params["w"] ** 2)
 
     rng = np.random.default_rng(2)
-    params, X_, y_ = {"w": rng.normal(size=3), "b": 0.5}, rng.normal(size=(5, 3)), np.sign(rng.normal(size=5))
+    params, X_, y_ = (
+        {"w": rng.normal(size=3), "b": 0.5},
+        rng.normal(size=(5, 3)),
+        np.sign(rng.normal(size=5)),
+    )
     value = skautodiff.formula(loss, params, X_, y_)
-    assert same(value.sympy(), S("alpha") * sympy.Sum(wi[i] ** 2, (i, 0, m - 1)) + sympy.Sum(
-        sympy.log(1 + sympy.exp(-(b + sympy.Sum(Xi[k, j] * wi[j], (j, 0, m - 1))) * yi[k])), (k, 0, n - 1)) / n)
+    assert same(
+        value.sympy(),
+        S("alpha") * sympy.Sum(wi[i] ** 2, (i, 0, m - 1))
+        + sympy.Sum(
+            sympy.log(1 + sympy.exp(-(b + sympy.Sum(Xi[k, j] * wi[j], (j, 0, m - 1))) * yi[k])),
+            (k, 0, n - 1),
+        )
+        / n,
+    )
     grad = skautodiff.formula(loss, params, X_, y_, wrt="params")
     assert grad.labels == ["∂f/∂w", "∂f/∂b"]
-    got_w, got_b = grad.evaluate({"w": params["w"], "b": params["b"], "X": X_, "y": y_, "alpha": 1e-3})
+    got_w, got_b = grad.evaluate(
+        {"w": params["w"], "b": params["b"], "X": X_, "y": y_, "alpha": 1e-3}
+    )
     want = skautodiff.Gradient(loss, wrt="params")(params, X_, y_)
     np.testing.assert_allclose(got_w, want["w"], rtol=1e-9)
     np.testing.assert_allclose(got_b, want["b"], rtol=1e-9)

@@ -27,6 +27,7 @@ disagreement between skautodiff and numpy on a smooth, well-conditioned case.
 Cost: one compile per example. The number of examples is SKAUTODIFF_PROPERTY_EXAMPLES (default
 1000) split over the tests below; set it lower for a quick local run.
 """
+
 import itertools
 import linecache
 import os
@@ -51,10 +52,16 @@ SHARES = {"elementwise": 0.35, "structural": 0.4, "extended": 0.25}
 
 
 def _settings(kind):
-    return settings(max_examples=max(1, round(TOTAL_EXAMPLES * SHARES[kind])), deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                           HealthCheck.data_too_large],
-                    print_blob=True)
+    return settings(
+        max_examples=max(1, round(TOTAL_EXAMPLES * SHARES[kind])),
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+            HealthCheck.data_too_large,
+        ],
+        print_blob=True,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -63,45 +70,112 @@ def _settings(kind):
 # ----------------------------------------------------------------------------------------------
 
 UNARY_TIER1 = [
-    "-{0}", "np.exp({0})", "np.log({0} ** 2 + 0.5)", "np.log1p({0} ** 2)", "np.expm1({0})",
-    "np.sqrt({0} ** 2 + 0.25)", "np.square({0})", "np.abs({0})", "np.sign({0})", "np.tanh({0})",
-    "np.sin({0})", "np.cos({0})", "{0} ** 2", "{0} ** 3", "({0} ** 2 + 0.5) ** 1.5",
-    "np.power({0} ** 2 + 1.0, -0.5)", "expit({0})", "logit(0.5 + 0.4 * np.tanh({0}))",
-    "gammaln({0} ** 2 + 0.5)", "erf({0})", "np.clip({0}, -1.0, 1.0)", "1.0 / ({0} ** 2 + 0.5)",
-    "abs({0})", "+{0}", "{0} * 2", "0.5 - {0}",
+    "-{0}",
+    "np.exp({0})",
+    "np.log({0} ** 2 + 0.5)",
+    "np.log1p({0} ** 2)",
+    "np.expm1({0})",
+    "np.sqrt({0} ** 2 + 0.25)",
+    "np.square({0})",
+    "np.abs({0})",
+    "np.sign({0})",
+    "np.tanh({0})",
+    "np.sin({0})",
+    "np.cos({0})",
+    "{0} ** 2",
+    "{0} ** 3",
+    "({0} ** 2 + 0.5) ** 1.5",
+    "np.power({0} ** 2 + 1.0, -0.5)",
+    "expit({0})",
+    "logit(0.5 + 0.4 * np.tanh({0}))",
+    "gammaln({0} ** 2 + 0.5)",
+    "erf({0})",
+    "np.clip({0}, -1.0, 1.0)",
+    "1.0 / ({0} ** 2 + 0.5)",
+    "abs({0})",
+    "+{0}",
+    "{0} * 2",
+    "0.5 - {0}",
 ]
 
 UNARY_TIER2 = [
-    "np.exp2({0})", "np.log2({0} ** 2 + 0.5)", "np.log10({0} ** 2 + 0.5)",
-    "np.reciprocal({0} ** 2 + 0.5)", "np.negative({0})", "np.sinh({0})", "np.cosh({0})",
-    "np.arcsin(0.9 * np.tanh({0}))", "np.arccos(0.9 * np.tanh({0}))", "np.arctan({0})",
-    "np.arcsinh({0})", "np.arccosh({0} ** 2 + 1.5)", "np.arctanh(0.9 * np.tanh({0}))",
-    "np.cbrt({0} ** 2 + 0.5)", "np.floor({0}) + {0}", "np.ceil({0}) * 0.5 + {0}",
-    "np.rint({0}) + {0}", "np.trunc({0}) + {0}", "scipy.special.log_expit({0})",
-    "scipy.special.ndtr({0})", "scipy.special.log_ndtr({0})", "scipy.special.erfc({0})",
-    "scipy.special.digamma({0} ** 2 + 0.5)", "np.fabs({0})", "np.cumsum({0}, axis=-1)",
-    "np.cumprod(np.tanh({0}), axis=-1)", "np.flip({0}, axis=-1)", "np.roll({0}, 1, axis=-1)",
+    "np.exp2({0})",
+    "np.log2({0} ** 2 + 0.5)",
+    "np.log10({0} ** 2 + 0.5)",
+    "np.reciprocal({0} ** 2 + 0.5)",
+    "np.negative({0})",
+    "np.sinh({0})",
+    "np.cosh({0})",
+    "np.arcsin(0.9 * np.tanh({0}))",
+    "np.arccos(0.9 * np.tanh({0}))",
+    "np.arctan({0})",
+    "np.arcsinh({0})",
+    "np.arccosh({0} ** 2 + 1.5)",
+    "np.arctanh(0.9 * np.tanh({0}))",
+    "np.cbrt({0} ** 2 + 0.5)",
+    "np.floor({0}) + {0}",
+    "np.ceil({0}) * 0.5 + {0}",
+    "np.rint({0}) + {0}",
+    "np.trunc({0}) + {0}",
+    "scipy.special.log_expit({0})",
+    "scipy.special.ndtr({0})",
+    "scipy.special.log_ndtr({0})",
+    "scipy.special.erfc({0})",
+    "scipy.special.digamma({0} ** 2 + 0.5)",
+    "np.fabs({0})",
+    "np.cumsum({0}, axis=-1)",
+    "np.cumprod(np.tanh({0}), axis=-1)",
+    "np.flip({0}, axis=-1)",
+    "np.roll({0}, 1, axis=-1)",
     "np.sort({0}, axis=-1)",
 ]
 
 BINARY_TIER1 = [
-    "{0} + {1}", "{0} - {1}", "{0} * {1}", "{0} / ({1} ** 2 + 0.5)", "np.maximum({0}, {1})",
-    "np.minimum({0}, {1})", "np.logaddexp({0}, {1})", "({0} ** 2 + 0.5) ** np.tanh({1})",
-    "np.where({0} > {1}, {0}, {1} * 0.5)", "np.add({0}, {1})", "np.multiply({0}, {1})",
-    "np.subtract({0}, {1})", "np.divide({0}, np.exp({1}))",
+    "{0} + {1}",
+    "{0} - {1}",
+    "{0} * {1}",
+    "{0} / ({1} ** 2 + 0.5)",
+    "np.maximum({0}, {1})",
+    "np.minimum({0}, {1})",
+    "np.logaddexp({0}, {1})",
+    "({0} ** 2 + 0.5) ** np.tanh({1})",
+    "np.where({0} > {1}, {0}, {1} * 0.5)",
+    "np.add({0}, {1})",
+    "np.multiply({0}, {1})",
+    "np.subtract({0}, {1})",
+    "np.divide({0}, np.exp({1}))",
 ]
 
 BINARY_TIER2 = [
-    "np.hypot({0}, {1})", "np.arctan2({0}, {1})", "np.logaddexp2({0}, {1})",
-    "np.fmax({0}, {1})", "np.fmin({0}, {1})", "scipy.special.xlogy({0}, {1} ** 2 + 0.5)",
-    "np.power({0} ** 2 + 0.5, {1})", "np.true_divide({0}, {1} ** 2 + 1.0)",
+    "np.hypot({0}, {1})",
+    "np.arctan2({0}, {1})",
+    "np.logaddexp2({0}, {1})",
+    "np.fmax({0}, {1})",
+    "np.fmin({0}, {1})",
+    "scipy.special.xlogy({0}, {1} ** 2 + 0.5)",
+    "np.power({0} ** 2 + 0.5, {1})",
+    "np.true_divide({0}, {1} ** 2 + 1.0)",
 ]
 
 # shape symbols: "s" scalar, "n", "m" vectors, "mn"/"nm" matrices, "m1"/"1n" keepdims results
-LEAVES = {"s": ["s"], "n": ["x", "y"], "m": ["z"], "mn": ["A"], "nm": ["A.T"],
-          "m1": ["z[:, None]"], "1n": ["x[None, :]"]}
-BROADCAST_PARTNERS = {"s": ["s"], "n": ["n", "s"], "m": ["m", "s"], "mn": ["mn", "s", "n", "m1", "1n"],
-                      "nm": ["nm", "s", "m"], "m1": ["m1", "s"], "1n": ["1n", "s", "n"]}
+LEAVES = {
+    "s": ["s"],
+    "n": ["x", "y"],
+    "m": ["z"],
+    "mn": ["A"],
+    "nm": ["A.T"],
+    "m1": ["z[:, None]"],
+    "1n": ["x[None, :]"],
+}
+BROADCAST_PARTNERS = {
+    "s": ["s"],
+    "n": ["n", "s"],
+    "m": ["m", "s"],
+    "mn": ["mn", "s", "n", "m1", "1n"],
+    "nm": ["nm", "s", "m"],
+    "m1": ["m1", "s"],
+    "1n": ["1n", "s", "n"],
+}
 AXIS_OF = {"s": None, "n": 0, "m": 0}
 
 
@@ -120,8 +194,15 @@ class Program:
         return name
 
     def dims(self, shape):
-        return {"s": (), "n": (self.n,), "m": (self.m,), "mn": (self.m, self.n), "nm": (self.n, self.m),
-                "m1": (self.m, 1), "1n": (1, self.n)}[shape]
+        return {
+            "s": (),
+            "n": (self.n,),
+            "m": (self.m,),
+            "mn": (self.m, self.n),
+            "nm": (self.n, self.m),
+            "m1": (self.m, 1),
+            "1n": (1, self.n),
+        }[shape]
 
     def leaf(self, shape):
         choices = list(LEAVES[shape])
@@ -173,72 +254,108 @@ class Program:
         def reduce_all(d):
             src = draw(st.sampled_from(["n", "m", "mn", "nm"]))
             size = int(np.prod(self.dims(src)))
-            fns = ["np.sum({0})", "np.mean({0})", "np.max({0})", "np.min({0})", "{0}.sum()",
-                   "{0}.mean()", "np.prod(np.tanh({0}))", "logsumexp({0})", "np.linalg.norm({0})",
-                   "np.dot({0}.ravel(), {0}.ravel())"]
-            fns += ["np.var({0})", "np.std({0})", "{0}.std()"]   # also of a single element
+            fns = [
+                "np.sum({0})",
+                "np.mean({0})",
+                "np.max({0})",
+                "np.min({0})",
+                "{0}.sum()",
+                "{0}.mean()",
+                "np.prod(np.tanh({0}))",
+                "logsumexp({0})",
+                "np.linalg.norm({0})",
+                "np.dot({0}.ravel(), {0}.ravel())",
+            ]
+            fns += ["np.var({0})", "np.std({0})", "{0}.std()"]  # also of a single element
             return emit(draw(st.sampled_from(fns)).format(E(src, d)))
 
         def reduce_axis(src, axis, keepdims=False):
             def make(d):
                 length = self.dims(src)[axis]
-                fns = ["np.sum({0}, axis={1}{2})", "np.mean({0}, axis={1}{2})", "np.max({0}, axis={1}{2})",
-                       "np.min({0}, axis={1}{2})", "{0}.sum(axis={1}{2})", "logsumexp({0}, axis={1}{2})",
-                       "np.prod(np.tanh({0}), axis={1}{2})", "{0}.max(axis={1}{2})"]
-                fns += ["np.var({0}, axis={1}{2})", "np.std({0}, axis={1}{2})"]   # length 1: 0
+                fns = [
+                    "np.sum({0}, axis={1}{2})",
+                    "np.mean({0}, axis={1}{2})",
+                    "np.max({0}, axis={1}{2})",
+                    "np.min({0}, axis={1}{2})",
+                    "{0}.sum(axis={1}{2})",
+                    "logsumexp({0}, axis={1}{2})",
+                    "np.prod(np.tanh({0}), axis={1}{2})",
+                    "{0}.max(axis={1}{2})",
+                ]
+                fns += ["np.var({0}, axis={1}{2})", "np.std({0}, axis={1}{2})"]  # length 1: 0
                 if length >= 2:
                     fns += ["np.var({0}, axis={1}{2}, ddof=1)", "np.std({0}, axis={1}{2}, ddof=1)"]
                 kd = ", keepdims=True" if keepdims else ""
                 return emit(draw(st.sampled_from(fns)).format(E(src, d), axis, kd))
+
             return make
 
         if shape == "s":
-            opts += [reduce_all,
-                     lambda d: emit(f"{E('n', d)} @ {E('n', d)}"),
-                     lambda d: emit(f"np.dot({E('m', d)}, {E('m', d)})"),
-                     lambda d: emit(f"{E('n', d)}[{draw(st.integers(-n, n - 1))}]"),
-                     lambda d: emit(f"{E('mn', d)}[{draw(st.integers(0, m - 1))}, {draw(st.integers(0, n - 1))}]"),
-                     lambda d: emit(f"np.einsum('ij,i,j->', {E('mn', d)}, {E('m', d)}, {E('n', d)})")]
+            opts += [
+                reduce_all,
+                lambda d: emit(f"{E('n', d)} @ {E('n', d)}"),
+                lambda d: emit(f"np.dot({E('m', d)}, {E('m', d)})"),
+                lambda d: emit(f"{E('n', d)}[{draw(st.integers(-n, n - 1))}]"),
+                lambda d: emit(
+                    f"{E('mn', d)}[{draw(st.integers(0, m - 1))}, {draw(st.integers(0, n - 1))}]"
+                ),
+                lambda d: emit(f"np.einsum('ij,i,j->', {E('mn', d)}, {E('m', d)}, {E('n', d)})"),
+            ]
         if shape == "n":
-            opts += [reduce_axis("mn", 0), reduce_axis("nm", 1),
-                     lambda d: emit(f"{E('m', d)} @ {E('mn', d)}"),
-                     lambda d: emit(f"{E('nm', d)} @ {E('m', d)}"),
-                     lambda d: emit(f"{E('mn', d)}[{draw(st.integers(-m, m - 1))}]"),
-                     lambda d: emit(f"{E('n', d)}[::-1]"),
-                     lambda d: emit(f"{E('n', d)}[np.array({list(draw(st.permutations(range(n))))})]"),
-                     lambda d: emit(f"softmax({E('n', d)})"),
-                     lambda d: emit(f"log_softmax({E('n', d)})"),
-                     lambda d: self._concat_n(d),
-                     self._scatter_n, self._scatter_n, self._mask_write_n]
+            opts += [
+                reduce_axis("mn", 0),
+                reduce_axis("nm", 1),
+                lambda d: emit(f"{E('m', d)} @ {E('mn', d)}"),
+                lambda d: emit(f"{E('nm', d)} @ {E('m', d)}"),
+                lambda d: emit(f"{E('mn', d)}[{draw(st.integers(-m, m - 1))}]"),
+                lambda d: emit(f"{E('n', d)}[::-1]"),
+                lambda d: emit(f"{E('n', d)}[np.array({list(draw(st.permutations(range(n))))})]"),
+                lambda d: emit(f"softmax({E('n', d)})"),
+                lambda d: emit(f"log_softmax({E('n', d)})"),
+                lambda d: self._concat_n(d),
+                self._scatter_n,
+                self._scatter_n,
+                self._mask_write_n,
+            ]
         if shape == "m":
-            opts += [reduce_axis("mn", 1), reduce_axis("nm", 0),
-                     lambda d: emit(f"{E('mn', d)} @ {E('n', d)}"),
-                     lambda d: emit(f"np.dot({E('mn', d)}, {E('n', d)})"),
-                     lambda d: emit(f"np.einsum('ij,j->i', {E('mn', d)}, {E('n', d)})"),
-                     lambda d: emit(f"{E('mn', d)}[:, {draw(st.integers(0, n - 1))}]"),
-                     lambda d: emit(f"{E('m', d)}[np.array({[draw(st.integers(0, m - 1)) for _ in range(m)]})]")]
+            opts += [
+                reduce_axis("mn", 1),
+                reduce_axis("nm", 0),
+                lambda d: emit(f"{E('mn', d)} @ {E('n', d)}"),
+                lambda d: emit(f"np.dot({E('mn', d)}, {E('n', d)})"),
+                lambda d: emit(f"np.einsum('ij,j->i', {E('mn', d)}, {E('n', d)})"),
+                lambda d: emit(f"{E('mn', d)}[:, {draw(st.integers(0, n - 1))}]"),
+                lambda d: emit(
+                    f"{E('m', d)}[np.array({[draw(st.integers(0, m - 1)) for _ in range(m)]})]"
+                ),
+            ]
         if shape == "mn":
-            opts += [lambda d: emit(f"{E('nm', d)}.T"),
-                     lambda d: emit(f"np.transpose({E('nm', d)})"),
-                     lambda d: emit(f"np.outer({E('m', d)}, {E('n', d)})"),
-                     lambda d: emit(f"{E('mn', d)} @ ({E('nm', d)} @ {E('mn', d)})"),
-                     lambda d: emit(f"np.reshape({E('nm', d)}.ravel(), ({m}, {n}))"),
-                     lambda d: emit(f"softmax({E('mn', d)}, axis={draw(st.sampled_from([0, 1, -1]))})"),
-                     lambda d: emit(f"np.stack([{', '.join(E('n', d) for _ in range(m))}])"),
-                     lambda d: emit(f"np.expand_dims({E('m', d)}, 1) * {E('1n', d)}"),
-                     lambda d: emit(f"np.where({E('mn', d)} > 0, {E('mn', d)}, {E('1n', d)})"),
-                     self._scatter_mn]
+            opts += [
+                lambda d: emit(f"{E('nm', d)}.T"),
+                lambda d: emit(f"np.transpose({E('nm', d)})"),
+                lambda d: emit(f"np.outer({E('m', d)}, {E('n', d)})"),
+                lambda d: emit(f"{E('mn', d)} @ ({E('nm', d)} @ {E('mn', d)})"),
+                lambda d: emit(f"np.reshape({E('nm', d)}.ravel(), ({m}, {n}))"),
+                lambda d: emit(f"softmax({E('mn', d)}, axis={draw(st.sampled_from([0, 1, -1]))})"),
+                lambda d: emit(f"np.stack([{', '.join(E('n', d) for _ in range(m))}])"),
+                lambda d: emit(f"np.expand_dims({E('m', d)}, 1) * {E('1n', d)}"),
+                lambda d: emit(f"np.where({E('mn', d)} > 0, {E('mn', d)}, {E('1n', d)})"),
+                self._scatter_mn,
+            ]
         if shape == "nm":
-            opts += [lambda d: emit(f"{E('mn', d)}.T"),
-                     lambda d: emit(f"np.swapaxes({E('mn', d)}, 0, 1)"),
-                     lambda d: emit(f"log_softmax({E('nm', d)}, axis=1)")]
+            opts += [
+                lambda d: emit(f"{E('mn', d)}.T"),
+                lambda d: emit(f"np.swapaxes({E('mn', d)}, 0, 1)"),
+                lambda d: emit(f"log_softmax({E('nm', d)}, axis=1)"),
+            ]
         if shape == "m1":
-            opts += [reduce_axis("mn", 1, keepdims=True),
-                     lambda d: emit(f"{E('m', d)}[:, np.newaxis]"),
-                     lambda d: emit(f"{E('m', d)}.reshape(-1, 1)")]
+            opts += [
+                reduce_axis("mn", 1, keepdims=True),
+                lambda d: emit(f"{E('m', d)}[:, np.newaxis]"),
+                lambda d: emit(f"{E('m', d)}.reshape(-1, 1)"),
+            ]
         if shape == "1n":
-            opts += [reduce_axis("mn", 0, keepdims=True),
-                     lambda d: emit(f"{E('n', d)}[None]")]
+            opts += [reduce_axis("mn", 0, keepdims=True), lambda d: emit(f"{E('n', d)}[None]")]
         return opts
 
     def indices(self, length, count):
@@ -256,17 +373,34 @@ class Program:
         """ufunc.at (accumulates every repeat) or an augmented/plain assignment (applied once)."""
         idx = self.indices(self.n, self.m)
         base, value = self.target("n", d), self.expr("m", d)
-        statement = self.draw(st.sampled_from([
-            "np.add.at({t}, {idx}, {v})", "np.subtract.at({t}, {idx}, {v})",
-            "np.multiply.at({t}, {idx}, np.tanh({v}))", "np.maximum.at({t}, {idx}, {v})",
-            "np.minimum.at({t}, {idx}, {v})", "{t}[{idx}] += {v}", "{t}[{idx}] -= {v}",
-            "{t}[{idx}] *= np.tanh({v})", "{t}[{idx}] = {v}"]))
+        statement = self.draw(
+            st.sampled_from(
+                [
+                    "np.add.at({t}, {idx}, {v})",
+                    "np.subtract.at({t}, {idx}, {v})",
+                    "np.multiply.at({t}, {idx}, np.tanh({v}))",
+                    "np.maximum.at({t}, {idx}, {v})",
+                    "np.minimum.at({t}, {idx}, {v})",
+                    "{t}[{idx}] += {v}",
+                    "{t}[{idx}] -= {v}",
+                    "{t}[{idx}] *= np.tanh({v})",
+                    "{t}[{idx}] = {v}",
+                ]
+            )
+        )
         return self.emit_write(base, statement.replace("{idx}", idx).replace("{v}", value))
 
     def _mask_write_n(self, d):
         base, value = self.target("n", d), self.expr("n", d)
-        statement = self.draw(st.sampled_from(["{t}[{v} > 0] = 0.5 * {v}[{v} > 0]",
-                                               "{t}[{v} > 0] += {v}[{v} > 0]", "{t}[{t} < 0] = 0.0"]))
+        statement = self.draw(
+            st.sampled_from(
+                [
+                    "{t}[{v} > 0] = 0.5 * {v}[{v} > 0]",
+                    "{t}[{v} > 0] += {v}[{v} > 0]",
+                    "{t}[{t} < 0] = 0.0",
+                ]
+            )
+        )
         return self.emit_write(base, statement.replace("{v}", value))
 
     def _scatter_mn(self, d):
@@ -274,16 +408,25 @@ class Program:
         base = self.target("mn", d)
         if self.draw(st.booleans()):
             rows, cols = self.indices(self.m, self.n), self.indices(self.n, self.n)
-            statement = self.draw(st.sampled_from(["np.add.at({t}, ({r}, {c}), {v})", "{t}[{r}, {c}] += {v}",
-                                                   "{t}[{r}, {c}] = {v}"]))
+            statement = self.draw(
+                st.sampled_from(
+                    [
+                        "np.add.at({t}, ({r}, {c}), {v})",
+                        "{t}[{r}, {c}] += {v}",
+                        "{t}[{r}, {c}] = {v}",
+                    ]
+                )
+            )
             value = self.expr("n", d)
         else:
             rows, cols = self.indices(self.m, self.m), None
-            statement = self.draw(st.sampled_from(["np.add.at({t}, {r}, {v})", "{t}[{r}] += {v}",
-                                                   "{t}[{r}] = {v}"]))
+            statement = self.draw(
+                st.sampled_from(["np.add.at({t}, {r}, {v})", "{t}[{r}] += {v}", "{t}[{r}] = {v}"])
+            )
             value = self.expr("mn", d)
-        return self.emit_write(base, statement.replace("{r}", rows).replace("{c}", str(cols))
-                               .replace("{v}", value))
+        return self.emit_write(
+            base, statement.replace("{r}", rows).replace("{c}", str(cols)).replace("{v}", value)
+        )
 
     def emit_write(self, base, statement):
         """`tK = base; <statement writing into tK>` on one line (one temporary per line)."""
@@ -296,8 +439,17 @@ class Program:
         return self.emit(f"np.concatenate([{a}[:{k}], {b}[{k}:]])")
 
 
-GLOBALS = {"np": np, "scipy": scipy, "expit": expit, "logit": logit, "gammaln": gammaln, "erf": erf,
-           "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax}
+GLOBALS = {
+    "np": np,
+    "scipy": scipy,
+    "expit": expit,
+    "logit": logit,
+    "gammaln": gammaln,
+    "erf": erf,
+    "logsumexp": logsumexp,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+}
 _counter = itertools.count()
 
 
@@ -320,7 +472,9 @@ def programs(draw, unary, binary, structural):
     n = draw(st.integers(1, 4))
     m = draw(st.integers(1, 4))
     prog = Program(draw, n, m, unary, binary, structural, max_nodes=draw(st.integers(2, 10)))
-    root_shape = draw(st.sampled_from(["s", "n", "m", "mn"] if structural else ["s", "n", "m", "mn", "nm"]))
+    root_shape = draw(
+        st.sampled_from(["s", "n", "m", "mn"] if structural else ["s", "n", "m", "mn", "nm"])
+    )
     root = prog.expr(root_shape, depth=draw(st.integers(2, 5)))
     final = draw(st.sampled_from(["np.sum({0})", "np.mean({0})", "{0}.sum()"]))
     result = root if root_shape == "s" else final.format(root)
@@ -333,8 +487,13 @@ def programs(draw, unary, binary, structural):
 
 def sample_args(n, m, seed):
     rng = np.random.default_rng(seed)
-    return (rng.normal(size=n), rng.normal(size=n), rng.normal(size=m), rng.normal(size=(m, n)),
-            float(rng.normal()))
+    return (
+        rng.normal(size=n),
+        rng.normal(size=n),
+        rng.normal(size=m),
+        rng.normal(size=(m, n)),
+        float(rng.normal()),
+    )
 
 
 WRT = ["x", "y", "z", "A", "s"]
@@ -382,8 +541,10 @@ def check_program(lines, result, n, m, seeds, float32=()):
     points = []
     for seed in seeds:
         # a float32 argument's float64 twin (the same point) gives the finite differences
-        args = tuple(np.asarray(a, dtype=np.float64) if name in float32 else a
-                     for name, a in zip(WRT, _as_float32(sample_args(n, m, seed), float32)))
+        args = tuple(
+            np.asarray(a, dtype=np.float64) if name in float32 else a
+            for name, a in zip(WRT, _as_float32(sample_args(n, m, seed), float32))
+        )
         try:
             # an overflow inside a template (x / np.exp(np.exp(t))) leaves no finite derivative
             # for reverse mode to follow (inf * 0): such points are outside what is checked
@@ -405,8 +566,9 @@ def check_program(lines, result, n, m, seeds, float32=()):
             gf = numeric_gradient(fn, args, {}, w, step=1e-7, scheme="forward")
             gb = numeric_gradient(fn, args, {}, w, step=1e-7, scheme="backward")
             tol = 1e-6 * max(1.0, scale)
-            ok = all(np.allclose(a, g1, rtol=1e-4, atol=tol) for a in (g2,)) and \
-                np.allclose(gf, gb, rtol=1e-3, atol=1e-4 * max(1.0, scale))
+            ok = all(np.allclose(a, g1, rtol=1e-4, atol=tol) for a in (g2,)) and np.allclose(
+                gf, gb, rtol=1e-3, atol=1e-4 * max(1.0, scale)
+            )
             assume(ok)
             smooth.append(g1)
         if float32:
@@ -424,14 +586,27 @@ def check_program(lines, result, n, m, seeds, float32=()):
         value, grads = vg(*args)
         for a, c in zip(args, copies):
             np.testing.assert_array_equal(a, c, err_msg="an argument was mutated")
-        np.testing.assert_allclose(np.asarray(value, dtype=float), native, rtol=value_tol,
-                                   atol=value_tol * max(1.0, scale), err_msg=f"value at point {i}\n{src}")
+        np.testing.assert_allclose(
+            np.asarray(value, dtype=float),
+            native,
+            rtol=value_tol,
+            atol=value_tol * max(1.0, scale),
+            err_msg=f"value at point {i}\n{src}",
+        )
         assert isinstance(grads, list) and len(grads) == len(WRT)
         for name, a, g in zip(WRT, args, grads):
             if isinstance(a, np.ndarray):
-                assert g.dtype == a.dtype, f"gradient of {name} is {g.dtype}, {name} is {a.dtype}\n{src}"
-        assert_tree_close(grads, expected, rtol=grad_rtol, atol=grad_tol * max(1.0, scale),
-                          what=f"gradient at point {i}\n{src}", compare_types=False)
+                assert g.dtype == a.dtype, (
+                    f"gradient of {name} is {g.dtype}, {name} is {a.dtype}\n{src}"
+                )
+        assert_tree_close(
+            grads,
+            expected,
+            rtol=grad_rtol,
+            atol=grad_tol * max(1.0, scale),
+            what=f"gradient at point {i}\n{src}",
+            compare_types=False,
+        )
 
 
 @_settings("elementwise")
@@ -460,22 +635,71 @@ def test_extended_vocabulary(program):
 # floats exact in float32 reached PyTensor as float32 constants (logaddexp ones); PyTensor's
 # Maximum/Minimum gradient broken by fast_run rewrites when both operands depend on one input.
 KNOWN_PROGRAMS = [
-    pytest.param(["    t0 = np.logaddexp(s, 0.5)"], "t0", 1, 1, (0, 0), id="logaddexp-exact-float-constant"),
-    pytest.param(["    t0 = z.mean()", "    t1 = np.logaddexp(-2.0, t0)", "    t2 = np.logaddexp(s, t1)"],
-                 "t2", 3, 3, (863774070, 48088), id="logaddexp-chain-constant-minus-2"),
-    pytest.param(["    t0 = z + z", "    t1 = np.minimum(z, t0)"], "np.sum(t1)", 1, 1, (0, 0),
-                 id="minimum-of-correlated-operands"),
-    pytest.param(["    t0 = z + z", "    t1 = np.maximum(z, t0)"], "np.sum(t1)", 4, 4, (0, 0),
-                 id="maximum-of-correlated-operands"),
-    pytest.param(["    t0 = (A ** 2 + 0.5) ** 1.5", "    t1 = np.sum(t0, axis=0)", "    t2 = np.min(t1)"], "t2",
-                 1, 1, (0, 0), id="power-sum-min-1x1"),
-    pytest.param(["    t0 = np.maximum(A, z[:, None])", "    t1 = np.var(t0, axis=1)"], "np.sum(t1)", 3, 2,
-                 (0, 1), id="maximum-broadcast-column-then-var"),
-    pytest.param(["    t0 = np.tanh(A) @ x", "    t1 = log_softmax(t0)", "    t2 = t1[np.array([1, 0])]"],
-                 "np.sum(t2 * z)", 3, 2, (3, 4), id="matvec-log_softmax-permutation"),
+    pytest.param(
+        ["    t0 = np.logaddexp(s, 0.5)"], "t0", 1, 1, (0, 0), id="logaddexp-exact-float-constant"
+    ),
+    pytest.param(
+        ["    t0 = z.mean()", "    t1 = np.logaddexp(-2.0, t0)", "    t2 = np.logaddexp(s, t1)"],
+        "t2",
+        3,
+        3,
+        (863774070, 48088),
+        id="logaddexp-chain-constant-minus-2",
+    ),
+    pytest.param(
+        ["    t0 = z + z", "    t1 = np.minimum(z, t0)"],
+        "np.sum(t1)",
+        1,
+        1,
+        (0, 0),
+        id="minimum-of-correlated-operands",
+    ),
+    pytest.param(
+        ["    t0 = z + z", "    t1 = np.maximum(z, t0)"],
+        "np.sum(t1)",
+        4,
+        4,
+        (0, 0),
+        id="maximum-of-correlated-operands",
+    ),
+    pytest.param(
+        ["    t0 = (A ** 2 + 0.5) ** 1.5", "    t1 = np.sum(t0, axis=0)", "    t2 = np.min(t1)"],
+        "t2",
+        1,
+        1,
+        (0, 0),
+        id="power-sum-min-1x1",
+    ),
+    pytest.param(
+        ["    t0 = np.maximum(A, z[:, None])", "    t1 = np.var(t0, axis=1)"],
+        "np.sum(t1)",
+        3,
+        2,
+        (0, 1),
+        id="maximum-broadcast-column-then-var",
+    ),
+    pytest.param(
+        ["    t0 = np.tanh(A) @ x", "    t1 = log_softmax(t0)", "    t2 = t1[np.array([1, 0])]"],
+        "np.sum(t2 * z)",
+        3,
+        2,
+        (3, 4),
+        id="matvec-log_softmax-permutation",
+    ),
     # a traced mask selecting one element of two: pytensor's Python linker refused the write
-    pytest.param(["    t0 = x.copy(); t0[x > 0] = 0.5 * x[x > 0]", "    t1 = np.stack([x, t0])", "    t2 = np.sum(t1)",
-                  "    t3 = -t2"], "t3", 2, 2, (0, 0), id="mask-write-of-one-element"),
+    pytest.param(
+        [
+            "    t0 = x.copy(); t0[x > 0] = 0.5 * x[x > 0]",
+            "    t1 = np.stack([x, t0])",
+            "    t2 = np.sum(t1)",
+            "    t3 = -t2",
+        ],
+        "t3",
+        2,
+        2,
+        (0, 0),
+        id="mask-write-of-one-element",
+    ),
 ]
 
 

@@ -3,6 +3,7 @@ differences: scatter-like writes with repeated, unsorted and negative indices (n
 accumulates, `a[idx] = v` and `a[idx] += v` apply each position once, the last write wins), arrays
 written in place after the graph captured them, std/var over length-1 axes, and gradients in
 their argument's dtype."""
+
 import numpy as np
 import pytest
 
@@ -12,18 +13,18 @@ from helpers import check, finite_difference
 W3 = np.array([1.0, 2.0, 3.0])
 W4 = np.array([0.5, -1.5, 2.0, 0.7])
 M = np.arange(12.0).reshape(3, 4) / 5 - 1.03
-WEIGHTS = np.arange(1.0, 13.0)   # weights make every position's gradient distinct
+WEIGHTS = np.arange(1.0, 13.0)  # weights make every position's gradient distinct
 
 
 def weighted(a):
-    return np.sum(a ** 2 * WEIGHTS[:a.size].reshape(a.shape))
+    return np.sum(a**2 * WEIGHTS[: a.size].reshape(a.shape))
 
 
 # ---------------------------------------------------------------- ufunc.at: accumulates
 def add_at_issue(w, idx):
     acc = np.zeros(5)
     np.add.at(acc, idx, w)
-    return np.sum(acc ** 2)
+    return np.sum(acc**2)
 
 
 def add_at_unsorted_negative(w, idx):
@@ -35,7 +36,7 @@ def add_at_unsorted_negative(w, idx):
 def add_at_traced_target(w):
     acc = w * 2
     np.add.at(acc, [1, 1, -1, 0], w)
-    return np.sum(acc ** 3)
+    return np.sum(acc**3)
 
 
 def add_at_2d_pairs(w):
@@ -89,7 +90,7 @@ def iadd_repeated(w):
 
 def iadd_repeated_traced_target(w):
     acc = np.concatenate([w, w])
-    acc[[0, 0, -1]] += w ** 2
+    acc[[0, 0, -1]] += w**2
     return weighted(acc)
 
 
@@ -119,7 +120,7 @@ def set_repeated(w):
 
 def set_repeated_traced_target(w):
     acc = np.concatenate([w, w])
-    acc[[3, 1, 3]] = w ** 3
+    acc[[3, 1, 3]] = w**3
     return weighted(acc)
 
 
@@ -131,8 +132,8 @@ def set_traced_indices(w, idx):
 
 def set_negative_alias(w):
     acc = np.ones(3)
-    acc[[-1, 2, 0]] += w ** 2
-    return np.sum(acc ** 3 * np.arange(1, 4))
+    acc[[-1, 2, 0]] += w**2
+    return np.sum(acc**3 * np.arange(1, 4))
 
 
 def set_2d_pairs(w):
@@ -180,13 +181,13 @@ def set_scalar_and_array(w):
 def set_broadcast_scalar(w):
     acc = w * 3
     acc[[1, 1]] = 2.0
-    return np.sum(acc ** 2)
+    return np.sum(acc**2)
 
 
 def iadd_empty_indices(w, idx):
     acc = w * 1
     acc[idx] += 5.0
-    return np.sum(acc ** 2)
+    return np.sum(acc**2)
 
 
 def set_mask(w):
@@ -216,7 +217,7 @@ def set_mask_2d(w):
 # ---------------------------------------------------------------- arrays written after capture
 def write_after_use(w):
     a = np.arange(3.0)
-    y = w * a          # the graph holds a's values at this point
+    y = w * a  # the graph holds a's values at this point
     a[0] = 100.0
     return np.sum(y * a)
 
@@ -278,15 +279,19 @@ def test_repeated_traced_indices_follow_the_new_indices():
         idx = np.array(idx)
         value, grad = f(W3, idx)
         np.testing.assert_allclose(value, set_traced_indices(W3, idx), rtol=1e-12)
-        np.testing.assert_allclose(grad, finite_difference(set_traced_indices, (W3, idx), 0), atol=1e-6)
+        np.testing.assert_allclose(
+            grad, finite_difference(set_traced_indices, (W3, idx), 0), atol=1e-6
+        )
 
 
 @pytest.mark.cbackend
 def test_add_at_issue_example_on_the_c_backend():
     value, grad = skautodiff.value_and_grad(add_at_issue, wrt="w")(W3, np.array([0, 0, 2]))
-    assert value == 18.0    # acc = [3, 0, 3]
+    assert value == 18.0  # acc = [3, 0, 3]
     np.testing.assert_allclose(grad, [6.0, 6.0, 6.0])
-    np.testing.assert_allclose(grad, finite_difference(add_at_issue, (W3, np.array([0, 0, 2])), 0), atol=1e-6)
+    np.testing.assert_allclose(
+        grad, finite_difference(add_at_issue, (W3, np.array([0, 0, 2])), 0), atol=1e-6
+    )
 
 
 @pytest.mark.cbackend
@@ -305,6 +310,7 @@ def _reduction(name, axis, keepdims, ddof):
     def f(x, w):
         r = reduce_(x, axis=axis, keepdims=keepdims, ddof=ddof)
         return np.sum(r * (w if keepdims else w[0] if axis == 0 else 1.0))
+
     return f
 
 
@@ -320,12 +326,12 @@ def test_std_var_with_length_1_axes(name, axis, keepdims):
 @pytest.mark.parametrize("name", ["std", "var"])
 @pytest.mark.parametrize("keepdims", [True, False])
 def test_std_var_ddof_as_numpy(name, keepdims):
-    f = _reduction(name, 1, keepdims, 1)       # ddof=1 over 3 values
+    f = _reduction(name, 1, keepdims, 1)  # ddof=1 over 3 values
     check(f, X1, W_ROW)
-    g = _reduction(name, 0, keepdims, 1)       # ddof=1 over 1 value: 0/0, NaN in numpy
+    g = _reduction(name, 0, keepdims, 1)  # ddof=1 over 1 value: 0/0, NaN in numpy
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
         assert np.isnan(g(X1, W_ROW))
-    assert np.isnan(skautodiff.Function(g)(X1, W_ROW))   # pytensor 3.3's rewrites made it 0.0
+    assert np.isnan(skautodiff.Function(g)(X1, W_ROW))  # pytensor 3.3's rewrites made it 0.0
     h = lambda x: getattr(np, name)(x, ddof=4)  # noqa: E731  (ddof > count: numpy gives inf)
     with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
         assert h(X1) == np.inf
@@ -335,7 +341,10 @@ def test_std_var_ddof_as_numpy(name, keepdims):
 @pytest.mark.parametrize("name", ["std", "var"])
 def test_std_var_of_a_1x1_array(name):
     reduce_ = getattr(np, name)
-    for f in (lambda x: 3 * reduce_(x), lambda x: 3 * np.sum(reduce_(x, axis=(0, 1), keepdims=True))):
+    for f in (
+        lambda x: 3 * reduce_(x),
+        lambda x: 3 * np.sum(reduce_(x, axis=(0, 1), keepdims=True)),
+    ):
         value, grad = skautodiff.value_and_grad(f, wrt="x")(np.array([[0.3]]))
         assert value == 0.0 and grad.tolist() == [[0.0]]
 
@@ -345,8 +354,9 @@ def test_std_at_zero_spread_has_gradient_zero_whatever_keepdims():
     answer no longer depends on keepdims or static shapes (it was NaN)."""
     x = np.array([[2.0, 2.0, 2.0]])
     for keepdims in (True, False):
-        value, grad = skautodiff.value_and_grad(lambda x: 3 * np.sum(np.std(x, axis=1, keepdims=keepdims)),
-                                                wrt="x")(x)
+        value, grad = skautodiff.value_and_grad(
+            lambda x: 3 * np.sum(np.std(x, axis=1, keepdims=keepdims)), wrt="x"
+        )(x)
         assert value == 0.0 and grad.tolist() == [[0.0, 0.0, 0.0]]
 
 
@@ -367,8 +377,10 @@ def test_gradient_in_the_arguments_dtype(dtype):
     x = np.array([0.3, -1.2, 2.0], dtype=dtype)
     expected = np.cos(x.astype(np.float64))
     rtol = 1e-6 if dtype == np.float32 else 1e-3
-    for grad in (skautodiff.Gradient(upcast_inside, wrt="x")(x),
-                 skautodiff.value_and_grad(upcast_inside, wrt="x")(x)[1]):
+    for grad in (
+        skautodiff.Gradient(upcast_inside, wrt="x")(x),
+        skautodiff.value_and_grad(upcast_inside, wrt="x")(x)[1],
+    ):
         assert grad.dtype == dtype
         np.testing.assert_allclose(grad, expected, rtol=rtol)
     hv = skautodiff.HessianVector(upcast_inside, wrt="x")(x, vectors=np.ones(3, dtype=dtype))
@@ -378,13 +390,22 @@ def test_gradient_in_the_arguments_dtype(dtype):
 
 def test_pytree_gradients_keep_each_leafs_dtype():
     def loss(p, y):
-        return np.sum((p["w"].astype(np.float64) * y) ** 2) + p["b"] * np.sum(y) + np.sum(p["v"] ** 2)
+        return (
+            np.sum((p["w"].astype(np.float64) * y) ** 2) + p["b"] * np.sum(y) + np.sum(p["v"] ** 2)
+        )
 
-    params = {"w": np.array([0.5, -1.0, 2.0], dtype=np.float32), "b": np.float32(1.5),
-              "v": np.array([1.0, 2.0])}
+    params = {
+        "w": np.array([0.5, -1.0, 2.0], dtype=np.float32),
+        "b": np.float32(1.5),
+        "v": np.array([1.0, 2.0]),
+    }
     y = np.array([1.0, 2.0, 3.0])
     grad = skautodiff.Gradient(loss, wrt="p")(params, y)
-    assert grad["w"].dtype == np.float32 and type(grad["b"]) is np.float32 and grad["v"].dtype == np.float64
-    np.testing.assert_allclose(grad["w"], 2 * params["w"].astype(np.float64) * y ** 2, rtol=1e-6)
+    assert (
+        grad["w"].dtype == np.float32
+        and type(grad["b"]) is np.float32
+        and grad["v"].dtype == np.float64
+    )
+    np.testing.assert_allclose(grad["w"], 2 * params["w"].astype(np.float64) * y**2, rtol=1e-6)
     np.testing.assert_allclose(grad["b"], np.sum(y), rtol=1e-6)
     np.testing.assert_allclose(grad["v"], 2 * params["v"])

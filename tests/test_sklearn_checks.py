@@ -4,6 +4,7 @@ The functional classes are checked with a small squared-error / logistic model (
 functions, so that the pickling checks apply); the models in skautodiff.models as they are, with
 small networks for the MLPs. Checks expected to fail are listed with the reason.
 """
+
 import numpy as np
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -14,8 +15,8 @@ from skautodiff.estimators import AutodiffClassifier, AutodiffRegressor
 def squared_error(params, X, y, sample_weight=None):
     residual = X @ params["w"] + params["b"] - y
     if sample_weight is None:
-        return np.mean(residual ** 2)
-    return np.sum(sample_weight * residual ** 2) / np.sum(sample_weight)
+        return np.mean(residual**2)
+    return np.sum(sample_weight * residual**2) / np.sum(sample_weight)
 
 
 def softmax_cross_entropy(params, X, y, alpha=1.0, sample_weight=None):
@@ -53,10 +54,17 @@ def softmax_proba(params, X):
 # Small networks and few iterations: the checks fit dozens of times (and the test suite compiles
 # with PyTensor's Python linker, slow per call).
 ESTIMATORS = [
-    AutodiffRegressor(loss=squared_error, init_params=linear_init, predict_fn=linear_predict, tol=1e-12),
-    AutodiffClassifier(loss=softmax_cross_entropy, init_params=softmax_init,
-                       decision_fn=linear_predict, proba_fn=softmax_proba,
-                       target_encoding="onehot", tol=1e-12),
+    AutodiffRegressor(
+        loss=squared_error, init_params=linear_init, predict_fn=linear_predict, tol=1e-12
+    ),
+    AutodiffClassifier(
+        loss=softmax_cross_entropy,
+        init_params=softmax_init,
+        decision_fn=linear_predict,
+        proba_fn=softmax_proba,
+        target_encoding="onehot",
+        tol=1e-12,
+    ),
     models.LogisticRegression(tol=1e-10),
     models.Ridge(tol=1e-12),
     models.PoissonRegressor(tol=1e-12),
@@ -66,18 +74,24 @@ ESTIMATORS = [
     models.OrdinalLogisticRegression(alpha=1e-3, tol=1e-12),
 ]
 
-NONCONVEX = ("a neural network's loss is not convex: the fits on weighted and on repeated rows "
-             "reach different local minima")
+NONCONVEX = (
+    "a neural network's loss is not convex: the fits on weighted and on repeated rows "
+    "reach different local minima"
+)
 
 
-UNORDERED = ("the check's classes are blobs placed in no order along any direction; an ordinal "
-             "model orders classes along one linear score, so its training accuracy stays below 0.83")
+UNORDERED = (
+    "the check's classes are blobs placed in no order along any direction; an ordinal "
+    "model orders classes along one linear score, so its training accuracy stays below 0.83"
+)
 
 
 def expected_failed_checks(estimator):
     if isinstance(estimator, models.MLPClassifier):
-        return {"check_sample_weight_equivalence_on_dense_data": NONCONVEX,
-                "check_sample_weight_equivalence_on_sparse_data": NONCONVEX}
+        return {
+            "check_sample_weight_equivalence_on_dense_data": NONCONVEX,
+            "check_sample_weight_equivalence_on_sparse_data": NONCONVEX,
+        }
     if isinstance(estimator, models.OrdinalLogisticRegression):
         return {"check_classifiers_train": UNORDERED}
     return {}

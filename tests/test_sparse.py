@@ -1,4 +1,5 @@
 """scipy.sparse data matrices: traced without densifying, gradients to the dense parameters."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -16,13 +17,18 @@ def random_sparse(n, d, nnz, fmt="csr"):
 
 def logistic(w, X, y, alpha=1e-2):
     z = X @ w
-    return np.mean(np.logaddexp(0, -y * z)) + alpha * np.sum(w ** 2)
+    return np.mean(np.logaddexp(0, -y * z)) + alpha * np.sum(w**2)
 
 
 def operations(w, X):
-    return (np.sum(X.multiply(w).sum(axis=0)) + np.sum(X[2:5] @ w) + np.sum(X[np.array([0, 3])] @ w)
-            + np.sum(np.asarray(X.sum(axis=1)).ravel() * 2.0) + np.sum(X.T.dot(np.ones(X.shape[0])) * w)
-            + np.sum(np.tanh(X.toarray() @ w)))
+    return (
+        np.sum(X.multiply(w).sum(axis=0))
+        + np.sum(X[2:5] @ w)
+        + np.sum(X[np.array([0, 3])] @ w)
+        + np.sum(np.asarray(X.sum(axis=1)).ravel() * 2.0)
+        + np.sum(X.T.dot(np.ones(X.shape[0])) * w)
+        + np.sum(np.tanh(X.toarray() @ w))
+    )
 
 
 @pytest.mark.parametrize("fmt", ["csr", "csc"])
@@ -42,7 +48,8 @@ def test_sparse_arrays_multiply_elementwise():
     w = rng.normal(size=4)
 
     def f(w, X):
-        return np.sum((X * X) @ w)     # sparse *array*: `*` is elementwise
+        return np.sum((X * X) @ w)  # sparse *array*: `*` is elementwise
+
     assert skautodiff.Function(f)(w, X) == pytest.approx(f(w, X))
 
 

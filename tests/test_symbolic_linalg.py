@@ -4,6 +4,7 @@ Same harness as test_symbolic_scipy.py: values to 1e-10 relative, gradients of a
 sum of the outputs against central finite differences of the real functions. Symmetric inputs are
 built inside the call (A @ A.T + 3I) so that the finite differences stay symmetric.
 """
+
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -21,7 +22,7 @@ M33 = R.normal(size=(3, 3))
 T234 = R.normal(size=(2, 3, 4))
 B3 = R.normal(size=3)
 B32 = R.normal(size=(3, 2))
-WELL = M33 + 4 * np.eye(3)            # well conditioned, not symmetric
+WELL = M33 + 4 * np.eye(3)  # well conditioned, not symmetric
 STACK = R.normal(size=(2, 3, 3)) + 4 * np.eye(3)
 NEG_DET = np.array([[0.0, 2.0, 1.0], [1.5, 0.3, -0.4], [0.2, -1.0, 2.5]])
 
@@ -32,8 +33,11 @@ def spd(a):
 
 
 def spd_stack(a):
-    return a @ np.swapaxes(a, -1, -2) + 3.0 * np.eye(3) if isinstance(a, np.ndarray) \
+    return (
+        a @ np.swapaxes(a, -1, -2) + 3.0 * np.eye(3)
+        if isinstance(a, np.ndarray)
         else a @ pt.swapaxes(a, -1, -2) + 3.0 * np.eye(3)
+    )
 
 
 N = np.linalg
@@ -48,7 +52,10 @@ NORM = [
     _norm_case("vector", V5),
     *[_norm_case(f"vector-ord{o}", V5, ord=o) for o in (1, 2, np.inf, -np.inf, 3, 0.5, -1)],
     _norm_case("vector-ord0", V5, ord=0),
-    *[_norm_case(f"matrix-{o}", M34, ord=o) for o in (None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf)],
+    *[
+        _norm_case(f"matrix-{o}", M34, ord=o)
+        for o in (None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf)
+    ],
     _norm_case("3d-default-keepdims", T234, keepdims=True),
     _norm_case("3d-axis1-p3-keepdims", T234, ord=3, axis=1, keepdims=True),
     _norm_case("3d-axis-neg", T234, axis=-1),
@@ -62,13 +69,20 @@ NORM = [
 NUMPY = [
     Case("solve-vector", N.solve, lambda F, a, b: F(N.solve)(a, b), (WELL, B3)),
     Case("solve-matrix", N.solve, lambda F, a, b: F(N.solve)(a, b), (WELL, B32)),
-    Case("solve-stack", N.solve, lambda F, a, b: F(N.solve)(a, b), (STACK, R.normal(size=(2, 3, 2)))),
+    Case(
+        "solve-stack", N.solve, lambda F, a, b: F(N.solve)(a, b), (STACK, R.normal(size=(2, 3, 2)))
+    ),
     Case("inv", N.inv, lambda F, a: F(N.inv)(a), (WELL,)),
     Case("inv-stack", N.inv, lambda F, a: F(N.inv)(a), (STACK,)),
     Case("det", N.det, lambda F, a: F(N.det)(a), (M33,)),
     Case("det-stack", N.det, lambda F, a: F(N.det)(a), (STACK,)),
     Case("slogdet", N.slogdet, lambda F, a: F(N.slogdet)(a), (NEG_DET,)),
-    Case("slogdet-stack", N.slogdet, lambda F, a: F(N.slogdet)(a), (STACK * np.array([1, -1, 1])[:, None],)),
+    Case(
+        "slogdet-stack",
+        N.slogdet,
+        lambda F, a: F(N.slogdet)(a),
+        (STACK * np.array([1, -1, 1])[:, None],),
+    ),
     Case("cholesky", N.cholesky, lambda F, a: F(N.cholesky)(spd(a)), (M33,)),
     Case("cholesky-upper", N.cholesky, lambda F, a: F(N.cholesky)(spd(a), upper=True), (M33,)),
     Case("cholesky-stack", N.cholesky, lambda F, a: F(N.cholesky)(spd_stack(a)), (STACK,)),
@@ -78,7 +92,12 @@ NUMPY = [
     Case("svd-reduced", N.svd, lambda F, a: F(N.svd)(a, full_matrices=False), (M43,)),
     Case("svd-reduced-wide", N.svd, lambda F, a: F(N.svd)(a, full_matrices=False), (M34,)),
     Case("svd-values", N.svd, lambda F, a: F(N.svd)(a, compute_uv=False), (M34,)),
-    Case("svd-values-hermitian", N.svd, lambda F, a: F(N.svd)(spd(a), compute_uv=False, hermitian=True), (M33,)),
+    Case(
+        "svd-values-hermitian",
+        N.svd,
+        lambda F, a: F(N.svd)(spd(a), compute_uv=False, hermitian=True),
+        (M33,),
+    ),
     Case("svd-full-values", N.svd, lambda F, a: F(N.svd)(a), (M43,), grad=False),
     Case("svd-full-square", N.svd, lambda F, a: F(N.svd)(a), (M33,)),
     Case("svd-full-tall-used-part", N.svd, lambda F, a: [o[..., :3] for o in F(N.svd)(a)], (M43,)),
@@ -91,40 +110,109 @@ NUMPY = [
     Case("qr-square", N.qr, lambda F, a: F(N.qr)(a), (M33,)),
     Case("qr-complete-square", N.qr, lambda F, a: F(N.qr)(a, mode="complete"), (M33,)),
     Case("qr-complete-wide", N.qr, lambda F, a: F(N.qr)(a, mode="complete"), (M34,)),
-    Case("qr-complete-tall-values", N.qr, lambda F, a: F(N.qr)(a, mode="complete"), (M43,), grad=False),
+    Case(
+        "qr-complete-tall-values",
+        N.qr,
+        lambda F, a: F(N.qr)(a, mode="complete"),
+        (M43,),
+        grad=False,
+    ),
     Case("qr-r-tall", N.qr, lambda F, a: F(N.qr)(a, mode="r"), (M43,)),
     Case("qr-r-wide", N.qr, lambda F, a: F(N.qr)(a, mode="r"), (M34,)),
     Case("lstsq-vector", N.lstsq, lambda F, a, b: F(N.lstsq)(a, b), (R.normal(size=(5, 3)), V5)),
-    Case("lstsq-matrix", N.lstsq, lambda F, a, b: F(N.lstsq)(a, b, rcond=None), (R.normal(size=(5, 3)), R.normal(size=(5, 2)))),
+    Case(
+        "lstsq-matrix",
+        N.lstsq,
+        lambda F, a, b: F(N.lstsq)(a, b, rcond=None),
+        (R.normal(size=(5, 3)), R.normal(size=(5, 2))),
+    ),
     Case("lstsq-underdetermined", N.lstsq, lambda F, a, b: F(N.lstsq)(a, b), (M34, B3)),
     Case("lstsq-square", N.lstsq, lambda F, a, b: F(N.lstsq)(a, b), (WELL, B32)),
-    *[Case(f"matrix_power-{n}", N.matrix_power, lambda F, a, n=n: F(N.matrix_power)(a, n), (M33 / 2,))
-      for n in (0, 1, 2, 3, 5, -2)],
+    *[
+        Case(
+            f"matrix_power-{n}",
+            N.matrix_power,
+            lambda F, a, n=n: F(N.matrix_power)(a, n),
+            (M33 / 2,),
+        )
+        for n in (0, 1, 2, 3, 5, -2)
+    ],
     Case("matrix_power-stack", N.matrix_power, lambda F, a: F(N.matrix_power)(a, 3), (STACK / 4,)),
-    Case("multi_dot", N.multi_dot, lambda F, a, b, c: F(N.multi_dot)([a, b, c]), (M34, R.normal(size=(4, 2)), B32.T)),
-    Case("multi_dot-vectors", N.multi_dot, lambda F, v, b: F(N.multi_dot)([v, M34, b]), (B3, R.normal(size=4))),
+    Case(
+        "multi_dot",
+        N.multi_dot,
+        lambda F, a, b, c: F(N.multi_dot)([a, b, c]),
+        (M34, R.normal(size=(4, 2)), B32.T),
+    ),
+    Case(
+        "multi_dot-vectors",
+        N.multi_dot,
+        lambda F, v, b: F(N.multi_dot)([v, M34, b]),
+        (B3, R.normal(size=4)),
+    ),
 ]
 
-TRI = np.tril(WELL) + np.triu(M33, 1)  # the unread triangle holds other values: its gradient must be 0
+TRI = np.tril(WELL) + np.triu(
+    M33, 1
+)  # the unread triangle holds other values: its gradient must be 0
 
 SCIPY = [
-    Case("solve_triangular", sla.solve_triangular, lambda F, a, b: F(sla.solve_triangular)(a, b, lower=True), (TRI, B3)),
-    Case("solve_triangular-upper-trans", sla.solve_triangular,
-         lambda F, a, b: F(sla.solve_triangular)(a.T, b, trans=1), (TRI, B32)),
-    Case("solve_triangular-trans-T-unit", sla.solve_triangular,
-         lambda F, a, b: F(sla.solve_triangular)(a, b, trans="T", lower=True, unit_diagonal=True), (TRI, B32)),
+    Case(
+        "solve_triangular",
+        sla.solve_triangular,
+        lambda F, a, b: F(sla.solve_triangular)(a, b, lower=True),
+        (TRI, B3),
+    ),
+    Case(
+        "solve_triangular-upper-trans",
+        sla.solve_triangular,
+        lambda F, a, b: F(sla.solve_triangular)(a.T, b, trans=1),
+        (TRI, B32),
+    ),
+    Case(
+        "solve_triangular-trans-T-unit",
+        sla.solve_triangular,
+        lambda F, a, b: F(sla.solve_triangular)(a, b, trans="T", lower=True, unit_diagonal=True),
+        (TRI, B32),
+    ),
     Case("cho_factor", sla.cho_factor, lambda F, a: F(sla.cho_factor)(spd(a)), (M33,)),
-    Case("cho_factor-lower", sla.cho_factor, lambda F, a: F(sla.cho_factor)(spd(a), lower=True), (M33,)),
-    Case("cho_solve", sla.cho_solve, lambda F, a, b: F(sla.cho_solve)(F(sla.cho_factor)(spd(a)), b), (M33, B3)),
-    Case("cho_solve-lower", sla.cho_solve,
-         lambda F, a, b: F(sla.cho_solve)(F(sla.cho_factor)(spd(a), lower=True), b), (M33, B32)),
+    Case(
+        "cho_factor-lower",
+        sla.cho_factor,
+        lambda F, a: F(sla.cho_factor)(spd(a), lower=True),
+        (M33,),
+    ),
+    Case(
+        "cho_solve",
+        sla.cho_solve,
+        lambda F, a, b: F(sla.cho_solve)(F(sla.cho_factor)(spd(a)), b),
+        (M33, B3),
+    ),
+    Case(
+        "cho_solve-lower",
+        sla.cho_solve,
+        lambda F, a, b: F(sla.cho_solve)(F(sla.cho_factor)(spd(a), lower=True), b),
+        (M33, B32),
+    ),
     Case("expm", sla.expm, lambda F, a: F(sla.expm)(a), (M33 / 2,)),
     Case("cholesky", sla.cholesky, lambda F, a: F(sla.cholesky)(spd(a)), (M33,)),
     Case("cholesky-lower", sla.cholesky, lambda F, a: F(sla.cholesky)(spd(a), lower=True), (M33,)),
     Case("solve", sla.solve, lambda F, a, b: F(sla.solve)(a, b), (WELL, B3)),
-    Case("solve-transposed", sla.solve, lambda F, a, b: F(sla.solve)(a, b, transposed=True), (WELL, B32)),
-    Case("solve-pos", sla.solve, lambda F, a, b: F(sla.solve)(spd(a), b, assume_a="pos"), (M33, B32)),
-    Case("solve-sym-lower", sla.solve, lambda F, a, b: F(sla.solve)(spd(a), b, assume_a="sym", lower=True), (M33, B3)),
+    Case(
+        "solve-transposed",
+        sla.solve,
+        lambda F, a, b: F(sla.solve)(a, b, transposed=True),
+        (WELL, B32),
+    ),
+    Case(
+        "solve-pos", sla.solve, lambda F, a, b: F(sla.solve)(spd(a), b, assume_a="pos"), (M33, B32)
+    ),
+    Case(
+        "solve-sym-lower",
+        sla.solve,
+        lambda F, a, b: F(sla.solve)(spd(a), b, assume_a="sym", lower=True),
+        (M33, B3),
+    ),
     Case("inv", sla.inv, lambda F, a: F(sla.inv)(a), (WELL,)),
     Case("det", sla.det, lambda F, a: F(sla.det)(a), (M33,)),
 ]
@@ -172,29 +260,35 @@ M = pt.matrix("m")
 V = pt.vector("v")
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: symbolic(N.qr)(M, mode="raw"), "raw"),
-    (lambda: symbolic(N.svd)(M, hermitian=True), "hermitian"),
-    (lambda: symbolic(N.pinv)(M, rcond=1e-3), "rcond"),
-    (lambda: symbolic(N.pinv)(M, rtol=1e-3), "rtol"),
-    (lambda: symbolic(N.lstsq)(M, V, rcond=1e-3), "rcond"),
-    (lambda: symbolic(N.matrix_power)(M, V), "constant integer"),
-    (lambda: symbolic(N.multi_dot)([M, M], out=np.zeros((2, 2))), "out"),
-    (lambda: symbolic(sla.solve)(M, V, assume_a="banded"), "banded"),
-    (lambda: symbolic(sla.expm)(pt.tensor3()), "2-D"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: symbolic(N.qr)(M, mode="raw"), "raw"),
+        (lambda: symbolic(N.svd)(M, hermitian=True), "hermitian"),
+        (lambda: symbolic(N.pinv)(M, rcond=1e-3), "rcond"),
+        (lambda: symbolic(N.pinv)(M, rtol=1e-3), "rtol"),
+        (lambda: symbolic(N.lstsq)(M, V, rcond=1e-3), "rcond"),
+        (lambda: symbolic(N.matrix_power)(M, V), "constant integer"),
+        (lambda: symbolic(N.multi_dot)([M, M], out=np.zeros((2, 2))), "out"),
+        (lambda: symbolic(sla.solve)(M, V, assume_a="banded"), "banded"),
+        (lambda: symbolic(sla.expm)(pt.tensor3()), "2-D"),
+    ],
+)
 def test_refused(call, message):
     with pytest.raises(NotImplementedError, match=message):
         call()
 
 
-@pytest.mark.parametrize("value, kw", [
-    (np.ones(3), dict(ord="fro")),
-    (np.ones((2, 2, 2)), dict(ord="nuc", axis=0)),
-    (np.ones((2, 2)), dict(ord=3, axis=(0, 1))),
-    (np.ones((2, 2, 2)), dict(axis=(0, 1, 2))),
-    (np.ones((2, 2)), dict(axis=(1, 1))),
-])
+@pytest.mark.parametrize(
+    "value, kw",
+    [
+        (np.ones(3), dict(ord="fro")),
+        (np.ones((2, 2, 2)), dict(ord="nuc", axis=0)),
+        (np.ones((2, 2)), dict(ord=3, axis=(0, 1))),
+        (np.ones((2, 2, 2)), dict(axis=(0, 1, 2))),
+        (np.ones((2, 2)), dict(axis=(1, 1))),
+    ],
+)
 def test_norm_rejects_what_numpy_rejects(value, kw):
     with pytest.raises(ValueError):
         np.linalg.norm(value, **kw)
@@ -216,22 +310,37 @@ def test_rules_compile_on_the_c_backend():
     _, logabsdet = symbolic(N.slogdet)(s)
     _, r = symbolic(N.qr)(a)
     _, sv, _ = symbolic(N.svd)(a)
-    terms = [logabsdet, pt.sum(r), pt.sum(sv),
-             pt.sum(symbolic(st.multivariate_normal.logpdf)(x, np.zeros(3), s)),
-             pt.sum(symbolic(sc.log_ndtr)(x * 10))]
+    terms = [
+        logabsdet,
+        pt.sum(r),
+        pt.sum(sv),
+        pt.sum(symbolic(st.multivariate_normal.logpdf)(x, np.zeros(3), s)),
+        pt.sum(symbolic(sc.log_ndtr)(x * 10)),
+    ]
     cost = sum(terms)
     f = pytensor.function([a, x], [cost, *pytensor.grad(cost, [a, x])], mode="FAST_RUN")
 
     def reference(a_, x_):
         s_ = spd(a_)
-        return (np.linalg.slogdet(s_)[1] + np.sum(np.linalg.qr(a_)[1]) + np.sum(np.linalg.svd(a_)[1])
-                + st.multivariate_normal.logpdf(x_, np.zeros(3), s_) + np.sum(sc.log_ndtr(x_ * 10)))
+        return (
+            np.linalg.slogdet(s_)[1]
+            + np.sum(np.linalg.qr(a_)[1])
+            + np.sum(np.linalg.svd(a_)[1])
+            + st.multivariate_normal.logpdf(x_, np.zeros(3), s_)
+            + np.sum(sc.log_ndtr(x_ * 10))
+        )
 
     value, ga, gx = f(M33, B3)
     np.testing.assert_allclose(value, reference(M33, B3), rtol=1e-10)
     h = 1e-6
-    fd_a = np.array([(reference(M33 + h * e, B3) - reference(M33 - h * e, B3)) / (2 * h)
-                     for e in np.eye(9).reshape(9, 3, 3)]).reshape(3, 3)
-    fd_x = np.array([(reference(M33, B3 + h * e) - reference(M33, B3 - h * e)) / (2 * h) for e in np.eye(3)])
+    fd_a = np.array(
+        [
+            (reference(M33 + h * e, B3) - reference(M33 - h * e, B3)) / (2 * h)
+            for e in np.eye(9).reshape(9, 3, 3)
+        ]
+    ).reshape(3, 3)
+    fd_x = np.array(
+        [(reference(M33, B3 + h * e) - reference(M33, B3 - h * e)) / (2 * h) for e in np.eye(3)]
+    )
     np.testing.assert_allclose(ga, fd_a, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(gx, fd_x, rtol=1e-5, atol=1e-6)

@@ -6,6 +6,7 @@ PyTensor gradient of a random weighted sum of the outputs must agree with centra
 differences of the same sum computed with the real functions. The harness is shared with
 test_symbolic_linalg.py.
 """
+
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,12 +29,12 @@ MODE = Mode(linker="py", optimizer="fast_compile")
 @dataclass
 class Case:
     id: str
-    fn: object                     # the table key this case is about (for the coverage test)
-    call: Callable                 # call(F, *inputs); F(fn) is fn itself or its rule
-    inputs: tuple                  # the traced inputs, as numpy arrays
-    grad: bool = True              # also check the gradient against finite differences
+    fn: object  # the table key this case is about (for the coverage test)
+    call: Callable  # call(F, *inputs); F(fn) is fn itself or its rule
+    inputs: tuple  # the traced inputs, as numpy arrays
+    grad: bool = True  # also check the gradient against finite differences
     rtol: float = 1e-10
-    tails: bool = False            # values must be relatively exact even where they are tiny
+    tails: bool = False  # values must be relatively exact even where they are tiny
 
 
 def real(fn):
@@ -53,7 +54,9 @@ def _flat(result):
 def _symbolic_input(value, i):
     # Like the engine: length-1 axes are static, every other length is unknown.
     value = np.asarray(value)
-    return pt.tensor(f"in{i}", dtype=value.dtype, shape=tuple(1 if n == 1 else None for n in value.shape))
+    return pt.tensor(
+        f"in{i}", dtype=value.dtype, shape=tuple(1 if n == 1 else None for n in value.shape)
+    )
 
 
 def _is_float_var(v):
@@ -78,7 +81,9 @@ def check_case(case):
     for i, g in enumerate(got):
         if i not in variables:  # a plain value returned beside the arrays (cho_factor's `lower`)
             assert g == expected[i]
-    weights = {i: rng.normal(size=np.shape(expected[i])) for i in variables if _is_float_var(got[i])}
+    weights = {
+        i: rng.normal(size=np.shape(expected[i])) for i in variables if _is_float_var(got[i])
+    }
     outputs = [got[i] for i in variables]
     if case.grad:
         cost = sum(pt.sum(w * got[i]) for i, w in weights.items())
@@ -88,25 +93,33 @@ def check_case(case):
     for i, value in zip(variables, values):
         want = np.asarray(expected[i])
         assert np.shape(value) == want.shape, f"output {i}: shape {np.shape(value)} != {want.shape}"
-        np.testing.assert_allclose(np.asarray(value, dtype=float), want.astype(float), rtol=case.rtol,
-                                   atol=0.0 if case.tails else case.rtol * _scale(want), err_msg=f"output {i}")
+        np.testing.assert_allclose(
+            np.asarray(value, dtype=float),
+            want.astype(float),
+            rtol=case.rtol,
+            atol=0.0 if case.tails else case.rtol * _scale(want),
+            err_msg=f"output {i}",
+        )
 
     if case.grad:
+
         def cost_np(*xs):
             out = _flat(case.call(real, *xs))
             return sum(float(np.sum(w * np.asarray(out[i]))) for i, w in weights.items())
 
-        for k, (x, g) in enumerate(zip(inputs, values[len(variables):])):
+        for k, (x, g) in enumerate(zip(inputs, values[len(variables) :])):
             fd = np.zeros_like(x)
             for idx in np.ndindex(x.shape):
                 h = 1e-6 * max(1.0, abs(x[idx]))
                 up, down = x.copy(), x.copy()
                 up[idx] += h
                 down[idx] -= h
-                args_up = inputs[:k] + [up] + inputs[k + 1:]
-                args_down = inputs[:k] + [down] + inputs[k + 1:]
+                args_up = inputs[:k] + [up] + inputs[k + 1 :]
+                args_down = inputs[:k] + [down] + inputs[k + 1 :]
                 fd[idx] = (cost_np(*args_up) - cost_np(*args_down)) / (2 * h)
-            np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6 * _scale(fd), err_msg=f"gradient of input {k}")
+            np.testing.assert_allclose(
+                g, fd, rtol=1e-5, atol=1e-6 * _scale(fd), err_msg=f"gradient of input {k}"
+            )
 
 
 def check_coverage(table, cases):
@@ -131,16 +144,36 @@ SPECIAL = [
     Case("log_expit", sc.log_expit, lambda F, x: F(sc.log_expit)(x), (LARGE,), tails=True),
     Case("logsumexp", sc.logsumexp, lambda F, a: F(sc.logsumexp)(a), (X,)),
     Case("logsumexp-large", sc.logsumexp, lambda F, a: F(sc.logsumexp)(a + 1000.0, axis=1), (X23,)),
-    Case("logsumexp-axes-keepdims", sc.logsumexp,
-         lambda F, a: F(sc.logsumexp)(a, axis=(0, -1), keepdims=True), (R.normal(size=(2, 3, 2)),)),
-    Case("logsumexp-b", sc.logsumexp, lambda F, a, b: F(sc.logsumexp)(a, axis=0, b=b), (X23, POS[:3])),
-    Case("logsumexp-sign", sc.logsumexp,
-         lambda F, a: F(sc.logsumexp)(a, b=np.array([1.0, -2.0, 0.5, -0.1, 1.5]), return_sign=True), (X,)),
-    Case("logsumexp-neginf", sc.logsumexp, lambda F, a: F(sc.logsumexp)(a - np.inf, axis=1),
-         (X23,), grad=False),
+    Case(
+        "logsumexp-axes-keepdims",
+        sc.logsumexp,
+        lambda F, a: F(sc.logsumexp)(a, axis=(0, -1), keepdims=True),
+        (R.normal(size=(2, 3, 2)),),
+    ),
+    Case(
+        "logsumexp-b", sc.logsumexp, lambda F, a, b: F(sc.logsumexp)(a, axis=0, b=b), (X23, POS[:3])
+    ),
+    Case(
+        "logsumexp-sign",
+        sc.logsumexp,
+        lambda F, a: F(sc.logsumexp)(a, b=np.array([1.0, -2.0, 0.5, -0.1, 1.5]), return_sign=True),
+        (X,),
+    ),
+    Case(
+        "logsumexp-neginf",
+        sc.logsumexp,
+        lambda F, a: F(sc.logsumexp)(a - np.inf, axis=1),
+        (X23,),
+        grad=False,
+    ),
     Case("softmax", sc.softmax, lambda F, x: F(sc.softmax)(x), (X23,)),
     Case("softmax-axis", sc.softmax, lambda F, x: F(sc.softmax)(x, axis=1), (X23,)),
-    Case("softmax-axes", sc.softmax, lambda F, x: F(sc.softmax)(x, axis=(0, 2)), (R.normal(size=(2, 2, 3)),)),
+    Case(
+        "softmax-axes",
+        sc.softmax,
+        lambda F, x: F(sc.softmax)(x, axis=(0, 2)),
+        (R.normal(size=(2, 2, 3)),),
+    ),
     Case("log_softmax", sc.log_softmax, lambda F, x: F(sc.log_softmax)(x, axis=0), (X23 * 50,)),
     Case("log_softmax-all", sc.log_softmax, lambda F, x: F(sc.log_softmax)(x), (X23,)),
     Case("gammaln", sc.gammaln, lambda F, x: F(sc.gammaln)(x), (POS,)),
@@ -154,23 +187,51 @@ SPECIAL = [
     Case("erfc", sc.erfc, lambda F, x: F(sc.erfc)(x), (X * 3,), tails=True),
     Case("erfinv", sc.erfinv, lambda F, x: F(sc.erfinv)(x), (UNIT * 1.8 - 0.9,)),
     Case("erfcx", sc.erfcx, lambda F, x: F(sc.erfcx)(x), (X * 3,)),
-    Case("ndtr", sc.ndtr, lambda F, x: F(sc.ndtr)(x), (np.array([-20.0, -3.0, 0.1, 2.0, 9.0]),), tails=True),
+    Case(
+        "ndtr",
+        sc.ndtr,
+        lambda F, x: F(sc.ndtr)(x),
+        (np.array([-20.0, -3.0, 0.1, 2.0, 9.0]),),
+        tails=True,
+    ),
     Case("log_ndtr", sc.log_ndtr, lambda F, x: F(sc.log_ndtr)(x), (LARGE,), tails=True),
-    Case("log_ndtr-extremes", sc.log_ndtr, lambda F, x: F(sc.log_ndtr)(x),
-         (np.array([-1e5, -np.inf, np.inf, 40.0]),), grad=False),
+    Case(
+        "log_ndtr-extremes",
+        sc.log_ndtr,
+        lambda F, x: F(sc.log_ndtr)(x),
+        (np.array([-1e5, -np.inf, np.inf, 40.0]),),
+        grad=False,
+    ),
     Case("xlogy", sc.xlogy, lambda F, x, y: F(sc.xlogy)(x, y), (POS, POS[::-1])),
-    Case("xlogy-zero", sc.xlogy, lambda F, y: F(sc.xlogy)(np.array([0.0, 1.0, 2.0]), y),
-         (np.array([0.0, 2.0, 3.0]),), grad=False),
+    Case(
+        "xlogy-zero",
+        sc.xlogy,
+        lambda F, y: F(sc.xlogy)(np.array([0.0, 1.0, 2.0]), y),
+        (np.array([0.0, 2.0, 3.0]),),
+        grad=False,
+    ),
     Case("xlogy-broadcast", sc.xlogy, lambda F, a, y: F(sc.xlogy)(a, y), (SCALE, POS)),
     Case("xlog1py", sc.xlog1py, lambda F, x, y: F(sc.xlog1py)(x, y), (POS, UNIT - 0.5)),
     Case("entr", sc.entr, lambda F, x: F(sc.entr)(x), (POS,)),
-    Case("entr-edges", sc.entr, lambda F, x: F(sc.entr)(x), (np.array([0.0, -1.0, 0.5]),), grad=False),
+    Case(
+        "entr-edges", sc.entr, lambda F, x: F(sc.entr)(x), (np.array([0.0, -1.0, 0.5]),), grad=False
+    ),
     Case("rel_entr", sc.rel_entr, lambda F, x, y: F(sc.rel_entr)(x, y), (POS, POS[::-1])),
-    Case("rel_entr-edges", sc.rel_entr, lambda F, x, y: F(sc.rel_entr)(x, y),
-         (np.array([0.0, 0.0, 1.0, -1.0, 1.0]), np.array([1.0, 0.0, -1.0, 1.0, 0.0])), grad=False),
+    Case(
+        "rel_entr-edges",
+        sc.rel_entr,
+        lambda F, x, y: F(sc.rel_entr)(x, y),
+        (np.array([0.0, 0.0, 1.0, -1.0, 1.0]), np.array([1.0, 0.0, -1.0, 1.0, 0.0])),
+        grad=False,
+    ),
     Case("kl_div", sc.kl_div, lambda F, x, y: F(sc.kl_div)(x, y), (POS, POS[::-1])),
-    Case("kl_div-edges", sc.kl_div, lambda F, x, y: F(sc.kl_div)(x, y),
-         (np.array([0.0, 0.0, 1.0, -1.0, 1.0]), np.array([2.0, 0.0, -1.0, 1.0, 0.0])), grad=False),
+    Case(
+        "kl_div-edges",
+        sc.kl_div,
+        lambda F, x, y: F(sc.kl_div)(x, y),
+        (np.array([0.0, 0.0, 1.0, -1.0, 1.0]), np.array([2.0, 0.0, -1.0, 1.0, 0.0])),
+        grad=False,
+    ),
 ]
 
 MU = np.array([0.3, -0.2, 1.1])
@@ -184,58 +245,176 @@ def _spd(a):
 
 STATS = [
     Case("norm.logpdf", st.norm.logpdf, lambda F, x: F(st.norm.logpdf)(x), (X,)),
-    Case("norm.logpdf-pos", st.norm.logpdf, lambda F, x, m, s: F(st.norm.logpdf)(x, m, s), (X, X[::-1], POS)),
-    Case("norm.logpdf-kw", st.norm.logpdf, lambda F, x, s: F(st.norm.logpdf)(x, scale=s, loc=0.5), (X, SCALE)),
-    Case("norm.logpdf-bad-scale", st.norm.logpdf, lambda F, x, s: F(st.norm.logpdf)(x, 0.0, s),
-         (X[:3], np.array([1.0, -1.0, 0.0])), grad=False),
-    Case("norm.logcdf", st.norm.logcdf, lambda F, x, m, s: F(st.norm.logcdf)(x, loc=m, scale=s),
-         (LARGE, np.array([0.2]), np.array([1.3]))),
+    Case(
+        "norm.logpdf-pos",
+        st.norm.logpdf,
+        lambda F, x, m, s: F(st.norm.logpdf)(x, m, s),
+        (X, X[::-1], POS),
+    ),
+    Case(
+        "norm.logpdf-kw",
+        st.norm.logpdf,
+        lambda F, x, s: F(st.norm.logpdf)(x, scale=s, loc=0.5),
+        (X, SCALE),
+    ),
+    Case(
+        "norm.logpdf-bad-scale",
+        st.norm.logpdf,
+        lambda F, x, s: F(st.norm.logpdf)(x, 0.0, s),
+        (X[:3], np.array([1.0, -1.0, 0.0])),
+        grad=False,
+    ),
+    Case(
+        "norm.logcdf",
+        st.norm.logcdf,
+        lambda F, x, m, s: F(st.norm.logcdf)(x, loc=m, scale=s),
+        (LARGE, np.array([0.2]), np.array([1.3])),
+    ),
     Case("norm.logsf", st.norm.logsf, lambda F, x, s: F(st.norm.logsf)(x, 0.1, s), (LARGE, SCALE)),
-    Case("t.logpdf", st.t.logpdf, lambda F, x, df, m, s: F(st.t.logpdf)(x, df, m, s), (X, POS, X[::-1], POS[::-1])),
-    Case("t.logpdf-kw", st.t.logpdf, lambda F, x, df: F(st.t.logpdf)(x, df=df, scale=2.0), (X, SCALE * 3)),
-    Case("t.logpdf-inf", st.t.logpdf, lambda F, x, df: F(st.t.logpdf)(x, df), (X[:2], np.array([np.inf, -1.0])),
-         grad=False),
-    Case("laplace.logpdf", st.laplace.logpdf, lambda F, x, m, s: F(st.laplace.logpdf)(x, m, scale=s),
-         (X, np.array([0.05]), SCALE)),
-    Case("poisson.logpmf", st.poisson.logpmf, lambda F, mu: F(st.poisson.logpmf)(K, mu), (POS[:4],)),
-    Case("poisson.logpmf-loc", st.poisson.logpmf, lambda F, mu: F(st.poisson.logpmf)(K + 1, mu=mu, loc=1),
-         (POS[:4],)),
-    Case("poisson.logpmf-support", st.poisson.logpmf,
-         lambda F, mu: F(st.poisson.logpmf)(np.array([-1.0, 2.5, 0.0, 4.0]), mu), (np.array([1.0, 1.0, 0.0, -1.0]),),
-         grad=False),
-    Case("gamma.logpdf", st.gamma.logpdf, lambda F, x, a, m, s: F(st.gamma.logpdf)(x, a, m, s),
-         (POS, POS[::-1], np.array([0.1]), SCALE)),
-    Case("gamma.logpdf-kw", st.gamma.logpdf, lambda F, x, a: F(st.gamma.logpdf)(x, a=a, scale=0.5), (POS, SCALE)),
-    Case("gamma.logpdf-support", st.gamma.logpdf, lambda F, x, a: F(st.gamma.logpdf)(x, a),
-         (np.array([-1.0, 0.0, 0.0, 2.0]), np.array([2.0, 1.0, 2.0, -1.0])), grad=False),
-    Case("beta.logpdf", st.beta.logpdf, lambda F, x, a, b: F(st.beta.logpdf)(x, a, b), (UNIT, POS, POS[::-1])),
-    Case("beta.logpdf-loc-scale", st.beta.logpdf,
-         lambda F, x, a, b, s: F(st.beta.logpdf)(x, a, b=b, loc=-1.0, scale=s), (UNIT, SCALE, SCALE * 2, SCALE * 2)),
-    Case("beta.logpdf-support", st.beta.logpdf, lambda F, x: F(st.beta.logpdf)(x, 2.0, 3.0),
-         (np.array([-0.5, 0.0, 1.0, 1.5, 0.5]),), grad=False),
-    Case("bernoulli.logpmf", st.bernoulli.logpmf,
-         lambda F, p: F(st.bernoulli.logpmf)(np.array([0.0, 1.0, 1.0, 0.0, 1.0]), p), (UNIT,)),
+    Case(
+        "t.logpdf",
+        st.t.logpdf,
+        lambda F, x, df, m, s: F(st.t.logpdf)(x, df, m, s),
+        (X, POS, X[::-1], POS[::-1]),
+    ),
+    Case(
+        "t.logpdf-kw",
+        st.t.logpdf,
+        lambda F, x, df: F(st.t.logpdf)(x, df=df, scale=2.0),
+        (X, SCALE * 3),
+    ),
+    Case(
+        "t.logpdf-inf",
+        st.t.logpdf,
+        lambda F, x, df: F(st.t.logpdf)(x, df),
+        (X[:2], np.array([np.inf, -1.0])),
+        grad=False,
+    ),
+    Case(
+        "laplace.logpdf",
+        st.laplace.logpdf,
+        lambda F, x, m, s: F(st.laplace.logpdf)(x, m, scale=s),
+        (X, np.array([0.05]), SCALE),
+    ),
+    Case(
+        "poisson.logpmf", st.poisson.logpmf, lambda F, mu: F(st.poisson.logpmf)(K, mu), (POS[:4],)
+    ),
+    Case(
+        "poisson.logpmf-loc",
+        st.poisson.logpmf,
+        lambda F, mu: F(st.poisson.logpmf)(K + 1, mu=mu, loc=1),
+        (POS[:4],),
+    ),
+    Case(
+        "poisson.logpmf-support",
+        st.poisson.logpmf,
+        lambda F, mu: F(st.poisson.logpmf)(np.array([-1.0, 2.5, 0.0, 4.0]), mu),
+        (np.array([1.0, 1.0, 0.0, -1.0]),),
+        grad=False,
+    ),
+    Case(
+        "gamma.logpdf",
+        st.gamma.logpdf,
+        lambda F, x, a, m, s: F(st.gamma.logpdf)(x, a, m, s),
+        (POS, POS[::-1], np.array([0.1]), SCALE),
+    ),
+    Case(
+        "gamma.logpdf-kw",
+        st.gamma.logpdf,
+        lambda F, x, a: F(st.gamma.logpdf)(x, a=a, scale=0.5),
+        (POS, SCALE),
+    ),
+    Case(
+        "gamma.logpdf-support",
+        st.gamma.logpdf,
+        lambda F, x, a: F(st.gamma.logpdf)(x, a),
+        (np.array([-1.0, 0.0, 0.0, 2.0]), np.array([2.0, 1.0, 2.0, -1.0])),
+        grad=False,
+    ),
+    Case(
+        "beta.logpdf",
+        st.beta.logpdf,
+        lambda F, x, a, b: F(st.beta.logpdf)(x, a, b),
+        (UNIT, POS, POS[::-1]),
+    ),
+    Case(
+        "beta.logpdf-loc-scale",
+        st.beta.logpdf,
+        lambda F, x, a, b, s: F(st.beta.logpdf)(x, a, b=b, loc=-1.0, scale=s),
+        (UNIT, SCALE, SCALE * 2, SCALE * 2),
+    ),
+    Case(
+        "beta.logpdf-support",
+        st.beta.logpdf,
+        lambda F, x: F(st.beta.logpdf)(x, 2.0, 3.0),
+        (np.array([-0.5, 0.0, 1.0, 1.5, 0.5]),),
+        grad=False,
+    ),
+    Case(
+        "bernoulli.logpmf",
+        st.bernoulli.logpmf,
+        lambda F, p: F(st.bernoulli.logpmf)(np.array([0.0, 1.0, 1.0, 0.0, 1.0]), p),
+        (UNIT,),
+    ),
     Case("binom.logpmf", st.binom.logpmf, lambda F, p: F(st.binom.logpmf)(K, 8, p), (UNIT[:4],)),
-    Case("bernoulli.logpmf-support", st.bernoulli.logpmf,
-         lambda F, p: F(st.bernoulli.logpmf)(np.array([0.0, 2.0, 0.5, 1.0]), p), (np.array([0.3, 0.3, 0.3, 1.5]),),
-         grad=False),
-    Case("binom.logpmf-kw", st.binom.logpmf,
-         lambda F, p: F(st.binom.logpmf)(np.array([0.0, 3.0, 9.0, 2.0]), n=np.array([5, 5, 5, -1]), p=p, loc=0),
-         (UNIT[:4],), grad=False),
-    Case("mvn.logpdf", st.multivariate_normal.logpdf,
-         lambda F, x, m, a: F(st.multivariate_normal.logpdf)(x, m, _spd(a)), (R.normal(size=(4, 3)), MU, A3)),
-    Case("mvn.logpdf-vector", st.multivariate_normal.logpdf,
-         lambda F, x, m, a: F(st.multivariate_normal.logpdf)(x, mean=m, cov=_spd(a)), (MU[::-1], MU, A3)),
-    Case("mvn.logpdf-one-row", st.multivariate_normal.logpdf,
-         lambda F, x, m, a: F(st.multivariate_normal.logpdf)(x, m, _spd(a)), (R.normal(size=(1, 3)), MU, A3)),
-    Case("mvn.logpdf-diag", st.multivariate_normal.logpdf,
-         lambda F, x, m, c: F(st.multivariate_normal.logpdf)(x, m, c), (R.normal(size=(4, 3)), MU, POS[:3])),
-    Case("mvn.logpdf-isotropic", st.multivariate_normal.logpdf,
-         lambda F, x, c: F(st.multivariate_normal.logpdf)(x, np.zeros(3), c), (R.normal(size=(2, 3)), np.array(2.0))),
-    Case("mvn.logpdf-no-mean", st.multivariate_normal.logpdf,
-         lambda F, x, a: F(st.multivariate_normal.logpdf)(x, cov=_spd(a)), (R.normal(size=(2, 3)), A3)),
-    Case("mvn.logpdf-dim1", st.multivariate_normal.logpdf,
-         lambda F, x, m, c: F(st.multivariate_normal.logpdf)(x, m, c), (X, np.array(0.3), np.array(2.0))),
+    Case(
+        "bernoulli.logpmf-support",
+        st.bernoulli.logpmf,
+        lambda F, p: F(st.bernoulli.logpmf)(np.array([0.0, 2.0, 0.5, 1.0]), p),
+        (np.array([0.3, 0.3, 0.3, 1.5]),),
+        grad=False,
+    ),
+    Case(
+        "binom.logpmf-kw",
+        st.binom.logpmf,
+        lambda F, p: F(st.binom.logpmf)(
+            np.array([0.0, 3.0, 9.0, 2.0]), n=np.array([5, 5, 5, -1]), p=p, loc=0
+        ),
+        (UNIT[:4],),
+        grad=False,
+    ),
+    Case(
+        "mvn.logpdf",
+        st.multivariate_normal.logpdf,
+        lambda F, x, m, a: F(st.multivariate_normal.logpdf)(x, m, _spd(a)),
+        (R.normal(size=(4, 3)), MU, A3),
+    ),
+    Case(
+        "mvn.logpdf-vector",
+        st.multivariate_normal.logpdf,
+        lambda F, x, m, a: F(st.multivariate_normal.logpdf)(x, mean=m, cov=_spd(a)),
+        (MU[::-1], MU, A3),
+    ),
+    Case(
+        "mvn.logpdf-one-row",
+        st.multivariate_normal.logpdf,
+        lambda F, x, m, a: F(st.multivariate_normal.logpdf)(x, m, _spd(a)),
+        (R.normal(size=(1, 3)), MU, A3),
+    ),
+    Case(
+        "mvn.logpdf-diag",
+        st.multivariate_normal.logpdf,
+        lambda F, x, m, c: F(st.multivariate_normal.logpdf)(x, m, c),
+        (R.normal(size=(4, 3)), MU, POS[:3]),
+    ),
+    Case(
+        "mvn.logpdf-isotropic",
+        st.multivariate_normal.logpdf,
+        lambda F, x, c: F(st.multivariate_normal.logpdf)(x, np.zeros(3), c),
+        (R.normal(size=(2, 3)), np.array(2.0)),
+    ),
+    Case(
+        "mvn.logpdf-no-mean",
+        st.multivariate_normal.logpdf,
+        lambda F, x, a: F(st.multivariate_normal.logpdf)(x, cov=_spd(a)),
+        (R.normal(size=(2, 3)), A3),
+    ),
+    Case(
+        "mvn.logpdf-dim1",
+        st.multivariate_normal.logpdf,
+        lambda F, x, m, c: F(st.multivariate_normal.logpdf)(x, m, c),
+        (X, np.array(0.3), np.array(2.0)),
+    ),
 ]
 
 
@@ -265,22 +444,31 @@ def test_stats_keys_match_the_merger():
 V = pt.vector("v")
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: symbolic(sc.expit)(V, out=np.zeros(3)), "out="),
-    (lambda: symbolic(sc.polygamma)(V, V), "constant integer"),
-    (lambda: symbolic(st.multivariate_normal.logpdf)(V, V, np.eye(3), allow_singular=True), "allow_singular"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: symbolic(sc.expit)(V, out=np.zeros(3)), "out="),
+        (lambda: symbolic(sc.polygamma)(V, V), "constant integer"),
+        (
+            lambda: symbolic(st.multivariate_normal.logpdf)(V, V, np.eye(3), allow_singular=True),
+            "allow_singular",
+        ),
+    ],
+)
 def test_refused(call, message):
     with pytest.raises(NotImplementedError, match=message):
         call()
 
 
-@pytest.mark.parametrize("call", [
-    lambda: symbolic(st.norm.logpdf)(V, 0.0, 1.0, 2.0),
-    lambda: symbolic(st.norm.logpdf)(V, sigma=1.0),
-    lambda: symbolic(st.t.logpdf)(V),
-    lambda: symbolic(st.t.logpdf)(V, 3.0, df=3.0),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: symbolic(st.norm.logpdf)(V, 0.0, 1.0, 2.0),
+        lambda: symbolic(st.norm.logpdf)(V, sigma=1.0),
+        lambda: symbolic(st.t.logpdf)(V),
+        lambda: symbolic(st.t.logpdf)(V, 3.0, df=3.0),
+    ],
+)
 def test_bad_arguments_raise_like_scipy(call):
     with pytest.raises(TypeError):
         call()

@@ -4,6 +4,7 @@ The serial results are computed first, by the same compiled functions, one call 
 checked against plain numpy (values) or finite differences (gradients); the threaded results must
 then equal them exactly. Calls from different threads start together (a barrier), so they overlap.
 """
+
 import concurrent.futures
 import functools
 import threading
@@ -35,13 +36,17 @@ def dataset(rows, seed, features=3):
 
 def in_threads(tasks, threads):
     """Run the callables `tasks` on `threads` threads, all starting at once; their results in order."""
-    barrier = threading.Barrier(threads, timeout=60)   # a failed start must not hang the suite
+    barrier = threading.Barrier(threads, timeout=60)  # a failed start must not hang the suite
 
     def first(task):
         barrier.wait()
         return task()
+
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(first, task) if i < threads else pool.submit(task) for i, task in enumerate(tasks)]
+        futures = [
+            pool.submit(first, task) if i < threads else pool.submit(task)
+            for i, task in enumerate(tasks)
+        ]
         return [f.result() for f in futures]
 
 
@@ -61,12 +66,14 @@ def check_value_and_grad_from_threads(threads=6, calls=40):
     vg = skautodiff.value_and_grad(logistic, wrt="w")
     problems = [dataset(rows, seed) for seed, rows in enumerate([5, 17, 40, 3, 64, 9])]
     serial = [vg(*p) for p in problems]
-    for (value, grad), (w, X, y) in zip(serial, problems):   # the serial results are right
+    for (value, grad), (w, X, y) in zip(serial, problems):  # the serial results are right
         np.testing.assert_allclose(value, logistic(w, X, y), rtol=1e-13)
-        np.testing.assert_allclose(grad, finite_difference(logistic, (w, X, y), 0), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(
+            grad, finite_difference(logistic, (w, X, y), 0), rtol=1e-6, atol=1e-8
+        )
     order = [i % len(problems) for i in range(threads * calls)]
     tasks = [lambda i=i: vg(*problems[i]) for i in order]
-    free = vg.free   # releases the buffers of idle copies only
+    free = vg.free  # releases the buffers of idle copies only
     tasks[5::9] = [free] * len(tasks[5::9])
     results = in_threads(tasks, threads)
     for i, task, got in zip(order, tasks, results):
@@ -94,7 +101,7 @@ def test_the_same_loss_fitted_in_two_threads_at_once():
     # one thread's minimize used to free the buffers the other's compiled calls were using
     problems = [dataset(rows, seed) for seed, rows in enumerate([30, 45])]
     serial = [minimize_logistic(p) for p in problems]
-    for (x, _, _), (_, X, y) in zip(serial, problems):   # each serial fit reached a minimum
+    for (x, _, _), (_, X, y) in zip(serial, problems):  # each serial fit reached a minimum
         assert np.max(np.abs(finite_difference(logistic, (x, X, y), 0))) < 1e-4
     order = [0, 1] * 4
     results = in_threads([lambda i=i: minimize_logistic(problems[i]) for i in order], 2)
@@ -104,7 +111,7 @@ def test_the_same_loss_fitted_in_two_threads_at_once():
 
 def ridge(params, X, y, alpha=1.0):
     residual = X @ params["w"] + params["b"] - y
-    return np.mean(residual ** 2) + alpha * np.sum(params["w"] ** 2)
+    return np.mean(residual**2) + alpha * np.sum(params["w"] ** 2)
 
 
 def linear(params, X):
@@ -112,8 +119,12 @@ def linear(params, X):
 
 
 def ridge_regressor(**kwargs):
-    return AutodiffRegressor(loss=ridge, predict_fn=linear,
-                             init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1]), "b": 0.0}, **kwargs)
+    return AutodiffRegressor(
+        loss=ridge,
+        predict_fn=linear,
+        init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1]), "b": 0.0},
+        **kwargs,
+    )
 
 
 def test_grid_search_with_threads_equals_grid_search_without():
@@ -126,7 +137,9 @@ def test_grid_search_with_threads_equals_grid_search_without():
     serial = GridSearchCV(ridge_regressor(), grid, cv=3, n_jobs=1).fit(X, y)
     with joblib.parallel_config("threading"):
         threaded = GridSearchCV(ridge_regressor(), grid, cv=3, n_jobs=2).fit(X, y)
-    np.testing.assert_array_equal(threaded.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
+    np.testing.assert_array_equal(
+        threaded.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"]
+    )
     assert threaded.best_params_ == serial.best_params_
     # the serial search is right: its best refit is ridge regression's closed form
     alpha = serial.best_params_["loss_kwargs"]["alpha"]
@@ -137,7 +150,7 @@ def test_grid_search_with_threads_equals_grid_search_without():
 
 
 def test_threads_asking_for_a_missing_entry_trace_and_compile_it_once():
-    def loss(w, X):   # a code object of its own: nothing of it is cached yet
+    def loss(w, X):  # a code object of its own: nothing of it is cached yet
         return np.sum(np.sin(X @ w) ** 2)
 
     vg = skautodiff.value_and_grad(loss, wrt="w")
@@ -155,6 +168,7 @@ class FakeBlas:
     """What threadpoolctl's controller of scipy's OpenBLAS offers. (The real library cannot be
     used to test this: OpenBLAS 0.3.30 ignores a count set from one thread while another thread
     that set one is alive.)"""
+
     filepath = "/site-packages/scipy.libs/libscipy_openblas-0.so"
 
     def __init__(self, num_threads):
@@ -169,7 +183,7 @@ def test_overlapping_fits_restore_scipys_blas_threads_once(monkeypatch):
 
     from skautodiff import optimize
 
-    blas = FakeBlas(3)   # a setting of the user's, which fits must give back
+    blas = FakeBlas(3)  # a setting of the user's, which fits must give back
     monkeypatch.setattr(optimize, "_controller", SimpleNamespace(lib_controllers=[blas]))
     entered, leave, left = ([threading.Event(), threading.Event()] for _ in range(3))
 
@@ -178,19 +192,20 @@ def test_overlapping_fits_restore_scipys_blas_threads_once(monkeypatch):
             entered[i].set()
             leave[i].wait(10)
         left[i].set()
+
     threads = [threading.Thread(target=fit, args=(i,)) for i in (0, 1)]
     try:
         threads[0].start()
         entered[0].wait(10)
-        threads[1].start()   # starts while the first is fitting ...
+        threads[1].start()  # starts while the first is fitting ...
         entered[1].wait(10)
         assert blas.num_threads == 1
-        leave[0].set()       # ... and ends after it
+        leave[0].set()  # ... and ends after it
         left[0].wait(10)
         assert blas.num_threads == 1
         leave[1].set()
         left[1].wait(10)
-        assert (blas.num_threads, blas.changes) == (3, 2)   # limited once, restored once
+        assert (blas.num_threads, blas.changes) == (3, 2)  # limited once, restored once
     finally:
         for event in leave:
             event.set()
@@ -212,19 +227,27 @@ def test_stress_many_threads_mixed_functions_shapes_fits_and_frees():
     vg = skautodiff.value_and_grad(logistic, wrt="w")
     hv = skautodiff.HessianVector(logistic, wrt="w")
     v = np.random.default_rng(12).normal(size=3)
-    kinds = {"function": lambda w, X, y: f(w, X), "value_and_grad": vg,
-             "hessian_vector": lambda w, X, y: hv(w, X, y, vectors=v),
-             "minimize": lambda *problem: minimize_logistic(problem),
-             "estimator": lambda w, X, y: fit_predict(X, y)}
+    kinds = {
+        "function": lambda w, X, y: f(w, X),
+        "value_and_grad": vg,
+        "hessian_vector": lambda w, X, y: hv(w, X, y, vectors=v),
+        "minimize": lambda *problem: minimize_logistic(problem),
+        "estimator": lambda w, X, y: fit_predict(X, y),
+    }
     problems = [dataset(rows, seed) for seed, rows in enumerate([1, 4, 11, 30])]
-    tasks = {(kind, i): functools.partial(fn, *problem)
-             for kind, fn in kinds.items() for i, problem in enumerate(problems)}
+    tasks = {
+        (kind, i): functools.partial(fn, *problem)
+        for kind, fn in kinds.items()
+        for i, problem in enumerate(problems)
+    }
     serial = {key: task() for key, task in tasks.items()}
-    for i, (w, X, y) in enumerate(problems):   # the serial results are right
+    for i, (w, X, y) in enumerate(problems):  # the serial results are right
         np.testing.assert_allclose(serial["function", i], predict(w, X), rtol=1e-13)
         value, grad = serial["value_and_grad", i]
         np.testing.assert_allclose(value, logistic(w, X, y), rtol=1e-13)
-        np.testing.assert_allclose(grad, finite_difference(logistic, (w, X, y), 0), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(
+            grad, finite_difference(logistic, (w, X, y), 0), rtol=1e-6, atol=1e-8
+        )
         eps = 1e-6
         hessian_v = (vg(w + eps * v, X, y)[1] - vg(w - eps * v, X, y)[1]) / (2 * eps)
         np.testing.assert_allclose(serial["hessian_vector", i], hessian_v, rtol=1e-5, atol=1e-7)
@@ -234,7 +257,9 @@ def test_stress_many_threads_mixed_functions_shapes_fits_and_frees():
         np.testing.assert_array_equal(predicted, linear({"w": coef, "b": intercept}, X))
     schedule = list(tasks) * 3 + [("free", fn) for fn in (f, vg, hv)] * 8
     np.random.default_rng(13).shuffle(schedule)
-    jobs = [(lambda fn=fn: fn.free()) if kind == "free" else tasks[kind, fn] for kind, fn in schedule]
+    jobs = [
+        (lambda fn=fn: fn.free()) if kind == "free" else tasks[kind, fn] for kind, fn in schedule
+    ]
     results = in_threads(jobs, 8)
     for (kind, i), got in zip(schedule, results):
         if kind != "free":
@@ -243,6 +268,7 @@ def test_stress_many_threads_mixed_functions_shapes_fits_and_frees():
 
 class MeetTheOtherCall(Op):
     """x * 2, once the other thread's call has reached this same point (or a 10 s timeout)."""
+
     __props__ = ()
     barrier = threading.Barrier(2, timeout=10)
 
@@ -265,4 +291,4 @@ def test_calls_of_one_compiled_function_run_at_the_same_time():
     first, second = in_threads([lambda: copies(np.ones(2)), lambda: copies(np.arange(3.0))], 2)
     np.testing.assert_array_equal(first, [2.0, 2.0])
     np.testing.assert_array_equal(second, [0.0, 2.0, 4.0])
-    assert len(list(copies)) == 2   # one copy per call that overlapped, kept for later calls
+    assert len(list(copies)) == 2  # one copy per call that overlapped, kept for later calls

@@ -4,6 +4,7 @@ switch to C when its background compile is done; both tiers give the same number
 The Python tier is also the test suite's fast mode, so the recurrence check runs there; the tiers
 themselves run on the C backend (marked cbackend, few: each C compile costs seconds).
 """
+
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def recurrence(w, X):
     x = 0.0
     for _ in range(30):
-        x = np.tanh(w + .5 * x)
+        x = np.tanh(w + 0.5 * x)
     return np.mean(X @ x)
 
 
@@ -33,8 +34,8 @@ def recurrence_gradient(w, X):
     """By hand: x_k = tanh(w + x_{k-1}/2), so dx_k/dw = (1 - x_k^2) (1 + dx_{k-1}/dw / 2)."""
     x, dx = np.zeros_like(w), np.zeros_like(w)
     for _ in range(30):
-        x = np.tanh(w + .5 * x)
-        dx = (1 - x ** 2) * (1 + .5 * dx)
+        x = np.tanh(w + 0.5 * x)
+        dx = (1 - x**2) * (1 + 0.5 * dx)
     return X.mean(axis=0) * dx
 
 
@@ -72,10 +73,10 @@ def test_tiering_is_the_c_backends_default_and_can_be_turned_off(monkeypatch):
         monkeypatch.setenv("SKAUTODIFF_TIERS", off)
         assert not tiers.enabled()
     monkeypatch.setenv("SKAUTODIFF_TIERS", "1")
-    monkeypatch.setenv("SKAUTODIFF_MODE", "fast")   # the Python tier alone
+    monkeypatch.setenv("SKAUTODIFF_MODE", "fast")  # the Python tier alone
     assert not tiers.enabled()
     monkeypatch.setenv("SKAUTODIFF_MODE", "c")
-    monkeypatch.setattr(pytensor.config, "cxx", "")   # nothing to compile C with
+    monkeypatch.setattr(pytensor.config, "cxx", "")  # nothing to compile C with
     assert not tiers.enabled()
 
 
@@ -98,19 +99,26 @@ def _problem(name, dtype):
     if name == "logistic":
         params = {"w": rng.normal(size=4).astype(dtype), "b": np.asarray(0.3, dtype)}
         return logistic, params, X, (X[:, 0] > 0).astype(dtype)
-    params = {"W1": rng.normal(size=(4, 6)).astype(dtype), "b1": rng.normal(size=6).astype(dtype),
-              "W2": rng.normal(size=(6, 3)).astype(dtype)}
+    params = {
+        "W1": rng.normal(size=(4, 6)).astype(dtype),
+        "b1": rng.normal(size=6).astype(dtype),
+        "W2": rng.normal(size=(6, 3)).astype(dtype),
+    }
     return mlp, params, X, rng.integers(0, 3, size=40)
 
 
 def _tiered(fn, kind):
-    (entry,), = [entries for key, entries in compiled._cache.items() if key[0] is fn.__code__]
+    ((entry,),) = [entries for key, entries in compiled._cache.items() if key[0] is fn.__code__]
     return entry.function(kind)
 
 
 @pytest.mark.cbackend
-@pytest.mark.parametrize("name,dtype", [("logistic", np.float64), ("mlp", np.float64), ("mlp", np.float32)])
-def test_both_tiers_give_the_same_values_gradients_and_hessian_vector_products(monkeypatch, name, dtype):
+@pytest.mark.parametrize(
+    "name,dtype", [("logistic", np.float64), ("mlp", np.float64), ("mlp", np.float32)]
+)
+def test_both_tiers_give_the_same_values_gradients_and_hessian_vector_products(
+    monkeypatch, name, dtype
+):
     monkeypatch.setenv("SKAUTODIFF_TIERS", "1")
     compiled.clear_cache()
     fn, params, X, y = _problem(name, dtype)
@@ -132,8 +140,8 @@ def test_both_tiers_give_the_same_values_gradients_and_hessian_vector_products(m
     for a, b in zip(first, second):
         assert np.asarray(a).dtype == np.asarray(b).dtype == dtype
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-2)
-    assert np.isclose(first[0], fn(params, X, y), rtol=rtol)   # and numpy's own value
-    assert compiled.cache_info().compiles == 2   # one per kind, whatever the tiers
+    assert np.isclose(first[0], fn(params, X, y), rtol=rtol)  # and numpy's own value
+    assert compiled.cache_info().compiles == 2  # one per kind, whatever the tiers
 
 
 COLD_FIT = '''
@@ -168,35 +176,56 @@ def test_a_cold_first_fit_runs_at_once_and_exits_leaving_a_complete_cache(tmp_pa
     """The first process exits right after a short fit; the compile it started finishes first, so
     the second process finds every C module in the cache and compiles nothing."""
     (tmp_path / "fit.py").write_text(textwrap.dedent(COLD_FIT))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SKAUTODIFF_MODE="c", SKAUTODIFF_TIERS="1",
-               PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'cache'}")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        SKAUTODIFF_MODE="c",
+        SKAUTODIFF_TIERS="1",
+        PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'cache'}",
+    )
 
     def fit(how):
-        done = subprocess.run([sys.executable, "fit.py", how], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=600)
+        done = subprocess.run(
+            [sys.executable, "fit.py", how],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout, np.load(tmp_path / "w.npy")
 
     def modules():
-        return {p.parent.name: sorted(f.name for f in p.parent.iterdir())
-                for p in (tmp_path / "cache").rglob("mod.c*")}
+        return {
+            p.parent.name: sorted(f.name for f in p.parent.iterdir())
+            for p in (tmp_path / "cache").rglob("mod.c*")
+        }
 
     out, cold = fit("exit")
     assert "runs on the Python tier" in out, out
-    assert "ran on the Python tier only" in out, out   # the C tier was still compiling when the fit ended
+    assert "ran on the Python tier only" in out, (
+        out
+    )  # the C tier was still compiling when the fit ended
     built = modules()
     # no compiler left running on that cache (g++'s command line names the module's directory)
-    assert subprocess.run(["pgrep", "-f", str(tmp_path / "cache")], capture_output=True).returncode == 1
-    assert len(built) >= 3   # PyTensor's C loop, cutils, the function's modules
-    for name, files in built.items():   # each complete (the cache's own entries have a key.pkl)
-        assert any(f.endswith(".so") for f in files) and ("key.pkl" in files or name.endswith("_ext")), built
+    assert (
+        subprocess.run(["pgrep", "-f", str(tmp_path / "cache")], capture_output=True).returncode
+        == 1
+    )
+    assert len(built) >= 3  # PyTensor's C loop, cutils, the function's modules
+    for name, files in built.items():  # each complete (the cache's own entries have a key.pkl)
+        assert any(f.endswith(".so") for f in files) and (
+            "key.pkl" in files or name.endswith("_ext")
+        ), built
 
     out, warm = fit("wait")
     assert "switched to the C tier" in out, out
-    assert modules() == built   # nothing compiled again
+    assert modules() == built  # nothing compiled again
     np.testing.assert_allclose(warm, cold, rtol=1e-12)
     # the optimum, checked against scipy's BFGS on the objective written in numpy
     from scipy.optimize import minimize
+
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 5))
     y = (X @ np.arange(5.0) + rng.normal(size=200) > 0).astype(float)
@@ -204,13 +233,14 @@ def test_a_cold_first_fit_runs_at_once_and_exits_leaving_a_complete_cache(tmp_pa
     def objective(p):
         z = X @ p[:5] + p[5]
         return np.mean(np.logaddexp(0, z) - y * z) + 1e-3 * np.sum(p[:5] ** 2)
+
     reference = minimize(objective, np.zeros(6), method="BFGS", options={"gtol": 1e-10}).x
     assert objective(cold) <= objective(reference) + 1e-8
 
 
 def hinge_squared(w, X, y, alpha=0.1):
     margin = np.maximum(0, 1 - y * (X @ w))
-    return np.mean(margin ** 2) + alpha * np.sum(np.tanh(w) ** 2)
+    return np.mean(margin**2) + alpha * np.sum(np.tanh(w) ** 2)
 
 
 @pytest.mark.cbackend
@@ -233,18 +263,21 @@ def test_threads_calling_through_the_switch_each_get_one_tiers_exact_result(monk
         while not stop.is_set():
             results.append((i % len(problems), vg(*problems[i % len(problems)])))
             i += 1
+
     threads = [threading.Thread(target=call_until_switched, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
     assert tiers.wait(timeout=300)
     count, deadline = len(results), time.monotonic() + 60
-    while len(results) < count + 40 and time.monotonic() < deadline:   # some calls after the switch too
+    while (
+        len(results) < count + 40 and time.monotonic() < deadline
+    ):  # some calls after the switch too
         time.sleep(0.01)
     stop.set()
     for t in threads:
         t.join()
     on_c = [vg(*p) for p in problems]
-    for (value, grad), (w, X, y) in zip(on_c, problems):   # the C tier is right
+    for (value, grad), (w, X, y) in zip(on_c, problems):  # the C tier is right
         np.testing.assert_allclose(value, hinge_squared(w, X, y), rtol=1e-13)
         margin = np.maximum(0, 1 - y * (X @ w))
         want = -2 * X.T @ (margin * y) / len(y) + 0.2 * np.tanh(w) * (1 - np.tanh(w) ** 2)

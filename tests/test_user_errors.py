@@ -9,6 +9,7 @@ In-place writes on arguments (x.sort(), x.fill, x.put, np.put, np.copyto, out=) 
 traced code's own copy: values and gradients are compared with numpy run on copies of the
 arguments (gradients by central finite differences), and the caller's arrays stay unchanged.
 """
+
 import traceback
 
 import numpy as np
@@ -25,11 +26,12 @@ PARAMS = {"w": np.zeros(3), "b": 0.0}
 
 # ---------------------------------------------------------------- losses that fail (module level)
 
+
 def loss_raises(params, X, y):
     residual = X @ params["w"] + params["b"] - y
     if residual.shape[0] > 1:
         raise ValueError(f"bad residual of {residual.shape[0]} rows")
-    return np.mean(residual ** 2)
+    return np.mean(residual**2)
 
 
 def loss_shape_mismatch(params, X, y):
@@ -61,8 +63,14 @@ def loss_caught_and_reraised(params, X, y):
         raise
 
 
-FAILING = [loss_raises, loss_shape_mismatch, loss_key_error, loss_assert, loss_in_helper,
-           loss_caught_and_reraised]
+FAILING = [
+    loss_raises,
+    loss_shape_mismatch,
+    loss_key_error,
+    loss_assert,
+    loss_in_helper,
+    loss_caught_and_reraised,
+]
 
 
 def _minimize(loss):
@@ -70,15 +78,20 @@ def _minimize(loss):
 
 
 def _fit(loss):
-    return AutodiffRegressor(loss=loss, init_params={"w": np.zeros(3), "b": 0.0},
-                             predict_fn=lambda params, X: X @ params["w"] + params["b"]).fit(X, Y)
+    return AutodiffRegressor(
+        loss=loss,
+        init_params={"w": np.zeros(3), "b": 0.0},
+        predict_fn=lambda params, X: X @ params["w"] + params["b"],
+    ).fit(X, Y)
 
 
 ENTRY_POINTS = {
     "Function": lambda loss: skautodiff.Function(loss)(PARAMS, X, Y),
     "value_and_grad": lambda loss: skautodiff.value_and_grad(loss)(PARAMS, X, Y),
     "Gradient": lambda loss: skautodiff.Gradient(loss)(PARAMS, X, Y),
-    "HessianVector": lambda loss: skautodiff.HessianVector(loss, wrt=0)(PARAMS, X, Y, vectors=PARAMS),
+    "HessianVector": lambda loss: skautodiff.HessianVector(loss, wrt=0)(
+        PARAMS, X, Y, vectors=PARAMS
+    ),
     "minimize": _minimize,
     "fit": _fit,
 }
@@ -92,8 +105,17 @@ def _raised(call, *args):
 
 def _frames(exc):
     """(file, line, function, source, columns) of each traceback entry."""
-    return [(f.filename, f.lineno, f.name, f.line, getattr(f, "colno", None), getattr(f, "end_colno", None))
-            for f in traceback.extract_tb(exc.__traceback__)]
+    return [
+        (
+            f.filename,
+            f.lineno,
+            f.name,
+            f.line,
+            getattr(f, "colno", None),
+            getattr(f, "end_colno", None),
+        )
+        for f in traceback.extract_tb(exc.__traceback__)
+    ]
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)
@@ -102,10 +124,12 @@ def test_an_error_in_the_loss_is_the_users_and_shows_the_users_lines(entry, loss
     native = _raised(loss, PARAMS, X, Y)
     got = _raised(ENTRY_POINTS[entry], loss)
 
-    assert type(got) is type(native) and got.args == native.args   # `except ValueError` still catches it
-    user_frames = _frames(native)[1:]            # below _raised's own frame: the loss and what it calls
+    assert (
+        type(got) is type(native) and got.args == native.args
+    )  # `except ValueError` still catches it
+    user_frames = _frames(native)[1:]  # below _raised's own frame: the loss and what it calls
     assert user_frames and (user_frames[0][0], user_frames[0][2]) == (__file__, loss.__name__)
-    assert _frames(got)[-len(user_frames):] == user_frames
+    assert _frames(got)[-len(user_frames) :] == user_frames
     text = "".join(traceback.format_exception(got))
     file, line, name, source = user_frames[0][:4]
     assert f'File "{file}", line {line}, in {name}\n    {source}' in text
@@ -115,8 +139,13 @@ def test_an_error_in_the_loss_is_the_users_and_shows_the_users_lines(entry, loss
 def test_the_user_line_is_the_failing_line():
     # an independent check of the line number: the line whose text raises
     got = _raised(ENTRY_POINTS["value_and_grad"], loss_raises)
-    line = next(i for i, text in enumerate(open(__file__), 1) if 'raise ValueError(f"bad residual' in text)
-    assert (traceback.extract_tb(got.__traceback__)[-1].lineno, str(got)) == (line, "bad residual of 4 rows")
+    line = next(
+        i for i, text in enumerate(open(__file__), 1) if 'raise ValueError(f"bad residual' in text
+    )
+    assert (traceback.extract_tb(got.__traceback__)[-1].lineno, str(got)) == (
+        line,
+        "bad residual of 4 rows",
+    )
 
 
 def test_the_users_own_except_sees_its_error_and_carries_on():
@@ -133,8 +162,10 @@ def test_the_users_own_except_sees_its_error_and_carries_on():
 
 def test_equal_code_in_two_files_is_shown_in_its_own_file(tmp_path):
     # code objects compare equal across files: each error must still name its own file
-    source = ("import numpy as np\ndef loss(w):\n    raise ValueError('here')\n"
-              "def refused(w):\n    return np.sum(w * np.random.normal(size=2))\n")
+    source = (
+        "import numpy as np\ndef loss(w):\n    raise ValueError('here')\n"
+        "def refused(w):\n    return np.sum(w * np.random.normal(size=2))\n"
+    )
     for name in ("first.py", "second.py"):
         path = tmp_path / name
         path.write_text(source)
@@ -144,7 +175,10 @@ def test_equal_code_in_two_files_is_shown_in_its_own_file(tmp_path):
         last = traceback.extract_tb(err.__traceback__)[-1]
         assert (last.filename, last.lineno, last.line) == (str(path), 3, "raise ValueError('here')")
         err = _raised(skautodiff.Function(namespace["refused"]), np.zeros(2))
-        assert isinstance(err, skautodiff.TraceError) and (err.filename, err.lineno) == (str(path), 5)
+        assert isinstance(err, skautodiff.TraceError) and (err.filename, err.lineno) == (
+            str(path),
+            5,
+        )
 
 
 def test_engine_errors_stay_trace_errors_with_a_location():
@@ -156,6 +190,7 @@ def test_engine_errors_stay_trace_errors_with_a_location():
 
 
 # ---------------------------------------------------------------- in-place writes on arguments
+
 
 def sort_data(w, y):
     y.sort()
@@ -174,7 +209,7 @@ def fill_argument(w, y):
 
 def fill_with_a_parameter(w, y):
     y.fill(w[1])
-    return np.sum(w * y ** 2)
+    return np.sum(w * y**2)
 
 
 def fill_a_local_array(w, y):
@@ -190,12 +225,12 @@ def multiply_out(w, y):
 
 def add_out_parameter(w, y):
     np.add(w, y, out=w)
-    return np.sum(w ** 2)
+    return np.sum(w**2)
 
 
 def add_positional_out(w, y):
     np.add(w, y, w)
-    return np.sum(w ** 3)
+    return np.sum(w**3)
 
 
 def exp_into_local(w, y):
@@ -222,11 +257,11 @@ def copyto_argument(w, y):
 
 def copyto_where(w, y):
     np.copyto(y, w, where=np.array([True, False, True]))
-    return np.sum(w * y ** 2)
+    return np.sum(w * y**2)
 
 
 def put_method(w, y):
-    y.put([0, 2, 0], w)   # index 0 twice: w[2] wins, w[0] has no effect
+    y.put([0, 2, 0], w)  # index 0 twice: w[2] wins, w[0] has no effect
     return np.sum(y * np.array([1.0, 2.0, 3.0]))
 
 
@@ -236,17 +271,17 @@ def np_put(w, y):
 
 
 def put_mixed_signs(w, y):
-    y.put([0, -1, 2, -3], w[::-1] ** 2)   # -1 is 2 and -3 is 0: the later writes win
+    y.put([0, -1, 2, -3], w[::-1] ** 2)  # -1 is 2 and -3 is 0: the later writes win
     return np.sum(y * np.array([1.0, 2.0, 3.0]))
 
 
 def put_input_indices(w, y, idx=np.array([2, 0, 2])):
-    np.put(y, idx, w)   # the indices are an input of the compiled function
+    np.put(y, idx, w)  # the indices are an input of the compiled function
     return np.sum(y * np.array([1.0, 2.0, 3.0]))
 
 
 def sort_a_slice(w, y):
-    y[:2].sort()   # a view made by indexing: the argument's copy follows
+    y[:2].sort()  # a view made by indexing: the argument's copy follows
     return np.sum(w * y)
 
 
@@ -255,10 +290,27 @@ def augmented_assignment(w, y):
     return np.sum(y)
 
 
-IN_PLACE = [sort_data, sort_parameters, fill_argument, fill_with_a_parameter, fill_a_local_array, multiply_out,
-            add_out_parameter, add_positional_out, exp_into_local, sum_into_local, clip_method_out, copyto_argument,
-            copyto_where, put_method, np_put, put_mixed_signs, put_input_indices, sort_a_slice,
-            augmented_assignment]
+IN_PLACE = [
+    sort_data,
+    sort_parameters,
+    fill_argument,
+    fill_with_a_parameter,
+    fill_a_local_array,
+    multiply_out,
+    add_out_parameter,
+    add_positional_out,
+    exp_into_local,
+    sum_into_local,
+    clip_method_out,
+    copyto_argument,
+    copyto_where,
+    put_method,
+    np_put,
+    put_mixed_signs,
+    put_input_indices,
+    sort_a_slice,
+    augmented_assignment,
+]
 
 
 def _native_on_copies(fn, *args):
@@ -269,14 +321,20 @@ def _native_on_copies(fn, *args):
 def test_in_place_writes_on_arguments_act_on_a_copy(fn):
     vg = skautodiff.value_and_grad(fn, wrt=(0, 1))
     rng = np.random.default_rng(0)
-    for w, y in [(np.array([0.3, -1.2, 0.8]), np.array([2.0, 0.4, -1.1])),   # traced, then compiled
-                 (rng.normal(size=3), rng.normal(size=3))]:
+    for w, y in [
+        (np.array([0.3, -1.2, 0.8]), np.array([2.0, 0.4, -1.1])),  # traced, then compiled
+        (rng.normal(size=3), rng.normal(size=3)),
+    ]:
         before = (w.copy(), y.copy(), w.flags.writeable, y.flags.writeable)
         value, (grad_w, grad_y) = vg(w, y)
         np.testing.assert_allclose(value, _native_on_copies(fn, w, y), rtol=1e-12)
-        reference = lambda w, y: _native_on_copies(fn, w, y)   # noqa: E731
-        np.testing.assert_allclose(grad_w, finite_difference(reference, (w, y), 0), rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(grad_y, finite_difference(reference, (w, y), 1), rtol=1e-6, atol=1e-8)
+        reference = lambda w, y: _native_on_copies(fn, w, y)  # noqa: E731
+        np.testing.assert_allclose(
+            grad_w, finite_difference(reference, (w, y), 0), rtol=1e-6, atol=1e-8
+        )
+        np.testing.assert_allclose(
+            grad_y, finite_difference(reference, (w, y), 1), rtol=1e-6, atol=1e-8
+        )
         np.testing.assert_array_equal(w, before[0])
         np.testing.assert_array_equal(y, before[1])
         assert (w.flags.writeable, y.flags.writeable) == before[2:]
@@ -294,7 +352,7 @@ def put_wrapping(w, y):
 
 def write_through_a_reshape(w, y):
     v = y.reshape(-1)
-    v += 1.0   # numpy changes y too: the graph cannot follow a view that is not an index
+    v += 1.0  # numpy changes y too: the graph cannot follow a view that is not an index
     return np.sum(w * y)
 
 
@@ -303,10 +361,16 @@ def write_through_a_transpose(w, y):
     return np.sum(w * y)
 
 
-@pytest.mark.parametrize("fn, words", [
-    (resize_argument, "x = np.concatenate"), (put_wrapping, "mode='wrap'"),
-    (write_through_a_reshape, "make a copy first"), (write_through_a_transpose, "make a copy first"),
-], ids=lambda x: getattr(x, "__name__", ""))
+@pytest.mark.parametrize(
+    "fn, words",
+    [
+        (resize_argument, "x = np.concatenate"),
+        (put_wrapping, "mode='wrap'"),
+        (write_through_a_reshape, "make a copy first"),
+        (write_through_a_transpose, "make a copy first"),
+    ],
+    ids=lambda x: getattr(x, "__name__", ""),
+)
 def test_in_place_writes_the_graph_cannot_follow_are_refused_at_the_line(fn, words):
     w, y = np.array([0.3, -1.2, 0.8]), np.array([2.0, 0.4, -1.1])
     before = y.copy()
@@ -324,7 +388,7 @@ def several_in_place_writes(w, y):
     y.put([0, 2, 0], w)
     np.multiply(w, y, out=y)
     np.copyto(w, y[::-1], where=np.array([True, False, True]))
-    return np.sum(w ** 2) + np.sum(y)
+    return np.sum(w**2) + np.sum(y)
 
 
 @pytest.mark.cbackend

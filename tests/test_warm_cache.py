@@ -1,4 +1,5 @@
 """`python -m skautodiff.warm_cache` fills a compile directory that later processes use as it is."""
+
 import os
 import subprocess
 import sys
@@ -46,8 +47,9 @@ def _run(args, tmp_path, compile_dir):
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{tmp_path}", SKAUTODIFF_TIERS="0")
     env.pop("SKAUTODIFF_MODE", None)
     env["PYTENSOR_FLAGS"] = f"base_compiledir={compile_dir}"
-    done = subprocess.run([sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -61,14 +63,30 @@ def _modules(compile_dir):
 def test_a_warmed_directory_serves_later_processes_without_compiling(tmp_path):
     (tmp_path / "user_model.py").write_text(textwrap.dedent(USER_MODEL))
     compile_dir = tmp_path / "cache"
-    out = _run(["-m", "skautodiff.warm_cache", "--dir", str(compile_dir), "--models", "Ridge",
-                "--dtype", "float64", "--estimator", "user_model:example"], tmp_path, tmp_path / "unused")
-    assert "Ridge (float64, real targets): compiled" in out and "user_model:example: compiled" in out
+    out = _run(
+        [
+            "-m",
+            "skautodiff.warm_cache",
+            "--dir",
+            str(compile_dir),
+            "--models",
+            "Ridge",
+            "--dtype",
+            "float64",
+            "--estimator",
+            "user_model:example",
+        ],
+        tmp_path,
+        tmp_path / "unused",
+    )
+    assert (
+        "Ridge (float64, real targets): compiled" in out and "user_model:example: compiled" in out
+    )
     assert str(compile_dir) in out
     warmed = _modules(compile_dir)
-    assert len(warmed) >= 3   # PyTensor's C loop, cutils, and the models' own operations
+    assert len(warmed) >= 3  # PyTensor's C loop, cutils, and the models' own operations
 
     ridge, user = _run(["-c", USE], tmp_path, compile_dir).splitlines()
-    assert _modules(compile_dir) == warmed   # nothing compiled: every module was there
+    assert _modules(compile_dir) == warmed  # nothing compiled: every module was there
     np.testing.assert_allclose([float(v) for v in ridge.split()], [1.0, 2.0, 3.0, 4.0], rtol=1e-6)
     np.testing.assert_allclose([float(v) for v in user.split()], [1.0, 2.0], rtol=1e-6)

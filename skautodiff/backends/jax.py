@@ -19,6 +19,7 @@ the parameter leaves cross per evaluation (numpy in, value and gradient back as 
 XLA compiles once per distinct input shape. `compile_counts()` reports how many compilations
 each function needed; the estimators keep a fit's shapes few (see `skautodiff.backends.buckets`).
 """
+
 import logging
 import threading
 import warnings
@@ -32,8 +33,8 @@ log = logging.getLogger("skautodiff")
 # different rounding from numpy's), and local_add_of_sparse_write gives wrongly shaped gradients
 # on pytensor 3.0.7.
 _EXCLUDED = ("local_log_sum_exp", "local_add_of_sparse_write")
-TAG = "skautodiff_jax"   # the JAX mode's own rewrites (see transposed_dot)
-_compiled = weakref.WeakSet()   # every Compiled alive, for compile_counts()
+TAG = "skautodiff_jax"  # the JAX mode's own rewrites (see transposed_dot)
+_compiled = weakref.WeakSet()  # every Compiled alive, for compile_counts()
 _compiled_lock = threading.Lock()
 
 
@@ -43,6 +44,7 @@ class UnsupportedOnJax(NotImplementedError):
 
 def mode():
     from pytensor.compile.mode import get_mode
+
     _register_rewrites()
     return get_mode("JAX").excluding(*_EXCLUDED).including(TAG)
 
@@ -66,7 +68,11 @@ def _register_rewrites():
     def transposed_dot(fgraph, node):
         a, b = node.inputs
         owner = a.owner
-        if owner is None or not isinstance(owner.op, DimShuffle) or tuple(owner.op.new_order) != (1, 0):
+        if (
+            owner is None
+            or not isinstance(owner.op, DimShuffle)
+            or tuple(owner.op.new_order) != (1, 0)
+        ):
             return None
         matrix = owner.inputs[0]
         if b.ndim == 1:
@@ -86,9 +92,11 @@ def _register_rewrites():
 def x64():
     """JAX's float64 switch as a scoped, thread-local context (the global flag is left alone)."""
     import jax
-    if hasattr(jax, "enable_x64"):   # jax >= 0.6: a configuration state usable as a context
+
+    if hasattr(jax, "enable_x64"):  # jax >= 0.6: a configuration state usable as a context
         return jax.enable_x64(True)
     from jax.experimental import enable_x64  # older jax
+
     return enable_x64()
 
 
@@ -101,10 +109,16 @@ def build(entry, kind, label, rows=()):
     axis is the samples), one that pads those rows to a bucket (see rows.py), or, when the loss
     does something with its rows that padding could change, one compiled per exact shape."""
     from .rows import NotRowwise, mask_rows
+
     tr = entry.trace
     inputs = list(tr.all_inputs)
-    rows = tuple(i for i in rows if i not in tr.wrt_leaves and inputs[i].type.ndim >= 1
-                 and not inputs[i].type.broadcastable[0])
+    rows = tuple(
+        i
+        for i in rows
+        if i not in tr.wrt_leaves
+        and inputs[i].type.ndim >= 1
+        and not inputs[i].type.broadcastable[0]
+    )
     if not rows or kind == "hvp":
         return Compiled(*entry._graph(kind), label)
     guard = entry._guard
@@ -112,10 +126,14 @@ def build(entry, kind, label, rows=()):
     try:
         new_inputs, outs = mask_rows(inputs, traced, rows)
     except NotRowwise as why:
-        log.info("skautodiff: the %s is compiled for each data size on JAX: padding its rows to a "
-                 "bucket could change it (%s)", label, why)
+        log.info(
+            "skautodiff: the %s is compiled for each data size on JAX: padding its rows to a "
+            "bucket could change it (%s)",
+            label,
+            why,
+        )
         return Compiled(*entry._graph(kind), label)
-    forward = (new_inputs, outs[:len(tr.outputs)], outs[-1] if guard is not None else None)
+    forward = (new_inputs, outs[: len(tr.outputs)], outs[-1] if guard is not None else None)
     return Compiled(*entry._graph(kind, forward), label, rows)
 
 
@@ -132,22 +150,24 @@ class Compiled:
 
     def __init__(self, inputs, outputs, label, rows=()):
         self.label = label
-        self.rows = rows   # inputs padded to a row bucket; then the row count and mask are the last inputs
+        self.rows = (
+            rows  # inputs padded to a row bucket; then the row count and mask are the last inputs
+        )
         self._inputs, self._outputs = inputs, outputs
-        self._by_shapes = None   # {shapes: jitted function} once the graph needs fixed shapes
+        self._by_shapes = None  # {shapes: jitted function} once the graph needs fixed shapes
         self._generic_error = None
         try:
-            self._jit = _convert(inputs, outputs, label)   # the generic graph's jitted function
+            self._jit = _convert(inputs, outputs, label)  # the generic graph's jitted function
         except UnsupportedOnJax as error:
             # Some conversions need constant arguments (jnp.arange of a length read from a shape):
             # try fixed shapes at the first call, and report this error if that fails too.
             self._jit, self._by_shapes, self._generic_error = None, {}, error
-        self.shapes = set()   # the input shapes seen: XLA compiles once for each
+        self.shapes = set()  # the input shapes seen: XLA compiles once for each
         with _compiled_lock:
             _compiled.add(self)
 
     def __call__(self, *values):
-        if self.rows and len(values) < len(self._inputs):   # not padded yet (to_device pads)
+        if self.rows and len(values) < len(self._inputs):  # not padded yet (to_device pads)
             values = self._pad(values)
         shapes = tuple(getattr(v, "shape", ()) for v in values)
         new = shapes not in self.shapes
@@ -159,12 +179,12 @@ class Compiled:
                 try:
                     outs = self._jit(*values)
                 except Exception as error:
-                    if not new:   # compiled for these shapes already: a runtime error of XLA's
+                    if not new:  # compiled for these shapes already: a runtime error of XLA's
                         raise
                     # JAX traced the converted graph for these shapes and failed
                     outs = self._specialise(shapes, error)(*values)
         if new:
-            self.shapes.add(shapes)   # (a set: threads adding the same shapes at once are harmless)
+            self.shapes.add(shapes)  # (a set: threads adding the same shapes at once are harmless)
         # Copies: JAX's own buffers are read-only, and callers may write into what they get.
         return [np.array(o) for o in outs]
 
@@ -172,6 +192,7 @@ class Compiled:
         """The graph converted for fixed input shapes; UnsupportedOnJax (naming the op that
         failed in the generic graph) when that fails too."""
         from .. import compile  # PyTensor's compiler is not known to be thread-safe
+
         with compile._lock:
             if self._by_shapes is not None and shapes in self._by_shapes:
                 return self._by_shapes[shapes]
@@ -179,31 +200,40 @@ class Compiled:
             try:
                 jit = _convert(fixed, _replace(self._outputs, self._inputs, fixed), self.label)
                 # JAX traces now, so that a failure is reported here
-                if hasattr(jit, "lower"):   # (not PyTensor's wrapper for shape arguments)
+                if hasattr(jit, "lower"):  # (not PyTensor's wrapper for shape arguments)
                     jit.lower(*[_abstract(v) for v in fixed])
-            except Exception as again:   # noqa: BLE001  (any failure of JAX here is a refusal)
+            except Exception as again:  # noqa: BLE001  (any failure of JAX here is a refusal)
                 first = error if error is not None else again
                 if isinstance(first, UnsupportedOnJax):
                     raise first from None
-                raise UnsupportedOnJax(f'backend="jax" cannot run the {self.label}: the JAX '
-                                       f'implementation of {_failing_op(first)} failed: '
-                                       f'{type(first).__name__}: {_first_line(first)}; use backend="c" '
-                                       'for this function') from None
+                raise UnsupportedOnJax(
+                    f'backend="jax" cannot run the {self.label}: the JAX '
+                    f'implementation of {_failing_op(first)} failed: '
+                    f'{type(first).__name__}: {_first_line(first)}; use backend="c" '
+                    'for this function'
+                ) from None
             by_shapes = dict(self._by_shapes or {})
             by_shapes[shapes] = jit
-            self._by_shapes = by_shapes   # one assignment: readers see the old or the new dict
+            self._by_shapes = by_shapes  # one assignment: readers see the old or the new dict
             if error is not None:
-                log.info("skautodiff: the %s needs fixed shapes on JAX (%s); it is converted once per "
-                         "input shapes", self.label, _first_line(error))
+                log.info(
+                    "skautodiff: the %s needs fixed shapes on JAX (%s); it is converted once per "
+                    "input shapes",
+                    self.label,
+                    _first_line(error),
+                )
             return jit
 
     def _pad(self, values):
         from .rows import bucket, pad
+
         values = list(values)
         counts = {np.shape(values[i])[0] for i in self.rows}
         if len(counts) != 1:
-            raise ValueError(f"the data of the {self.label} have different numbers of rows "
-                             f"({', '.join(map(str, sorted(counts)))})")
+            raise ValueError(
+                f"the data of the {self.label} have different numbers of rows "
+                f"({', '.join(map(str, sorted(counts)))})"
+            )
         n = counts.pop()
         size = bucket(n)
         for i in self.rows:
@@ -214,10 +244,13 @@ class Compiled:
         """The values as arrays on JAX's default device (transferred now, once; the data's rows
         padded to their bucket first)."""
         import jax
+
         if self.rows and len(values) < len(self._inputs):
             values = self._pad(values)
         with x64():
-            return [jax.device_put(v) if isinstance(v, (np.ndarray, np.generic)) else v for v in values]
+            return [
+                jax.device_put(v) if isinstance(v, (np.ndarray, np.generic)) else v for v in values
+            ]
 
     def compiles(self):
         """How many times XLA compiled this function: once per distinct set of input shapes."""
@@ -233,22 +266,31 @@ class Compiled:
 def _convert(inputs, outputs, label):
     """PyTensor's JAX linker over the graph: its jax.jit function."""
     import pytensor
+
     with x64(), warnings.catch_warnings():
         # PyTensor drops its runtime broadcast checks (Assert ops) from JAX graphs and says so
         # per op; JAX checks shapes itself when it traces.
-        warnings.filterwarnings("ignore", message="Skipping .* Op .* as JAX tracing would remove it")
-        warnings.filterwarnings("ignore", message=".* does not have constant .* positions. Jax implementation will likely fail")
+        warnings.filterwarnings(
+            "ignore", message="Skipping .* Op .* as JAX tracing would remove it"
+        )
+        warnings.filterwarnings(
+            "ignore",
+            message=".* does not have constant .* positions. Jax implementation will likely fail",
+        )
         try:
             function = pytensor.function(inputs, outputs, mode=mode(), on_unused_input="ignore")
-        except NotImplementedError as error:   # PyTensor has no JAX implementation of an op
-            raise UnsupportedOnJax(f'backend="jax" cannot compile the {label}: {_first_line(error)}; '
-                                   'use backend="c" for this function') from None
-    return function.vm.jit_fn   # the jax.jit function PyTensor's JAXLinker made
+        except NotImplementedError as error:  # PyTensor has no JAX implementation of an op
+            raise UnsupportedOnJax(
+                f'backend="jax" cannot compile the {label}: {_first_line(error)}; '
+                'use backend="c" for this function'
+            ) from None
+    return function.vm.jit_fn  # the jax.jit function PyTensor's JAXLinker made
 
 
 def _fixed(var, shape):
     """A variable like `var` whose type has the static shape `shape`."""
     from pytensor.tensor import TensorType
+
     if not isinstance(var.type, TensorType):
         return var
     return TensorType(var.type.dtype, shape=shape)(name=var.name)
@@ -256,11 +298,13 @@ def _fixed(var, shape):
 
 def _replace(outputs, inputs, fixed):
     from pytensor.graph.replace import clone_replace
+
     return clone_replace(outputs, replace=[(a, b) for a, b in zip(inputs, fixed) if a is not b])
 
 
 def _abstract(var):
     import jax
+
     return jax.ShapeDtypeStruct(var.type.shape, var.type.dtype)
 
 

@@ -21,6 +21,7 @@ sort, a reshape, indexing rows, an array of fixed length combined with the rows)
 `NotRowwise`, and the function is compiled for the data's exact shapes instead: correct, one
 compilation per size.
 """
+
 import math
 
 import numpy as np
@@ -67,8 +68,11 @@ def mask_rows(inputs, outputs, rows):
         ins = [new.get(v, v) for v in node.inputs]
         axes = [axis.get(v) for v in node.inputs]
         if all(a is None for a in axes):
-            outs = node.outputs if all(a is b for a, b in zip(ins, node.inputs)) else \
-                node.op.make_node(*ins).outputs
+            outs = (
+                node.outputs
+                if all(a is b for a, b in zip(ins, node.inputs))
+                else node.op.make_node(*ins).outputs
+            )
             out_axes = [None] * len(outs)
         else:
             outs, out_axes = _rule(node, ins, axes, n, mask)
@@ -119,9 +123,9 @@ def _rule(node, ins, axes, n, mask):
         where = mask.dimshuffle([0 if i == a else "x" for i in range(x.ndim)])
         masked = pt.switch(where, x, np.asarray(identity, dtype=x.dtype))
         return op.make_node(masked).outputs, [None]
-    if isinstance(op, SharedTies):   # max/min with shared ties: keepdims over the inner axes
+    if isinstance(op, SharedTies):  # max/min with shared ties: keepdims over the inner axes
         inner = op.inner_outputs[0].owner
-        while not isinstance(inner.op, CAReduce):   # keepdims: a DimShuffle of the reduction
+        while not isinstance(inner.op, CAReduce):  # keepdims: a DimShuffle of the reduction
             inner = inner.inputs[0].owner
         reduced = tuple(range(ins[0].ndim)) if inner.op.axis is None else tuple(inner.op.axis)
         if axes[0] in reduced:
@@ -129,7 +133,9 @@ def _rule(node, ins, axes, n, mask):
         return op.make_node(*ins).outputs, [axes[0]]
     if isinstance(op, Shape):
         x, a = ins[0], axes[0]
-        return [pt.stack([n if i == a else x.shape[i] for i in range(x.ndim)]).astype("int64")], [None]
+        return [pt.stack([n if i == a else x.shape[i] for i in range(x.ndim)]).astype("int64")], [
+            None
+        ]
     if isinstance(op, Shape_i):
         if op.i == axes[0]:
             return [n.astype(node.outputs[0].dtype)], [None]
@@ -139,12 +145,13 @@ def _rule(node, ins, axes, n, mask):
     if isinstance(op, Subtensor):
         return _subtensor(op, ins, axes)
     if isinstance(op, AdvancedSubtensor1) and axes[0] is None and axes[1] == 0:
-        return op.make_node(*ins).outputs, [0]   # rows of a fixed table, chosen per data row
+        return op.make_node(*ins).outputs, [0]  # rows of a fixed table, chosen per data row
     raise NotRowwise(f"{name} on the rows")
 
 
 def _identity(scalar_op, dtype):
     from pytensor.scalar import AND, OR, Add, Mul, ScalarMaximum, ScalarMinimum
+
     kind = np.dtype(dtype).kind
     if isinstance(scalar_op, Add):
         return 0
@@ -167,10 +174,11 @@ def _identity(scalar_op, dtype):
 
 def _dot(op, ins, axes, mask):
     import pytensor.tensor as pt
+
     (x, y), (ax, ay) = ins, axes
     x_contracted = ax is not None and ax == x.ndim - 1
     y_contracted = ay is not None and ay == 0
-    if x_contracted and y_contracted:   # the rows are summed over: padded ones must add 0
+    if x_contracted and y_contracted:  # the rows are summed over: padded ones must add 0
         where = mask.dimshuffle([0 if i == 0 else "x" for i in range(y.ndim)])
         return op.make_node(x, pt.switch(where, y, np.asarray(0, dtype=y.dtype))).outputs, [None]
     if x_contracted or y_contracted:
@@ -185,6 +193,7 @@ def _dot(op, ins, axes, mask):
 def _subtensor(op, ins, axes):
     """Basic indexing that keeps every row (a full slice on the row axis, or no index there)."""
     from pytensor.scalar import ScalarType
+
     a = axes[0]
     if any(ax is not None for ax in axes[1:]):
         raise NotRowwise("an index computed from the rows")

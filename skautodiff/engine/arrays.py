@@ -3,6 +3,7 @@
 Shapes used as numbers stay symbolic (`np.sum(r) / X.shape[0]` serves any row count); axes whose
 length is fixed in the graph's type (1, for broadcasting) are plain ints.
 """
+
 import numpy as np
 
 from .. import symbolic
@@ -26,8 +27,10 @@ class TracedMethod:
 def shape(value):
     var = value.var
     static = var.type.shape if not sparse_rules.is_sparse(var) else (None, None)
-    return tuple(n if static[i] is not None else Traced(n, var.shape[i])
-                 for i, n in enumerate(np.shape(value.value)))
+    return tuple(
+        n if static[i] is not None else Traced(n, var.shape[i])
+        for i, n in enumerate(np.shape(value.value))
+    )
 
 
 def attribute(interp, value, name):
@@ -42,7 +45,9 @@ def attribute(interp, value, name):
         return n if all(s is not None for s in value.var.type.shape) else Traced(n, value.var.size)
     if name in symbolic.ATTRIBUTES:
         what = f"ndarray.{name}"
-        return lowering.apply_rule(interp, symbolic.ATTRIBUTES[name], lambda v: getattr(v, name), (value,), {}, what)
+        return lowering.apply_rule(
+            interp, symbolic.ATTRIBUTES[name], lambda v: getattr(v, name), (value,), {}, what
+        )
     if name in symbolic.METHODS or callable(getattr(value.value, name, None)):
         return TracedMethod(value, name)
     if hasattr(value.value, name):
@@ -54,36 +59,59 @@ def _sparse_attribute(interp, value, name):
     if name in ("ndim", "dtype", "format", "nnz", "__class__"):
         return getattr(value.value, name)
     if name in sparse_rules.SPARSE_ATTRIBUTES:
-        return lowering.apply_rule(interp, sparse_rules.SPARSE_ATTRIBUTES[name], lambda v: getattr(v, name),
-                                   (value,), {}, f"sparse .{name}")
+        return lowering.apply_rule(
+            interp,
+            sparse_rules.SPARSE_ATTRIBUTES[name],
+            lambda v: getattr(v, name),
+            (value,),
+            {},
+            f"sparse .{name}",
+        )
     if name in sparse_rules.SPARSE_METHODS:
         return TracedMethod(value, name)
-    raise interp.error(f"sparse matrix attribute .{name} is not supported",
-                       f"supported: {', '.join(sorted(sparse_rules.SPARSE_METHODS) + sorted(sparse_rules.SPARSE_ATTRIBUTES))}, shape")
+    raise interp.error(
+        f"sparse matrix attribute .{name} is not supported",
+        f"supported: {', '.join(sorted(sparse_rules.SPARSE_METHODS) + sorted(sparse_rules.SPARSE_ATTRIBUTES))}, shape",
+    )
 
 
 def call_method(interp, method, args, kwargs):
     target, name = method.target, method.name
     if sparse_rules.is_sparse(target.var):
-        native = lambda value, *a, **k: getattr(value, name)(*a, **k)   # noqa: E731
-        return lowering.apply_rule(interp, sparse_rules.SPARSE_METHODS[name], native, (target, *args), kwargs,
-                                   f"sparse .{name}")
+        native = lambda value, *a, **k: getattr(value, name)(*a, **k)  # noqa: E731
+        return lowering.apply_rule(
+            interp,
+            sparse_rules.SPARSE_METHODS[name],
+            native,
+            (target, *args),
+            kwargs,
+            f"sparse .{name}",
+        )
     if name in symbolic.IN_PLACE_METHODS:
         return in_place_method(interp, target, name, args, kwargs)
     rule = symbolic.METHODS.get(name)
-    if rule is not None and symbolic.lookup(rule) is not None:   # mapped to a numpy function
+    if rule is not None and symbolic.lookup(rule) is not None:  # mapped to a numpy function
         rule = symbolic.lookup(rule)
     if rule is None:
         close = symbolic.closest_names(name)
-        raise interp.error(f"ndarray.{name} has no symbolic rule",
-                           f"supported methods with similar names: {', '.join(close)}" if close else
-                           "see doc/supported.md for the supported methods")
-    native = lambda value, *a, **k: getattr(value, name)(*a, **k)   # noqa: E731
-    if kwargs.get("out") is not None:   # x.clip(0, 1, out=x), x.sum(axis=0, out=acc)
+        raise interp.error(
+            f"ndarray.{name} has no symbolic rule",
+            f"supported methods with similar names: {', '.join(close)}"
+            if close
+            else "see doc/supported.md for the supported methods",
+        )
+    native = lambda value, *a, **k: getattr(value, name)(*a, **k)  # noqa: E731
+    if kwargs.get("out") is not None:  # x.clip(0, 1, out=x), x.sum(axis=0, out=acc)
         out, kwargs = kwargs["out"], {k: v for k, v in kwargs.items() if k != "out"}
         return lowering.apply_with_out(
-            interp, rule, lambda: native(target.value, *unwrap(args), **unwrap(kwargs), out=unwrap(out)),
-            (target, *args), kwargs, out, f"ndarray.{name}")
+            interp,
+            rule,
+            lambda: native(target.value, *unwrap(args), **unwrap(kwargs), out=unwrap(out)),
+            (target, *args),
+            kwargs,
+            out,
+            f"ndarray.{name}",
+        )
     return lowering.apply_rule(interp, rule, native, (target, *args), kwargs, f"ndarray.{name}")
 
 
@@ -92,8 +120,12 @@ def in_place_method(interp, target, name, args, kwargs):
     what = f"ndarray.{name}"
     rule = symbolic.IN_PLACE_METHODS[name]
     return lowering.update_in_place(
-        interp, target, lambda: getattr(unwrap(target), name)(*unwrap(args), **unwrap(kwargs)),
-        lambda before: lowering.run_rule(interp, rule, (before, *args), kwargs, what), what)[1]
+        interp,
+        target,
+        lambda: getattr(unwrap(target), name)(*unwrap(args), **unwrap(kwargs)),
+        lambda before: lowering.run_rule(interp, rule, (before, *args), kwargs, what),
+        what,
+    )[1]
 
 
 __all__ = ["TracedMethod", "attribute", "call_method", "shape"]

@@ -6,6 +6,7 @@ user code (interpreted recursively: functions, bound methods, classes, callable 
 functools.partial); and finally native code, which never receives a Traced value: integers and
 booleans are concretised under a guard, anything differentiable is an error.
 """
+
 import builtins
 import functools
 import os
@@ -21,8 +22,13 @@ from .values import contains_traced, is_traced, unwrap
 
 # Library code runs natively: the standard library and installed packages. skautodiff's own
 # models are written as user code and are interpreted like it.
-_LIBRARY_DIRS = tuple({os.path.realpath(p) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")
-                       if (p := sysconfig.get_paths().get(key))})
+_LIBRARY_DIRS = tuple(
+    {
+        os.path.realpath(p) + os.sep
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (p := sysconfig.get_paths().get(key))
+    }
+)
 _INTERPRETED_PACKAGES = ("skautodiff.models",)
 _NATIVE_PACKAGES = ("skautodiff.",)
 
@@ -35,8 +41,14 @@ def _is_library_file(filename):
 def is_user_code(fn):
     module = getattr(fn, "__module__", None) or ""
     code = getattr(fn, "__code__", None)
-    return is_user_module(module, lambda: code.co_filename if code is not None
-                          else getattr(sys.modules.get(module), "__file__", None))
+    return is_user_module(
+        module,
+        lambda: (
+            code.co_filename
+            if code is not None
+            else getattr(sys.modules.get(module), "__file__", None)
+        ),
+    )
 
 
 def is_user_module(module, filename):
@@ -52,15 +64,17 @@ def is_user_module(module, filename):
 
 def call(interp, fn, args, kwargs):
     outside = interp.ctx.outside
-    held, result = outside.output(fn, args, kwargs)   # print, logging, writes: held back
+    held, result = outside.output(fn, args, kwargs)  # print, logging, writes: held back
     if held:
         return result
-    if _user_callable(fn) is None:   # native code reads what it is given (interpreted code's looks are seen)
+    if (
+        _user_callable(fn) is None
+    ):  # native code reads what it is given (interpreted code's looks are seen)
         outside.observe_native(fn, args, kwargs)
     result = _call(interp, fn, args, kwargs)
     owner = getattr(fn, "__self__", None)
     if owner is not None:
-        outside.note_change(owner, "changes")   # list.append, dict.update, ... on an outer copy
+        outside.note_change(owner, "changes")  # list.append, dict.update, ... on an outer copy
     outside.made(fn, result)
     return result
 
@@ -75,11 +89,16 @@ def _call(interp, fn, args, kwargs):
         raise interp.error(
             f"randomness inside a traced function ({symbolic.display_name(fn)})",
             "draw the noise outside the function and pass it in as an argument, so the compiled "
-            "function and its gradient see the same numbers")
+            "function and its gradient see the same numbers",
+        )
     traced = contains_traced(args) or contains_traced(kwargs)
     owner = getattr(fn, "__self__", None)
-    if traced and type(owner) is np.ndarray and getattr(fn, "__name__", "") in symbolic.IN_PLACE_METHODS:
-        return arrays.in_place_method(interp, owner, fn.__name__, args, kwargs)   # z.fill(w[0])
+    if (
+        traced
+        and type(owner) is np.ndarray
+        and getattr(fn, "__name__", "") in symbolic.IN_PLACE_METHODS
+    ):
+        return arrays.in_place_method(interp, owner, fn.__name__, args, kwargs)  # z.fill(w[0])
     if traced and _member(fn, _SHAPE_ONLY):
         return _shape_only(interp, fn, args, kwargs)
     if traced:
@@ -103,13 +122,16 @@ def _call(interp, fn, args, kwargs):
 
 def _apply(interp, fn, rule, args, kwargs):
     what = symbolic.display_name(fn)
-    native = lambda: fn(*unwrap(args), **unwrap(kwargs))   # noqa: E731 (reads arrays copied on write)
+    native = lambda: fn(*unwrap(args), **unwrap(kwargs))  # noqa: E731 (reads arrays copied on write)
     target = symbolic.inplace_argument(fn)
     if target is not None:
         # A call that updates an argument in place (np.add.at, np.copyto): the rule returns
         # that argument's new symbolic value.
         def new_value(before):
-            return lowering.run_rule(interp, rule, [*args[:target], before, *args[target + 1:]], kwargs, what)
+            return lowering.run_rule(
+                interp, rule, [*args[:target], before, *args[target + 1 :]], kwargs, what
+            )
+
         return lowering.update_in_place(interp, args[target], native, new_value, what)[1]
     out, args_, kwargs_ = _out_argument(fn, args, kwargs)
     if out is not None:
@@ -125,9 +147,13 @@ def _out_argument(fn, args, kwargs):
             out = out[0]
         if isinstance(unwrap(out), np.ndarray):
             return out, args, {k: v for k, v in kwargs.items() if k != "out"}
-    if (isinstance(fn, np.ufunc) and fn.nout == 1 and len(args) == fn.nin + 1
-            and isinstance(unwrap(args[-1]), np.ndarray)):
-        return args[-1], args[:-1], kwargs   # np.add(a, b, a): a ufunc's output given by position
+    if (
+        isinstance(fn, np.ufunc)
+        and fn.nout == 1
+        and len(args) == fn.nin + 1
+        and isinstance(unwrap(args[-1]), np.ndarray)
+    ):
+        return args[-1], args[:-1], kwargs  # np.add(a, b, a): a ufunc's output given by position
     return None, args, kwargs
 
 
@@ -149,12 +175,26 @@ def _is_random(fn):
     if module.startswith("numpy.random") or module == "random":
         return True
     owner = getattr(fn, "__self__", None)
-    return isinstance(owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)) or (
-        owner is not None and type(owner).__module__ == "random")
+    return isinstance(
+        owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator)
+    ) or (owner is not None and type(owner).__module__ == "random")
 
 
 # ---------------------------------------------------------------- native code
-_INSPECT = {print, repr, str, format, isinstance, issubclass, type, id, callable, hasattr, ascii, hash}
+_INSPECT = {
+    print,
+    repr,
+    str,
+    format,
+    isinstance,
+    issubclass,
+    type,
+    id,
+    callable,
+    hasattr,
+    ascii,
+    hash,
+}
 _STRUCTURAL = {list, tuple, dict, set, frozenset, zip, enumerate, reversed, iter, next, sorted}
 
 
@@ -168,21 +208,28 @@ def _native(interp, fn, args, kwargs):
         if getattr(fn, "__name__", "") in ("extend", "update", "__iadd__"):
             args = [lowering.iterate(interp, a) if is_traced(a) else a for a in args]
         return fn(*args, **kwargs)
-    if _member(fn, _STRUCTURAL):   # list(x), zip(x, y), ...: iterate traced arrays by row
+    if _member(fn, _STRUCTURAL):  # list(x), zip(x, y), ...: iterate traced arrays by row
         args = [lowering.iterate(interp, a) if is_traced(a) else a for a in args]
         return fn(*args, **kwargs)
-    if isinstance(owner, str):   # "...".format(x), ", ".join(...)
+    if isinstance(owner, str):  # "...".format(x), ", ".join(...)
         return fn(*unwrap(args), **unwrap(kwargs))
     name = symbolic.display_name(fn)
     module = getattr(fn, "__module__", None) or type(owner if owner is not None else fn).__module__
-    if module.split(".")[0] in ("numpy", "scipy") and not lowering.constants_only(interp, (args, kwargs)):
+    if module.split(".")[0] in ("numpy", "scipy") and not lowering.constants_only(
+        interp, (args, kwargs)
+    ):
         short = name.rsplit(".", 1)[-1]
         close = symbolic.closest_names(short)
         raise interp.error(
             f"{name} has no symbolic rule, so its result cannot be differentiated",
-            (f"supported functions with similar names: {', '.join(close)}" if close else
-             "see doc/supported.md for what is supported") + "; computing it outside the traced "
-            "function and passing the result in as an argument also works")
+            (
+                f"supported functions with similar names: {', '.join(close)}"
+                if close
+                else "see doc/supported.md for what is supported"
+            )
+            + "; computing it outside the traced "
+            "function and passing the result in as an argument also works",
+        )
     # Integers and booleans (labels, indices, masks) are used at their values, guarded.
     args = lowering.concretize_all(interp, list(args), f"calling {name}")
     kwargs = lowering.concretize_all(interp, dict(kwargs), f"calling {name}")
@@ -190,7 +237,14 @@ def _native(interp, fn, args, kwargs):
 
 
 # numpy functions whose result depends only on the shapes of their array arguments.
-_SHAPE_ONLY = {np.shape, np.ndim, np.size, np.diag_indices_from, np.tril_indices_from, np.triu_indices_from}
+_SHAPE_ONLY = {
+    np.shape,
+    np.ndim,
+    np.size,
+    np.diag_indices_from,
+    np.tril_indices_from,
+    np.triu_indices_from,
+}
 
 
 def _shape_only(interp, fn, args, kwargs):
@@ -198,7 +252,7 @@ def _shape_only(interp, fn, args, kwargs):
         return arrays.shape(args[0]) if is_traced(args[0]) else np.shape(args[0])
     if fn is np.size and is_traced(args[0]) and len(args) == 1 and not kwargs:
         return arrays.attribute(interp, args[0], "size")
-    for a in [*args, *kwargs.values()]:   # the result is a constant for these shapes
+    for a in [*args, *kwargs.values()]:  # the result is a constant for these shapes
         if is_traced(a):
             for n in arrays.shape(a):
                 lowering.concretize(interp, n, symbolic.display_name(fn))
@@ -239,8 +293,11 @@ def _map(interp, args, kwargs):
 def _filter(interp, args, kwargs):
     fn, iterable = args
     iterable = lowering.iterate(interp, iterable) if is_traced(iterable) else iterable
-    keep = (lambda x: lowering.truth(interp, x)) if fn is None else (
-        lambda x: lowering.truth(interp, call(interp, fn, [x], {})))
+    keep = (
+        (lambda x: lowering.truth(interp, x))
+        if fn is None
+        else (lambda x: lowering.truth(interp, call(interp, fn, [x], {})))
+    )
     return (x for x in iterable if keep(x))
 
 
@@ -271,6 +328,7 @@ def _super(interp, args, kwargs):
 
 def _reducer(name):
     """sum / max / min / any / all over an iterable of engine values, by folding."""
+
     def fold(interp, args, kwargs):
         if len(args) == 1 and not is_traced(args[0]):
             items = list(args[0])
@@ -297,13 +355,23 @@ def _reducer(name):
             if lowering.truth(interp, better):
                 best = item
         return best
+
     return fold
 
 
 _OVERRIDES = {
-    len: _len, range: _range, map: _map, filter: _filter, functools.reduce: _reduce, bool: _bool,
-    super: _super, sum: _reducer("sum"), max: _reducer("max"), min: _reducer("min"),
-    any: _reducer("any"), all: _reducer("all"),
+    len: _len,
+    range: _range,
+    map: _map,
+    filter: _filter,
+    functools.reduce: _reduce,
+    bool: _bool,
+    super: _super,
+    sum: _reducer("sum"),
+    max: _reducer("max"),
+    min: _reducer("min"),
+    any: _reducer("any"),
+    all: _reducer("all"),
 }
 
 

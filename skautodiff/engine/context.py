@@ -4,6 +4,7 @@ The interpreter asks the context about everything that involves identity: truth 
 values (guards), shadows of arrays updated in place, shadows stored on attributes, and, through
 `outside` (outer.py), what the function reads from and does to the world outside its arguments.
 """
+
 import numpy as np
 from pytensor.graph.basic import Constant
 
@@ -22,15 +23,17 @@ class Guard:
 
 class TraceContext:
     def __init__(self, func=None):
-        self.func = func              # the traced function: its globals and cells are roots
+        self.func = func  # the traced function: its globals and cells are roots
         self.interp = None
         self.guards = []
         self.value_guards = []
         self.own_cells = set()
-        self._kept = []               # keeps ids used as keys below alive for the whole trace
-        self._promoted = {}           # id(ndarray) -> Traced, for arrays updated in place
-        self.argument_views = set()   # ids of the read-only views of the caller's arrays (copied on write)
-        self._attr_shadows = {}       # (id(obj), name) -> (concrete stored, engine value)
+        self._kept = []  # keeps ids used as keys below alive for the whole trace
+        self._promoted = {}  # id(ndarray) -> Traced, for arrays updated in place
+        self.argument_views = (
+            set()
+        )  # ids of the read-only views of the caller's arrays (copied on write)
+        self._attr_shadows = {}  # (id(obj), name) -> (concrete stored, engine value)
         self.outside = Outside(self)
 
     def keep(self, obj):
@@ -60,6 +63,7 @@ class TraceContext:
     def getattr(self, obj, name):
         if is_traced(obj):
             from . import arrays
+
             return arrays.attribute(self.interp, obj, name)
         outside = self.outside
         if outside.is_followed(obj):

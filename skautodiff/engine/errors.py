@@ -8,6 +8,7 @@ An exception of the user's program (raise, assert, a numpy error at the user's l
 type and message; `user_traceback` gives it the traceback a native run would have: one entry per
 interpreted frame at the user's file, line and columns, and none of the engine's own frames.
 """
+
 import ast
 import functools
 import linecache
@@ -85,12 +86,17 @@ def _user_frame(code, filename, qualname, offset):
     positions of the user's instruction at `offset`: traceback shows it as a native frame (source
     line and carets). A frame of the user's own code cannot be made without running that code."""
     lineno, end_lineno, col, end_col = _positions(code, offset)
-    if col is None or end_col is None:   # no columns known: span the whole line (no carets)
+    if col is None or end_col is None:  # no columns known: span the whole line (no carets)
         col, end_col = 0, len(linecache.getline(code.co_filename, lineno).rstrip("\n"))
     tree = ast.parse("def f():\n    return _getframe()\n")
     for node in ast.walk(tree):
         if "lineno" in node._attributes:
-            node.lineno, node.end_lineno, node.col_offset, node.end_col_offset = lineno, end_lineno, col, end_col
+            node.lineno, node.end_lineno, node.col_offset, node.end_col_offset = (
+                lineno,
+                end_lineno,
+                col,
+                end_col,
+            )
     module = compile(tree, filename, "exec", dont_inherit=True)
     body = next(c for c in module.co_consts if isinstance(c, types.CodeType))
     body = body.replace(co_name=code.co_name, co_qualname=qualname)
@@ -100,11 +106,20 @@ def _user_frame(code, filename, qualname, offset):
 def _positions(code, offset):
     """(lineno, end_lineno, col, end_col) of the instruction at `offset`; columns may be None."""
     positions = list(code.co_positions())
-    lineno, end_lineno, col, end_col = positions[offset // 2] if offset // 2 < len(positions) else (None,) * 4
-    if lineno is None:   # an instruction without a line of its own: the last line before it
-        lineno = next((p[0] for p in reversed(positions[:offset // 2]) if p[0] is not None), code.co_firstlineno)
+    lineno, end_lineno, col, end_col = (
+        positions[offset // 2] if offset // 2 < len(positions) else (None,) * 4
+    )
+    if lineno is None:  # an instruction without a line of its own: the last line before it
+        lineno = next(
+            (p[0] for p in reversed(positions[: offset // 2]) if p[0] is not None),
+            code.co_firstlineno,
+        )
         return lineno, lineno, None, None
-    if end_lineno is None or end_lineno < lineno or (end_lineno == lineno and (end_col or 0) < (col or 0)):
+    if (
+        end_lineno is None
+        or end_lineno < lineno
+        or (end_lineno == lineno and (end_col or 0) < (col or 0))
+    ):
         return lineno, lineno, None, None
     return lineno, end_lineno, col, end_col
 
@@ -123,4 +138,6 @@ class Location:
 
     def __str__(self):
         text = self.source
-        return f'{self.function} ("{self.filename}", line {self.lineno})' + (f": {text}" if text else "")
+        return f'{self.function} ("{self.filename}", line {self.lineno})' + (
+            f": {text}" if text else ""
+        )

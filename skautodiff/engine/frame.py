@@ -1,4 +1,5 @@
 """One activation of an interpreted function: its localsplus slots, value stack and position."""
+
 from .instructions import code_info
 
 
@@ -13,8 +14,18 @@ UNBOUND = _Unbound()
 
 
 class Frame:
-    __slots__ = ("func", "info", "locals", "stack", "pc", "globals", "builtins", "kw_names",
-                 "started", "caller_location")
+    __slots__ = (
+        "func",
+        "info",
+        "locals",
+        "stack",
+        "pc",
+        "globals",
+        "builtins",
+        "kw_names",
+        "started",
+        "caller_location",
+    )
 
     def __init__(self, func, global_ns=None):
         code = func.__code__
@@ -59,5 +70,7 @@ def localsplus_value(frame, index):
     value = frame.locals[index]
     if value is UNBOUND:
         name = frame.info.varnames[index]
-        raise UnboundLocalError(f"cannot access local variable '{name}' where it is not associated with a value")
+        raise UnboundLocalError(
+            f"cannot access local variable '{name}' where it is not associated with a value"
+        )
     return value

@@ -6,6 +6,7 @@ targets to absolute offsets and spells COMPARE_OP's operator. What is left to ab
 - 3.11's KW_NAMES has no resolved argval: read co_consts[arg];
 - 3.13's superinstructions LOAD_FAST_LOAD_FAST & co. split in two.
 """
+
 import dis
 import sys
 from functools import lru_cache
@@ -74,7 +75,9 @@ class Code:
             if ins.lineno is not None:
                 lineno = ins.lineno
                 break
-        return Location(self.code.co_qualname, self.code.co_filename, lineno or self.code.co_firstlineno)
+        return Location(
+            self.code.co_qualname, self.code.co_filename, lineno or self.code.co_firstlineno
+        )
 
     def handler_for(self, offset):
         """The innermost exception-table entry covering `offset`, or None."""

@@ -4,6 +4,7 @@ It executes a user function's CPython bytecode instruction by instruction with r
 symbolic side (what a call means in PyTensor, guards, inputs) is delegated to `lowering` and to
 the trace context `ctx`; this module only knows about frames and control.
 """
+
 import functools
 import inspect
 import sys
@@ -11,6 +12,7 @@ import sys
 from .errors import TraceError, user_traceback
 from .frame import Frame
 from .handlers import HANDLERS
+
 
 @functools.lru_cache(maxsize=4096)
 def signature(func):
@@ -27,7 +29,7 @@ class Interpreter:
     def __init__(self, ctx):
         self.ctx = ctx
         self.frames = []
-        self.current_exc = None   # what sys.exc_info() would say inside interpreted code
+        self.current_exc = None  # what sys.exc_info() would say inside interpreted code
 
     # ------------------------------------------------------------------ frames
     def chain(self):
@@ -45,9 +47,13 @@ class Interpreter:
         frame = Frame(func)
         self._bind(frame, func, args if bound_self is None else (bound_self, *args), kwargs)
         flags = func.__code__.co_flags
-        if flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE):
-            raise self.error(f"async function {func.__qualname__} is not supported",
-                             "write the loss as a plain function")
+        if flags & (
+            inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+        ):
+            raise self.error(
+                f"async function {func.__qualname__} is not supported",
+                "write the loss as a plain function",
+            )
         if flags & inspect.CO_GENERATOR:
             return self._generator(frame)
         kind, value = self.run(frame)
@@ -55,7 +61,9 @@ class Interpreter:
 
     def _bind(self, frame, func, args, kwargs):
         slots = _parameter_slots(func.__code__)
-        for index, value in enumerate(bind_arguments(func, args, kwargs, self.ctx.outside.default).values()):
+        for index, value in enumerate(
+            bind_arguments(func, args, kwargs, self.ctx.outside.default).values()
+        ):
             frame.locals[slots[index]] = value
 
     def _generator(self, frame):
@@ -70,7 +78,7 @@ class Interpreter:
     # ------------------------------------------------------------------ the loop
     def run(self, frame, sent=None):
         if frame.started:
-            frame.push(sent)   # the value of the `yield` expression we stopped at
+            frame.push(sent)  # the value of the `yield` expression we stopped at
         frame.started = True
         instrs = frame.info.instrs
         self.frames.append(frame)
@@ -83,7 +91,8 @@ class Interpreter:
                     raise self.error(
                         f"unsupported construct: opcode {ins.original} on Python "
                         f"{sys.version_info.major}.{sys.version_info.minor}",
-                        "rewrite this line with plain arithmetic, calls, loops and conditionals")
+                        "rewrite this line with plain arithmetic, calls, loops and conditionals",
+                    )
                 EXECUTED.add(ins.opname)
                 try:
                     result = handler(self, frame, ins)
@@ -93,7 +102,9 @@ class Interpreter:
                     # The user's exception: its traceback gets this frame's line, as natively (a
                     # re-raise, like CPython's RERAISE, adds none) and loses the engine's frames.
                     exc.__traceback__ = user_traceback(
-                        exc.__traceback__, *((frame.code, ins.offset) if ins.opname != "RERAISE" else ()))
+                        exc.__traceback__,
+                        *((frame.code, ins.offset) if ins.opname != "RERAISE" else ()),
+                    )
                     if not self._dispatch_exception(frame, ins, exc):
                         raise
                     continue
@@ -107,7 +118,7 @@ class Interpreter:
         entry = frame.info.handler_for(int(ins.offset))
         if entry is None:
             return False
-        del frame.stack[entry.depth:]
+        del frame.stack[entry.depth :]
         if entry.lasti:
             frame.push(int(ins.offset))
         frame.push(exc)
@@ -121,6 +132,7 @@ class Interpreter:
     def call(self, fn, args, kwargs):
         """Call any callable from interpreted code, with engine values as arguments."""
         from . import calling  # the call dispatcher lives in its own module
+
         return calling.call(self, fn, args, kwargs)
 
 
@@ -128,9 +140,9 @@ def live_defaults(func):
     """{parameter: default} as the function holds them now (a later `f.__defaults__ = ...`
     counts; inspect's signatures, cached here, keep the defaults of when they were made)."""
     code = func.__code__
-    names = code.co_varnames[:code.co_argcount]
+    names = code.co_varnames[: code.co_argcount]
     defaults = func.__defaults__ or ()
-    found = dict(zip(names[len(names) - len(defaults):], defaults))
+    found = dict(zip(names[len(names) - len(defaults) :], defaults))
     found.update(func.__kwdefaults__ or {})
     return found
 
@@ -149,7 +161,9 @@ def bind_arguments(func, args, kwargs, default=None):
         if name in given:
             arguments[name] = given[name]
         elif name in defaults:
-            arguments[name] = defaults[name] if default is None else default(func, name, defaults[name])
+            arguments[name] = (
+                defaults[name] if default is None else default(func, name, defaults[name])
+            )
         elif p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             arguments[name] = () if p.kind is p.VAR_POSITIONAL else {}
         else:

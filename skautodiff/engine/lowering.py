@@ -5,6 +5,7 @@ what numpy produces) and, when an operand is traced, the PyTensor counterpart fr
 tables. The concrete result is the source of truth for dtype and ndim: the shadow is cast to the
 concrete dtype (numpy 2's NEP 50 promotion), and an ndim mismatch is an engine bug caught here.
 """
+
 import operator as _op
 
 import numpy as np
@@ -16,16 +17,45 @@ from .. import symbolic
 from ..symbolic import sparse as sparse_rules
 from ..symbolic.indexing import assign
 from .errors import TraceError
-from .values import Traced, contains_traced, dtype_of, is_traced, snapshot, symbolic as to_symbolic, traced_in, unwrap
+from .values import (
+    Traced,
+    contains_traced,
+    dtype_of,
+    is_traced,
+    snapshot,
+    symbolic as to_symbolic,
+    traced_in,
+    unwrap,
+)
 
 # What Python's operators do natively (BINARY_OP's argrepr -> function).
 _BINARY_NATIVE = {
-    "+": _op.add, "-": _op.sub, "*": _op.mul, "/": _op.truediv, "//": _op.floordiv, "%": _op.mod,
-    "**": _op.pow, "@": _op.matmul, "&": _op.and_, "|": _op.or_, "^": _op.xor,
-    "<<": _op.lshift, ">>": _op.rshift,
-    "+=": _op.iadd, "-=": _op.isub, "*=": _op.imul, "/=": _op.itruediv, "//=": _op.ifloordiv,
-    "%=": _op.imod, "**=": _op.ipow, "@=": _op.imatmul, "&=": _op.iand, "|=": _op.ior,
-    "^=": _op.ixor, "<<=": _op.ilshift, ">>=": _op.irshift,
+    "+": _op.add,
+    "-": _op.sub,
+    "*": _op.mul,
+    "/": _op.truediv,
+    "//": _op.floordiv,
+    "%": _op.mod,
+    "**": _op.pow,
+    "@": _op.matmul,
+    "&": _op.and_,
+    "|": _op.or_,
+    "^": _op.xor,
+    "<<": _op.lshift,
+    ">>": _op.rshift,
+    "+=": _op.iadd,
+    "-=": _op.isub,
+    "*=": _op.imul,
+    "/=": _op.itruediv,
+    "//=": _op.ifloordiv,
+    "%=": _op.imod,
+    "**=": _op.ipow,
+    "@=": _op.imatmul,
+    "&=": _op.iand,
+    "|=": _op.ior,
+    "^=": _op.ixor,
+    "<<=": _op.ilshift,
+    ">>=": _op.irshift,
 }
 
 _UNARY_NATIVE = {"-": _op.neg, "+": _op.pos, "~": _op.invert}
@@ -42,7 +72,11 @@ def pair(interp, concrete, sym, what):
         return concrete
     if isinstance(sym, Variable):
         return Traced(concrete, fit(interp, sym, concrete, what))
-    if isinstance(sym, (tuple, list)) and isinstance(concrete, (tuple, list)) and len(sym) == len(concrete):
+    if (
+        isinstance(sym, (tuple, list))
+        and isinstance(concrete, (tuple, list))
+        and len(sym) == len(concrete)
+    ):
         items = [pair(interp, c, s, what) for c, s in zip(concrete, sym)]
         if hasattr(concrete, "_fields"):
             return type(concrete)(*items)
@@ -56,15 +90,19 @@ def fit(interp, var, concrete, what):
         if not sparse_rules.is_sparse(var):
             raise interp.error(f"internal error: {what} gave a sparse matrix but a dense shadow")
         return var
-    if isinstance(concrete, np.matrix) and var.ndim == 1:   # scipy's sparse *matrix* reductions
+    if isinstance(concrete, np.matrix) and var.ndim == 1:  # scipy's sparse *matrix* reductions
         var = var[None, :] if concrete.shape[0] == 1 else var[:, None]
     dt = dtype_of(concrete)
     if dt is None:
-        raise interp.error(f"{what} returned {type(concrete).__name__}, which the engine cannot trace")
+        raise interp.error(
+            f"{what} returned {type(concrete).__name__}, which the engine cannot trace"
+        )
     ndim = np.ndim(concrete)
     if var.ndim != ndim:
-        raise interp.error(f"internal error: the symbolic rule for {what} gave ndim {var.ndim}, numpy gave {ndim}",
-                           "please report this with the line above")
+        raise interp.error(
+            f"internal error: the symbolic rule for {what} gave ndim {var.ndim}, numpy gave {ndim}",
+            "please report this with the line above",
+        )
     if var.dtype != dt.name:
         var = pt.cast(var, dt.name)
     return var
@@ -103,7 +141,9 @@ def run_rule(interp, rule, args, kwargs, what):
     except TraceError:
         raise
     except Exception as exc:  # PyTensor refusing arguments numpy accepted: say where
-        raise interp.error(f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}")
+        raise interp.error(
+            f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}"
+        )
 
 
 def _is_integer(t):
@@ -133,9 +173,11 @@ def constants_only(interp, obj):
     """Whether every traced value in obj is an integer or boolean, or a number or array read
     unchanged from outside the function: what code without a symbolic rule may use at its value
     (concretize guards it)."""
+
     def constant(t):
         dt = dtype_of(t.value)
         return (dt is not None and dt.kind in "biu") or interp.ctx.outside.is_input(t)
+
     found = list(traced_in(obj))
     return bool(found) and all(constant(t) for t in found)
 
@@ -161,22 +203,35 @@ def binary(interp, op, a, b):
     if rule is None:
         raise interp.error(f"operator {op!r} has no symbolic rule")
     what = f"operator '{op}'"
-    if inplace and isinstance(unwrap(a), np.ndarray):   # numpy updates the array in place
-        return update_in_place(interp, a, lambda: _native_binary(op, unwrap(a), unwrap(b)),
-                               lambda before: run_rule(interp, rule, (before, b), {}, what), what)[0]
+    if inplace and isinstance(unwrap(a), np.ndarray):  # numpy updates the array in place
+        return update_in_place(
+            interp,
+            a,
+            lambda: _native_binary(op, unwrap(a), unwrap(b)),
+            lambda before: run_rule(interp, rule, (before, b), {}, what),
+            what,
+        )[0]
     return apply_rule(interp, rule, lambda x, y: _native_binary(base, x, y), (a, b), {}, what)
 
 
 def _sparse_binary(interp, op, a, b):
     values = [x.value if is_traced(x) else x for x in (a, b)]
     if op == "*" and any(scipy.sparse.isspmatrix(v) for v in values):
-        op = "matrix *"   # scipy's sparse matrices multiply as matrices
+        op = "matrix *"  # scipy's sparse matrices multiply as matrices
     rule = sparse_rules.SPARSE_BINARY.get(op)
     if rule is None:
-        raise interp.error(f"operator {op!r} on a sparse matrix is not supported",
-                           "use X @ w, X.multiply(...), X.sum(...) or X.toarray() for small matrices")
-    return apply_rule(interp, rule, lambda x, y: _native_binary(op.split()[-1], x, y), (a, b), {},
-                      f"sparse '{op}'")
+        raise interp.error(
+            f"operator {op!r} on a sparse matrix is not supported",
+            "use X @ w, X.multiply(...), X.sum(...) or X.toarray() for small matrices",
+        )
+    return apply_rule(
+        interp,
+        rule,
+        lambda x, y: _native_binary(op.split()[-1], x, y),
+        (a, b),
+        {},
+        f"sparse '{op}'",
+    )
 
 
 def unary(interp, op, a):
@@ -203,7 +258,7 @@ def truth(interp, value):
     """bool(value) as Python computes it; a traced value records a guard on the outcome."""
     if not is_traced(value):
         interp.ctx.outside.observe(value, deep=False)
-        if contains_traced(value):   # a non-empty container is true whatever it holds
+        if contains_traced(value):  # a non-empty container is true whatever it holds
             return bool(len(value)) if hasattr(value, "__len__") else True
         return bool(value)
     outcome = bool(value.value)
@@ -222,11 +277,15 @@ def concretize(interp, value, why):
     if dt is not None and dt.kind in "fc" and not interp.ctx.outside.constant(value):
         raise interp.error(
             f"{why} needs a concrete number, but this value depends on a differentiable input",
-            "keep the computation in numpy functions so the gradient can flow through it")
+            "keep the computation in numpy functions so the gradient can flow through it",
+        )
     if not isinstance(value.var, Constant):
         concrete = np.asarray(value.value)
-        interp.ctx.guard(pt.all(pt.eq(value.var, concrete)) if concrete.size else pt.as_tensor(True),
-                         True, interp.location())
+        interp.ctx.guard(
+            pt.all(pt.eq(value.var, concrete)) if concrete.size else pt.as_tensor(True),
+            True,
+            interp.location(),
+        )
     return value.value
 
 
@@ -241,38 +300,57 @@ def concretize_all(interp, obj, why, only=None):
     if isinstance(obj, dict) and contains_traced(obj):
         return {k: concretize_all(interp, v, why, only) for k, v in obj.items()}
     if isinstance(obj, slice) and contains_traced(obj):
-        return slice(*(concretize_all(interp, x, why, only) for x in (obj.start, obj.stop, obj.step)))
+        return slice(
+            *(concretize_all(interp, x, why, only) for x in (obj.start, obj.stop, obj.step))
+        )
     return obj
 
 
 # ---------------------------------------------------------------- arrays: iteration, indexing
 def iterate(interp, value):
     """The rows of a traced array, as the engine iterates them (the length is guarded)."""
-    n = len(value.value)   # raises TypeError for 0-d, as numpy does
+    n = len(value.value)  # raises TypeError for 0-d, as numpy does
     shape0 = value.var.shape[0]
     if value.var.type.shape[0] is None:
         interp.ctx.guard(pt.eq(shape0, n), True, interp.location())
-    return [Traced(value.value[i], fit(interp, value.var[i], value.value[i], "iteration")) for i in range(n)]
+    return [
+        Traced(value.value[i], fit(interp, value.var[i], value.value[i], "iteration"))
+        for i in range(n)
+    ]
 
 
 def getitem(interp, container, index):
     if is_traced(container) and sparse_rules.is_sparse(container.var):
-        return apply_rule(interp, sparse_rules.getitem, lambda x, i: x[i], (container, index), {},
-                          "sparse indexing")
+        return apply_rule(
+            interp,
+            sparse_rules.getitem,
+            lambda x, i: x[i],
+            (container, index),
+            {},
+            "sparse indexing",
+        )
     if is_traced(container):
         concrete = container.value[unwrap(index)]
         sym_index = to_symbolic(index)
         try:
             var = container.var[sym_index]
         except Exception as exc:
-            raise interp.error(f"indexing with {unwrap(index)!r} could not be expressed in PyTensor: {exc}")
+            raise interp.error(
+                f"indexing with {unwrap(index)!r} could not be expressed in PyTensor: {exc}"
+            )
         owner = container.value if container.value.base is None else container.value.base
-        view_of = (container, index) if isinstance(concrete, np.ndarray) and concrete.base is owner else None
+        view_of = (
+            (container, index)
+            if isinstance(concrete, np.ndarray) and concrete.base is owner
+            else None
+        )
         return Traced(concrete, fit(interp, var, concrete, "indexing"), view_of)
     interp.ctx.outside.observe(container, deep=False)
     if contains_traced(index):
         if isinstance(container, np.ndarray):
-            return getitem(interp, Traced(container, pt.as_tensor_variable(container.copy())), index)
+            return getitem(
+                interp, Traced(container, pt.as_tensor_variable(container.copy())), index
+            )
         return container[concretize_all(interp, index, "indexing a Python container")]
     return interp.ctx.resolve(container[index])
 
@@ -290,14 +368,15 @@ def check_writable(interp, target):
     if not isinstance(value, np.ndarray):
         return
     if not value.flags.writeable:
-        outer = interp.ctx.outside.written(target)   # an outer array: recorded as a side effect
+        outer = interp.ctx.outside.written(target)  # an outer array: recorded as a side effect
         if outer or target.view_of is not None or id(value) in interp.ctx.argument_views:
             target.value = value.copy()
             return
     if not value.flags.owndata and target.view_of is None:
         raise interp.error(
             "in-place update of a view of another array (numpy would also change the original)",
-            "make a copy first, e.g. z = x.copy(), or build the result with np.where / concatenate")
+            "make a copy first, e.g. z = x.copy(), or build the result with np.where / concatenate",
+        )
 
 
 def update_in_place(interp, target, write, new_value, what):
@@ -314,7 +393,7 @@ def update_in_place(interp, target, write, new_value, what):
         check_writable(interp, target)
         before = Traced(target.value, target.var)
     else:
-        if target.flags.writeable:   # (a read-only one: numpy refuses the write, as natively)
+        if target.flags.writeable:  # (a read-only one: numpy refuses the write, as natively)
             check_writable(interp, Traced(target, None))
         before = Traced(target.copy(), pt.as_tensor_variable(target.copy()))
     new = new_value(before)
@@ -331,7 +410,7 @@ def updated(interp, target):
     while target.view_of is not None:
         base, index = target.view_of
         check_writable(interp, base)
-        base.value[unwrap(index)] = target.value      # a no-op when the view still aliases it
+        base.value[unwrap(index)] = target.value  # a no-op when the view still aliases it
         new = pt.set_subtensor(base.var[to_symbolic(index)], target.var)
         base.var = fit(interp, new, base.value, "in-place update through a view")
         target = base
@@ -342,7 +421,7 @@ def setitem(interp, container, index, value):
     if not isinstance(container, np.ndarray) and not is_traced(container):
         if contains_traced(index):
             index = concretize_all(interp, index, "indexing a Python container")
-        if not isinstance(container, dict):   # a list's length decides whether the index exists
+        if not isinstance(container, dict):  # a list's length decides whether the index exists
             interp.ctx.outside.observe(container, deep=False)
         container[index] = value
         interp.ctx.outside.note_change(container, "sets an item of")
@@ -350,19 +429,28 @@ def setitem(interp, container, index, value):
     if not is_traced(container) and not contains_traced(value) and not contains_traced(index):
         container[index] = value
         return
+
     def new_value(before):
         try:
             return assign(before.var, to_symbolic(index), as_var(value))
         except Exception as exc:
-            raise interp.error(f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}")
+            raise interp.error(
+                f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}"
+            )
 
-    update_in_place(interp, container, lambda: unwrap(container).__setitem__(unwrap(index), unwrap(value)),
-                    new_value, "item assignment")
+    update_in_place(
+        interp,
+        container,
+        lambda: unwrap(container).__setitem__(unwrap(index), unwrap(value)),
+        new_value,
+        "item assignment",
+    )
 
 
 def apply_with_out(interp, rule, native, args, kwargs, out, what):
     """A call that writes its result into `out` (np.multiply(y, 2, out=y)): the rule's result
     (without out) broadcast to out's shape. `native()` makes numpy's call. Returns out."""
+
     def new_value(before):
         return pt.second(before.var, run_rule(interp, rule, args, kwargs, what))
 

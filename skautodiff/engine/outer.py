@@ -19,6 +19,7 @@ global or closure variable) stay inside the engine; they and output (print, writ
 files, logging, held back while tracing) are the trace's side effects, recorded with their
 location. compile.Call runs the user's function natively once per call of such a trace.
 """
+
 import copy
 import io
 import logging
@@ -88,7 +89,7 @@ def is_numeric(value):
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "biuf"
     if type(value) is int:
-        return -2 ** 63 <= value < 2 ** 63
+        return -(2**63) <= value < 2**63
     return type(value) is float or isinstance(value, (np.integer, np.floating))
 
 
@@ -107,10 +108,14 @@ def is_plain_object(value):
     what it does is not in attributes the engine reads, so np.std and np.var, or two partials,
     would pass the same type guard. Those are guarded by identity.
     """
-    if callable(value) and not isinstance(getattr(type(value), "__call__", None), types.FunctionType):
+    if callable(value) and not isinstance(
+        getattr(type(value), "__call__", None), types.FunctionType
+    ):
         return False
     return (hasattr(value, "__dict__") or hasattr(type(value), "__slots__")) and not isinstance(
-        value, (types.ModuleType, type, types.FunctionType, types.MethodType, types.BuiltinFunctionType))
+        value,
+        (types.ModuleType, type, types.FunctionType, types.MethodType, types.BuiltinFunctionType),
+    )
 
 
 # ---------------------------------------------------------------- readers (built at trace time)
@@ -125,7 +130,7 @@ def global_reader(func, namespace, name):
 def cell_reader(func, cell):
     closure = (func.__closure__ or ()) if func is not None else ()
     index = next((i for i, c in enumerate(closure) if c is cell), None)
-    if index is None:   # a cell of a function reached through other guarded values
+    if index is None:  # a cell of a function reached through other guarded values
         return lambda call: cell.cell_contents
     return lambda call: call.func.__closure__[index].cell_contents
 
@@ -158,8 +163,12 @@ def _structure(value):
 # Container methods that change the container without looking at what it holds: a list the
 # code only appends to is not guarded (it grows between calls when the function runs natively).
 _PURE_INSPECTION = (isinstance, issubclass, type, id, callable, super)
-_BLIND = frozenset({"append", "extend", "insert", "add", "update", "clear", "sort", "reverse", "discard"})
-_LOGGING = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"})
+_BLIND = frozenset(
+    {"append", "extend", "insert", "add", "update", "clear", "sort", "reverse", "discard"}
+)
+_LOGGING = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log"}
+)
 _STREAM_WRITES = frozenset({"write", "writelines", "flush", "truncate"})
 
 
@@ -192,21 +201,21 @@ class Outside:
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self.inputs = []          # OuterInput
-        self.effects = []         # (location or None, what): side effects, in order
-        self.held_output = []     # output calls held back while tracing: (fn, args, kwargs)
-        self.copied_arguments = False   # the code wrote into an argument array (copy on write)
-        self._roots = {}          # ("global", id(ns), name) / ("cell", id(cell)) -> engine value
-        self._rebound = {}        # the same keys -> engine value the code assigned
-        self._seen = {}           # id(outer object) -> (object, engine value, reader)
-        self._followed = {}       # id(followed object) -> (reader, what)
-        self._attributes = {}     # (id(obj), name) -> engine value read or written
-        self._snapshots = {}      # id(engine copy) -> _Snapshot
-        self._pending = {}        # id(engine copy) -> _Snapshot whose guards wait for a look
-        self._arrays = {}         # id(Traced) -> [Traced, var, value, what, reported]
-        self._by_var = {}         # outer input variable -> OuterInput
-        self._fresh = set()       # ids of in-memory streams made by the traced code
-        self._fingerprinted = set()   # ids of followed objects guarded by _fingerprint
+        self.inputs = []  # OuterInput
+        self.effects = []  # (location or None, what): side effects, in order
+        self.held_output = []  # output calls held back while tracing: (fn, args, kwargs)
+        self.copied_arguments = False  # the code wrote into an argument array (copy on write)
+        self._roots = {}  # ("global", id(ns), name) / ("cell", id(cell)) -> engine value
+        self._rebound = {}  # the same keys -> engine value the code assigned
+        self._seen = {}  # id(outer object) -> (object, engine value, reader)
+        self._followed = {}  # id(followed object) -> (reader, what)
+        self._attributes = {}  # (id(obj), name) -> engine value read or written
+        self._snapshots = {}  # id(engine copy) -> _Snapshot
+        self._pending = {}  # id(engine copy) -> _Snapshot whose guards wait for a look
+        self._arrays = {}  # id(Traced) -> [Traced, var, value, what, reported]
+        self._by_var = {}  # outer input variable -> OuterInput
+        self._fresh = set()  # ids of in-memory streams made by the traced code
+        self._fingerprinted = set()  # ids of followed objects guarded by _fingerprint
 
     # ------------------------------------------------------------ roots
     def load_global(self, namespace, name):
@@ -226,30 +235,34 @@ class Outside:
         if key in self._rebound:
             return self._rebound[key]
         if key not in self._roots:
-            value = cell.cell_contents   # ValueError when empty: the caller reports it
+            value = cell.cell_contents  # ValueError when empty: the caller reports it
             self.ctx.keep(cell)
             self._roots[key] = self.convert(value, cell_reader(self.ctx.func, cell), name)
         return self._roots[key]
 
     def default(self, func, name, value):
         """A default an interpreted function takes: read from the function at each call."""
-        if contains_traced(value):   # a function made during the call, from engine values
+        if contains_traced(value):  # a function made during the call, from engine values
             return value
         key = ("default", id(func), name)
         if key not in self._roots:
             self.ctx.keep(func)
-            self._roots[key] = self.convert(value, self._default_reader(func, name),
-                                            f"{func.__qualname__}({name}=...)")
+            self._roots[key] = self.convert(
+                value, self._default_reader(func, name), f"{func.__qualname__}({name}=...)"
+            )
         return self._roots[key]
 
     def _default_reader(self, func, name):
         kwdefaults = func.__kwdefaults__ or {}
         if name in kwdefaults:
             return lambda call: func.__kwdefaults__[name]
-        names, n = func.__code__.co_varnames[:func.__code__.co_argcount], len(func.__defaults__)
+        names, n = func.__code__.co_varnames[: func.__code__.co_argcount], len(func.__defaults__)
         index = names.index(name) - (len(names) - n)
-        self.ctx.value_guards.append(ValueGuard(lambda call: len(func.__defaults__ or ()), n,
-                                                f"the defaults of {func.__qualname__}"))
+        self.ctx.value_guards.append(
+            ValueGuard(
+                lambda call: len(func.__defaults__ or ()), n, f"the defaults of {func.__qualname__}"
+            )
+        )
         return lambda call: func.__defaults__[index]
 
     def rebind(self, key, value, what):
@@ -265,21 +278,28 @@ class Outside:
     def convert(self, value, read, what, pending=None):
         """The engine's value for `value`, which `read(call)` reads at call time."""
         guards = self.ctx.value_guards if pending is None else pending
-        if isinstance(value, types.ModuleType):   # np, math, ...: not followed (np.pi is a constant)
+        if isinstance(value, types.ModuleType):  # np, math, ...: not followed (np.pi is a constant)
             if _is_user_module(value):
                 self._follow(value, read, what)
             return value
         if is_numeric(value):
             return self._input(value, read, what, guards)
         seen = self._seen.get(id(value))
-        if seen is not None and seen[0] is value:   # reached before (maybe by another path)
+        if seen is not None and seen[0] is value:  # reached before (maybe by another path)
             if seen[2] is not read:
                 first = seen[2]
-                guards.append(ValueGuard(lambda call: read(call) is first(call), True, f"{what} (same object)"))
+                guards.append(
+                    ValueGuard(
+                        lambda call: read(call) is first(call), True, f"{what} (same object)"
+                    )
+                )
             return seen[1]
         t = type(value)
-        if t in (dict, list, tuple, set, frozenset) or (isinstance(value, tuple) and hasattr(value, "_fields")) \
-                or isinstance(value, dict):
+        if (
+            t in (dict, list, tuple, set, frozenset)
+            or (isinstance(value, tuple) and hasattr(value, "_fields"))
+            or isinstance(value, dict)
+        ):
             snap = self._snapshot(value, read, what)
             if snap is not None:
                 guards.append(ValueGuard(lambda call: type(read(call)), t, what))
@@ -292,7 +312,7 @@ class Outside:
         self._remember(value, value, read)
         if isinstance(value, types.MethodType):
             guards.append(ValueGuard(lambda call: read(call).__func__, value.__func__, what))
-        elif isinstance(value, np.ndarray):   # complex or object: a constant, guarded by content
+        elif isinstance(value, np.ndarray):  # complex or object: a constant, guarded by content
             guards.append(ValueGuard(lambda call: _content(read(call)), _content(value), what))
         else:
             guards.append(ValueGuard(read, value, what))
@@ -305,9 +325,11 @@ class Outside:
 
     def _input(self, value, read, what, guards):
         seen = self._seen.get(id(value)) if isinstance(value, np.ndarray) else None
-        if seen is not None and seen[0] is value:   # the same array by another path
+        if seen is not None and seen[0] is value:  # the same array by another path
             first = seen[2]
-            guards.append(ValueGuard(lambda call: read(call) is first(call), True, f"{what} (same array)"))
+            guards.append(
+                ValueGuard(lambda call: read(call) is first(call), True, f"{what} (same array)")
+            )
             return seen[1]
         shape = tuple(1 if n == 1 else None for n in np.shape(value))
         var = pt.tensor(name=what, dtype=dtype_of(value).name, shape=shape)
@@ -318,7 +340,7 @@ class Outside:
         self._by_var[var] = self.inputs[-1]
         if isinstance(value, np.ndarray):
             view = value.view()
-            view.flags.writeable = False    # the trace never writes into the caller's array
+            view.flags.writeable = False  # the trace never writes into the caller's array
             traced = Traced(view, var)
             self._remember(value, traced, read)
             self._arrays[id(traced)] = [traced, var, view, what, False]
@@ -341,13 +363,18 @@ class Outside:
         elif type(value) is list:
             snap = []
             self._remember(value, snap, read)
-            snap.extend(self.convert(v, item_reader(read, i), f"{what}[{i}]", pending)
-                        for i, v in enumerate(value))
+            snap.extend(
+                self.convert(v, item_reader(read, i), f"{what}[{i}]", pending)
+                for i, v in enumerate(value)
+            )
         elif isinstance(value, tuple):
-            items = [self.convert(v, item_reader(read, i), f"{what}[{i}]", pending) for i, v in enumerate(value)]
+            items = [
+                self.convert(v, item_reader(read, i), f"{what}[{i}]", pending)
+                for i, v in enumerate(value)
+            ]
             snap = type(value)(*items) if hasattr(value, "_fields") else tuple(items)
             self._remember(value, snap, read)
-        else:   # sets hold hashable plain data: guarded by value
+        else:  # sets hold hashable plain data: guarded by value
             snap = set(value) if type(value) is set else value
             self._remember(value, snap, read)
             pending.append(ValueGuard(lambda call: frozenset(read(call)), frozenset(value), what))
@@ -382,7 +409,9 @@ class Outside:
         if cls.__setattr__ not in _PLAIN_SETATTR or hasattr(getattr(cls, name, None), "__set__"):
             raise self.ctx.interp.error(
                 f"assignment to {self._followed[id(obj)][1]}.{name} (a property or custom __setattr__) "
-                "inside a traced function", "return the value instead, or set it outside the loss")
+                "inside a traced function",
+                "return the value instead, or set it outside the loss",
+            )
         self._attributes[(id(obj), name)] = value
         self.effect(f"sets {self._followed[id(obj)][1]}.{name}")
 
@@ -404,14 +433,15 @@ class Outside:
             if record is not None and record.copy is value:
                 self.ctx.value_guards.extend(record.pending)
             if deep and not isinstance(value, (set, frozenset)):
-                for item in (value.values() if isinstance(value, dict) else value):
+                for item in value.values() if isinstance(value, dict) else value:
                     self.observe(item, True, _depth + 1)
         elif deep and id(value) in self._followed and id(value) not in self._fingerprinted:
             # Native code reads the object's state unseen: a refit (`scaler.mean_ = ...`) retraces.
             self._fingerprinted.add(id(value))
             read, what = self._followed[id(value)]
             self.ctx.value_guards.append(
-                ValueGuard(lambda call: _fingerprint(read(call)), _fingerprint(value), what))
+                ValueGuard(lambda call: _fingerprint(read(call)), _fingerprint(value), what)
+            )
 
     def observe_native(self, fn, args, kwargs):
         """Native code is called: it reads its arguments, and the object a method is bound to."""
@@ -437,7 +467,7 @@ class Outside:
         """An outer array is about to be written in place; False for other read-only arrays."""
         record = self._arrays.get(id(traced))
         if record is None or record[0] is not traced:
-            self.copied_arguments = True   # an argument's read-only view: copy on write
+            self.copied_arguments = True  # an argument's read-only view: copy on write
             return False
         if not record[4]:
             record[4] = True
@@ -455,7 +485,7 @@ class Outside:
             return False, None
         self.effect(what)
         args, kwargs = unwrap(args), unwrap(kwargs)
-        if fn is open:   # an in-memory stand-in: the native run writes the file
+        if fn is open:  # an in-memory stand-in: the native run writes the file
             stand_in = io.BytesIO() if "b" in _mode(args, kwargs) else io.StringIO()
             self._fresh.add(id(stand_in))
             self.ctx.keep(stand_in)
@@ -492,8 +522,10 @@ class Outside:
         name = getattr(fn, "__name__", "")
         if isinstance(owner, io.IOBase) and name in _STREAM_WRITES and id(owner) not in self._fresh:
             return f"{name} to a stream"
-        if name in _LOGGING and (isinstance(owner, (logging.Logger, logging.LoggerAdapter))
-                                 or getattr(fn, "__module__", None) == "logging"):
+        if name in _LOGGING and (
+            isinstance(owner, (logging.Logger, logging.LoggerAdapter))
+            or getattr(fn, "__module__", None) == "logging"
+        ):
             return f"logging.{name}"
         return None
 
@@ -520,9 +552,15 @@ class Outside:
             return False
         value = np.array(traced.value, copy=True)
         read = outer.read
-        self.ctx.value_guards.append(ValueGuard(
-            lambda call: bool(np.array_equal(read(call), value, equal_nan=value.dtype.kind in "fc")), True,
-            str(traced.var.name)))
+        self.ctx.value_guards.append(
+            ValueGuard(
+                lambda call: bool(
+                    np.array_equal(read(call), value, equal_nan=value.dtype.kind in "fc")
+                ),
+                True,
+                str(traced.var.name),
+            )
+        )
         return True
 
 
@@ -532,7 +570,8 @@ def _mode(args, kwargs):
 
 
 def _is_user_module(module):
-    from .calling import is_user_module   # the one test of what is user code
+    from .calling import is_user_module  # the one test of what is user code
+
     file = getattr(module, "__file__", None)
     return file is not None and is_user_module(module.__name__, file)
 

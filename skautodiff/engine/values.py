@@ -3,6 +3,7 @@
 `Traced` pairs exist only inside the engine (its stack, locals, cells and the containers the
 traced code builds). Everything handed to native code is unwrapped first.
 """
+
 import numpy as np
 
 

@@ -3,11 +3,17 @@
 Each is a few numpy functions, the way a user would write their own model, and each is tested
 against the scikit-learn estimator that minimises the same objective (where one exists).
 """
+
 from .linear import HuberRegressor, LogisticRegression, PoissonRegressor, Ridge
 from .neural import MLPClassifier, MLPRegressor
 from .ordinal import OrdinalLogisticRegression
 
 __all__ = [
-    "LogisticRegression", "Ridge", "PoissonRegressor", "HuberRegressor",
-    "MLPClassifier", "MLPRegressor", "OrdinalLogisticRegression",
+    "LogisticRegression",
+    "Ridge",
+    "PoissonRegressor",
+    "HuberRegressor",
+    "MLPClassifier",
+    "MLPRegressor",
+    "OrdinalLogisticRegression",
 ]

@@ -1,4 +1,5 @@
 """Small numpy helpers the shipped losses share (plain numpy: the engine traces them)."""
+
 import numpy as np
 
 

@@ -4,6 +4,7 @@ Each loss divides scikit-learn's objective by the total sample weight where scik
 sum: the minimiser is the same, and the gradient's scale stays independent of n, which keeps the
 optimiser's tolerance meaningful.
 """
+
 import numpy as np
 from scipy.special import expit, softmax
 
@@ -33,8 +34,16 @@ class LogisticRegression(_LinearCoefficients, AutodiffClassifier):
 
     target_encoding = "onehot"
 
-    def __init__(self, C=1.0, fit_intercept=True, max_iter=1000, tol=None, warm_start=False,
-                 verbose=0, backend="c"):
+    def __init__(
+        self,
+        C=1.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=None,
+        warm_start=False,
+        verbose=0,
+        backend="c",
+    ):
         self.C = C
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
@@ -112,7 +121,9 @@ class PoissonRegressor(_LinearCoefficients, AutodiffRegressor):
 
     def loss(self, params, X, y, sample_weight=None):
         eta = linear(params, X)
-        return weighted_mean(np.exp(eta) - y * eta, sample_weight) + self.alpha / 2 * np.sum(params["w"] ** 2)
+        return weighted_mean(np.exp(eta) - y * eta, sample_weight) + self.alpha / 2 * np.sum(
+            params["w"] ** 2
+        )
 
     def predict_fn(self, params, X):
         return np.exp(linear(params, X))
@@ -128,8 +139,9 @@ class HuberRegressor(_LinearCoefficients, AutodiffRegressor):
 
     bounds = {"sigma": (10 * np.finfo(np.float64).eps, None)}
 
-    def __init__(self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None,
-                 backend="c"):
+    def __init__(
+        self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None, backend="c"
+    ):
         self.epsilon = epsilon
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -143,9 +155,11 @@ class HuberRegressor(_LinearCoefficients, AutodiffRegressor):
     def loss(self, params, X, y, sample_weight=None):
         sigma, epsilon = params["sigma"], self.epsilon
         residual = np.abs(y - linear(params, X))
-        huber = np.where(residual > epsilon * sigma,
-                         2 * epsilon * residual - sigma * epsilon ** 2,
-                         residual ** 2 / sigma)
+        huber = np.where(
+            residual > epsilon * sigma,
+            2 * epsilon * residual - sigma * epsilon**2,
+            residual**2 / sigma,
+        )
         penalty = self.alpha * np.sum(params["w"] ** 2) / total_weight(X, sample_weight)
         return sigma + weighted_mean(huber, sample_weight) + penalty
 

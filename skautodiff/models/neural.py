@@ -4,6 +4,7 @@ The parameters are ``{"weights": [W1, ..., Wk], "biases": [b1, ..., bk]}``; hidd
 tanh or relu, the output layer is linear (regression) or a softmax (classification). The penalty
 is scikit-learn's: ``alpha / (2 n) * sum of squared weights`` (biases are not penalised).
 """
+
 import numpy as np
 from scipy.special import softmax
 
@@ -14,8 +15,18 @@ from ._common import log_sum_exp, total_weight, weighted_mean
 class _Perceptron:
     """What both MLPs share: the layers, their initialisation and the penalty."""
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", alpha=1e-4, max_iter=200,
-                 tol=None, random_state=None, warm_start=False, verbose=0, backend="c"):
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        alpha=1e-4,
+        max_iter=200,
+        tol=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        backend="c",
+    ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.alpha = alpha
@@ -52,7 +63,7 @@ class _Perceptron:
     def _penalty(self, params, X, sample_weight):
         squares = 0.0
         for W in params["weights"]:
-            squares = squares + np.sum(W ** 2)
+            squares = squares + np.sum(W**2)
         return self.alpha * squares / (2 * total_weight(X, sample_weight))
 
 
@@ -87,7 +98,9 @@ class MLPRegressor(_Perceptron, AutodiffRegressor):
     def loss(self, params, X, y, sample_weight=None):
         error = (self.predict_fn(params, X) - y) ** 2
         per_sample = error if y.ndim == 1 else np.mean(error, axis=1)
-        return weighted_mean(per_sample, sample_weight) / 2 + self._penalty(params, X, sample_weight)
+        return weighted_mean(per_sample, sample_weight) / 2 + self._penalty(
+            params, X, sample_weight
+        )
 
     def predict_fn(self, params, X):
         return self._forward(params, X)

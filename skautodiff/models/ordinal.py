@@ -8,6 +8,7 @@ classes, and K-1 increasing thresholds t_0 < ... < t_{K-2} cut it:
 The thresholds are kept ordered without constraints by fitting the first one and the logarithms
 of the gaps between them.
 """
+
 import numpy as np
 
 from ..estimators import AutodiffClassifier
@@ -52,8 +53,11 @@ class OrdinalLogisticRegression(AutodiffClassifier):
         # where a_{k-1} - a_k = -exp(cuts[k]); the first class keeps only s(a_0), the last s(-a_{K-2}).
         a = _thresholds(params)[None, :] - (X @ params["w"])[:, None]
         log_gap = np.log(-np.expm1(-np.exp(params["cuts"][1:])))
-        log_p = (np.sum(y[:, :-1] * -np.logaddexp(0, -a), axis=1) + np.sum(y[:, 1:] * -np.logaddexp(0, a), axis=1)
-                 + y[:, 1:-1] @ log_gap)
+        log_p = (
+            np.sum(y[:, :-1] * -np.logaddexp(0, -a), axis=1)
+            + np.sum(y[:, 1:] * -np.logaddexp(0, a), axis=1)
+            + y[:, 1:-1] @ log_gap
+        )
         return weighted_mean(-log_p, sample_weight) + self.alpha / 2 * np.sum(params["w"] ** 2)
 
     def proba_fn(self, params, X):

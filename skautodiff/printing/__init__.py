@@ -25,6 +25,7 @@ Modules, in the order a value passes through them:
   simplify.py   cheap tidying, then sympy.simplify under a time bound
   formulas.py   ``Formula`` (text, LaTeX, summaries, evaluate) and ``formula``
 """
+
 from .formulas import Formula, formula
 from .scalars import sigmoid
 

@@ -1,5 +1,6 @@
 """The graph walk: PyTensor variables -> _T values, with the dimension symbols and their
 unification (union-find: an elementwise op or a dot product makes the dimensions it combines equal)."""
+
 import itertools
 
 import numpy as np
@@ -44,7 +45,9 @@ class _Converter:
 
     def resolve(self, expr):
         for _ in range(10):
-            subs = {s: self.find(s) for s in expr.atoms(sympy.Symbol) if s in self.parent}  # atoms: also inside MatrixSymbol
+            subs = {
+                s: self.find(s) for s in expr.atoms(sympy.Symbol) if s in self.parent
+            }  # atoms: also inside MatrixSymbol
             if not subs:
                 break
             expr = expr.xreplace(subs)
@@ -75,7 +78,10 @@ class _Converter:
 
     def leaf(self, var):
         if not hasattr(var.type, "broadcastable"):  # pytensor.scalar values (indices of x[0])
-            return _T(_number(var.data) if isinstance(var, Constant) else sympy.Symbol(self.names[var]), ())
+            return _T(
+                _number(var.data) if isinstance(var, Constant) else sympy.Symbol(self.names[var]),
+                (),
+            )
         bcast = var.type.broadcastable
         if isinstance(var, Constant):
             return self.constant(var)
@@ -108,8 +114,12 @@ class _Converter:
         for var in level:
             if var.owner is not None and var not in self.memo:
                 shape = tuple(self.dim(s) for s in var.type.shape)
-                dots = sympy.Symbol(f"…{len(self.memo)}")  # distinct, or SymPy would merge …*… into …**2
-                self.memo[var] = _T(sympy.IndexedBase(dots)[_IDX[: len(shape)]] if shape else dots, shape)
+                dots = sympy.Symbol(
+                    f"…{len(self.memo)}"
+                )  # distinct, or SymPy would merge …*… into …**2
+                self.memo[var] = _T(
+                    sympy.IndexedBase(dots)[_IDX[: len(shape)]] if shape else dots, shape
+                )
 
     def whole(self, t):
         """A value as one SymPy object (for arguments of named functions): x, X.T, Lambda(i, ...)."""

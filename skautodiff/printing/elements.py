@@ -1,6 +1,7 @@
 """How a converted tensor is held: the expression of one element in canonical free indices (_IDX),
 its symbolic shape and, for matrix algebra, a MatrixExpr (_T); sums that keep their Piecewise
 (_Sum); and dropping the indices of elementwise results (_strip)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,10 @@ class _Sum(sympy.Sum):
 
 def _plain_sums(expr):
     """_Sum -> sympy.Sum where no Piecewise is inside (there the two are the same)."""
-    return expr.replace(lambda e: type(e) is _Sum and not e.function.has(sympy.Piecewise),
-                        lambda e: sympy.Sum(*e.args))
+    return expr.replace(
+        lambda e: type(e) is _Sum and not e.function.has(sympy.Piecewise),
+        lambda e: sympy.Sum(*e.args),
+    )
 
 
 def _strip(elem, ndim):
@@ -59,7 +62,11 @@ def _strip(elem, ndim):
         if ix.indices != free:
             return None
         label = ix.base.label
-        subs[ix] = sympy.Symbol(label.name, **label.assumptions0) if isinstance(label, sympy.Symbol) else label
+        subs[ix] = (
+            sympy.Symbol(label.name, **label.assumptions0)
+            if isinstance(label, sympy.Symbol)
+            else label
+        )
     out = elem.xreplace(subs)
     if out.free_symbols & set(free):
         return None

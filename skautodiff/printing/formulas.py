@@ -1,5 +1,6 @@
 """The Formula: named outputs of a traced function (or of its derivatives) as mathematics, shown as
 plain text, LaTeX or a summary when too large, and evaluated with numpy; ``formula`` builds one."""
+
 import itertools
 import re
 from dataclasses import dataclass
@@ -152,7 +153,11 @@ class Formula:
         taken = {name for name, _ in inputs}
         dims = {}
         dim_names = _fresh_names(_DIM_NAMES, taken)
-        everything = [d for _, shape in inputs for d in shape] + [e for _, e, _ in shown] + [d for s in out_shapes for d in s]
+        everything = (
+            [d for _, shape in inputs for d in shape]
+            + [e for _, e, _ in shown]
+            + [d for s in out_shapes for d in s]
+        )
         for item in everything:
             for s in sorted(item.atoms(sympy.Symbol), key=lambda s: s.name):
                 if s.name.startswith("_d") and s not in dims:
@@ -161,11 +166,20 @@ class Formula:
         for (label, expr, free), shape in zip(shown, out_shapes):
             letters = _fresh_names(_INDEX_NAMES, set(taken))
             rename = dict(dims)
-            for s in [*free, *(s for s in sympy.preorder_traversal(expr) if isinstance(s, sympy.Symbol))]:
+            for s in [
+                *free,
+                *(s for s in sympy.preorder_traversal(expr) if isinstance(s, sympy.Symbol)),
+            ]:
                 if s.name.startswith(("_i", "_s")) and s not in rename:
                     rename[s] = sympy.Symbol(next(letters), **_INDEX)
-            outputs.append(_Output(label, _plain_sums(expr.xreplace(rename)), tuple(rename[i] for i in free),
-                                   tuple(d.xreplace(dims) for d in shape)))
+            outputs.append(
+                _Output(
+                    label,
+                    _plain_sums(expr.xreplace(rename)),
+                    tuple(rename[i] for i in free),
+                    tuple(d.xreplace(dims) for d in shape),
+                )
+            )
         named_inputs = [(name, tuple(d.xreplace(dims) for d in shape)) for name, shape in inputs]
         return cls(outputs, named_inputs, n_nodes)
 
@@ -195,10 +209,13 @@ class Formula:
 
     def _summary_lines(self):
         ins = ", ".join(
-            name + ("" if not shape else " (%s)" % "×".join(map(str, shape))) for name, shape in self._inputs
+            name + ("" if not shape else " (%s)" % "×".join(map(str, shape)))
+            for name, shape in self._inputs
         )
-        lines = [f"{len(self._outputs)} output(s) from {self.n_nodes} graph nodes, too large to show in full",
-                 f"inputs: {ins or 'none'}"]
+        lines = [
+            f"{len(self._outputs)} output(s) from {self.n_nodes} graph nodes, too large to show in full",
+            f"inputs: {ins or 'none'}",
+        ]
         for o in self._outputs:
             lines.append(f"{self._label(o)} = {sympy.sstr(_top_level(o.expr), full_prec=False)}")
         return lines
@@ -206,7 +223,9 @@ class Formula:
     def __str__(self):
         if self._too_large():
             return "\n".join(self._summary_lines())
-        return "\n".join(f"{self._label(o)} = {sympy.sstr(o.expr, full_prec=False)}" for o in self._outputs)
+        return "\n".join(
+            f"{self._label(o)} = {sympy.sstr(o.expr, full_prec=False)}" for o in self._outputs
+        )
 
     def __repr__(self):
         return "Formula(%s)" % "; ".join(str(self).splitlines())
@@ -220,7 +239,9 @@ class Formula:
         rows = [f"{_latex_label(o.label, o.free)} = {sympy.latex(o.expr)}" for o in self._outputs]
         if len(rows) == 1:
             return rows[0]
-        return r"\begin{aligned} %s \end{aligned}" % r" \\ ".join(r.replace(" = ", " &= ", 1) for r in rows)
+        return r"\begin{aligned} %s \end{aligned}" % r" \\ ".join(
+            r.replace(" = ", " &= ", 1) for r in rows
+        )
 
     def _repr_latex_(self):
         return f"${self.latex()}$"
@@ -245,7 +266,11 @@ class Formula:
         expr = out.expr.xreplace(dims)
         shape = tuple(int(d.xreplace(dims)) for d in out.shape)
         args, vals = [], []
-        bases = {b.label.name: b for b in expr.atoms(sympy.IndexedBase) if isinstance(b.label, sympy.Symbol)}
+        bases = {
+            b.label.name: b
+            for b in expr.atoms(sympy.IndexedBase)
+            if isinstance(b.label, sympy.Symbol)
+        }
         for m in expr.atoms(sympy.MatrixSymbol):
             args.append(m)
             vals.append(values[m.name].reshape(int(m.shape[0]), int(m.shape[1])))
@@ -267,7 +292,11 @@ class Formula:
                 result[ix] = f(*vals, *ix)
             return result
         result = np.asarray(f(*vals), dtype=float)
-        return result.reshape(shape) if result.size == int(np.prod(shape)) else np.broadcast_to(result, shape).copy()
+        return (
+            result.reshape(shape)
+            if result.size == int(np.prod(shape))
+            else np.broadcast_to(result, shape).copy()
+        )
 
 
 def formula(fn, *example_args, wrt=None, **example_kwargs):

@@ -1,5 +1,6 @@
 """Tensor op handlers: one function per kind of PyTensor op, turning the converted inputs (_T) of an
 Apply node into its converted outputs, and the table that maps op class names to them (_OPS)."""
+
 import numpy as np
 import sympy
 from pytensor.graph.basic import Constant
@@ -30,7 +31,11 @@ def _elemwise(c, node, ins):
     out = node.outputs[0].type
     args = []
     for var, t in zip(node.inputs, ins):
-        sub = {_IDX[a]: 0 for a, b in enumerate(var.type.broadcastable) if b and not out.broadcastable[a]}
+        sub = {
+            _IDX[a]: 0
+            for a, b in enumerate(var.type.broadcastable)
+            if b and not out.broadcastable[a]
+        }
         args.append(t.elem.xreplace(sub) if sub else t.elem)
     shape = []
     for a in range(out.ndim):
@@ -101,7 +106,9 @@ def _reduce(c, node, ins):
     kind = type(node.op.scalar_op).__name__
     axes = range(t.ndim) if node.op.axis is None else sorted(a % t.ndim for a in node.op.axis)
     if kind not in ("Add", "Mul"):
-        name = {"Maximum": "max", "Minimum": "min", "AND": "all", "OR": "any"}.get(kind, _snake(kind))
+        name = {"Maximum": "max", "Minimum": "min", "AND": "all", "OR": "any"}.get(
+            kind, _snake(kind)
+        )
         extra = () if node.op.axis is None or len(axes) == t.ndim else (sympy.Tuple(*axes),)
         return _opaque(c, node, ins, name=name, extra=extra)
     elem, limits = t.elem, []
@@ -194,7 +201,9 @@ def _alloc(c, node, ins):
 
 def _slice_parts(c, entry, dim):
     """(start, length, step) of a slice with symbolic bounds; None when the step is not constant."""
-    start, stop, step = (None if v is None else c.memo[v].elem for v in (entry.start, entry.stop, entry.step))
+    start, stop, step = (
+        None if v is None else c.memo[v].elem for v in (entry.start, entry.stop, entry.step)
+    )
     step = sympy.Integer(1) if step is None else step
     if not (step.is_Integer and step > 0):
         return None
@@ -246,7 +255,9 @@ def _inc_subtensor(c, node, ins):
         if entry[0] == "slice":
             _, start, length, step = entry
             end = start + step * length
-            conds += [c for c in (i >= start, i < end) if c not in (i >= 0, i < x.shape[a])]  # not 0:n
+            conds += [
+                c for c in (i >= start, i < end) if c not in (i >= 0, i < x.shape[a])
+            ]  # not 0:n
             if step != 1:
                 conds.append(sympy.Eq(sympy.Mod(i - start, step), 0))
             ypos.append((i - start) / step)
@@ -285,8 +296,12 @@ def _advanced_inc_subtensor(c, node, ins):
     k = c.fresh_index()
     ybcast = node.inputs[1].type.broadcastable
     off = x.ndim - y.ndim  # y broadcasts against x[idx], whose axis 0 runs over idx
-    ysub = {_IDX[b]: 0 if ybcast[b] else (k if off + b == 0 else _IDX[off + b]) for b in range(y.ndim)}
-    hit = sympy.Piecewise((_num(y.elem.xreplace(ysub)), sympy.Eq(i.elem.xreplace({_IDX[0]: k}), _IDX[0])), (0, True))
+    ysub = {
+        _IDX[b]: 0 if ybcast[b] else (k if off + b == 0 else _IDX[off + b]) for b in range(y.ndim)
+    }
+    hit = sympy.Piecewise(
+        (_num(y.elem.xreplace(ysub)), sympy.Eq(i.elem.xreplace({_IDX[0]: k}), _IDX[0])), (0, True)
+    )
     return [_T(_num(x.elem) + _Sum(hit, (k, 0, i.shape[0] - 1)), x.shape)]
 
 
@@ -337,7 +352,11 @@ def _split(c, node, ins):
 def _softmax_parts(c, node, t):
     """The element and sum(exp(...)) over the softmax axes (an int, a tuple, or None for all)."""
     axis = node.op.axis
-    axes = range(t.ndim) if axis is None else [a % t.ndim for a in ((axis,) if isinstance(axis, int) else axis)]
+    axes = (
+        range(t.ndim)
+        if axis is None
+        else [a % t.ndim for a in ((axis,) if isinstance(axis, int) else axis)]
+    )
     body, limits = sympy.exp(t.elem), []
     for a in axes:
         k = c.fresh_index()
@@ -362,7 +381,11 @@ def _op_from_graph(c, node, ins):
     if type(op).__name__ == "LogAddExp":
         return _elemwise_rule(c, node, ins, _SCALAR["LogAddExp"])
     forward = node.inputs[-2].owner if len(node.inputs) > 2 else None
-    if forward is not None and type(forward.op).__name__ == "LogAddExp" and forward.inputs == node.inputs[:-2]:
+    if (
+        forward is not None
+        and type(forward.op).__name__ == "LogAddExp"
+        and forward.inputs == node.inputs[:-2]
+    ):
         return _logaddexp_derivative(c, node, ins)
     saved, c.memo = c.memo, dict(zip(op.inner_inputs, ins))
     try:
@@ -379,7 +402,9 @@ def _logaddexp_derivative(c, node, ins):
     args = []
     for var, t in zip(node.inputs[:-2], operands):
         off = out_type.ndim - var.type.ndim
-        sub = {_IDX[b]: 0 if var.type.broadcastable[b] else _IDX[off + b] for b in range(var.type.ndim)}
+        sub = {
+            _IDX[b]: 0 if var.type.broadcastable[b] else _IDX[off + b] for b in range(var.type.ndim)
+        }
         args.append(t.elem.xreplace(sub))
     total = sympy.Add(*(sympy.exp(a) for a in args))
     results = []
@@ -389,7 +414,11 @@ def _logaddexp_derivative(c, node, ins):
         else:
             elem = grad.elem * sympy.exp(a) / total
         off = out_type.ndim - var.type.ndim
-        summed = [ax for ax in range(out_type.ndim) if ax < off or (var.type.broadcastable[ax - off] and not out_type.broadcastable[ax])]
+        summed = [
+            ax
+            for ax in range(out_type.ndim)
+            if ax < off or (var.type.broadcastable[ax - off] and not out_type.broadcastable[ax])
+        ]
         limits = []
         for ax in summed:
             k = c.fresh_index()
@@ -406,7 +435,9 @@ def _elemwise_rule(c, node, ins, rule):
     args = []
     for var, t in zip(node.inputs, ins):
         off = out.ndim - var.type.ndim
-        sub = {_IDX[b]: 0 if var.type.broadcastable[b] else _IDX[off + b] for b in range(var.type.ndim)}
+        sub = {
+            _IDX[b]: 0 if var.type.broadcastable[b] else _IDX[off + b] for b in range(var.type.ndim)
+        }
         args.append(t.elem.xreplace(sub))
     shape = tuple(c.dim(s) for s in out.shape)
     for a in range(out.ndim):
@@ -449,4 +480,3 @@ _OPS = {
     "ScalarFromTensor": _identity,
     "TensorFromScalar": _identity,
 }
-

@@ -2,6 +2,7 @@
 
 Elementwise tensor ops (also fused ``Composite`` loop bodies) apply these rules to element expressions.
 """
+
 import re
 from fractions import Fraction
 
@@ -159,7 +160,9 @@ def _scalar_op(op, args):
             if var.owner is None:
                 memo[var] = _number(var.data)
                 continue
-            for out, res in zip(var.owner.outputs, _scalar_op(var.owner.op, [memo[v] for v in var.owner.inputs])):
+            for out, res in zip(
+                var.owner.outputs, _scalar_op(var.owner.op, [memo[v] for v in var.owner.inputs])
+            ):
                 memo[out] = res
         return [memo[v] for v in op.inner_outputs]
     if name == "Cast":  # casts are invisible, except between booleans and numbers
@@ -194,4 +197,3 @@ def _toposort(outputs, known):
 
 def _snake(name):
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-

@@ -1,5 +1,6 @@
 """Simplification of the displayed expressions: cheap rewrites that always help (_tidy), then
 sympy.simplify in a background thread given up after a time bound (_simplify)."""
+
 import threading
 
 import sympy
@@ -21,7 +22,12 @@ def _tidy_sum(e):
     if k not in f.free_symbols:
         return f * (hi - lo + 1)
     const, f = f.as_independent(k, as_Add=False)
-    if isinstance(f, sympy.Piecewise) and len(f.args) == 2 and f.args[1].cond == sympy.true and f.args[1].expr == 0:
+    if (
+        isinstance(f, sympy.Piecewise)
+        and len(f.args) == 2
+        and f.args[1].cond == sympy.true
+        and f.args[1].expr == 0
+    ):
         term, cond = f.args[0]
         conds = list(cond.args) if isinstance(cond, sympy.And) else [cond]
         for q in conds:
@@ -36,9 +42,16 @@ def _tidy_sum(e):
 
 def _prefer_sigmoid(expr):
     """1/(1 + exp(u)) -> sigmoid(-u): how gradients of logistic losses are usually written."""
+
     def is_logistic(e):
-        return (e.is_Pow and e.exp == -1 and isinstance(e.base, sympy.Add) and len(e.base.args) == 2
-                and sympy.S.One in e.base.args and any(isinstance(t, sympy.exp) for t in e.base.args))
+        return (
+            e.is_Pow
+            and e.exp == -1
+            and isinstance(e.base, sympy.Add)
+            and len(e.base.args) == 2
+            and sympy.S.One in e.base.args
+            and any(isinstance(t, sympy.exp) for t in e.base.args)
+        )
 
     def to_sigmoid(e):
         (u,) = next(t for t in e.base.args if isinstance(t, sympy.exp)).args
@@ -48,9 +61,15 @@ def _prefer_sigmoid(expr):
 
 
 def _is_delta(e):
-    return (isinstance(e, sympy.Piecewise) and len(e.args) == 2 and e.args[0].expr == 1
-            and isinstance(e.args[0].cond, sympy.Eq) and e.args[1].expr == 0 and e.args[1].cond == sympy.true
-            and all(a.is_integer for a in e.args[0].cond.args))  # index equalities, not x == max(x)
+    return (
+        isinstance(e, sympy.Piecewise)
+        and len(e.args) == 2
+        and e.args[0].expr == 1
+        and isinstance(e.args[0].cond, sympy.Eq)
+        and e.args[1].expr == 0
+        and e.args[1].cond == sympy.true
+        and all(a.is_integer for a in e.args[0].cond.args)
+    )  # index equalities, not x == max(x)
 
 
 def _tidy(expr):
@@ -92,4 +111,3 @@ def _simplify(expr, timeout):
         return expr
     result = _prefer_sigmoid(done[0])
     return result if sympy.count_ops(result) < size else expr
-

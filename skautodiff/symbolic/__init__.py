@@ -4,25 +4,39 @@ Each area keeps its own declarative table (see doc/architecture.md for the rule 
 module merges them and answers the engine's questions: is there a rule for this callable, method,
 attribute or operator, and, when there is not, which supported names are closest.
 """
+
 import difflib
 import importlib
 import types
 
 # Areas, in lookup order. A missing module is skipped so that areas can land one at a time.
 # (sparse.py has tables of its own: the engine consults them for sparse operands only.)
-_AREAS = ("operators", "elementwise", "reductions", "products", "shapes", "creation", "indexing", "ufunc_methods",
-          "methods", "builtins", "special", "stats", "linalg")
+_AREAS = (
+    "operators",
+    "elementwise",
+    "reductions",
+    "products",
+    "shapes",
+    "creation",
+    "indexing",
+    "ufunc_methods",
+    "methods",
+    "builtins",
+    "special",
+    "stats",
+    "linalg",
+)
 
-FUNCTIONS = {}     # callable (or (owner, "name")) -> rule
-METHODS = {}       # ndarray method name -> rule(var, *args, **kwargs)
-ATTRIBUTES = {}    # ndarray attribute name -> rule(var)
-BINARY = {}        # operator symbol ("+", "@", ...) -> rule(a, b)
-UNARY = {}         # "-", "+", "~" -> rule(a)
-COMPARE = {}       # "<", "==", ... -> rule(a, b)
-INPLACE = {}       # callable key -> index of the positional argument the call updates in place
-IN_PLACE_METHODS = {}   # ndarray method that updates the array (sort, fill) -> rule(var, ...) -> its new value
+FUNCTIONS = {}  # callable (or (owner, "name")) -> rule
+METHODS = {}  # ndarray method name -> rule(var, *args, **kwargs)
+ATTRIBUTES = {}  # ndarray attribute name -> rule(var)
+BINARY = {}  # operator symbol ("+", "@", ...) -> rule(a, b)
+UNARY = {}  # "-", "+", "~" -> rule(a)
+COMPARE = {}  # "<", "==", ... -> rule(a, b)
+INPLACE = {}  # callable key -> index of the positional argument the call updates in place
+IN_PLACE_METHODS = {}  # ndarray method that updates the array (sort, fill) -> rule(var, ...) -> its new value
 
-AREAS = {}         # area name -> its module, for the generated catalogue (doc/supported.md)
+AREAS = {}  # area name -> its module, for the generated catalogue (doc/supported.md)
 
 for _name in _AREAS:
     try:
@@ -32,7 +46,16 @@ for _name in _AREAS:
             raise
         continue
     AREAS[_name] = _module
-    for _table in ("FUNCTIONS", "METHODS", "ATTRIBUTES", "BINARY", "UNARY", "COMPARE", "INPLACE", "IN_PLACE_METHODS"):
+    for _table in (
+        "FUNCTIONS",
+        "METHODS",
+        "ATTRIBUTES",
+        "BINARY",
+        "UNARY",
+        "COMPARE",
+        "INPLACE",
+        "IN_PLACE_METHODS",
+    ):
         globals()[_table].update(getattr(_module, _table, {}))
 
 
@@ -68,7 +91,9 @@ def display_name(key):
     """'numpy.exp', 'scipy.stats.norm.logpdf', ... for a table key or a callable."""
     if isinstance(key, tuple):
         owner, name = key
-        owner_name = getattr(owner, "__name__", None) or getattr(owner, "name", None) or type(owner).__name__
+        owner_name = (
+            getattr(owner, "__name__", None) or getattr(owner, "name", None) or type(owner).__name__
+        )
         module = getattr(owner, "__module__", None) or type(owner).__module__
         return f"{_public_module(module)}.{owner_name}.{name}"
     module = getattr(key, "__module__", None) or "builtins"

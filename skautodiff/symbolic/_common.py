@@ -7,6 +7,7 @@ concrete values with numpy and casts the symbolic result to numpy's dtype, so ru
 ndim and values, not bit-identical dtypes. Where PyTensor's function has numpy's signature it is
 mapped directly; otherwise a small named adapter sits above the table.
 """
+
 import inspect
 
 import numpy as np
@@ -61,8 +62,12 @@ def cast(x, dtype):
 def refuse(function, **options):
     """Raise for numpy options that a symbolic rule cannot honour (out=, where=, order=...)."""
     for option, (value, default) in options.items():
-        if given(value) and not (value is default or (isinstance(default, str) and value == default)):
-            raise NotImplementedError(f"{function}({option}={value!r}) is not supported in traced code")
+        if given(value) and not (
+            value is default or (isinstance(default, str) and value == default)
+        ):
+            raise NotImplementedError(
+                f"{function}({option}={value!r}) is not supported in traced code"
+            )
 
 
 def norm_axis(axis, ndim):
@@ -79,8 +84,10 @@ def _shape_arg(shape):
     # np.zeros(n), np.zeros((n, 3)): traced sizes may arrive as float-typed scalars; numpy needs
     # integers, so they are cast (numpy itself already rejected non-integral values)
     parts = shape if isinstance(shape, (tuple, list)) else (shape,)
-    return tuple(pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in _INTEGERS
-                 else p for p in parts)
+    return tuple(
+        pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in _INTEGERS else p
+        for p in parts
+    )
 
 
 def _truth(x):
@@ -88,7 +95,11 @@ def _truth(x):
 
 
 # The keyword for a custom gradient: `pullback` in current PyTensor, `lop_overrides` before.
-_PULLBACK = "pullback" if "pullback" in inspect.signature(OpFromGraph.__init__).parameters else "lop_overrides"
+_PULLBACK = (
+    "pullback"
+    if "pullback" in inspect.signature(OpFromGraph.__init__).parameters
+    else "lop_overrides"
+)
 
 
 def pullback(gradient):

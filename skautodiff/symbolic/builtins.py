@@ -3,6 +3,7 @@
 math functions return Python floats (or ints for floor/ceil/trunc) in untraced code; their rules
 return 0-d PyTensor variables and the engine casts them to the concrete result's type.
 """
+
 import builtins
 import functools
 import math
@@ -15,6 +16,7 @@ from . import _common, elementwise
 
 def _reduce_args(combine, name, reduce_array):
     """max/min/sum over several operands, or over one iterable of operands (a list or a traced array)."""
+
     def rule(*args, **kwargs):
         if "key" in kwargs:
             raise NotImplementedError(f"{name}(key=...) is not supported in traced code")
@@ -22,7 +24,9 @@ def _reduce_args(combine, name, reduce_array):
         if isinstance(items, Variable):
             # iterating an array walks its first axis
             return reduce_array(items, axis=0)
-        return functools.reduce(combine, [_common.as_var(i) if isinstance(i, (list, tuple)) else i for i in items])
+        return functools.reduce(
+            combine, [_common.as_var(i) if isinstance(i, (list, tuple)) else i for i in items]
+        )
 
     rule.__name__ = f"_{name}"
     return rule

@@ -3,6 +3,7 @@ copy, and the scalar types used as casts (np.float64(x), ...). FUNCTIONS is keye
 callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"), summed up
 in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
@@ -13,6 +14,7 @@ from ._common import _FLOATS, _shape_arg, as_var, cast, dtype_name
 # --------------------------------------------------------------------------------------------
 # creation
 # --------------------------------------------------------------------------------------------
+
 
 def _zeros(shape, dtype=float, order="C", *, device=None, like=None):
     return pt.zeros(_shape_arg(shape), dtype=dtype_name(dtype))
@@ -64,9 +66,13 @@ def _arange(start, stop=None, step=None, dtype=None, *, device=None, like=None):
     return pt.arange(start, stop, 1 if step is None else step, dtype=dtype_name(dtype))
 
 
-def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None):
+def _linspace(
+    start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, *, device=None
+):
     if isinstance(num, Variable):
-        raise NotImplementedError("np.linspace with a traced num is not supported (num fixes the shape)")
+        raise NotImplementedError(
+            "np.linspace with a traced num is not supported (num fixes the shape)"
+        )
     num = int(num)
     start, stop = as_var(start), as_var(stop)
     if start.dtype not in _FLOATS:
@@ -105,9 +111,12 @@ def _astype(x, dtype, /, *, copy=True, device=None):
 
 def _scalar_type(dtype):
     """np.float64(x), np.int64(x), ... used as cast functions."""
+
     def rule(x=0, *args, **kwargs):
         if args or kwargs:
-            raise NotImplementedError(f"np.{dtype_name(dtype)}(...) with extra arguments is not supported")
+            raise NotImplementedError(
+                f"np.{dtype_name(dtype)}(...) with extra arguments is not supported"
+            )
         x = as_var(x)
         if dtype_name(dtype) != "bool" and np.dtype(dtype).kind in "iu" and x.dtype in _FLOATS:
             x = pt.trunc(x)  # C casts truncate toward zero; say so explicitly

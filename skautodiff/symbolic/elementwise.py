@@ -3,11 +3,23 @@ functions with other signatures (where, clip, round, isclose, ...). FUNCTIONS is
 callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"), summed up
 in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import (_FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum, pullback,
-                      refuse)
+from ._common import (
+    _FLOATS,
+    _MISSING,
+    _truth,
+    OpFromGraph,
+    as_var,
+    cast,
+    given,
+    maximum,
+    minimum,
+    pullback,
+    refuse,
+)
 from .indexing import _nonzero
 from .operators import equal, greater_equal, less_equal, not_equal
 
@@ -16,12 +28,21 @@ from .operators import equal, greater_equal, less_equal, not_equal
 # ufuncs: elementwise functions with numpy's ufunc keywords
 # --------------------------------------------------------------------------------------------
 
+
 def _ufunc(fn):
     """Wrap an elementwise PyTensor function so that it takes numpy's ufunc keywords."""
     name = getattr(fn, "__name__", "ufunc")
 
-    def rule(*args, out=None, where=True, dtype=None, casting="same_kind", order="K", subok=True,
-             signature=None):
+    def rule(
+        *args,
+        out=None,
+        where=True,
+        dtype=None,
+        casting="same_kind",
+        order="K",
+        subok=True,
+        signature=None,
+    ):
         refuse(f"np.{name}", out=(out, None), where=(where, True))
         args = [as_var(a) if isinstance(a, (list, tuple)) else a for a in args]
         result = fn(*args)
@@ -151,6 +172,7 @@ def _copysign(x, y):
 # elementwise functions with non-ufunc signatures
 # --------------------------------------------------------------------------------------------
 
+
 def _where(condition, x=_MISSING, y=_MISSING):
     if not given(x) and not given(y):
         return _nonzero(condition)
@@ -177,7 +199,7 @@ def _round(a, decimals=0, out=None):
     if decimals == 0:
         return pt.round_half_to_even(a)
     # numpy's own algorithm: scale, round half to even, unscale
-    scale = 10.0 ** decimals
+    scale = 10.0**decimals
     return pt.round_half_to_even(a * scale) / scale
 
 

@@ -3,6 +3,7 @@ argmax, searchsorted, nonzero, index helpers (tril_indices, ix_, ...). FUNCTIONS
 numpy callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"),
 summed up in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
@@ -13,6 +14,7 @@ from ._common import _truth, as_var, cast, contains_var, refuse
 # --------------------------------------------------------------------------------------------
 # indexing, sorting, searching
 # --------------------------------------------------------------------------------------------
+
 
 def _take(a, indices, axis=None, out=None, mode="raise"):
     refuse("np.take", out=(out, None))
@@ -63,7 +65,7 @@ def _last_writes(positions):
     of equal positions once stably sorted."""
     order = pt.argsort(positions, kind="stable")
     ranked = positions[order]
-    following = pt.concatenate([ranked[1:], ranked[-1:] - 1])   # (empty when nothing is written)
+    following = pt.concatenate([ranked[1:], ranked[-1:] - 1])  # (empty when nothing is written)
     return order[pt.nonzero(pt.neq(ranked, following))[0]]
 
 
@@ -95,7 +97,9 @@ def _may_repeat(parts, user_arrays):
     checked (a negative one may alias a positive one once the length is known: assumed so)."""
     if not user_arrays:
         return False
-    arrays = [p for p in parts if (isinstance(p, Variable) and p.ndim > 0) or isinstance(p, np.ndarray)]
+    arrays = [
+        p for p in parts if (isinstance(p, Variable) and p.ndim > 0) or isinstance(p, np.ndarray)
+    ]
     if any(isinstance(p, Variable) for p in arrays):
         return True
     rows = np.stack([a.ravel() for a in np.broadcast_arrays(*arrays)], axis=1)
@@ -152,8 +156,10 @@ def _put(a, ind, v, mode="raise"):
     """np.put(a, ind, v) and a.put(ind, v): the new value of a, i.e. `a.flat[ind] = v` with v
     repeated when it is shorter (`assign` keeps numpy's last write where indices repeat)."""
     if mode != "raise":
-        raise NotImplementedError("np.put with mode='wrap' or 'clip' is not supported; "
-                                  "wrap or clip the indices first (np.mod / np.clip)")
+        raise NotImplementedError(
+            "np.put with mode='wrap' or 'clip' is not supported; "
+            "wrap or clip the indices first (np.mod / np.clip)"
+        )
     a, v = as_var(a), as_var(v).flatten()
     ind = as_var(ind).flatten() if contains_var(ind) else np.ravel(ind)
     values = v[pt.arange(ind.shape[0]) % v.shape[0]]
@@ -188,7 +194,9 @@ def _searchsorted(a, v, side="left", sorter=None):
 def _nonzero(a):
     a = as_var(a)
     if a.ndim == 0:
-        raise NotImplementedError("np.nonzero of a 0-d array is not supported (numpy deprecates it)")
+        raise NotImplementedError(
+            "np.nonzero of a 0-d array is not supported (numpy deprecates it)"
+        )
     return tuple(pt.nonzero(_truth(a)))
 
 

@@ -8,6 +8,7 @@ Each rule's values must equal numpy's/scipy's (including sign conventions such a
 signs), because the engine pairs the concrete result with the symbolic one and the compiled graph
 is reused on new data.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
@@ -35,8 +36,10 @@ def _b_ndim(b):
 def _require_matrix(name, *xs):
     for x in xs:
         if x.ndim != 2:
-            raise NotImplementedError(f"{name}: only 2-D matrices are supported (got {x.ndim}-D); "
-                                      "scipy's batching rules differ between releases")
+            raise NotImplementedError(
+                f"{name}: only 2-D matrices are supported (got {x.ndim}-D); "
+                "scipy's batching rules differ between releases"
+            )
 
 
 def _refuse(name, **given):
@@ -47,6 +50,7 @@ def _refuse(name, **given):
 
 
 # ---------------------------------------------------------------- norm
+
 
 def _normalize_axes(axis, ndim):
     if axis is None:
@@ -72,7 +76,7 @@ def _vector_norm(x, ord, axes):
         return pt.sum(pt.neq(x, 0), axis=axes, keepdims=True).astype(x.dtype)
     if ord == 1:
         return pt.sum(absx, axis=axes, keepdims=True)
-    return pt.sum(absx ** ord, axis=axes, keepdims=True) ** (1.0 / ord)
+    return pt.sum(absx**ord, axis=axes, keepdims=True) ** (1.0 / ord)
 
 
 def _singular_value_norm(x, row, col, reduce):
@@ -107,8 +111,9 @@ def _matrix_norm(x, ord, row, col):
 
 def norm(x, ord=None, axis=None, keepdims=False):
     x = _as(x)
-    if axis is None and (ord is None or (ord in ("f", "fro") and x.ndim == 2)
-                         or (ord == 2 and x.ndim == 1)):
+    if axis is None and (
+        ord is None or (ord in ("f", "fro") and x.ndim == 2) or (ord == 2 and x.ndim == 1)
+    ):
         axes = tuple(range(x.ndim))
         out = pt.sqrt(pt.sum(x * x, axis=axes, keepdims=True))
     else:
@@ -125,6 +130,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 # ---------------------------------------------------------------- numpy.linalg
+
 
 def solve(a, b):
     b = _as(b)
@@ -177,12 +183,16 @@ def _full_svd_pullback(inputs, outputs, output_grads):
     matrix has no complement.
     """
     (a,), (u, s, vh) = inputs, outputs
-    du, ds, dvh = (pt.zeros_like(out) if isinstance(g.type, DisconnectedType) else g
-                   for out, g in zip(outputs, output_grads))
+    du, ds, dvh = (
+        pt.zeros_like(out) if isinstance(g.type, DisconnectedType) else g
+        for out, g in zip(outputs, output_grads)
+    )
     k = s.shape[0]
     unused = pt.and_(pt.all(pt.eq(du[:, k:], 0)), pt.all(pt.eq(dvh[k:, :], 0)))
-    du = Assert("numpy.linalg.svd(full_matrices=True): the cost uses the extra columns of U or rows "
-                "of Vh, which have no gradient; use full_matrices=False")(du, unused)
+    du = Assert(
+        "numpy.linalg.svd(full_matrices=True): the cost uses the extra columns of U or rows "
+        "of Vh, which have no gradient; use full_matrices=False"
+    )(du, unused)
     reduced = pt.linalg.SVD(full_matrices=False, compute_uv=True)
     return reduced.pullback([a], [u[:, :k], s, vh[:k, :]], [du[:, :k], ds, dvh[:k, :]])
 
@@ -204,8 +214,10 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
         # The singular values of a hermitian matrix are the same, whichever routine finds them.
         return pt.linalg.svd(a, full_matrices=False, compute_uv=False)
     if hermitian:
-        raise NotImplementedError("numpy.linalg.svd: hermitian=True with compute_uv=True (numpy then "
-                                  "derives U and Vh from eigh, with its own sign convention) is not supported")
+        raise NotImplementedError(
+            "numpy.linalg.svd: hermitian=True with compute_uv=True (numpy then "
+            "derives U and Vh from eigh, with its own sign convention) is not supported"
+        )
     if not full_matrices:
         return tuple(pt.linalg.svd(a, full_matrices=False, compute_uv=True))
     if a.ndim != 2:
@@ -235,16 +247,21 @@ def _qr_pullback(complete):
     For M >= N, Y and V are empty and this is the usual tall-matrix formula. PyTensor's own QR
     gradient raises TypeError in 3.0.7 and 3.3.8 (its pullback calls a module), hence this.
     """
+
     def pullback(inputs, outputs, output_grads):
         (a,), (q, r) = inputs, outputs
         # An output the cost does not use arrives as DisconnectedType: it contributes nothing.
-        dq, dr = (pt.zeros_like(out) if isinstance(g.type, DisconnectedType) else g
-                  for out, g in zip(outputs, output_grads))
+        dq, dr = (
+            pt.zeros_like(out) if isinstance(g.type, DisconnectedType) else g
+            for out, g in zip(outputs, output_grads)
+        )
         if complete:
             # With M > N the last M - N columns of Q are an arbitrary orthonormal complement.
             # Checked before anything uses R, whose shape is then not the one assumed below.
-            r = Assert("numpy.linalg.qr(mode='complete') has no gradient for a matrix with more "
-                       "rows than columns; use mode='reduced'")(r, pt.le(a.shape[0], a.shape[1]))
+            r = Assert(
+                "numpy.linalg.qr(mode='complete') has no gradient for a matrix with more "
+                "rows than columns; use mode='reduced'"
+            )(r, pt.le(a.shape[0], a.shape[1]))
         k = pt.minimum(a.shape[0], a.shape[1])
         u, du, dv, y = r[:, :k], dr[:, :k], dr[:, k:], a[:, k:]
         g = dq + pt.dot(y, dv.T)
@@ -252,6 +269,7 @@ def _qr_pullback(complete):
         copyltu = pt.tril(kk) + pt.tril(kk, -1).T
         dx = pt.linalg.solve_triangular(u, (g + pt.dot(q, copyltu)).T, lower=False, b_ndim=2).T
         return [pt.concatenate([dx, pt.dot(q, dv)], axis=1)]
+
     return pullback
 
 
@@ -264,8 +282,9 @@ def _qr_op(dtype, complete):
     if key not in _QR_OPS:
         a = pt.matrix("a", dtype=dtype)
         q, r = pt.linalg.qr(a, mode="full" if complete else "economic")
-        _QR_OPS[key] = OpFromGraph([a], [q, r], pullback=_qr_pullback(complete),
-                                   name="QRComplete" if complete else "QR")
+        _QR_OPS[key] = OpFromGraph(
+            [a], [q, r], pullback=_qr_pullback(complete), name="QRComplete" if complete else "QR"
+        )
     return _QR_OPS[key]
 
 
@@ -276,7 +295,9 @@ def qr(a, mode="reduced"):
     if not a.dtype.startswith("float"):
         a = a.astype("float64")
     if mode == "raw":
-        raise NotImplementedError("numpy.linalg.qr: mode='raw' (Householder reflectors) is not supported")
+        raise NotImplementedError(
+            "numpy.linalg.qr: mode='raw' (Householder reflectors) is not supported"
+        )
     if mode not in ("reduced", "complete", "r"):
         raise ValueError(f"Unrecognized mode '{mode}'")
     q, r = _qr_op(a.dtype, mode == "complete")(a)
@@ -315,7 +336,9 @@ def lstsq(a, b, rcond=None):
 def matrix_power(a, n):
     a = _as(a)
     if not isinstance(n, (int, np.integer)):
-        raise NotImplementedError("numpy.linalg.matrix_power: the exponent must be a constant integer")
+        raise NotImplementedError(
+            "numpy.linalg.matrix_power: the exponent must be a constant integer"
+        )
     n = int(n)
     if n == 0:
         return pt.zeros_like(a) + pt.eye(a.shape[-1], dtype=a.dtype)
@@ -345,12 +368,15 @@ def multi_dot(arrays, *, out=None):
 
 # ---------------------------------------------------------------- scipy.linalg
 
-def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False,
-                     check_finite=True):
+
+def solve_triangular(
+    a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True
+):
     a, b = _as(a), _as(b)
     _require_matrix("scipy.linalg.solve_triangular", a)
-    return pt.linalg.solve_triangular(a, b, trans=trans, lower=bool(lower),
-                                      unit_diagonal=bool(unit_diagonal), b_ndim=_b_ndim(b))
+    return pt.linalg.solve_triangular(
+        a, b, trans=trans, lower=bool(lower), unit_diagonal=bool(unit_diagonal), b_ndim=_b_ndim(b)
+    )
 
 
 def _triangle(c, lower):
@@ -393,18 +419,39 @@ def scipy_cholesky(a, lower=False, overwrite_a=False, check_finite=True):
     return pt.linalg.cholesky(a, lower=bool(lower))
 
 
-_ASSUME_A = {None: "gen", "gen": "gen", "general": "gen", "sym": "sym", "symmetric": "sym",
-             "pos": "pos", "positive definite": "pos"}
+_ASSUME_A = {
+    None: "gen",
+    "gen": "gen",
+    "general": "gen",
+    "sym": "sym",
+    "symmetric": "sym",
+    "pos": "pos",
+    "positive definite": "pos",
+}
 
 
-def scipy_solve(a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
-                assume_a=None, transposed=False):
+def scipy_solve(
+    a,
+    b,
+    lower=False,
+    overwrite_a=False,
+    overwrite_b=False,
+    check_finite=True,
+    assume_a=None,
+    transposed=False,
+):
     a, b = _as(a), _as(b)
     _require_matrix("scipy.linalg.solve", a)
     if assume_a not in _ASSUME_A:
         raise NotImplementedError(f"scipy.linalg.solve: assume_a={assume_a!r} is not supported")
-    return pt.linalg.solve(a, b, lower=bool(lower), assume_a=_ASSUME_A[assume_a],
-                           transposed=bool(transposed), b_ndim=_b_ndim(b))
+    return pt.linalg.solve(
+        a,
+        b,
+        lower=bool(lower),
+        assume_a=_ASSUME_A[assume_a],
+        transposed=bool(transposed),
+        b_ndim=_b_ndim(b),
+    )
 
 
 def scipy_inv(a, overwrite_a=False, check_finite=True):

@@ -5,6 +5,7 @@ method's signature is numpy function's signature minus the array (x.sum(axis) ==
 the function's rule is reused; adapters cover the methods whose signatures differ (x.reshape(2, 3),
 x.transpose(1, 0), x.item(), ...). shape, ndim, dtype and size are answered by the engine.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 
@@ -73,9 +74,11 @@ def _put(x, indices, values, mode="raise"):
 
 
 def _resize(x, *args, **kwargs):
-    raise NotImplementedError("ndarray.resize() changes the array's shape in place, which traced code cannot "
-                              "follow; build the new array instead, e.g. x = np.concatenate([x, np.zeros(k)]) "
-                              "or x = x[:n]")
+    raise NotImplementedError(
+        "ndarray.resize() changes the array's shape in place, which traced code cannot "
+        "follow; build the new array instead, e.g. x = np.concatenate([x, np.zeros(k)]) "
+        "or x = x[:n]"
+    )
 
 
 def _real(x):
@@ -131,7 +134,7 @@ IN_PLACE_METHODS = {
     "sort": _sort_in_place,
     "fill": _fill,
     "put": _put,
-    "resize": _resize,   # refused with a hint
+    "resize": _resize,  # refused with a hint
 }
 
 ATTRIBUTES = {

@@ -5,6 +5,7 @@ the PyTensor variable of the result. PyTensor's own operator overloads are avoid
 meaning differs from numpy's: `==` on variables is identity in PyTensor, `@` must follow numpy's
 1-D/2-D/N-D rules, and there is no `<<`/`>>`.
 """
+
 import pytensor.tensor as pt
 
 
@@ -62,6 +63,7 @@ UNARY = {
     "~": pt.invert,
 }
 
+
 def _reflexive(compare, nan_result):
     """A comparison that stays right for `x OP x` on floats.
 
@@ -69,6 +71,7 @@ def _reflexive(compare, nan_result):
     and 3.3.8, every mode), which breaks numpy's NaN idiom `x != x`. When both operands are the same
     float variable the answer is decided by isnan instead.
     """
+
     def rule(a, b):
         if a is b and isinstance(a, pt.TensorVariable) and a.dtype.startswith(("float", "complex")):
             return pt.isnan(a) if nan_result else pt.invert(pt.isnan(a))

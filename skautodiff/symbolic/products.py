@@ -3,6 +3,7 @@ FUNCTIONS is keyed by the numpy callable (identity). Rules follow the contract i
 doc/architecture.md ("Symbolic rules"), summed up in _common.py. (numpy.linalg and scipy.linalg are
 in linalg.py.)
 """
+
 import numpy as np
 import pytensor.tensor as pt
 
@@ -14,13 +15,19 @@ from .operators import matmul
 # products
 # --------------------------------------------------------------------------------------------
 
+
 def _dot(a, b, out=None):
     refuse("np.dot", out=(out, None))
     return pt.dot(as_var(a), as_var(b))
 
 
 def _matmul(a, b, /, out=None, **kwargs):
-    refuse("np.matmul", out=(out, None), axes=(kwargs.get("axes"), None), axis=(kwargs.get("axis"), None))
+    refuse(
+        "np.matmul",
+        out=(out, None),
+        axes=(kwargs.get("axes"), None),
+        axis=(kwargs.get("axis"), None),
+    )
     return matmul(as_var(a), as_var(b))
 
 
@@ -69,7 +76,7 @@ def _einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting=
         arrays = list(operands[0::2])
         inputs = [_einsum_letters(s) for s in operands[1::2]]
         if len(operands) % 2:
-            subscripts = ",".join(inputs[:len(arrays) - 1]) + "->" + _einsum_letters(operands[-1])
+            subscripts = ",".join(inputs[: len(arrays) - 1]) + "->" + _einsum_letters(operands[-1])
             arrays = arrays[:-1]
         else:
             subscripts = ",".join(inputs)
@@ -85,7 +92,9 @@ def _kron(a, b):
     b = pt.shape_padleft(b, ndim - b.ndim)
     a_spread = a.dimshuffle([p for d in range(ndim) for p in (d, "x")])
     b_spread = b.dimshuffle([p for d in range(ndim) for p in ("x", d)])
-    return pt.reshape(a_spread * b_spread, [a.shape[d] * b.shape[d] for d in range(ndim)], ndim=ndim)
+    return pt.reshape(
+        a_spread * b_spread, [a.shape[d] * b.shape[d] for d in range(ndim)], ndim=ndim
+    )
 
 
 def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):

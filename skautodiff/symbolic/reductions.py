@@ -2,16 +2,31 @@
 cumprod, diff) in PyTensor. FUNCTIONS is keyed by the numpy callable (identity). Rules follow the
 contract in doc/architecture.md ("Symbolic rules"), summed up in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 
-from ._common import (_COMPLEX, _FLOATS, _MISSING, _truth, OpFromGraph, as_var, cast, given, maximum, minimum,
-                      norm_axis, pullback, refuse)
+from ._common import (
+    _COMPLEX,
+    _FLOATS,
+    _MISSING,
+    _truth,
+    OpFromGraph,
+    as_var,
+    cast,
+    given,
+    maximum,
+    minimum,
+    norm_axis,
+    pullback,
+    refuse,
+)
 
 
 # --------------------------------------------------------------------------------------------
 # reductions
 # --------------------------------------------------------------------------------------------
+
 
 def _masked(a, where, fill):
     return a if where is True or not given(where) else pt.switch(where, a, fill)
@@ -66,14 +81,17 @@ def _shared_ties(reduce_, x, axis, keepdims):
 
 
 def _extreme(kind):
-    reduce_, combine, fill = (pt.max, maximum, -np.inf) if kind == "max" else (pt.min, minimum, np.inf)
+    reduce_, combine, fill = (
+        (pt.max, maximum, -np.inf) if kind == "max" else (pt.min, minimum, np.inf)
+    )
 
     def rule(a, axis=None, out=None, keepdims=False, initial=_MISSING, where=True):
         refuse(f"np.{kind}", out=(out, None))
         a = as_var(a)
         axis = norm_axis(axis, a.ndim)
-        result = _shared_ties(reduce_, _masked(a, where, initial if given(initial) else fill), axis,
-                              bool(keepdims))
+        result = _shared_ties(
+            reduce_, _masked(a, where, initial if given(initial) else fill), axis, bool(keepdims)
+        )
         return combine(result, initial) if given(initial) else result
 
     rule.__name__ = f"_{kind}"
@@ -96,8 +114,18 @@ def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     return _sum(a, axis, keepdims=keepdims, where=where) / _count(a, axis, where, bool(keepdims))
 
 
-def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
-         correction=_MISSING):
+def _var(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=_MISSING,
+    correction=_MISSING,
+):
     refuse("np.var", out=(out, None))
     a = as_var(a)
     if a.dtype not in _FLOATS:
@@ -115,12 +143,24 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     # Spelled out, as PyTensor's rewrites fold 0 / divisor to 0 (pytensor 3.3) before the
     # divisor is known to be 0.
     variance = total / divisor
-    invalid = pt.switch(pt.eq(total, 0), np.asarray(np.nan, variance.dtype), np.asarray(np.inf, variance.dtype))
+    invalid = pt.switch(
+        pt.eq(total, 0), np.asarray(np.nan, variance.dtype), np.asarray(np.inf, variance.dtype)
+    )
     return pt.switch(pt.gt(divisor, 0), variance, invalid)
 
 
-def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
-         correction=_MISSING):
+def _std(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=_MISSING,
+    correction=_MISSING,
+):
     """sqrt(var), with gradient 0 where the spread is 0.
 
     Over a length-1 axis std is 0 whatever the input, so its gradient is exactly 0; plain
@@ -128,7 +168,9 @@ def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     on keepdims and static shapes. Where equal values give a zero spread over a longer axis std is
     not differentiable (like |x| at 0) and 0 is a subgradient; PyTensor's abs uses the same one.
     """
-    variance = _var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
+    variance = _var(
+        a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction
+    )
     spread = pt.gt(variance, 0)
     # the inner switch keeps sqrt's infinite slope at 0 out of the gradient; elsewhere the
     # variance itself is the value: 0, or numpy's NaN when ddof >= the count (0 * variance
@@ -136,7 +178,9 @@ def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tr
     return pt.switch(spread, pt.sqrt(pt.switch(spread, variance, 1)), variance)
 
 
-def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None):
+def _cov(
+    m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None
+):
     refuse("np.cov", fweights=(fweights, None), aweights=(aweights, None))
     rows = []
     for data in (m, y):
@@ -151,7 +195,7 @@ def _cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=
     ddof = (0 if bias else 1) if ddof is None else ddof
     centred = x - pt.mean(x, axis=1, keepdims=True)
     c = pt.dot(centred, centred.T) / (x.shape[1] - ddof)
-    return cast(pt.squeeze(c), dtype)   # numpy squeezes length-1 axes (a single variable -> 0-d)
+    return cast(pt.squeeze(c), dtype)  # numpy squeezes length-1 axes (a single variable -> 0-d)
 
 
 def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
@@ -211,7 +255,9 @@ def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     present = pt.bitwise_not(pt.isnan(a))
     if given(where) and where is not True:
         present = pt.and_(present, _truth(where))
-    return _nansum(a, axis, dtype, out, keepdims, where=present) / _sum(present, axis, keepdims=keepdims)
+    return _nansum(a, axis, dtype, out, keepdims, where=present) / _sum(
+        present, axis, keepdims=keepdims
+    )
 
 
 def _nan_extreme(kind):
@@ -229,19 +275,50 @@ def _nan_extreme(kind):
     return rule
 
 
-def _nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
-            correction=_MISSING):
+def _nanvar(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=_MISSING,
+    correction=_MISSING,
+):
     a = as_var(a)
     present = pt.bitwise_not(pt.isnan(a))
     if given(where) and where is not True:
         present = pt.and_(present, _truth(where))
-    return _var(pt.switch(present, a, 0), axis, dtype, out, ddof, keepdims, where=present, mean=mean,
-                correction=correction)
+    return _var(
+        pt.switch(present, a, 0),
+        axis,
+        dtype,
+        out,
+        ddof,
+        keepdims,
+        where=present,
+        mean=mean,
+        correction=correction,
+    )
 
 
-def _nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, mean=_MISSING,
-            correction=_MISSING):
-    return pt.sqrt(_nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction))
+def _nanstd(
+    a,
+    axis=None,
+    dtype=None,
+    out=None,
+    ddof=0,
+    keepdims=False,
+    *,
+    where=True,
+    mean=_MISSING,
+    correction=_MISSING,
+):
+    return pt.sqrt(
+        _nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
+    )
 
 
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
@@ -258,7 +335,9 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
         if w.ndim != a.ndim:
             # numpy: 1-D weights run along the single reduced axis
             if axes is None or len(axes) != w.ndim:
-                raise NotImplementedError("np.average: weights of another shape need a matching axis")
+                raise NotImplementedError(
+                    "np.average: weights of another shape need a matching axis"
+                )
             order = list(axes)
             w = pt.transpose(w, np.argsort(np.argsort(order)))  # weights' axes follow `axis`' order
             pattern = ["x"] * a.ndim
@@ -273,6 +352,7 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
 # --------------------------------------------------------------------------------------------
 # cumulative operations
 # --------------------------------------------------------------------------------------------
+
 
 def _cumulative(fn, name):
     def rule(a, axis=None, dtype=None, out=None):
@@ -298,7 +378,9 @@ def _cumulative_2(fn, name, neutral):
         result = _cumulative(fn, name)(x, axis, dtype, out)
         if include_initial:
             shape = [result.shape[d] if d != axis else 1 for d in range(result.ndim)]
-            result = pt.concatenate([pt.full(shape, neutral, dtype=result.dtype), result], axis=axis)
+            result = pt.concatenate(
+                [pt.full(shape, neutral, dtype=result.dtype), result], axis=axis
+            )
         return result
 
     rule.__name__ = f"_{name}"

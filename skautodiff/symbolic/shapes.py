@@ -3,6 +3,7 @@ splitting, flipping, rolling, tiling, padding, append and insert. FUNCTIONS is k
 callable (identity). Rules follow the contract in doc/architecture.md ("Symbolic rules"), summed up
 in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
@@ -18,6 +19,7 @@ def _slice_along(x, axis, start, stop):
 # shape manipulation
 # --------------------------------------------------------------------------------------------
 
+
 def _reshape(a, shape=_MISSING, order="C", *, newshape=_MISSING, copy=None):
     a = as_var(a)
     shape = _shape_arg(shape if given(shape) else newshape)
@@ -26,7 +28,9 @@ def _reshape(a, shape=_MISSING, order="C", *, newshape=_MISSING, copy=None):
     if order == "F":
         # Fortran order is C order on the reversed axes
         return pt.reshape(a.T, shape[::-1], ndim=len(shape)).T
-    raise NotImplementedError(f"np.reshape(order={order!r}) is not supported (memory layout is not traced)")
+    raise NotImplementedError(
+        f"np.reshape(order={order!r}) is not supported (memory layout is not traced)"
+    )
 
 
 def _ravel(a, order="C"):
@@ -61,7 +65,11 @@ def _concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
             return cast(arrays.flatten(), dtype)
         axis = int(axis) % (arrays.ndim - 1)
         moved = pt.moveaxis(arrays, 0, axis)
-        shape = [moved.shape[d] for d in range(axis)] + [-1] + [moved.shape[d] for d in range(axis + 2, moved.ndim)]
+        shape = (
+            [moved.shape[d] for d in range(axis)]
+            + [-1]
+            + [moved.shape[d] for d in range(axis + 2, moved.ndim)]
+        )
         return cast(pt.reshape(moved, shape, ndim=arrays.ndim - 1), dtype)
     parts = [as_var(x) for x in arrays]
     if axis is None:
@@ -79,7 +87,9 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
 
 def _sequence(tup, name):
     if isinstance(tup, Variable):
-        raise NotImplementedError(f"np.{name} of one traced array is not supported: pass a list of arrays")
+        raise NotImplementedError(
+            f"np.{name} of one traced array is not supported: pass a list of arrays"
+        )
     return [as_var(x) for x in tup]
 
 
@@ -91,7 +101,7 @@ def _atleast(ndim):
         if ndim == 3 and x.ndim == 1:
             return x.dimshuffle("x", 0, "x")  # numpy: (N,) -> (1, N, 1)
         if ndim == 3 and x.ndim == 2:
-            return x.dimshuffle(0, 1, "x")    # numpy: (M, N) -> (M, N, 1)
+            return x.dimshuffle(0, 1, "x")  # numpy: (M, N) -> (M, N, 1)
         return pt.shape_padleft(x, ndim - x.ndim)
 
     def rule(*arys):
@@ -114,7 +124,9 @@ def _hstack(tup, *, dtype=None, casting="same_kind"):
 
 
 def _vstack(tup, *, dtype=None, casting="same_kind"):
-    return cast(pt.concatenate([_atleast_2d.one(x) for x in _sequence(tup, "vstack")], axis=0), dtype)
+    return cast(
+        pt.concatenate([_atleast_2d.one(x) for x in _sequence(tup, "vstack")], axis=0), dtype
+    )
 
 
 def _dstack(tup):
@@ -123,7 +135,10 @@ def _dstack(tup):
 
 def _column_stack(tup):
     # 0-d and 1-D inputs become columns; others are stacked as they are
-    parts = [x if x.ndim >= 2 else pt.shape_padleft(x, 2 - x.ndim).T for x in _sequence(tup, "column_stack")]
+    parts = [
+        x if x.ndim >= 2 else pt.shape_padleft(x, 2 - x.ndim).T
+        for x in _sequence(tup, "column_stack")
+    ]
     return pt.concatenate(parts, axis=1)
 
 
@@ -230,8 +245,10 @@ def _splitter(even, default_axis=0, name="split"):
     def rule(ary, indices_or_sections, axis=default_axis):
         ary = as_var(ary)
         axis = int(axis) % ary.ndim
-        return [_slice_along(ary, axis, start, stop)
-                for start, stop in _split_bounds(ary.shape[axis], indices_or_sections, even)]
+        return [
+            _slice_along(ary, axis, start, stop)
+            for start, stop in _split_bounds(ary.shape[axis], indices_or_sections, even)
+        ]
 
     rule.__name__ = f"_{name}"
     return rule
@@ -272,7 +289,9 @@ def _insert(arr, obj, values, axis=None):
     values = pt.moveaxis(pt.shape_padleft(values, arr.ndim - values.ndim), 0, axis)
     shape = [values.shape[d] if d == axis else arr.shape[d] for d in range(arr.ndim)]
     values = pt.broadcast_to(values, shape)
-    return pt.concatenate([_slice_along(arr, axis, None, obj), values, _slice_along(arr, axis, obj, None)], axis=axis)
+    return pt.concatenate(
+        [_slice_along(arr, axis, None, obj), values, _slice_along(arr, axis, obj, None)], axis=axis
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ A sparse argument is data: gradients flow to the dense operands it meets. Suppor
 `w @ X`, `X.dot(w)`, `X.T`, `X.multiply(...)`, `X.sum(axis=...)`, `X.toarray()`, row selection
 by slice or integer array; everything else refuses with a clear message.
 """
+
 import numpy as np
 import pytensor.sparse as ps
 import pytensor.tensor as pt
@@ -26,7 +27,7 @@ def matmul(a, b):
     if is_sparse(a):
         b = _dense(b)
         return ps.structured_dot(a, b[:, None])[:, 0] if b.ndim == 1 else ps.structured_dot(a, b)
-    a = _dense(a)   # dense @ sparse = (sparse.T @ dense.T).T
+    a = _dense(a)  # dense @ sparse = (sparse.T @ dense.T).T
     if a.ndim == 1:
         return ps.structured_dot(b.T, a[:, None])[:, 0]
     return ps.structured_dot(b.T, a.T).T
@@ -43,9 +44,9 @@ def multiply(x, other):
     other = _dense(other)
     if other.ndim == 0:
         return _mul(x, other)
-    if other.ndim == 1 or other.type.shape[0] == 1:   # one factor per column
+    if other.ndim == 1 or other.type.shape[0] == 1:  # one factor per column
         return ps.col_scale(x, other.reshape((-1,)))
-    if other.type.shape[1] == 1:                        # one factor per row
+    if other.type.shape[1] == 1:  # one factor per row
         return ps.row_scale(x, other[:, 0])
     return _mul(x, other)
 

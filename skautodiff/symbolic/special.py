@@ -5,6 +5,7 @@ PyTensor's graph rewrites (tests compile with the fast_compile optimizer, and a 
 depend on which rewrites happen to run): logsumexp shifts by the maximum itself, log_ndtr picks
 the erfcx form in the lower tail, and so on.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import zero_grad
@@ -48,14 +49,18 @@ def _check_ufunc_kwargs(name, kwargs):
             continue
         if key in ("casting", "order", "subok") and value in ("same_kind", "K", True):
             continue
-        raise NotImplementedError(f"scipy.special.{name}: the ufunc argument {key}={value!r} is not supported")
+        raise NotImplementedError(
+            f"scipy.special.{name}: the ufunc argument {key}={value!r} is not supported"
+        )
 
 
 def _ufunc(name, expression):
     """Rule for an elementwise scipy.special ufunc whose value is `expression(*inputs)`."""
+
     def rule(*args, **kwargs):
         _check_ufunc_kwargs(name, kwargs)
         return expression(*(_as(a) for a in args))
+
     rule.__name__ = f"special_{name}"
     return rule
 
@@ -190,8 +195,10 @@ def polygamma(n, x, **kwargs):
     # The order n must be a known integer: the derivative order selects which function is computed.
     _check_ufunc_kwargs("polygamma", kwargs)
     if not isinstance(n, (int, np.integer)) and not (isinstance(n, np.ndarray) and n.ndim == 0):
-        raise NotImplementedError("scipy.special.polygamma: the order n must be a constant integer, "
-                                  "not a traced or array value")
+        raise NotImplementedError(
+            "scipy.special.polygamma: the order n must be a constant integer, "
+            "not a traced or array value"
+        )
     return pt.polygamma(int(n), _as(x))
 
 

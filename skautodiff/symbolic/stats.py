@@ -9,6 +9,7 @@ outside the support; nan where a parameter is invalid (scipy's `badvalue`). Poin
 support are replaced by a point inside before the log-density is evaluated, so the branch that
 switch() discards cannot leak a nan into the gradient of the parameters.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor import special as pts
@@ -74,7 +75,9 @@ def _continuous(dist, method, shapes, standard, valid=None, support=None, inside
             value = standard(z, *params)
         else:
             within = support(z, *params)
-            value = pt.switch(within | pt.isnan(z), standard(pt.switch(within, z, inside), *params), -np.inf)
+            value = pt.switch(
+                within | pt.isnan(z), standard(pt.switch(within, z, inside), *params), -np.inf
+            )
         if subtract_log_scale:
             value = value - pt.log(scale)
         return pt.switch(ok, value, np.nan)
@@ -107,8 +110,12 @@ def _t_logpdf(z, df):
     # scipy switches to the normal density at df = inf, where the gammaln difference is inf - inf.
     infinite = pt.isinf(df)
     df = pt.switch(infinite, 1.0, df)
-    t = (pt.gammaln(0.5 * (df + 1.0)) - pt.gammaln(0.5 * df) - 0.5 * (pt.log(df) + _LOG_PI)
-         - 0.5 * (df + 1.0) * pt.log1p(z * z / df))
+    t = (
+        pt.gammaln(0.5 * (df + 1.0))
+        - pt.gammaln(0.5 * df)
+        - 0.5 * (pt.log(df) + _LOG_PI)
+        - 0.5 * (df + 1.0) * pt.log1p(z * z / df)
+    )
     return pt.switch(infinite, _norm_logpdf(z), t)
 
 
@@ -122,6 +129,7 @@ def _probability(p):
 
 
 # ---------------------------------------------------------------- multivariate normal
+
 
 def _static_length_one(var):
     # The engine compiles per pattern of length-1 axes, so a length that is statically 1 is
@@ -139,11 +147,15 @@ def _squeeze_static(out, shape):
 
 def _mvn_logpdf(x, mean=None, cov=1, allow_singular=False):
     if allow_singular:
-        raise NotImplementedError("scipy.stats.multivariate_normal.logpdf: allow_singular=True "
-                                  "(a pseudo-determinant and a support test) is not supported")
+        raise NotImplementedError(
+            "scipy.stats.multivariate_normal.logpdf: allow_singular=True "
+            "(a pseudo-determinant and a support test) is not supported"
+        )
     if isinstance(cov, st.Covariance):
-        raise NotImplementedError("scipy.stats.multivariate_normal.logpdf: Covariance objects are "
-                                  "not supported; pass the covariance matrix")
+        raise NotImplementedError(
+            "scipy.stats.multivariate_normal.logpdf: Covariance objects are "
+            "not supported; pass the covariance matrix"
+        )
     x = _as(x)
     cov = _as(cov)
     if mean is not None:
@@ -175,24 +187,52 @@ def _mvn_logpdf(x, mean=None, cov=1, allow_singular=False):
     return _squeeze_static(out, dev.type.shape[:-1])
 
 
-FUNCTIONS = dict([
-    _continuous(st.norm, "logpdf", (), _norm_logpdf),
-    _continuous(st.norm, "logcdf", (), log_ndtr),
-    _continuous(st.norm, "logsf", (), lambda z: log_ndtr(-z)),
-    _continuous(st.t, "logpdf", ("df",), _t_logpdf, valid=lambda df: df > 0),
-    _continuous(st.laplace, "logpdf", (), lambda z: -pt.abs(z) - _LOG_2),
-    _continuous(st.gamma, "logpdf", ("a",), lambda z, a: xlogy(a - 1.0, z) - z - pt.gammaln(a),
-                valid=lambda a: a > 0, support=lambda z, a: z >= 0, inside=1.0),
-    _continuous(st.beta, "logpdf", ("a", "b"),
-                lambda z, a, b: xlog1py(b - 1.0, -z) + xlogy(a - 1.0, z) - pts.betaln(a, b),
-                valid=lambda a, b: (a > 0) & (b > 0), support=lambda z, a, b: (z >= 0) & (z <= 1),
-                inside=0.5),
-    _discrete(st.poisson, ("mu",), lambda k, mu: xlogy(k, mu) - pt.gammaln(k + 1.0) - mu,
-              valid=lambda mu: mu >= 0, support=lambda k, mu: k >= 0),
-    _discrete(st.binom, ("n", "p"), _binom_logpmf,
-              valid=lambda n, p: (n >= 0) & _is_integer(n) & _probability(p),
-              support=lambda k, n, p: (k >= 0) & (k <= n)),
-    _discrete(st.bernoulli, ("p",), lambda k, p: _binom_logpmf(k, 1.0, p),
-              valid=_probability, support=lambda k, p: (k >= 0) & (k <= 1)),
-    ((st.multivariate_normal, "logpdf"), _mvn_logpdf),
-])
+FUNCTIONS = dict(
+    [
+        _continuous(st.norm, "logpdf", (), _norm_logpdf),
+        _continuous(st.norm, "logcdf", (), log_ndtr),
+        _continuous(st.norm, "logsf", (), lambda z: log_ndtr(-z)),
+        _continuous(st.t, "logpdf", ("df",), _t_logpdf, valid=lambda df: df > 0),
+        _continuous(st.laplace, "logpdf", (), lambda z: -pt.abs(z) - _LOG_2),
+        _continuous(
+            st.gamma,
+            "logpdf",
+            ("a",),
+            lambda z, a: xlogy(a - 1.0, z) - z - pt.gammaln(a),
+            valid=lambda a: a > 0,
+            support=lambda z, a: z >= 0,
+            inside=1.0,
+        ),
+        _continuous(
+            st.beta,
+            "logpdf",
+            ("a", "b"),
+            lambda z, a, b: xlog1py(b - 1.0, -z) + xlogy(a - 1.0, z) - pts.betaln(a, b),
+            valid=lambda a, b: (a > 0) & (b > 0),
+            support=lambda z, a, b: (z >= 0) & (z <= 1),
+            inside=0.5,
+        ),
+        _discrete(
+            st.poisson,
+            ("mu",),
+            lambda k, mu: xlogy(k, mu) - pt.gammaln(k + 1.0) - mu,
+            valid=lambda mu: mu >= 0,
+            support=lambda k, mu: k >= 0,
+        ),
+        _discrete(
+            st.binom,
+            ("n", "p"),
+            _binom_logpmf,
+            valid=lambda n, p: (n >= 0) & _is_integer(n) & _probability(p),
+            support=lambda k, n, p: (k >= 0) & (k <= n),
+        ),
+        _discrete(
+            st.bernoulli,
+            ("p",),
+            lambda k, p: _binom_logpmf(k, 1.0, p),
+            valid=_probability,
+            support=lambda k, p: (k >= 0) & (k <= 1),
+        ),
+        ((st.multivariate_normal, "logpdf"), _mvn_logpdf),
+    ]
+)

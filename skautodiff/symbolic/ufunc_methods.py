@@ -4,19 +4,31 @@ FUNCTIONS is keyed by (ufunc, "reduce" | "accumulate" | "outer" | "at"); INPLACE
 that the ufunc.at rules update in place. Rules follow the contract in doc/architecture.md ("Symbolic
 rules"), summed up in _common.py.
 """
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import zero_grad
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from ._common import _MISSING, as_var, cast, contains_var, given, maximum, minimum, norm_axis, refuse
+from ._common import (
+    _MISSING,
+    as_var,
+    cast,
+    contains_var,
+    given,
+    maximum,
+    minimum,
+    norm_axis,
+    refuse,
+)
 from .reductions import _all, _any, _cumprod, _cumsum, _max, _min, _prod, _sum
 
 
 # --------------------------------------------------------------------------------------------
 # ufunc methods: (ufunc, "reduce" | "accumulate" | "outer" | "at")
 # --------------------------------------------------------------------------------------------
+
 
 def _reduce_via(fn, name):
     # ufunc.reduce defaults to axis=0, unlike np.sum
@@ -36,7 +48,9 @@ def _reduce_logical(fn, name):
     return rule
 
 
-def _logsumexp_reduce(a, axis=0, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+def _logsumexp_reduce(
+    a, axis=0, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True
+):
     """np.logaddexp.reduce: log(sum(exp(a))) along axis, shifted by the maximum for stability."""
     refuse("np.logaddexp.reduce", out=(out, None), where=(where, True))
     a = cast(as_var(a), dtype)
@@ -79,7 +93,9 @@ class ArgCumExtreme(Op):
         position = np.arange(x.shape[self.axis]).reshape(shape)
         # a NaN (for floats) takes over the running extreme from its position on, as in numpy
         hit = (x == running) | (np.isnan(x) if x.dtype.kind in "fc" else False)
-        outputs[0][0] = np.maximum.accumulate(np.where(hit, position, 0), axis=self.axis).astype("int64")
+        outputs[0][0] = np.maximum.accumulate(np.where(hit, position, 0), axis=self.axis).astype(
+            "int64"
+        )
 
     def infer_shape(self, *args):
         # (fgraph, node, shapes) in pytensor 3.0; (node, shapes) from 3.3, which warns about fgraph
@@ -120,7 +136,11 @@ def _logcumsumexp(a, axis=0, dtype=None, out=None):
 
 def _outer_via(binary, name):
     def rule(A, B, /, **kwargs):
-        refuse(f"np.{name}.outer", out=(kwargs.get("out"), None), where=(kwargs.get("where", True), True))
+        refuse(
+            f"np.{name}.outer",
+            out=(kwargs.get("out"), None),
+            where=(kwargs.get("where", True), True),
+        )
         A, B = as_var(A), as_var(B)
         return binary(pt.shape_padright(A, B.ndim), pt.shape_padleft(B, A.ndim))
 
@@ -152,15 +172,24 @@ def _at_rounds(combine, name):
     Indices that repeat are split into rounds (round r holds each index's r-th occurrence), so each
     round has unique indices and applying the rounds in order is numpy's sequential semantics.
     """
+
     def rule(a, indices, b=_MISSING, /):
         if not given(b):
             raise NotImplementedError(f"np.{name}.at without a value operand is not supported")
         if contains_var(indices):
-            raise NotImplementedError(f"np.{name}.at needs indices that do not depend on the inputs")
+            raise NotImplementedError(
+                f"np.{name}.at needs indices that do not depend on the inputs"
+            )
         arrays = indices if isinstance(indices, tuple) else (indices,)
-        if not all(isinstance(i, (list, np.ndarray)) and np.ndim(i) == 1 and np.asarray(i).dtype.kind in "iu"
-                   for i in arrays):
-            raise NotImplementedError(f"np.{name}.at is supported with 1-D integer index arrays only")
+        if not all(
+            isinstance(i, (list, np.ndarray))
+            and np.ndim(i) == 1
+            and np.asarray(i).dtype.kind in "iu"
+            for i in arrays
+        ):
+            raise NotImplementedError(
+                f"np.{name}.at is supported with 1-D integer index arrays only"
+            )
         a = as_var(a)
         arrays = [np.asarray(i) for i in arrays]
         # the ufuncs here are commutative, so rounds may run in any order; they need only unique
@@ -194,15 +223,27 @@ FUNCTIONS = {
     # ufunc methods
     (np.add, "reduce"): _reduce_via(_sum, "add"),
     (np.multiply, "reduce"): _reduce_via(_prod, "multiply"),
-    (np.maximum, "reduce"): _reduce_via(lambda a, axis, dtype, out, keepdims, initial, where:
-                                        _max(cast(a, dtype), axis, out, keepdims, initial, where), "maximum"),
-    (np.minimum, "reduce"): _reduce_via(lambda a, axis, dtype, out, keepdims, initial, where:
-                                        _min(cast(a, dtype), axis, out, keepdims, initial, where), "minimum"),
+    (np.maximum, "reduce"): _reduce_via(
+        lambda a, axis, dtype, out, keepdims, initial, where: _max(
+            cast(a, dtype), axis, out, keepdims, initial, where
+        ),
+        "maximum",
+    ),
+    (np.minimum, "reduce"): _reduce_via(
+        lambda a, axis, dtype, out, keepdims, initial, where: _min(
+            cast(a, dtype), axis, out, keepdims, initial, where
+        ),
+        "minimum",
+    ),
     (np.logaddexp, "reduce"): _logsumexp_reduce,
     (np.logical_and, "reduce"): _reduce_logical(_all, "logical_and"),
     (np.logical_or, "reduce"): _reduce_logical(_any, "logical_or"),
-    (np.add, "accumulate"): lambda array, axis=0, dtype=None, out=None: _cumsum(array, axis, dtype, out),
-    (np.multiply, "accumulate"): lambda array, axis=0, dtype=None, out=None: _cumprod(array, axis, dtype, out),
+    (np.add, "accumulate"): lambda array, axis=0, dtype=None, out=None: _cumsum(
+        array, axis, dtype, out
+    ),
+    (np.multiply, "accumulate"): lambda array, axis=0, dtype=None, out=None: _cumprod(
+        array, axis, dtype, out
+    ),
     (np.maximum, "accumulate"): _cum_extreme("max"),
     (np.minimum, "accumulate"): _cum_extreme("min"),
     (np.logaddexp, "accumulate"): _logcumsumexp,

@@ -4,6 +4,7 @@ Importing this package registers every entry in ``ENTRIES`` (see ``harness.py`` 
 and the finite-difference oracle). Each theme module is written the way practitioners write
 losses: ``import numpy as np`` and ``scipy.special`` / ``scipy.stats`` / ``scipy.linalg``.
 """
+
 from .harness import ENTRIES, Call, Entry, case  # noqa: F401
 
 from . import (  # noqa: F401,E402  (registration happens on import)

@@ -6,6 +6,7 @@ f-strings, del, *args/**kwargs/keyword-only/defaults, helper functions and bound
 augmented assignment, in-place updates of arrays created inside the function, and subscripts of
 every kind.
 """
+
 import math
 import warnings
 
@@ -23,14 +24,17 @@ def _wXy(rng):
 
 # ----------------------------------------------------------------------------- closures and functions
 
+
 def make_scaled_loss(scale, offset):
     def loss(w, X, y):
         return scale * np.mean((X @ w - y - offset) ** 2)
+
     return loss
 
 
 closure_over_constants = case(lambda r: _wXy(r), wrt="w", name="closure_over_constants")(
-    make_scaled_loss(2.5, 0.1))
+    make_scaled_loss(2.5, 0.1)
+)
 
 
 @case(lambda r: _wXy(r), wrt="w")
@@ -66,12 +70,13 @@ def lambda_inside_loss(w, X, y):
 
 
 module_level_lambda = case(lambda r: _wXy(r), wrt="w", name="module_level_lambda")(
-    lambda w, X, y: np.mean(np.logaddexp(0.0, -y * (X @ w))))
+    lambda w, X, y: np.mean(np.logaddexp(0.0, -y * (X @ w)))
+)
 
 
 @case(lambda r: _wXy(r), wrt="w")
 def closure_capturing_loop_variable_via_default(w, X, y):
-    fns = [lambda z, k=k: z ** k for k in (1, 2, 3)]
+    fns = [lambda z, k=k: z**k for k in (1, 2, 3)]
     z = np.tanh(X @ w)
     return sum(np.mean(f(z) - y) ** 2 for f in fns)
 
@@ -80,7 +85,8 @@ def closure_capturing_loop_variable_via_default(w, X, y):
 def nested_closure_two_levels(w, X, y):
     def outer(scale):
         def inner(v):
-            return scale * np.sum(v ** 2)
+            return scale * np.sum(v**2)
+
         return inner
 
     penalty = outer(0.1)
@@ -100,16 +106,22 @@ def recursive_helper(c, x, y):
 
 # ----------------------------------------------------------------------------- comprehensions and generators
 
-@case(lambda r: ([r.normal(size=D) for _ in range(3)], r.normal(size=(N, D)), r.integers(0, 3, N)), wrt="ws")
+
+@case(
+    lambda r: ([r.normal(size=D) for _ in range(3)], r.normal(size=(N, D)), r.integers(0, 3, N)),
+    wrt="ws",
+)
 def list_comprehension_of_scores(ws, X, labels):
     scores = np.stack([X @ w for w in ws], axis=1)
     return np.mean(logsumexp(scores, axis=1) - scores[np.arange(len(labels)), labels])
 
 
-@case(lambda r: ({"a": r.normal(size=D), "b": r.normal(size=D)}, r.normal(size=(N, D))), wrt="params")
+@case(
+    lambda r: ({"a": r.normal(size=D), "b": r.normal(size=D)}, r.normal(size=(N, D))), wrt="params"
+)
 def dict_comprehension(params, X):
     proj = {k: X @ v for k, v in params.items()}
-    norms = {k: np.sum(v ** 2) for k, v in proj.items() if k != "unused"}
+    norms = {k: np.sum(v**2) for k, v in proj.items() if k != "unused"}
     return norms["a"] * 0.5 + norms["b"] * 0.25
 
 
@@ -141,6 +153,7 @@ def builtin_max_min_over_generator(w, X, y):
 
 
 # ----------------------------------------------------------------------------- loops
+
 
 @case(lambda r: (r.normal(size=(4, D)), r.normal(size=(N, D)), r.integers(0, 4, N)), wrt="W")
 def for_over_range_with_break_continue(W, X, labels):
@@ -180,15 +193,18 @@ def for_over_python_list(w, X, y):
     return loss
 
 
-@case(lambda r: ({"l2": r.normal(size=D), "l1": r.normal(size=D)}, r.normal(size=(N, D))), wrt="params")
+@case(
+    lambda r: ({"l2": r.normal(size=D), "l1": r.normal(size=D)}, r.normal(size=(N, D))),
+    wrt="params",
+)
 def for_over_dict_items(params, X):
     weights = {"l2": 0.5, "l1": 0.1}
     loss = 0.0
     for name, value in params.items():
         if name == "l2":
-            loss += weights[name] * np.sum(value ** 2)
+            loss += weights[name] * np.sum(value**2)
         else:
-            loss += weights[name] * np.sum(np.sqrt(value ** 2 + 1e-3))
+            loss += weights[name] * np.sum(np.sqrt(value**2 + 1e-3))
         loss += np.mean(np.tanh(X @ value))
     return loss
 
@@ -209,7 +225,7 @@ def while_fixed_count(A, x0):
     while i < 5:
         x = np.tanh(A @ x) + x0
         i += 1
-    return np.sum(x ** 2)
+    return np.sum(x**2)
 
 
 @case(lambda r: (r.normal(size=(D, D)) * 0.2, r.normal(size=D)), wrt=["A", "b"])
@@ -221,7 +237,7 @@ def while_until_converged_on_traced_value(A, b, tol=1e-3):
         if np.max(np.abs(x_new - x)) < tol:
             break
         x = x_new
-    return np.sum(x_new ** 2)
+    return np.sum(x_new**2)
 
 
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D))), wrt="w")
@@ -248,6 +264,7 @@ def for_else_clause(w, X):
 
 # ----------------------------------------------------------------------------- branches
 
+
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), r.normal(size=N)), wrt="w")
 def if_elif_else_on_shape_and_ndim(w, X, y, penalty="l2"):
     if X.ndim == 1:
@@ -255,7 +272,7 @@ def if_elif_else_on_shape_and_ndim(w, X, y, penalty="l2"):
     if penalty == "l1":
         reg = np.sum(np.abs(w))
     elif penalty == "l2":
-        reg = np.sum(w ** 2)
+        reg = np.sum(w**2)
     else:
         reg = 0.0
     if X.shape[0] > 100:
@@ -274,13 +291,13 @@ def if_on_traced_value(w, X):
         out = np.sum(np.tanh(X @ w))
     else:
         out = np.sum(np.sin(X @ w))
-    return out ** 2
+    return out**2
 
 
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), r.normal(size=N)), wrt="w")
 def conditional_expression(w, X, y, robust=True):
     r = X @ w - y
-    per_sample = np.log1p(r ** 2) if robust else r ** 2
+    per_sample = np.log1p(r**2) if robust else r**2
     scale = 1.0 / len(y) if len(y) > 0 else 1.0
     return scale * per_sample.sum()
 
@@ -299,10 +316,11 @@ def boolean_operators_and_chained_comparison(w, X, y):
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D))), wrt="w")
 def ternary_on_traced_scalar(w, X):
     z = X @ w
-    return sum(v if v > 0 else 0.1 * v for v in np.sin(z)) + 0.01 * np.sum(w ** 2)
+    return sum(v if v > 0 else 0.1 * v for v in np.sin(z)) + 0.01 * np.sum(w**2)
 
 
 # ----------------------------------------------------------------------------- exceptions and context managers
+
 
 @case(lambda r: ({"w": r.normal(size=D)}, r.normal(size=(N, D)), r.normal(size=N)), wrt="params")
 def try_except_missing_key(params, X, y):
@@ -349,7 +367,9 @@ def try_cholesky_except_linalg_error(A, y):
     return 0.5 * (y @ np.linalg.solve(K, y) + logdet)
 
 
-@case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), (r.random(N) < 0.5).astype(float)), wrt="w")
+@case(
+    lambda r: (r.normal(size=D), r.normal(size=(N, D)), (r.random(N) < 0.5).astype(float)), wrt="w"
+)
 def with_errstate(w, X, y):
     p = expit(X @ w)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -374,8 +394,13 @@ def assert_on_shapes_and_values(w, X, y):
     return r @ r
 
 
-@case(lambda r: ({"W0": r.normal(size=(D, 4)) * 0.5, "W1": r.normal(size=(4, 2)) * 0.5}, r.normal(size=(N, D))),
-      wrt="params")
+@case(
+    lambda r: (
+        {"W0": r.normal(size=(D, 4)) * 0.5, "W1": r.normal(size=(4, 2)) * 0.5},
+        r.normal(size=(N, D)),
+    ),
+    wrt="params",
+)
 def f_string_keys(params, X):
     h = X
     n_layers = sum(1 for k in params if k.startswith("W"))
@@ -383,7 +408,7 @@ def f_string_keys(params, X):
         h = np.tanh(h @ params[f"W{i}"])
     name = f"{n_layers}-layer net, {h.shape=}"
     assert name.startswith("2-layer")
-    return np.sum(h ** 2)
+    return np.sum(h**2)
 
 
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), r.normal(size=N)), wrt="w")
@@ -401,10 +426,11 @@ def del_statement(w, X, y):
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D))), wrt="w")
 def print_shapes(w, X):
     import io
+
     buf = io.StringIO()
     z = X @ w
     print("shapes", X.shape, z.shape, file=buf)
-    return np.sum(z ** 2) + 0 * len(buf.getvalue())
+    return np.sum(z**2) + 0 * len(buf.getvalue())
 
 
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), r.normal(size=N)), wrt="w")
@@ -425,10 +451,11 @@ def isinstance_and_len_checks(w, X, y):
 
 # ----------------------------------------------------------------------------- calling conventions
 
+
 def _penalty(w, *, kind="l2", strength=0.1):
     if kind == "l2":
-        return strength * np.sum(w ** 2)
-    return strength * np.sum(np.sqrt(w ** 2 + 1e-4))
+        return strength * np.sum(w**2)
+    return strength * np.sum(np.sqrt(w**2 + 1e-4))
 
 
 @case(lambda r: Call(_wXy(r), {"strength": 0.3}), wrt="w")
@@ -436,11 +463,11 @@ def keyword_only_and_defaults(w, X, y, *, kind="l1", strength=0.1, fit_intercept
     r = X @ w - y
     if fit_intercept:
         r = r - r.mean()
-    return np.mean(r ** 2) + _penalty(w, kind=kind, strength=strength)
+    return np.mean(r**2) + _penalty(w, kind=kind, strength=strength)
 
 
 def _sum_of_squares(*arrays, weight=1.0):
-    return weight * sum(np.sum(a ** 2) for a in arrays)
+    return weight * sum(np.sum(a**2) for a in arrays)
 
 
 @case(lambda r: (r.normal(size=D), r.normal(size=D), r.normal(size=(N, D))), wrt=["u", "v"])
@@ -471,7 +498,7 @@ def double_star_kwargs(w, X, y, **opts):
 def argument_unpacking_and_star_assignment(w, X):
     first, *middle, last = X @ w
     head, (a, b) = w[0], w[1:]
-    return first * last + sum(m ** 2 for m in middle) + head * a * b
+    return first * last + sum(m**2 for m in middle) + head * a * b
 
 
 class Standardizer:
@@ -491,7 +518,7 @@ class LinearModel:
         return X @ w
 
     def penalty(self, w):
-        return self.alpha * np.sum(w ** 2)
+        return self.alpha * np.sum(w**2)
 
     def loss(self, w, X, y):
         return np.mean((self.predict(w, X) - y) ** 2) + self.penalty(w)
@@ -509,8 +536,14 @@ def bound_method_calls_on_user_objects(w, X, y):
 bound_method_as_loss = case(lambda r: _wXy(r), wrt="w", name="bound_method_as_loss")(_MODEL.loss)
 
 
-@case(lambda r: (r.normal(size=D), Standardizer(r.normal(size=D), r.uniform(0.5, 2, D)), r.normal(size=(N, D))),
-      wrt="w")
+@case(
+    lambda r: (
+        r.normal(size=D),
+        Standardizer(r.normal(size=D), r.uniform(0.5, 2, D)),
+        r.normal(size=(N, D)),
+    ),
+    wrt="w",
+)
 def user_object_argument_attributes(w, scaler, X):
     Z = scaler.transform(X)
     return np.sum(np.tanh(Z @ w) ** 2) + np.sum(scaler.mean * w)
@@ -522,7 +555,7 @@ _GLOBAL_WEIGHTS = np.array([1.0, 2.0, 0.5, 1.0, 1.5, 0.25])
 @case(lambda r: _wXy(r), wrt="w")
 def module_global_array_and_math(w, X, y):
     r = X @ w - y
-    return np.sum(_GLOBAL_WEIGHTS * r ** 2) / math.sqrt(len(y)) + math.pi * 0.01 * np.sum(w ** 2)
+    return np.sum(_GLOBAL_WEIGHTS * r**2) / math.sqrt(len(y)) + math.pi * 0.01 * np.sum(w**2)
 
 
 @case(lambda r: (r.normal(size=(D, 2)), r.normal(size=(N, D))), wrt="W")
@@ -536,7 +569,7 @@ def array_methods(W, X):
 def list_and_dict_methods(w, X, y):
     parts = []
     parts.append(np.mean((X @ w - y) ** 2))
-    parts.extend([0.1 * np.sum(w ** 2), 0.0])
+    parts.extend([0.1 * np.sum(w**2), 0.0])
     parts.pop()
     terms = {}
     terms.update(data=parts[0])
@@ -552,6 +585,7 @@ def shape_as_number_symbolic(w, X):
 
 
 # ----------------------------------------------------------------------------- augmented assignment and in-place updates
+
 
 @case(lambda r: _wXy(r), wrt="w")
 def augmented_assignment_all_operators(w, X, y):
@@ -573,7 +607,7 @@ def augmented_assignment_all_operators(w, X, y):
 def inplace_mask_assign_zero(W, X):
     z = X @ W
     z[z < 0] = 0  # relu by masking
-    return np.sum(z ** 2)
+    return np.sum(z**2)
 
 
 @case(lambda r: (r.normal(size=(D, 4)), r.normal(size=4), r.normal(size=(N, D))), wrt=["W", "b"])
@@ -591,7 +625,7 @@ def fill_rows_of_preallocated_array(W, X):
         out[i] = np.tanh(X[i] @ W)
     out[:, 1] = out[:, 1] * 2
     out[0, 0] = 1.0
-    return np.sum(out ** 2)
+    return np.sum(out**2)
 
 
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D)), r.normal(size=N)), wrt="w")
@@ -602,7 +636,7 @@ def inplace_mask_augmented_update(w, X, y):
     weights[big] *= 0.5
     r2 = r.copy()
     r2[big] += 0.1 * r[big]
-    return np.sum(weights * r2 ** 2)
+    return np.sum(weights * r2**2)
 
 
 @case(lambda r: (r.normal(size=D), r.normal(size=(N, D))), wrt="w")
@@ -619,7 +653,7 @@ def inplace_integer_index_and_slice_assign(w, X):
 @case(lambda r: (r.normal(size=(D, 4)), r.normal(size=2), r.normal(size=(N, D))), wrt=["W", "b"])
 def inplace_slice_augmented_update(W, b, X):
     h = X @ W
-    h[:, :2] += b          # bias on the first two units only
+    h[:, :2] += b  # bias on the first two units only
     h[0] *= 2.0
     h[1:3, -1] -= 0.5 * b[0]
     return np.sum(np.tanh(h) ** 2)
@@ -627,10 +661,17 @@ def inplace_slice_augmented_update(W, b, X):
 
 # ----------------------------------------------------------------------------- subscripts of every kind
 
+
 @case(lambda r: (r.normal(size=(4, 5)),), wrt="A")
 def subscripts_basic_int_negative_step(A):
-    return (A[0, 0] * A[-1, -1] + np.sum(A[1]) + np.sum(A[:, 2]) + np.sum(A[::2, 1::2] ** 2)
-            + np.sum(A[::-1, 0] * np.arange(4)) + A[-2][3])
+    return (
+        A[0, 0] * A[-1, -1]
+        + np.sum(A[1])
+        + np.sum(A[:, 2])
+        + np.sum(A[::2, 1::2] ** 2)
+        + np.sum(A[::-1, 0] * np.arange(4))
+        + A[-2][3]
+    )
 
 
 @case(lambda r: (r.normal(size=(3, 4, 2)),), wrt="T")
@@ -639,18 +680,18 @@ def subscripts_ellipsis_newaxis(T):
     b = T[0, ...]
     c = T[:, None, :, 1]
     d = T[np.newaxis, ..., 1]
-    return np.sum(a ** 2) + np.sum(b[:, 0] * b[:, 1]) + np.sum(np.tanh(c)) + np.sum(d * d.sum())
+    return np.sum(a**2) + np.sum(b[:, 0] * b[:, 1]) + np.sum(np.tanh(c)) + np.sum(d * d.sum())
 
 
 @case(lambda r: (r.normal(size=(5, 4)),), wrt="A")
 def subscripts_integer_arrays(A):
     rows = np.array([0, 2, 2, 4])
     cols = np.array([1, 3, 0, 1])
-    picked = A[rows, cols]         # several integer arrays at once (with a repeat)
-    sub = A[rows][:, [0, 2]]       # chained
-    mixed = A[1:4, cols[:2]]       # slice mixed with integer array
+    picked = A[rows, cols]  # several integer arrays at once (with a repeat)
+    sub = A[rows][:, [0, 2]]  # chained
+    mixed = A[1:4, cols[:2]]  # slice mixed with integer array
     grid = A[np.ix_([0, 4], [1, 2])]
-    return np.sum(picked ** 2) + np.sum(np.sin(sub)) + np.sum(mixed) + np.prod(grid)
+    return np.sum(picked**2) + np.sum(np.sin(sub)) + np.sum(mixed) + np.prod(grid)
 
 
 @case(lambda r: (r.normal(size=(5, 3)),), wrt="A")
@@ -658,8 +699,12 @@ def subscripts_boolean_masks(A):
     pos = A > 0
     row_mask = A.sum(axis=1) > 0
     col_mask = np.array([True, False, True])
-    return (np.sum(A[pos] ** 2) + np.sum(A[~pos]) + np.sum(np.tanh(A[row_mask]))
-            + np.sum(A[:, col_mask] ** 3))
+    return (
+        np.sum(A[pos] ** 2)
+        + np.sum(A[~pos])
+        + np.sum(np.tanh(A[row_mask]))
+        + np.sum(A[:, col_mask] ** 3)
+    )
 
 
 @case(lambda r: (r.normal(size=(4, 3)), r.integers(0, 3, 4)), wrt="A")
@@ -668,11 +713,16 @@ def subscripts_tuple_index_and_take_along_axis(A, labels):
     a = A[idx]
     b = np.take_along_axis(A, labels[:, None], axis=1)[:, 0]
     c = np.take(A, [2, 0], axis=1)
-    return np.sum(a * b) + np.sum(c ** 2)
+    return np.sum(a * b) + np.sum(c**2)
 
 
-@case(lambda r: ({"layers": [{"w": r.normal(size=3)}, {"w": r.normal(size=3)}], "scale": (0.5, 2.0)},
-                 r.normal(size=(N, 3))), wrt="params")
+@case(
+    lambda r: (
+        {"layers": [{"w": r.normal(size=3)}, {"w": r.normal(size=3)}], "scale": (0.5, 2.0)},
+        r.normal(size=(N, 3)),
+    ),
+    wrt="params",
+)
 def nested_pytree_subscripts(params, X):
     first = params["layers"][0]["w"]
     last = params["layers"][-1]["w"]

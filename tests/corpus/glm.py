@@ -1,4 +1,5 @@
 """Generalised linear models and regression losses, as people write them."""
+
 import numpy as np
 import scipy.special
 import scipy.stats
@@ -38,6 +39,7 @@ def _onehot(rng, n=N, k=K):
 
 # ----------------------------------------------------------------------------- binary outcomes
 
+
 @case(lambda r: (_params(r), _X(r), _pm1(r)), wrt="params", cbackend=True)
 def logistic_logaddexp(params, X, y, alpha=0.1):
     z = X @ params["w"] + params["b"]
@@ -64,8 +66,10 @@ def logistic_list_params_no_intercept_penalty(params, X, y, C=10.0):
     return nll + 0.5 / C * np.dot(w, w)
 
 
-@case(lambda r: ((r.normal(size=D), np.float64(0.3)), _X(r), _binary(r), r.uniform(0.5, 2, N)),
-      wrt="theta")
+@case(
+    lambda r: ((r.normal(size=D), np.float64(0.3)), _X(r), _binary(r), r.uniform(0.5, 2, N)),
+    wrt="theta",
+)
 def weighted_logistic_average(theta, X, y, sample_weight):
     w, b = theta
     z = X @ w + b
@@ -93,8 +97,10 @@ def squared_hinge_smooth_point(w, X, y, lam=0.01):
     return np.mean(np.maximum(0, margin) ** 2) + lam * w @ w
 
 
-@case(lambda r: (r.normal(size=D), _X(r), _binary(r), r.normal(size=D) * 0.1, 2.0),
-      wrt=["w", "prior_mean"])
+@case(
+    lambda r: (r.normal(size=D), _X(r), _binary(r), r.normal(size=D) * 0.1, 2.0),
+    wrt=["w", "prior_mean"],
+)
 def bayesian_logistic_norm_logpdf(w, X, y, prior_mean, prior_scale):
     z = X @ w
     loglik = np.sum(y * z - np.logaddexp(0, z))
@@ -104,10 +110,11 @@ def bayesian_logistic_norm_logpdf(w, X, y, prior_mean, prior_scale):
 
 # ----------------------------------------------------------------------------- continuous outcomes
 
+
 @case(lambda r: (r.normal(size=D), _X(r), r.normal(size=N)), wrt="w")
 def least_squares(w, X, y):
     residual = X @ w - y
-    return 0.5 * np.mean(residual ** 2)
+    return 0.5 * np.mean(residual**2)
 
 
 @case(lambda r: Call((r.normal(size=D), _X(r), r.normal(size=N)), {"alpha": 0.3}), wrt="w")
@@ -122,8 +129,8 @@ def lasso_pseudo_huber(w, X, y, lam=0.1, eps=1e-3):
 
 @case(lambda r: (r.normal(size=D), _X(r), r.normal(size=N)), wrt="w")
 def elastic_net_smooth(w, X, y, alpha=0.5, l1_ratio=0.3):
-    l1 = np.sum(np.sqrt(w ** 2 + 1e-4))
-    l2 = 0.5 * np.sum(w ** 2)
+    l1 = np.sum(np.sqrt(w**2 + 1e-4))
+    l2 = 0.5 * np.sum(w**2)
     r = y - np.dot(X, w)
     return 0.5 * r.dot(r) / len(y) + alpha * (l1_ratio * l1 + (1 - l1_ratio) * l2)
 
@@ -131,7 +138,7 @@ def elastic_net_smooth(w, X, y, alpha=0.5, l1_ratio=0.3):
 @case(lambda r: (r.normal(size=D), _X(r), r.normal(size=N) * 2), wrt="w")
 def huber_where(w, X, y, delta=1.0):
     r = y - X @ w
-    quad = 0.5 * r ** 2
+    quad = 0.5 * r**2
     lin = delta * (np.abs(r) - 0.5 * delta)
     return np.where(np.abs(r) <= delta, quad, lin).mean()
 
@@ -139,7 +146,7 @@ def huber_where(w, X, y, delta=1.0):
 @case(lambda r: (r.normal(size=D), _X(r), r.standard_cauchy(size=N)), wrt="w")
 def cauchy_robust(w, X, y, c=1.5):
     r = (y - X @ w) / c
-    return np.sum(np.log1p(r ** 2))
+    return np.sum(np.log1p(r**2))
 
 
 @case(lambda r: (r.normal(size=D), _X(r), r.normal(size=N)), wrt="w")
@@ -155,8 +162,10 @@ def weighted_least_squares(w, X, y, weights):
     return (weights * r * r).sum() / weights.sum()
 
 
-@case(lambda r: ({"w": r.normal(size=D), "log_sigma": np.float64(0.1)}, _X(r), r.normal(size=N)),
-      wrt="params")
+@case(
+    lambda r: ({"w": r.normal(size=D), "log_sigma": np.float64(0.1)}, _X(r), r.normal(size=N)),
+    wrt="params",
+)
 def gaussian_nll_learned_scale(params, X, y):
     mu = X @ params["w"]
     log_sigma = params["log_sigma"]
@@ -165,19 +174,32 @@ def gaussian_nll_learned_scale(params, X, y):
     return n * log_sigma + 0.5 * np.sum(((y - mu) / sigma) ** 2) + 0.5 * n * np.log(2 * np.pi)
 
 
-@case(lambda r: ({"w": r.normal(size=D), "log_scale": 0.2, "log_df": 1.0}, _X(r),
-                 r.standard_t(4, size=N)), wrt="params")
+@case(
+    lambda r: (
+        {"w": r.normal(size=D), "log_scale": 0.2, "log_df": 1.0},
+        _X(r),
+        r.standard_t(4, size=N),
+    ),
+    wrt="params",
+)
 def student_t_regression(params, X, y):
     nu = np.exp(params["log_df"])
     s = np.exp(params["log_scale"])
     z = (y - X @ params["w"]) / s
-    ll = (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi) - np.log(s)
-          - (nu + 1) / 2 * np.log1p(z ** 2 / nu))
+    ll = (
+        gammaln((nu + 1) / 2)
+        - gammaln(nu / 2)
+        - 0.5 * np.log(nu * np.pi)
+        - np.log(s)
+        - (nu + 1) / 2 * np.log1p(z**2 / nu)
+    )
     return -ll.sum()
 
 
-@case(lambda r: (r.normal(size=D), r.normal(size=D) * 0.3, _X(r), r.normal(size=N)),
-      wrt=["w_mean", "w_logvar"])
+@case(
+    lambda r: (r.normal(size=D), r.normal(size=D) * 0.3, _X(r), r.normal(size=N)),
+    wrt=["w_mean", "w_logvar"],
+)
 def heteroscedastic_gaussian(w_mean, w_logvar, X, y):
     mean = X @ w_mean
     logvar = X @ w_logvar
@@ -200,6 +222,7 @@ def beta_regression(beta, X, y, log_phi):
 
 
 # ----------------------------------------------------------------------------- counts and positive outcomes
+
 
 @case(lambda r: (r.normal(size=D) * 0.3, _X(r), _counts(r)), wrt="w")
 def poisson_regression(w, X, y):
@@ -225,29 +248,44 @@ def gamma_log_link_deviance(w, X, y):
     return np.mean(y * np.exp(-eta) + eta)
 
 
-@case(lambda r: (r.normal(size=D) * 0.3, _X(r), r.gamma(2.0, 1.0, size=N) * (r.random(N) > 0.3)),
-      wrt="w")
+@case(
+    lambda r: (r.normal(size=D) * 0.3, _X(r), r.gamma(2.0, 1.0, size=N) * (r.random(N) > 0.3)),
+    wrt="w",
+)
 def tweedie_deviance(w, X, y, power=1.5):
     mu = np.exp(X @ w)
-    dev = 2 * (np.power(y, 2 - power) / ((1 - power) * (2 - power))
-               - y * np.power(mu, 1 - power) / (1 - power)
-               + np.power(mu, 2 - power) / (2 - power))
+    dev = 2 * (
+        np.power(y, 2 - power) / ((1 - power) * (2 - power))
+        - y * np.power(mu, 1 - power) / (1 - power)
+        + np.power(mu, 2 - power) / (2 - power)
+    )
     return dev.mean()
 
 
-@case(lambda r: ({"w": r.normal(size=D) * 0.3, "log_alpha": -0.5}, _X(r), _counts(r)),
-      wrt="params")
+@case(lambda r: ({"w": r.normal(size=D) * 0.3, "log_alpha": -0.5}, _X(r), _counts(r)), wrt="params")
 def negative_binomial_nb2(params, X, y):
     mu = np.exp(X @ params["w"])
     alpha = np.exp(params["log_alpha"])
     r = 1.0 / alpha
-    ll = (gammaln(y + r) - gammaln(r) - gammaln(y + 1)
-          + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu)))
+    ll = (
+        gammaln(y + r)
+        - gammaln(r)
+        - gammaln(y + 1)
+        + r * np.log(r / (r + mu))
+        + y * np.log(mu / (r + mu))
+    )
     return -ll.sum()
 
 
-@case(lambda r: (r.normal(size=D) * 0.3, r.normal(size=D) * 0.3, _X(r),
-                 _counts(r) * (r.random(N) > 0.4)), wrt=["w_count", "w_zero"])
+@case(
+    lambda r: (
+        r.normal(size=D) * 0.3,
+        r.normal(size=D) * 0.3,
+        _X(r),
+        _counts(r) * (r.random(N) > 0.4),
+    ),
+    wrt=["w_count", "w_zero"],
+)
 def zero_inflated_poisson(w_count, w_zero, X, y):
     lam = np.exp(X @ w_count)
     logit_pi = X @ w_zero
@@ -260,8 +298,11 @@ def zero_inflated_poisson(w_count, w_zero, X, y):
 
 # ----------------------------------------------------------------------------- multiclass and ordinal
 
-@case(lambda r: ({"W": r.normal(size=(D, K)) * 0.5, "b": np.zeros(K)}, _X(r), _onehot(r)),
-      wrt="params")
+
+@case(
+    lambda r: ({"W": r.normal(size=(D, K)) * 0.5, "b": np.zeros(K)}, _X(r), _onehot(r)),
+    wrt="params",
+)
 def softmax_regression_log_softmax(params, X, Y):
     logits = X @ params["W"] + params["b"]
     return -np.sum(Y * log_softmax(logits, axis=1)) / len(X)
@@ -280,7 +321,7 @@ def softmax_regression_integer_labels(W, X, labels, l2=0.01):
     logits = X @ W
     lse = logsumexp(logits, axis=1)
     picked = logits[np.arange(len(labels)), labels]
-    return np.mean(lse - picked) + l2 * np.sum(W ** 2)
+    return np.mean(lse - picked) + l2 * np.sum(W**2)
 
 
 @case(lambda r: (r.normal(size=(D, K)) * 0.5, _X(r), _onehot(r)), wrt="W")
@@ -291,8 +332,14 @@ def softmax_with_label_smoothing(W, X, Y, eps=0.1):
     return -np.mean(np.sum(target * np.log(p), axis=1))
 
 
-@case(lambda r: ({"w": r.normal(size=D) * 0.5, "theta0": -0.5, "log_gaps": np.array([0.0, -0.3])},
-                 _X(r), r.integers(0, 4, size=N)), wrt="params")
+@case(
+    lambda r: (
+        {"w": r.normal(size=D) * 0.5, "theta0": -0.5, "log_gaps": np.array([0.0, -0.3])},
+        _X(r),
+        r.integers(0, 4, size=N),
+    ),
+    wrt="params",
+)
 def ordinal_cumulative_logit(params, X, y):
     cut = params["theta0"] + np.concatenate([[0.0], np.cumsum(np.exp(params["log_gaps"]))])
     eta = X @ params["w"]
@@ -305,5 +352,7 @@ def ordinal_cumulative_logit(params, X, y):
 @case(lambda r: (r.normal(size=D) * 0.5, _X(r), _binary(r)), wrt="w")
 def logistic_scipy_special_namespace(w, X, y):
     z = X @ w
-    return np.sum(-scipy.special.xlogy(y, scipy.special.expit(z))
-                  - scipy.special.xlog1py(1 - y, -scipy.special.expit(z)))
+    return np.sum(
+        -scipy.special.xlogy(y, scipy.special.expit(z))
+        - scipy.special.xlog1py(1 - y, -scipy.special.expit(z))
+    )

@@ -1,4 +1,5 @@
 """Gaussian processes and Gaussian densities: kernels, Cholesky, log-determinants."""
+
 import numpy as np
 import scipy.linalg
 import scipy.stats
@@ -16,22 +17,25 @@ def _data(rng, n=N, d=D):
 
 
 def _hyp(rng):
-    return {"log_ell": float(rng.normal(scale=0.2)), "log_sf": float(rng.normal(scale=0.2)),
-            "log_sn": -1.0 + float(rng.normal(scale=0.1))}
+    return {
+        "log_ell": float(rng.normal(scale=0.2)),
+        "log_sf": float(rng.normal(scale=0.2)),
+        "log_sn": -1.0 + float(rng.normal(scale=0.1)),
+    }
 
 
 def sq_dists(A, B):
-    return np.sum(A ** 2, 1)[:, None] + np.sum(B ** 2, 1)[None, :] - 2 * A @ B.T
+    return np.sum(A**2, 1)[:, None] + np.sum(B**2, 1)[None, :] - 2 * A @ B.T
 
 
 def rbf(A, B, ell, sf):
-    return sf ** 2 * np.exp(-0.5 * sq_dists(A / ell, B / ell))
+    return sf**2 * np.exp(-0.5 * sq_dists(A / ell, B / ell))
 
 
 @case(lambda r: (_hyp(r), *_data(r)), wrt="hyp", cbackend=True)
 def gp_nlml_cholesky(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
-    K = rbf(X, X, ell, sf) + sn ** 2 * np.eye(len(X))
+    K = rbf(X, X, ell, sf) + sn**2 * np.eye(len(X))
     L = np.linalg.cholesky(K)
     alpha = np.linalg.solve(L.T, np.linalg.solve(L, y))
     return 0.5 * y @ alpha + np.sum(np.log(np.diag(L))) + 0.5 * len(X) * np.log(2 * np.pi)
@@ -41,8 +45,8 @@ def gp_nlml_cholesky(hyp, X, y):
 def gp_nlml_slogdet_solve(hyp, X, y):
     ell, sf, sn = (np.exp(hyp[k]) for k in ("log_ell", "log_sf", "log_sn"))
     diff = X[:, None, :] - X[None, :, :]
-    K = sf ** 2 * np.exp(-0.5 * np.sum(diff ** 2, axis=-1) / ell ** 2)
-    K += sn ** 2 * np.eye(X.shape[0])
+    K = sf**2 * np.exp(-0.5 * np.sum(diff**2, axis=-1) / ell**2)
+    K += sn**2 * np.eye(X.shape[0])
     sign, logdet = np.linalg.slogdet(K)
     return 0.5 * (y @ np.linalg.solve(K, y) + logdet)
 
@@ -50,13 +54,15 @@ def gp_nlml_slogdet_solve(hyp, X, y):
 @case(lambda r: (_hyp(r), *_data(r)), wrt="hyp")
 def gp_nlml_inverse_det(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
-    K = rbf(X, X, ell, sf) + np.diag(np.full(len(y), sn ** 2))
+    K = rbf(X, X, ell, sf) + np.diag(np.full(len(y), sn**2))
     Kinv = np.linalg.inv(K)
     return 0.5 * y.dot(Kinv).dot(y) + 0.5 * np.log(np.linalg.det(K))
 
 
-@case(lambda r: (r.normal(scale=0.2, size=D), 0.1, -1.0, *_data(r)),
-      wrt=["log_ells", "log_sf", "log_sn"])
+@case(
+    lambda r: (r.normal(scale=0.2, size=D), 0.1, -1.0, *_data(r)),
+    wrt=["log_ells", "log_sf", "log_sn"],
+)
 def gp_ard_kernel(log_ells, log_sf, log_sn, X, y):
     Z = X / np.exp(log_ells)
     d2 = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1)
@@ -71,7 +77,7 @@ def gp_matern32(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
     d2 = sq_dists(X, X)
     r = np.sqrt(np.maximum(d2, 0.0) + 1e-12) / ell
-    K = sf ** 2 * (1 + np.sqrt(3) * r) * np.exp(-np.sqrt(3) * r) + sn ** 2 * np.eye(len(y))
+    K = sf**2 * (1 + np.sqrt(3) * r) * np.exp(-np.sqrt(3) * r) + sn**2 * np.eye(len(y))
     c, low = cho_factor(K, lower=True)
     return 0.5 * y @ cho_solve((c, low), y) + np.sum(np.log(np.diag(c)))
 
@@ -81,7 +87,9 @@ def gp_periodic_kernel(theta, X, y):
     log_ell, log_p, log_sf, log_sn = theta
     x = X[:, 0]
     dist = np.sqrt((x[:, None] - x[None, :]) ** 2 + 1e-12)
-    K = np.exp(2 * log_sf) * np.exp(-2 * np.sin(np.pi * dist / np.exp(log_p)) ** 2 / np.exp(2 * log_ell))
+    K = np.exp(2 * log_sf) * np.exp(
+        -2 * np.sin(np.pi * dist / np.exp(log_p)) ** 2 / np.exp(2 * log_ell)
+    )
     K = K + np.exp(2 * log_sn) * np.eye(len(x))
     return 0.5 * (y @ np.linalg.solve(K, y) + np.linalg.slogdet(K)[1])
 
@@ -89,8 +97,8 @@ def gp_periodic_kernel(theta, X, y):
 @case(lambda r: ({"log_ell": 0.1, "log_alpha": 0.2, "log_sn": -1.0}, *_data(r)), wrt="hyp")
 def gp_rational_quadratic(hyp, X, y):
     ell, alpha, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_alpha"]), np.exp(hyp["log_sn"])
-    K = (1 + sq_dists(X, X) / (2 * alpha * ell ** 2)) ** (-alpha)
-    K[np.diag_indices_from(K)] += sn ** 2
+    K = (1 + sq_dists(X, X) / (2 * alpha * ell**2)) ** (-alpha)
+    K[np.diag_indices_from(K)] += sn**2
     L = np.linalg.cholesky(K)
     v = solve_triangular(L, y, lower=True)
     return 0.5 * np.dot(v, v) + np.log(L.diagonal()).sum()
@@ -104,7 +112,11 @@ def gp_sum_of_kernels(hyp, X, y):
     def k_lin(A, B, log_c):
         return np.exp(log_c) * A @ B.T
 
-    K = k_rbf(X, X, *hyp["rbf"]) + k_lin(X, X, hyp["lin"]) + np.exp(2 * hyp["noise"]) * np.eye(len(y))
+    K = (
+        k_rbf(X, X, *hyp["rbf"])
+        + k_lin(X, X, hyp["lin"])
+        + np.exp(2 * hyp["noise"]) * np.eye(len(y))
+    )
     L = np.linalg.cholesky(K)
     alpha = scipy.linalg.cho_solve((L, True), y)
     return 0.5 * y @ alpha + np.sum(np.log(np.diagonal(L)))
@@ -114,7 +126,7 @@ def gp_sum_of_kernels(hyp, X, y):
 def gp_product_kernel(hyp, X, y):
     x = X[:, 0]
     d = x[:, None] - x[None, :]
-    k_se = np.exp(-0.5 * d ** 2 / np.exp(2 * hyp["log_ell"]))
+    k_se = np.exp(-0.5 * d**2 / np.exp(2 * hyp["log_ell"]))
     k_per = np.exp(-2 * np.sin(np.pi * d / np.exp(hyp["log_p"])) ** 2)
     K = k_se * k_per + np.exp(2 * hyp["log_sn"]) * np.eye(x.size)
     return 0.5 * y @ np.linalg.solve(K, y) + 0.5 * np.linalg.slogdet(K)[1]
@@ -123,10 +135,10 @@ def gp_product_kernel(hyp, X, y):
 @case(lambda r: (_hyp(r), *_data(r), r.normal(size=(3, D)), r.normal(size=3)), wrt="hyp")
 def gp_predictive_mse(hyp, X, y, X_test, y_test):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
-    K = rbf(X, X, ell, sf) + sn ** 2 * np.eye(len(X))
+    K = rbf(X, X, ell, sf) + sn**2 * np.eye(len(X))
     Ks = rbf(X_test, X, ell, sf)
     mean = Ks @ np.linalg.solve(K, y)
-    var = sf ** 2 - np.sum(Ks * np.linalg.solve(K, Ks.T).T, axis=1) + sn ** 2
+    var = sf**2 - np.sum(Ks * np.linalg.solve(K, Ks.T).T, axis=1) + sn**2
     return np.mean(0.5 * np.log(var) + 0.5 * (y_test - mean) ** 2 / var)
 
 
@@ -141,9 +153,14 @@ def sparse_gp_dtc_inducing_points(Z, hyp, X, y):
     LB = np.linalg.cholesky(B)
     c = solve_triangular(LB, A @ y, lower=True) / sn
     n = len(y)
-    bound = (-0.5 * n * np.log(2 * np.pi) - np.sum(np.log(np.diag(LB))) - n * np.log(sn)
-             - 0.5 * y @ y / sn ** 2 + 0.5 * c @ c
-             - 0.5 * (n * sf ** 2 - np.sum(A ** 2) * sn ** 2) / sn ** 2)
+    bound = (
+        -0.5 * n * np.log(2 * np.pi)
+        - np.sum(np.log(np.diag(LB)))
+        - n * np.log(sn)
+        - 0.5 * y @ y / sn**2
+        + 0.5 * c @ c
+        - 0.5 * (n * sf**2 - np.sum(A**2) * sn**2) / sn**2
+    )
     return -bound
 
 
@@ -152,11 +169,19 @@ def kernel_ridge_loo_error(log_ell, log_lam, X, y):
     K = np.exp(-0.5 * sq_dists(X, X) / np.exp(2 * log_ell))
     G = np.linalg.inv(K + np.exp(log_lam) * np.eye(len(y)))
     loo_residual = (G @ y) / np.diag(G)
-    return np.mean(loo_residual ** 2)
+    return np.mean(loo_residual**2)
 
 
-@case(lambda r: (np.array([0.1, -0.2]), np.array([[1.0, 0.3], [0.3, 1.0]]), -1.5,
-                 r.normal(size=(4, 1)), r.normal(size=(4, 2))), wrt=["log_ells", "B", "log_sn"])
+@case(
+    lambda r: (
+        np.array([0.1, -0.2]),
+        np.array([[1.0, 0.3], [0.3, 1.0]]),
+        -1.5,
+        r.normal(size=(4, 1)),
+        r.normal(size=(4, 2)),
+    ),
+    wrt=["log_ells", "B", "log_sn"],
+)
 def multi_output_gp_kronecker(log_ells, B, log_sn, x, Y):
     Kx = np.exp(-0.5 * (x - x.T) ** 2 / np.exp(2 * log_ells[0]))
     Kt = B @ B.T + np.exp(log_ells[1]) * np.eye(2)
@@ -174,17 +199,25 @@ def kernel_target_alignment(log_ell, X, y):
     return -np.sum(K * Y) / (np.linalg.norm(K) * np.linalg.norm(Y))
 
 
-@case(lambda r: (np.tril(r.normal(size=(3, 3)) * 0.3) + np.eye(3), r.normal(size=3),
-                 r.normal(size=(5, 3))), wrt=["L_raw", "mu"])
+@case(
+    lambda r: (
+        np.tril(r.normal(size=(3, 3)) * 0.3) + np.eye(3),
+        r.normal(size=3),
+        r.normal(size=(5, 3)),
+    ),
+    wrt=["L_raw", "mu"],
+)
 def gaussian_nll_cholesky_factor(L_raw, mu, X):
     L = np.tril(L_raw, -1) + np.diag(np.exp(np.diag(L_raw)))  # positive diagonal
     Z = solve_triangular(L, (X - mu).T, lower=True)
     n, d = X.shape
-    return 0.5 * np.sum(Z ** 2) + n * np.sum(np.log(np.diag(L))) + 0.5 * n * d * np.log(2 * np.pi)
+    return 0.5 * np.sum(Z**2) + n * np.sum(np.log(np.diag(L))) + 0.5 * n * d * np.log(2 * np.pi)
 
 
-@case(lambda r: (r.normal(size=3), np.eye(3) + 0.2 * r.normal(size=(3, 3)), r.normal(size=(5, 3))),
-      wrt=["mu", "A"])
+@case(
+    lambda r: (r.normal(size=3), np.eye(3) + 0.2 * r.normal(size=(3, 3)), r.normal(size=(5, 3))),
+    wrt=["mu", "A"],
+)
 def multivariate_normal_logpdf(mu, A, X):
     cov = A @ A.T + 0.1 * np.eye(3)
     return -np.sum(scipy.stats.multivariate_normal.logpdf(X, mean=mu, cov=cov))
@@ -201,16 +234,16 @@ def dpp_log_likelihood(F, subset=(0, 2, 3)):
 @case(lambda r: (_hyp(r), *_data(r)), wrt="hyp")
 def gp_eigh_logdet(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
-    K = rbf(X, X, ell, sf) + sn ** 2 * np.eye(len(y))
+    K = rbf(X, X, ell, sf) + sn**2 * np.eye(len(y))
     evals, evecs = np.linalg.eigh(K)
     proj = evecs.T @ y
-    return 0.5 * np.sum(proj ** 2 / evals) + 0.5 * np.sum(np.log(evals))
+    return 0.5 * np.sum(proj**2 / evals) + 0.5 * np.sum(np.log(evals))
 
 
 @case(lambda r: (_hyp(r), *_data(r)), wrt="hyp")
 def gp_eigvalsh_logdet(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
-    K = rbf(X, X, ell, sf) + sn ** 2 * np.eye(len(y))
+    K = rbf(X, X, ell, sf) + sn**2 * np.eye(len(y))
     return 0.5 * y @ np.linalg.solve(K, y) + 0.5 * np.log(np.linalg.eigvalsh(K)).sum()
 
 
@@ -219,7 +252,7 @@ def gp_fill_diagonal_jitter_trace(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
     K = rbf(X, X, ell, sf)
     idx = np.diag_indices(len(y))
-    K[idx] = K[idx] + sn ** 2
+    K[idx] = K[idx] + sn**2
     Kinv = np.linalg.inv(K)
     S = np.outer(y, y)
     # expected negative log-likelihood with trace form
@@ -236,7 +269,7 @@ def wishart_like_trace_logdet(A, X, nu=5.0):
 @case(lambda r: (_hyp(r), *_data(r)), wrt="hyp")
 def gp_cho_factor_upper(hyp, X, y):
     ell, sf, sn = np.exp(hyp["log_ell"]), np.exp(hyp["log_sf"]), np.exp(hyp["log_sn"])
-    K = rbf(X, X, ell, sf) + sn ** 2 * np.eye(len(y))
+    K = rbf(X, X, ell, sf) + sn**2 * np.eye(len(y))
     U = scipy.linalg.cholesky(K, lower=False)
     alpha = cho_solve((U, False), y)
     return 0.5 * y @ alpha + np.log(np.diag(U)).sum()

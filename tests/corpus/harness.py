@@ -10,6 +10,7 @@ arguments are needed too. ``wrt`` names the argument(s) to differentiate (a name
 names). Everything here is independent of skautodiff: the oracle is the native function itself,
 differentiated by finite differences.
 """
+
 import copy
 import dataclasses
 import inspect
@@ -23,6 +24,7 @@ ENTRIES = []  # every registered Entry, in registration order
 @dataclasses.dataclass
 class Call:
     """Arguments of one call: positional and keyword."""
+
     args: tuple
     kwargs: dict = dataclasses.field(default_factory=dict)
 
@@ -68,20 +70,24 @@ def _stable_hash(text):
 
 def case(make, wrt=None, name=None, **options):
     """Decorator registering a corpus function. Returns the function unchanged."""
+
     def register(fn):
         theme = fn.__module__.rsplit(".", 1)[-1]
-        entry = Entry(name=f"{theme}.{name or fn.__name__}", fn=fn, make=make, wrt=wrt,
-                      theme=theme, **options)
+        entry = Entry(
+            name=f"{theme}.{name or fn.__name__}", fn=fn, make=make, wrt=wrt, theme=theme, **options
+        )
         if any(e.name == entry.name for e in ENTRIES):
             raise ValueError(f"duplicate corpus entry {entry.name}")
         ENTRIES.append(entry)
         return fn
+
     return register
 
 
 # ----------------------------------------------------------------------------------------------
 # pytrees: dicts / lists / tuples of arrays and scalars
 # ----------------------------------------------------------------------------------------------
+
 
 def is_leaf(x):
     return isinstance(x, (np.ndarray, np.generic, int, float)) and not isinstance(x, bool)
@@ -137,6 +143,7 @@ def _replace_leaf(tree, index, new):
 # ----------------------------------------------------------------------------------------------
 # finite differences of the native function
 # ----------------------------------------------------------------------------------------------
+
 
 def _scalar(value):
     value = np.asarray(value)
@@ -198,6 +205,7 @@ def numeric_gradient(fn, args, kwargs, wrt, step=1e-5, scheme="richardson"):
 # comparisons
 # ----------------------------------------------------------------------------------------------
 
+
 def _structure(tree):
     if isinstance(tree, dict):
         return ("dict", tuple((k, _structure(v)) for k, v in tree.items()))
@@ -229,13 +237,17 @@ def assert_tree_close(actual, expected, rtol, atol, what, compare_types=True):
     if e.dtype.kind == "b" or e.dtype.kind in "iu":
         np.testing.assert_array_equal(a, e, err_msg=what)
         return
-    np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), rtol=rtol, atol=atol,
-                               err_msg=what)
+    np.testing.assert_allclose(
+        a.astype(np.float64), e.astype(np.float64), rtol=rtol, atol=atol, err_msg=what
+    )
 
 
 def max_abs(tree):
-    vals = [np.max(np.abs(np.asarray(leaf, dtype=np.float64)), initial=0.0)
-            for _, leaf in leaves(tree) if is_leaf(leaf) or isinstance(leaf, (bool, np.bool_))]
+    vals = [
+        np.max(np.abs(np.asarray(leaf, dtype=np.float64)), initial=0.0)
+        for _, leaf in leaves(tree)
+        if is_leaf(leaf) or isinstance(leaf, (bool, np.bool_))
+    ]
     return max(vals, default=0.0)
 
 
@@ -262,8 +274,9 @@ def assert_same_tree(actual, expected, what):
     else:
         assert type(actual) is type(expected), f"{what} changed type"
         if isinstance(expected, (int, float, np.generic)):
-            assert actual == expected or (actual != actual and expected != expected), \
+            assert actual == expected or (actual != actual and expected != expected), (
                 f"{what} changed: {actual!r} != {expected!r}"
+            )
 
 
 def snapshot(args, kwargs):

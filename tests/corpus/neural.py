@@ -1,4 +1,5 @@
 """Neural networks in plain numpy: MLPs, normalisation, RNNs unrolled over Python loops, attention."""
+
 import numpy as np
 from scipy.special import expit, log_softmax, logsumexp, softmax
 
@@ -8,8 +9,10 @@ N, D, H, C = 6, 3, 4, 3
 
 
 def _mlp(rng, sizes=(D, H, C), scale=0.5):
-    return {f"W{i}": rng.normal(scale=scale, size=(a, b)) for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))} | \
-           {f"b{i}": rng.normal(scale=0.1, size=b) for i, b in enumerate(sizes[1:])}
+    return {
+        f"W{i}": rng.normal(scale=scale, size=(a, b))
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))
+    } | {f"b{i}": rng.normal(scale=0.1, size=b) for i, b in enumerate(sizes[1:])}
 
 
 def _X(rng, n=N, d=D):
@@ -21,14 +24,23 @@ def _Y(rng, n=N, c=C):
 
 
 def _layers(rng, sizes=(D, H, H, C)):
-    return [{"W": rng.normal(scale=0.5, size=(a, b)), "b": rng.normal(scale=0.1, size=b)}
-            for a, b in zip(sizes[:-1], sizes[1:])]
+    return [
+        {"W": rng.normal(scale=0.5, size=(a, b)), "b": rng.normal(scale=0.1, size=b)}
+        for a, b in zip(sizes[:-1], sizes[1:])
+    ]
 
 
 # ----------------------------------------------------------------------------- MLPs
 
-@case(lambda r: ({"W1": r.normal(size=(D, H)) * 0.5, "b1": np.zeros(H), "w2": r.normal(size=H), "b2": 0.0},
-                 _X(r), r.normal(size=N)), wrt="params")
+
+@case(
+    lambda r: (
+        {"W1": r.normal(size=(D, H)) * 0.5, "b1": np.zeros(H), "w2": r.normal(size=H), "b2": 0.0},
+        _X(r),
+        r.normal(size=N),
+    ),
+    wrt="params",
+)
 def mlp_tanh_regression(params, X, y):
     h = np.tanh(X @ params["W1"] + params["b1"])
     pred = h @ params["w2"] + params["b2"]
@@ -43,8 +55,15 @@ def mlp_relu_softmax_classifier(params, X, Y):
     return -np.mean(np.sum(Y * log_softmax(logits, axis=1), axis=1))
 
 
-@case(lambda r: ([r.normal(scale=0.5, size=s) for s in ((D, H), (H, H), (H, C))],
-                 [r.normal(scale=0.1, size=s) for s in (H, H, C)], _X(r), _Y(r)), wrt=["Ws", "bs"])
+@case(
+    lambda r: (
+        [r.normal(scale=0.5, size=s) for s in ((D, H), (H, H), (H, C))],
+        [r.normal(scale=0.1, size=s) for s in (H, H, C)],
+        _X(r),
+        _Y(r),
+    ),
+    wrt=["Ws", "bs"],
+)
 def mlp_zip_layers(Ws, bs, X, Y):
     a = X
     for W, b in zip(Ws[:-1], bs[:-1]):
@@ -65,8 +84,18 @@ def mlp_list_of_layer_dicts(params, X, Y, weight_decay=1e-3):
     return loss + weight_decay * sum(np.sum(l["W"] ** 2) for l in params["layers"])
 
 
-@case(lambda r: ({"W_in": r.normal(size=(D, H)) * 0.5, "blocks": [r.normal(size=(H, H)) * 0.3 for _ in range(2)],
-                  "w_out": r.normal(size=H)}, _X(r), r.normal(size=N)), wrt="params")
+@case(
+    lambda r: (
+        {
+            "W_in": r.normal(size=(D, H)) * 0.5,
+            "blocks": [r.normal(size=(H, H)) * 0.3 for _ in range(2)],
+            "w_out": r.normal(size=H),
+        },
+        _X(r),
+        r.normal(size=N),
+    ),
+    wrt="params",
+)
 def residual_mlp(params, X, y):
     h = X @ params["W_in"]
     for W in params["blocks"]:
@@ -80,26 +109,46 @@ def layer_norm(x, gamma, beta, eps=1e-5):
     return gamma * (x - mu) / np.sqrt(var + eps) + beta
 
 
-@case(lambda r: (r.normal(size=(D, H)) * 0.5, 1 + 0.1 * r.normal(size=H), 0.1 * r.normal(size=H), r.normal(size=H),
-                 _X(r), r.normal(size=N)), wrt=["W", "gamma", "beta", "v"])
+@case(
+    lambda r: (
+        r.normal(size=(D, H)) * 0.5,
+        1 + 0.1 * r.normal(size=H),
+        0.1 * r.normal(size=H),
+        r.normal(size=H),
+        _X(r),
+        r.normal(size=N),
+    ),
+    wrt=["W", "gamma", "beta", "v"],
+)
 def layer_norm_mlp(W, gamma, beta, v, X, y):
     h = np.tanh(layer_norm(X @ W, gamma, beta))
     return np.mean((h @ v - y) ** 2)
 
 
-@case(lambda r: (r.normal(size=(D, H)) * 0.5, np.ones(H), np.zeros(H), r.normal(size=H), _X(r), r.normal(size=N)),
-      wrt=["W", "gamma", "beta", "v"])
+@case(
+    lambda r: (
+        r.normal(size=(D, H)) * 0.5,
+        np.ones(H),
+        np.zeros(H),
+        r.normal(size=H),
+        _X(r),
+        r.normal(size=N),
+    ),
+    wrt=["W", "gamma", "beta", "v"],
+)
 def batch_norm_training(W, gamma, beta, v, X, y, eps=1e-5):
     z = X @ W
     mean = np.mean(z, axis=0)
     std = np.std(z, axis=0)
-    z_hat = (z - mean) / np.sqrt(std ** 2 + eps)
+    z_hat = (z - mean) / np.sqrt(std**2 + eps)
     h = np.tanh(gamma * z_hat + beta)
     return np.mean((h @ v - y) ** 2)
 
 
-@case(lambda r: (_mlp(r, (D, H, 1)), _X(r), r.normal(size=N), (r.random((N, H)) < 0.8).astype(float)),
-      wrt="params")
+@case(
+    lambda r: (_mlp(r, (D, H, 1)), _X(r), r.normal(size=N), (r.random((N, H)) < 0.8).astype(float)),
+    wrt="params",
+)
 def dropout_with_given_mask(params, X, y, mask, p=0.2):
     h = np.tanh(X @ params["W0"] + params["b0"])
     h = h * mask / (1 - p)
@@ -110,7 +159,7 @@ def dropout_with_given_mask(params, X, y, mask, p=0.2):
 @case(lambda r: (_mlp(r, (D, H, 1)), _X(r), r.normal(size=N)), wrt="params")
 def gelu_tanh_approximation(params, X, y):
     z = X @ params["W0"] + params["b0"]
-    h = 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3)))
+    h = 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z**3)))
     return np.mean((h @ params["W1"] + params["b1"] - y[:, None]) ** 2)
 
 
@@ -132,24 +181,47 @@ def leaky_relu_binary(params, X, y, slope=0.1):
     return np.mean(np.logaddexp(0, logit) - y * logit)
 
 
-@case(lambda r: ({"W": r.normal(size=(D, 2 * H)) * 0.5, "v": r.normal(size=H)}, _X(r), r.normal(size=N)),
-      wrt="params")
+@case(
+    lambda r: (
+        {"W": r.normal(size=(D, 2 * H)) * 0.5, "v": r.normal(size=H)},
+        _X(r),
+        r.normal(size=N),
+    ),
+    wrt="params",
+)
 def gated_linear_unit(params, X, y):
     a, b = np.split(X @ params["W"], 2, axis=1)
     h = a * expit(b)
     return np.mean((h @ params["v"] - y) ** 2)
 
 
-@case(lambda r: ({"W": r.normal(size=(D, 3, H)) * 0.5, "v": r.normal(size=H)}, _X(r), r.normal(size=N)),
-      wrt="params")
+@case(
+    lambda r: (
+        {"W": r.normal(size=(D, 3, H)) * 0.5, "v": r.normal(size=H)},
+        _X(r),
+        r.normal(size=N),
+    ),
+    wrt="params",
+)
 def maxout_network(params, X, y):
     z = np.einsum("nd,dkh->nkh", X, params["W"])
     h = z.max(axis=1)
     return np.mean((h @ params["v"] - y) ** 2)
 
 
-@case(lambda r: ({"W_h": r.normal(size=(D, D)) * 0.5, "W_t": r.normal(size=(D, D)) * 0.5, "b_t": -np.ones(D),
-                  "v": r.normal(size=D)}, _X(r), r.normal(size=N)), wrt="params")
+@case(
+    lambda r: (
+        {
+            "W_h": r.normal(size=(D, D)) * 0.5,
+            "W_t": r.normal(size=(D, D)) * 0.5,
+            "b_t": -np.ones(D),
+            "v": r.normal(size=D),
+        },
+        _X(r),
+        r.normal(size=N),
+    ),
+    wrt="params",
+)
 def highway_layers(params, X, y, depth=2):
     h = X
     for _ in range(depth):
@@ -160,6 +232,7 @@ def highway_layers(params, X, y, depth=2):
 
 # ----------------------------------------------------------------------------- autoencoders, VAEs, ODEs
 
+
 def encode(x, p):
     return np.tanh(x @ p["enc"])
 
@@ -168,15 +241,26 @@ def decode(z, p):
     return z @ p["dec"]
 
 
-@case(lambda r: ({"enc": r.normal(size=(4, 2)) * 0.5, "dec": r.normal(size=(2, 4)) * 0.5}, r.normal(size=(N, 4))),
-      wrt="p")
+@case(
+    lambda r: (
+        {"enc": r.normal(size=(4, 2)) * 0.5, "dec": r.normal(size=(2, 4)) * 0.5},
+        r.normal(size=(N, 4)),
+    ),
+    wrt="p",
+)
 def autoencoder_helper_functions(p, X):
     recon = decode(encode(X, p), p)
     return np.mean(np.sum((recon - X) ** 2, axis=1))
 
 
-@case(lambda r: ({"enc": r.normal(size=(4, 4)) * 0.5, "dec": r.normal(size=(2, 4)) * 0.5, "log_noise": 0.0},
-                 r.normal(size=(N, 4)), r.normal(size=(N, 2))), wrt="p")
+@case(
+    lambda r: (
+        {"enc": r.normal(size=(4, 4)) * 0.5, "dec": r.normal(size=(2, 4)) * 0.5, "log_noise": 0.0},
+        r.normal(size=(N, 4)),
+        r.normal(size=(N, 2)),
+    ),
+    wrt="p",
+)
 def vae_elbo_reparameterized(p, X, eps):
     stats = X @ p["enc"]
     mu, log_var = stats[:, :2], stats[:, 2:]
@@ -184,12 +268,18 @@ def vae_elbo_reparameterized(p, X, eps):
     recon = z @ p["dec"]
     s2 = np.exp(2 * p["log_noise"])
     rec = 0.5 * np.sum((X - recon) ** 2) / s2 + X.size * p["log_noise"]
-    kl = -0.5 * np.sum(1 + log_var - mu ** 2 - np.exp(log_var))
+    kl = -0.5 * np.sum(1 + log_var - mu**2 - np.exp(log_var))
     return (rec + kl) / len(X)
 
 
-@case(lambda r: ({"W": r.normal(size=(2, 2)) * 0.5, "b": np.zeros(2)}, r.normal(size=(4, 2)), r.normal(size=(4, 2))),
-      wrt="theta")
+@case(
+    lambda r: (
+        {"W": r.normal(size=(2, 2)) * 0.5, "b": np.zeros(2)},
+        r.normal(size=(4, 2)),
+        r.normal(size=(4, 2)),
+    ),
+    wrt="theta",
+)
 def neural_ode_euler(theta, x0, x1, steps=5, T=1.0):
     dt = T / steps
     x = x0
@@ -200,9 +290,14 @@ def neural_ode_euler(theta, x0, x1, steps=5, T=1.0):
 
 # ----------------------------------------------------------------------------- recurrent networks
 
+
 def _rnn(rng, d=2, h=3):
-    return {"Wx": rng.normal(size=(d, h)) * 0.5, "Wh": rng.normal(size=(h, h)) * 0.4, "b": np.zeros(h),
-            "v": rng.normal(size=h)}
+    return {
+        "Wx": rng.normal(size=(d, h)) * 0.5,
+        "Wh": rng.normal(size=(h, h)) * 0.4,
+        "b": np.zeros(h),
+        "v": rng.normal(size=h),
+    }
 
 
 @case(lambda r: (_rnn(r), r.normal(size=(4, 5, 2)), r.normal(size=4)), wrt="params")
@@ -223,7 +318,9 @@ def rnn_iterate_over_sequence_rows(params, seq, target):
 
 
 def _gru(rng, d=2, h=3):
-    return {k: rng.normal(size=(d + h, h)) * 0.4 for k in ("Wz", "Wr", "Wc")} | {"v": rng.normal(size=h)}
+    return {k: rng.normal(size=(d + h, h)) * 0.4 for k in ("Wz", "Wr", "Wc")} | {
+        "v": rng.normal(size=h)
+    }
 
 
 def gru_cell(x, h, p):
@@ -242,8 +339,15 @@ def gru_unrolled(p, X, y):
     return np.sum((h @ p["v"] - y) ** 2)
 
 
-@case(lambda r: ({"W": r.normal(size=(2 + 3, 12)) * 0.4, "b": np.zeros(12), "v": r.normal(size=3)},
-                 r.normal(size=(4, 3, 2)), (r.random(3) < 0.5).astype(float)), wrt="p", cbackend=True)
+@case(
+    lambda r: (
+        {"W": r.normal(size=(2 + 3, 12)) * 0.4, "b": np.zeros(12), "v": r.normal(size=3)},
+        r.normal(size=(4, 3, 2)),
+        (r.random(3) < 0.5).astype(float),
+    ),
+    wrt="p",
+    cbackend=True,
+)
 def lstm_unrolled_split_gates(p, X, y):
     T, B, _ = X.shape
     h = np.zeros((B, 3))
@@ -257,7 +361,10 @@ def lstm_unrolled_split_gates(p, X, y):
     return np.mean(np.logaddexp(0, logit) - y * logit)
 
 
-@case(lambda r: ({"fwd": _rnn(r), "bwd": _rnn(r)}, r.normal(size=(4, 2)), r.normal(size=4)), wrt="params")
+@case(
+    lambda r: ({"fwd": _rnn(r), "bwd": _rnn(r)}, r.normal(size=(4, 2)), r.normal(size=4)),
+    wrt="params",
+)
 def bidirectional_rnn(params, seq, targets):
     def run(p, xs):
         h = np.zeros(3)
@@ -273,8 +380,17 @@ def bidirectional_rnn(params, seq, targets):
     return np.mean((preds - targets) ** 2)
 
 
-@case(lambda r: ({"E": r.normal(size=(5, 3)) * 0.5, "Wh": r.normal(size=(3, 3)) * 0.4, "Wo": r.normal(size=(3, 5)) * 0.5},
-                 r.integers(0, 5, 6)), wrt="p")
+@case(
+    lambda r: (
+        {
+            "E": r.normal(size=(5, 3)) * 0.5,
+            "Wh": r.normal(size=(3, 3)) * 0.4,
+            "Wo": r.normal(size=(3, 5)) * 0.5,
+        },
+        r.integers(0, 5, 6),
+    ),
+    wrt="p",
+)
 def rnn_language_model(p, tokens):
     h = np.zeros(3)
     losses = []
@@ -287,6 +403,7 @@ def rnn_language_model(p, tokens):
 
 # ----------------------------------------------------------------------------- attention and convolution
 
+
 def _attn(rng, d=4, dk=4):
     return {k: rng.normal(size=(d, dk)) * 0.5 for k in ("Wq", "Wk", "Wv")}
 
@@ -298,8 +415,14 @@ def single_head_attention(p, X, target):
     return np.mean((A @ V - target) ** 2)
 
 
-@case(lambda r: (_attn(r) | {"Wo": r.normal(size=(4, 4)) * 0.5}, r.normal(size=(2, 5, 4)), r.normal(size=(2, 5, 4))),
-      wrt="p")
+@case(
+    lambda r: (
+        _attn(r) | {"Wo": r.normal(size=(4, 4)) * 0.5},
+        r.normal(size=(2, 5, 4)),
+        r.normal(size=(2, 5, 4)),
+    ),
+    wrt="p",
+)
 def multi_head_attention_reshape(p, X, target, heads=2):
     B, T, Dm = X.shape
     dh = Dm // heads
@@ -326,9 +449,20 @@ def causal_masked_attention(p, X, target):
     return np.sum((A @ V - target) ** 2) / T
 
 
-@case(lambda r: (_attn(r) | {"W1": r.normal(size=(4, 6)) * 0.4, "W2": r.normal(size=(6, 4)) * 0.4,
-                             "g1": np.ones(4), "g2": np.ones(4)}, r.normal(size=(5, 4)), r.normal(size=(5, 4))),
-      wrt="p")
+@case(
+    lambda r: (
+        _attn(r)
+        | {
+            "W1": r.normal(size=(4, 6)) * 0.4,
+            "W2": r.normal(size=(6, 4)) * 0.4,
+            "g1": np.ones(4),
+            "g2": np.ones(4),
+        },
+        r.normal(size=(5, 4)),
+        r.normal(size=(5, 4)),
+    ),
+    wrt="p",
+)
 def transformer_block(p, X, target):
     def ln(x, g):
         m = x.mean(-1, keepdims=True)
@@ -344,36 +478,48 @@ def transformer_block(p, X, target):
     return np.mean((h - target) ** 2)
 
 
-@case(lambda r: (r.normal(size=3), 0.0, r.normal(size=10), r.normal(size=8)), wrt=["kernel", "bias"])
+@case(
+    lambda r: (r.normal(size=3), 0.0, r.normal(size=10), r.normal(size=8)), wrt=["kernel", "bias"]
+)
 def conv1d_python_loop(kernel, bias, signal, target):
     k = len(kernel)
     out = []
     for i in range(len(signal) - k + 1):
-        out.append(np.dot(signal[i:i + k], kernel) + bias)
+        out.append(np.dot(signal[i : i + k], kernel) + bias)
     out = np.array(out)
     return np.sum((np.tanh(out) - target) ** 2)
 
 
-@case(lambda r: (r.normal(size=(3, 2, 4)) * 0.5, r.normal(size=(2, 9, 2)), r.normal(size=2)), wrt="K")
+@case(
+    lambda r: (r.normal(size=(3, 2, 4)) * 0.5, r.normal(size=(2, 9, 2)), r.normal(size=2)), wrt="K"
+)
 def conv1d_stacked_windows_einsum(K, X, y):
     width = K.shape[0]
     T = X.shape[1] - width + 1
-    windows = np.stack([X[:, i:i + T, :] for i in range(width)], axis=2)  # (B, T, width, C)
+    windows = np.stack([X[:, i : i + T, :] for i in range(width)], axis=2)  # (B, T, width, C)
     feat = np.einsum("btwc,wco->bto", windows, K)
-    pooled = np.logaddexp.reduce(feat, axis=1)   # smooth max over time
+    pooled = np.logaddexp.reduce(feat, axis=1)  # smooth max over time
     return np.mean((pooled.sum(axis=1) - y) ** 2)
 
 
-@case(lambda r: ({"phi": r.normal(size=(2, 4)) * 0.5, "rho": r.normal(size=4)}, r.normal(size=(3, 5, 2)),
-                 r.normal(size=3)), wrt="p")
+@case(
+    lambda r: (
+        {"phi": r.normal(size=(2, 4)) * 0.5, "rho": r.normal(size=4)},
+        r.normal(size=(3, 5, 2)),
+        r.normal(size=3),
+    ),
+    wrt="p",
+)
 def deep_sets_attention_pooling(p, sets, y):
-    feats = np.tanh(sets @ p["phi"])                  # (S, n, 4)
-    weights = softmax(feats @ p["rho"], axis=1)        # (S, n)
+    feats = np.tanh(sets @ p["phi"])  # (S, n, 4)
+    weights = softmax(feats @ p["rho"], axis=1)  # (S, n)
     pooled = np.sum(weights[..., np.newaxis] * feats, axis=1)
     return np.mean((pooled.sum(-1) - y) ** 2)
 
 
-@case(lambda r: (r.normal(size=(4, 4)) * 0.5, r.normal(size=(6, 4)), r.normal(size=(6, 4))), wrt="W")
+@case(
+    lambda r: (r.normal(size=(4, 4)) * 0.5, r.normal(size=(6, 4)), r.normal(size=(6, 4))), wrt="W"
+)
 def sinusoidal_positional_encoding(W, X, target):
     T, d = X.shape
     pos = np.arange(T)[:, None]
@@ -383,13 +529,25 @@ def sinusoidal_positional_encoding(W, X, target):
     return np.mean((np.tanh((X + pe) @ W) - target) ** 2)
 
 
-@case(lambda r: ({"shared": r.normal(size=(D, H)) * 0.5, "heads": {"reg": r.normal(size=H), "clf": r.normal(size=H)}},
-                 _X(r), r.normal(size=N), (r.random(N) < 0.5).astype(float)), wrt="params")
+@case(
+    lambda r: (
+        {
+            "shared": r.normal(size=(D, H)) * 0.5,
+            "heads": {"reg": r.normal(size=H), "clf": r.normal(size=H)},
+        },
+        _X(r),
+        r.normal(size=N),
+        (r.random(N) < 0.5).astype(float),
+    ),
+    wrt="params",
+)
 def multi_task_heads_dict_comprehension(params, X, y_reg, y_clf):
     h = np.tanh(X @ params["shared"])
     out = {name: h @ w for name, w in params["heads"].items()}
-    losses = {"reg": np.mean((out["reg"] - y_reg) ** 2),
-              "clf": np.mean(np.logaddexp(0, out["clf"]) - y_clf * out["clf"])}
+    losses = {
+        "reg": np.mean((out["reg"] - y_reg) ** 2),
+        "clf": np.mean(np.logaddexp(0, out["clf"]) - y_clf * out["clf"]),
+    }
     return sum(losses.values())
 
 
@@ -398,4 +556,4 @@ def weight_decay_generator_over_params(params, X, Y, lam=1e-2):
     h = np.tanh(X @ params["W0"] + params["b0"])
     logits = h @ params["W1"] + params["b1"]
     nll = -np.sum(Y * (logits - logsumexp(logits, axis=1, keepdims=True)))
-    return nll + lam * sum((v ** 2).sum() for k, v in params.items() if k.startswith("W"))
+    return nll + lam * sum((v**2).sum() for k, v in params.items() if k.startswith("W"))

@@ -1,4 +1,5 @@
 """Survival models: censored likelihoods, proportional hazards, AFT models."""
+
 import numpy as np
 from scipy.special import expit, gammaln, log_ndtr, logsumexp
 
@@ -42,7 +43,7 @@ def weibull_ph(params, X, time, event):
 def lognormal_aft(beta, mu0, log_sigma, X, time, event):
     sigma = np.exp(log_sigma)
     z = (np.log(time) - mu0 - X @ beta) / sigma
-    log_pdf = -0.5 * z ** 2 - 0.5 * np.log(2 * np.pi) - np.log(sigma) - np.log(time)
+    log_pdf = -0.5 * z**2 - 0.5 * np.log(2 * np.pi) - np.log(sigma) - np.log(time)
     log_surv = log_ndtr(-z)
     return -np.sum(event * log_pdf + (1 - event) * log_surv)
 
@@ -122,8 +123,15 @@ def piecewise_constant_hazard(log_rates, beta, X, time, event, cuts=(0.0, 0.5, 1
     return -np.sum(event * log_h - H)
 
 
-@case(lambda r: ({"alpha": r.normal(size=3) * 0.3, "beta": _w(r)}, r.normal(size=(12, D)),
-                 r.integers(0, 3, size=12), (r.random(12) < 0.3).astype(float)), wrt="params")
+@case(
+    lambda r: (
+        {"alpha": r.normal(size=3) * 0.3, "beta": _w(r)},
+        r.normal(size=(12, D)),
+        r.integers(0, 3, size=12),
+        (r.random(12) < 0.3).astype(float),
+    ),
+    wrt="params",
+)
 def discrete_time_hazard(params, X_pp, period, died):
     # person-period data: one row per subject per period survived
     logit = params["alpha"][period] + X_pp @ params["beta"]
@@ -140,18 +148,22 @@ def mixture_cure_exponential(beta_cure, beta_lat, log_lam, X, time, event):
     return -np.log(lik).sum()
 
 
-@case(lambda r: (_w(r), 0.0, -0.5, r.normal(size=(8, D)), r.uniform(0.1, 1, 8), r.uniform(1.2, 3, 8)),
-      wrt=["beta", "log_lam0", "log_k"])
+@case(
+    lambda r: (_w(r), 0.0, -0.5, r.normal(size=(8, D)), r.uniform(0.1, 1, 8), r.uniform(1.2, 3, 8)),
+    wrt=["beta", "log_lam0", "log_k"],
+)
 def interval_censored_weibull(beta, log_lam0, log_k, X, left, right):
     k = np.exp(log_k)
     scale = np.exp(log_lam0 + X @ beta)
-    S_left = np.exp(-(left / scale) ** k)
-    S_right = np.exp(-(right / scale) ** k)
+    S_left = np.exp(-((left / scale) ** k))
+    S_right = np.exp(-((right / scale) ** k))
     return -np.sum(np.log(S_left - S_right))
 
 
-@case(lambda r: (_w(r), _w(r), r.normal(size=(N, D)), r.exponential(1, N) + 0.1, r.integers(0, 3, N)),
-      wrt=["beta1", "beta2"])
+@case(
+    lambda r: (_w(r), _w(r), r.normal(size=(N, D)), r.exponential(1, N) + 0.1, r.integers(0, 3, N)),
+    wrt=["beta1", "beta2"],
+)
 def competing_risks_exponential(beta1, beta2, X, time, cause):
     h1 = np.exp(X @ beta1)
     h2 = np.exp(X @ beta2)
@@ -161,8 +173,10 @@ def competing_risks_exponential(beta1, beta2, X, time, cause):
     return -np.sum(log_h - (h1 + h2) * time)
 
 
-@case(lambda r: ({"beta": _w(r), "log_theta": -0.5}, *_surv(r), np.repeat(np.arange(4), 2)),
-      wrt="params")
+@case(
+    lambda r: ({"beta": _w(r), "log_theta": -0.5}, *_surv(r), np.repeat(np.arange(4), 2)),
+    wrt="params",
+)
 def shared_gamma_frailty_exponential(params, X, time, event, cluster):
     theta = np.exp(params["log_theta"])
     eta = X @ params["beta"]
@@ -172,25 +186,38 @@ def shared_gamma_frailty_exponential(params, X, time, event, cluster):
         idx = cluster == c
         d = event[idx].sum()
         Hc = H[idx].sum()
-        total += (np.sum(event[idx] * eta[idx])
-                  + gammaln(1 / theta + d) - gammaln(1 / theta) + d * np.log(theta)
-                  - (1 / theta + d) * np.log1p(theta * Hc))
+        total += (
+            np.sum(event[idx] * eta[idx])
+            + gammaln(1 / theta + d)
+            - gammaln(1 / theta)
+            + d * np.log(theta)
+            - (1 / theta + d) * np.log1p(theta * Hc)
+        )
     return -total
 
 
 @case(lambda r: (np.array([-0.5, 1.3, 0.1]), _w(r), *_surv(r)), wrt=["gamma", "beta"])
 def royston_parmar_quadratic(gamma, beta, X, time, event):
     x = np.log(time)
-    log_H = gamma[0] + gamma[1] * x + gamma[2] * x ** 2 + X @ beta
+    log_H = gamma[0] + gamma[1] * x + gamma[2] * x**2 + X @ beta
     dlogH_dx = gamma[1] + 2 * gamma[2] * x
-    dlogH_dx = np.sqrt(dlogH_dx ** 2 + 1e-3)  # keep the hazard positive
+    dlogH_dx = np.sqrt(dlogH_dx**2 + 1e-3)  # keep the hazard positive
     log_h = log_H + np.log(dlogH_dx) - np.log(time)
     return -np.sum(event * log_h - np.exp(log_H))
 
 
-@case(lambda r: (_w(r), 0.3, -0.2, r.normal(size=(N, D)), r.uniform(0, 0.5, N),
-                 r.uniform(0.6, 2.5, N), (r.random(N) < 0.6).astype(float)),
-      wrt=["beta", "log_k", "log_lam"])
+@case(
+    lambda r: (
+        _w(r),
+        0.3,
+        -0.2,
+        r.normal(size=(N, D)),
+        r.uniform(0, 0.5, N),
+        r.uniform(0.6, 2.5, N),
+        (r.random(N) < 0.6).astype(float),
+    ),
+    wrt=["beta", "log_k", "log_lam"],
+)
 def left_truncated_weibull(beta, log_k, log_lam, X, entry, time, event):
     k, lam = np.exp(log_k), np.exp(log_lam)
     eta = X @ beta

@@ -3,6 +3,7 @@
 A handler is `handler(interp, frame, instr)`; it returns None to continue, or a (kind, value)
 pair ("return" / "yield") to leave the frame.
 """
+
 import dis
 import sys
 
@@ -18,7 +19,7 @@ def handles(*names, since=(3, 11), until=(3, 13)):
     def register(fn):
         if since <= PY <= until:
             for name in names:
-                folded = name in FOLDED_NAMES   # normalised names (instructions.py)
+                folded = name in FOLDED_NAMES  # normalised names (instructions.py)
                 assert folded or name in dis.opmap, f"{name} is not an opcode on Python {PY}"
                 HANDLERS[name] = fn
         return fn

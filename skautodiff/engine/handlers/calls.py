@@ -4,6 +4,7 @@ CPython puts NULL beside the callable: before it on 3.11/3.12, after it on 3.13;
 puts (method, self). The engine always pushes methods already bound, so the pair below the
 arguments is one of (NULL, f), (f, NULL) or (f, self-argument).
 """
+
 import types
 
 from . import handles, PY
@@ -66,7 +67,11 @@ def _function(interp, frame, code, defaults=None, kwdefaults=None, annotations=N
     fn.__qualname__ = code.co_qualname
     fn.__kwdefaults__ = kwdefaults
     if annotations:
-        fn.__annotations__ = dict(annotations) if isinstance(annotations, dict) else dict(zip(annotations[::2], annotations[1::2]))
+        fn.__annotations__ = (
+            dict(annotations)
+            if isinstance(annotations, dict)
+            else dict(zip(annotations[::2], annotations[1::2]))
+        )
     interp.ctx.keep(fn)
     return fn
 
@@ -91,8 +96,12 @@ def make_function(interp, frame, ins):
 def set_function_attribute(interp, frame, ins):
     fn = frame.pop()
     value = frame.pop()
-    parts = {"defaults": fn.__defaults__, "kwdefaults": fn.__kwdefaults__,
-             "annotations": fn.__annotations__ or None, "closure": fn.__closure__}
+    parts = {
+        "defaults": fn.__defaults__,
+        "kwdefaults": fn.__kwdefaults__,
+        "annotations": fn.__annotations__ or None,
+        "closure": fn.__closure__,
+    }
     parts[{1: "defaults", 2: "kwdefaults", 4: "annotations", 8: "closure"}[ins.arg]] = value
     # A function's closure cannot be assigned after creation: rebuild it with every part known.
     frame.push(_function(interp, frame, fn.__code__, **parts))

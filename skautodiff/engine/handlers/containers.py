@@ -1,4 +1,5 @@
 """Building, unpacking and subscripting containers; strings and f-strings."""
+
 from . import handles
 from .. import lowering
 from ..values import is_traced, unwrap
@@ -116,9 +117,11 @@ def unpack_ex(interp, frame, ins):
     before, after = ins.arg & 0xFF, ins.arg >> 8
     items = list(_items(interp, frame.pop()))
     if len(items) < before + after:
-        raise ValueError(f"not enough values to unpack (expected at least {before + after}, got {len(items)})")
-    rest = items[before:len(items) - after]
-    frame.stack.extend(reversed(items[:before] + [rest] + items[len(items) - after:]))
+        raise ValueError(
+            f"not enough values to unpack (expected at least {before + after}, got {len(items)})"
+        )
+    rest = items[before : len(items) - after]
+    frame.stack.extend(reversed(items[:before] + [rest] + items[len(items) - after :]))
 
 
 @handles("BINARY_SUBSCR")

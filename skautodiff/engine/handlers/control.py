@@ -1,4 +1,5 @@
 """Jumps, loops, returns and yields. Every conditional jump goes through lowering.truth."""
+
 from . import handles, PY
 from .. import lowering
 from ..values import is_traced

@@ -3,6 +3,7 @@
 The interpreter's loop jumps to handlers (interpreter._dispatch_exception); these opcodes are
 what the handler blocks execute. Engine errors (TraceError) never reach them.
 """
+
 from . import handles
 from ..values import unwrap
 
@@ -30,7 +31,7 @@ def check_exc_match(interp, frame, ins):
 def reraise(interp, frame, ins):
     exc = frame.pop()
     if ins.arg:
-        frame.pop()   # the saved offset CPython would restore into f_lasti
+        frame.pop()  # the saved offset CPython would restore into f_lasti
     raise exc
 
 

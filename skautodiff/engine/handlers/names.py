@@ -1,4 +1,5 @@
 """Loading and storing names: locals, cells, globals, attributes."""
+
 import types
 
 from . import handles, PY
@@ -46,13 +47,12 @@ def make_cell(interp, frame, ins):
 def copy_free_vars(interp, frame, ins):
     closure = frame.func.__closure__ or ()
     n = ins.arg
-    frame.locals[len(frame.locals) - n:] = closure[-n:]
+    frame.locals[len(frame.locals) - n :] = closure[-n:]
 
 
 @handles("LOAD_CLOSURE", until=(3, 12))
 def load_closure(interp, frame, ins):
     frame.push(frame.locals[ins.arg])
-
 
 
 @handles("LOAD_DEREF")
@@ -61,10 +61,12 @@ def load_deref(interp, frame, ins):
     try:
         if id(cell) in interp.ctx.own_cells:
             value = cell.cell_contents
-        else:   # a closure variable from outside: read at call time (outer.py)
+        else:  # a closure variable from outside: read at call time (outer.py)
             value = interp.ctx.outside.load_cell(cell, ins.argval)
     except ValueError:
-        raise NameError(f"cannot access free variable '{ins.argval}' where it is not associated with a value") from None
+        raise NameError(
+            f"cannot access free variable '{ins.argval}' where it is not associated with a value"
+        ) from None
     frame.push(interp.ctx.resolve(value))
 
 
@@ -73,21 +75,25 @@ def store_deref(interp, frame, ins):
     cell = frame.locals[ins.arg]
     if id(cell) in interp.ctx.own_cells:
         cell.cell_contents = frame.pop()
-    else:   # `nonlocal x; x = ...` of an enclosing function's variable: a side effect
-        interp.ctx.outside.rebind(("cell", id(cell)), frame.pop(), f"the closure variable {ins.argval}")
+    else:  # `nonlocal x; x = ...` of an enclosing function's variable: a side effect
+        interp.ctx.outside.rebind(
+            ("cell", id(cell)), frame.pop(), f"the closure variable {ins.argval}"
+        )
 
 
 @handles("DELETE_DEREF")
 def delete_deref(interp, frame, ins):
     cell = frame.locals[ins.arg]
     if id(cell) not in interp.ctx.own_cells:
-        raise interp.error(f"del of the closure variable '{ins.argval}' of an enclosing function",
-                           "delete it outside the traced function")
+        raise interp.error(
+            f"del of the closure variable '{ins.argval}' of an enclosing function",
+            "delete it outside the traced function",
+        )
     del cell.cell_contents
 
 
 def _global(interp, frame, name):
-    value = interp.ctx.outside.load_global(frame.globals, name)   # read at call time (outer.py)
+    value = interp.ctx.outside.load_global(frame.globals, name)  # read at call time (outer.py)
     if value is not NOT_GLOBAL:
         return value
     if name in frame.builtins:
@@ -107,8 +113,10 @@ def load_global(interp, frame, ins):
 
 
 @handles("STORE_GLOBAL")
-def store_global(interp, frame, ins):   # `global x; x = ...`: a side effect
-    interp.ctx.outside.rebind(("global", id(frame.globals), ins.argval), frame.pop(), f"the global {ins.argval}")
+def store_global(interp, frame, ins):  # `global x; x = ...`: a side effect
+    interp.ctx.outside.rebind(
+        ("global", id(frame.globals), ins.argval), frame.pop(), f"the global {ins.argval}"
+    )
 
 
 @handles("LOAD_ATTR")
@@ -128,7 +136,7 @@ def load_attr(interp, frame, ins):
 def load_super_attr(interp, frame, ins):
     self_ = frame.pop()
     cls = frame.pop()
-    frame.pop()   # the global `super`
+    frame.pop()  # the global `super`
     value = getattr(super(cls, self_), ins.argval)
     method = ins.arg & 1
     if method and PY < (3, 13):
@@ -156,8 +164,10 @@ def store_attr(interp, frame, ins):
 def delete_attr(interp, frame, ins):
     obj = frame.pop()
     if interp.ctx.outside.is_followed(obj):
-        raise interp.error(f"del of the attribute '{ins.argval}' of an object from outside the function",
-                           "delete it outside the traced function")
+        raise interp.error(
+            f"del of the attribute '{ins.argval}' of an object from outside the function",
+            "delete it outside the traced function",
+        )
     delattr(obj, ins.argval)
 
 

@@ -1,4 +1,5 @@
 """Arithmetic, comparison, identity, membership and truth."""
+
 import numpy as np
 
 from . import handles, PY
@@ -42,7 +43,7 @@ def compare_op(interp, frame, ins):
     b = frame.pop()
     a = frame.pop()
     result = lowering.compare(interp, ins.argval, a, b)
-    if PY >= (3, 13) and ins.arg & 16:   # 3.13 folds the following bool() into COMPARE_OP
+    if PY >= (3, 13) and ins.arg & 16:  # 3.13 folds the following bool() into COMPARE_OP
         result = lowering.truth(interp, result)
     frame.push(result)
 
@@ -63,8 +64,10 @@ def contains_op(interp, frame, ins):
     if is_traced(container):
         # `x in array` is (array == x).any() in numpy.
         eq = lowering.compare(interp, "==", container, item)
-        result = lowering.truth(interp, lowering.apply_rule(interp, symbolic.lookup(np.any), np.any, (eq,), {}, "in"))
+        result = lowering.truth(
+            interp, lowering.apply_rule(interp, symbolic.lookup(np.any), np.any, (eq,), {}, "in")
+        )
     else:
         interp.ctx.outside.observe(container)
-        result = item in container   # Python containers: membership by key or identity
+        result = item in container  # Python containers: membership by key or identity
     frame.push(result != bool(ins.arg))

@@ -1,4 +1,5 @@
 """Stack shuffling and no-ops."""
+
 from . import handles
 from ..values import NULL
 
