@@ -2,7 +2,7 @@
 
 numpy and scipy each ship an OpenBLAS. L-BFGS-B calls scipy's every iteration, and its idle worker
 thread then spins while numpy's BLAS computes the loss: three busy threads on two cores made fits
-1.6-4x slower (shared/DESIGN.md). Every contender's fit runs inside ``scipy_blas_single_thread()``
+1.6-4x slower (doc/performance.md). Every contender's fit runs inside ``scipy_blas_single_thread()``
 so the comparison measures the loss and the optimiser, not that contention. The controller is
 picked by file path (``scipy.libs``); a prefix match on the library name would catch numpy's too.
 """

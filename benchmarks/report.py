@@ -181,6 +181,37 @@ def _threads(record, notes):
     )
 
 
+def _stochastic(record, notes):
+    failed = _status(record, "minibatch Adam", notes)
+    if failed:
+        return failed
+    rows = []
+    for r in record["rows"]:
+        if "sklearn_s_per_epoch" in r:
+            rows.append(
+                [
+                    r["part"],
+                    f"{1e3 * r['skautodiff_s_per_epoch']:.1f} ms/epoch",
+                    f"{1e3 * r['sklearn_s_per_epoch']:.1f} ms/epoch (scikit-learn)",
+                    f"**{r['time_ratio']:.2f}x**",
+                    f"{r['skautodiff_accuracy']:.4f} / {r['sklearn_accuracy']:.4f}",
+                ]
+            )
+        else:
+            rows.append(
+                [
+                    r["part"],
+                    f"{r['skautodiff_us_per_step']:.1f} µs/step",
+                    f"{r['numpy_us_per_step']:.1f} µs/step (numpy)",
+                    f"**{r['time_ratio']:.2f}x**",
+                    "",
+                ]
+            )
+    return _table(
+        ["part", "skautodiff", "reference", "ratio", "test accuracy (ours / theirs)"], rows
+    )
+
+
 def render(results):
     meta = results["meta"]
     names = [n for n in results["contenders"] if n != "numpy"]
@@ -255,6 +286,16 @@ def render(results):
                     ]
                 ],
             ),
+            "",
+        ]
+    if "stochastic" in results:
+        parts += [
+            (
+                "#### Minibatch Adam (`python -m benchmarks.stochastic`): time per epoch against "
+                "scikit-learn's MLPClassifier(solver=\"adam\"), one step against hand-written numpy"
+            ),
+            "",
+            _stochastic(results["stochastic"], notes),
             "",
         ]
     if "threads" in results:

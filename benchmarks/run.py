@@ -132,7 +132,7 @@ def _in_process(problem, contenders, settings, log):
 
     x_star = solutions["numpy"]
     f_star = records["numpy"]["objective"]
-    for name, record in records.items():
+    for record in records.values():
         if "objective" in record:
             record["objective_gap"] = (record["objective"] - f_star) / abs(f_star)
     for name in list(vgs):
@@ -268,6 +268,10 @@ def main(argv=None):
         except Exception as exc:
             results["threads"] = {"error": _one_line(exc)}
         log(f"loss + gradient from 1 and 2 threads: {results['threads']}")
+    if "skautodiff" in results["contenders"] and not args.no_subprocess:
+        log("minibatch Adam (benchmarks/stochastic.py)")
+        results["stochastic"] = _child("benchmarks.stochastic", ["--quick"] if args.quick else [])
+        log(f"  {results['stochastic']}")
     if not args.no_subprocess:
         log("GridSearchCV 5 folds x 10 C values, logistic")
         quick = ["--quick"] if args.quick else []

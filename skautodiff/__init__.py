@@ -24,6 +24,7 @@ _LAZY = {
             "function",
             "gradient",
             "value_and_grad",
+            "formula",
         ],
         "api",
     ),
@@ -31,7 +32,7 @@ _LAZY = {
     **dict.fromkeys(["cache_info", "clear_cache"], "compile"),
     "TraceError": "engine.errors",
     **dict.fromkeys(["AutodiffEstimator", "AutodiffRegressor", "AutodiffClassifier"], "estimators"),
-    **dict.fromkeys(["formula", "Formula"], "printing"),
+    "Formula": "printing",
 }
 
 __all__ = [

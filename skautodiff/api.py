@@ -11,7 +11,9 @@ import numpy as np
 
 from . import backends, pytree
 from .compile import Call, free
-from .trace import aligned, parameters, resolve_callable
+from .graphs import Kind, gradients
+from .arguments import bind, parameters, resolve_callable
+from .inputs import aligned
 
 
 def _wrt_names(fn, wrt, args=None, kwargs=None):
@@ -22,8 +24,6 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
     if wrt is None:
         if args is None:
             return None, False
-        from .trace import bind
-
         arguments = bind(func, bound_self, args, kwargs or {})
         return [n for n, v in arguments.items() if pytree.flatten(v)[0]], False
     single = isinstance(wrt, (str, int))
@@ -76,7 +76,7 @@ class _Wrapper:
 
     def _grads(self, call, entry, grads, names, single):
         """Gradient leaves -> one pytree per differentiated argument."""
-        plan = entry.plans.get(tuple(names))
+        plan = entry.gradient_layouts.get(tuple(names))
         if (
             plan is None
         ):  # (structure, leaf indices) of each differentiated argument, in `names` order
@@ -84,7 +84,7 @@ class _Wrapper:
             for name, child in zip(tr.treedef.meta, tr.treedef.children):
                 parts[name] = (child, range(start, start + child.num_leaves))
                 start += child.num_leaves
-            plan = entry.plans[tuple(names)] = [parts[name] for name in names]
+            plan = entry.gradient_layouts[tuple(names)] = [parts[name] for name in names]
         by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
         results = [
             pytree.unflatten(
@@ -116,10 +116,14 @@ class _Wrapper:
         """The traced function as mathematics (see skautodiff.formula); None before a call."""
         if self._last is None:
             return None
-        from .printing import Formula
+        from .printing import Formula  # SymPy, loaded only when a formula is asked for
 
         entry, names = self._last
-        return _formula(Formula, self, entry, names)
+        tr = entry.trace
+        if isinstance(self, Function) or names is None:
+            return Formula.from_graph([("f", v) for v in tr.outputs])
+        _, wrt, grads = gradients(tr)
+        return Formula.from_graph([(f"∂f/∂{w.name}", g) for w, g in zip(wrt, grads)])
 
 
 def _like(leaf, grad):
@@ -130,42 +134,136 @@ def _like(leaf, grad):
 
 
 class Function(_Wrapper):
-    """`fn` compiled: same outputs as calling it natively."""
+    """A numpy function compiled: calling it gives the same outputs as calling ``fn`` natively.
+
+    The first call with arguments of a new structure (shapes, dtypes, pytree layout) traces and
+    compiles ``fn``; later calls reuse the compiled function from the process-wide cache.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy (a method works too: the wrapper binds like one).
+    example_args : sequence, optional
+        Arguments to trace and compile with at once, so that ``print()`` shows the formula before
+        the first call.
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
+
+    See Also
+    --------
+    function : the same as a decorator.
+    formula : the function as mathematics.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> f = skautodiff.Function(lambda x: np.sum(x ** 2))
+    >>> float(f(np.arange(3.0)))
+    5.0
+    """
 
     def __init__(self, fn, example_args=None, backend="c"):
         super().__init__(fn, example_args, backend=backend)
 
     def __get__(self, obj, objtype=None):
-        return (
-            self if obj is None else Function(self.fn.__get__(obj, objtype), backend=self.backend)
-        )
+        if obj is None:
+            return self
+        return Function(self.fn.__get__(obj, objtype), backend=self.backend)
 
     def __call__(self, *args, **kwargs):
         call = Call(self.fn, args, kwargs, set())
-        entry, outs = call.run("value", backend=self.backend)
+        entry, outs = call.run(Kind.VALUE, backend=self.backend)
         self._last = (entry, None)
         return entry.values(outs)
 
 
 class Gradient(_Wrapper):
-    """The gradient of a scalar function, shaped like the arguments differentiated."""
+    """The gradient of a scalar numpy function, compiled.
+
+    Calling it with ``fn``'s arguments returns the gradient shaped like the arguments
+    differentiated: one pytree when ``wrt`` names one argument, a list of them otherwise.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    example_args : sequence, optional
+        Arguments to trace and compile with at once.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
+
+    See Also
+    --------
+    gradient : the same as a decorator.
+    ValueAndGrad : value and gradient in one call.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> g = skautodiff.Gradient(lambda x: ((x + 1) ** 2).sum(), wrt="x")
+    >>> g(np.arange(3.0))
+    array([2., 4., 6.])
+    """
 
     def __call__(self, *args, **kwargs):
-        call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
+        call, entry, outs, names, single = self._call(Kind.VALUE_AND_GRAD, args, kwargs)
         return self._grads(call, entry, outs[1:], names, single)
 
 
 class ValueAndGrad(_Wrapper):
-    """(value, gradient) in one compiled call."""
+    """A scalar numpy function's value and gradient, in one compiled call.
+
+    Calling it returns ``(value, gradient)``, the gradient shaped as :class:`Gradient` returns it.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    example_args : sequence, optional
+        Arguments to trace and compile with at once.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
+
+    See Also
+    --------
+    value_and_grad : the same, as a function.
+    """
 
     def __call__(self, *args, **kwargs):
-        call, entry, outs, names, single = self._call("value_and_grad", args, kwargs)
+        call, entry, outs, names, single = self._call(Kind.VALUE_AND_GRAD, args, kwargs)
         value = entry.values(outs[:1])
         return value, self._grads(call, entry, outs[1:], names, single)
 
 
 class HessianVector(_Wrapper):
-    """Hessian-vector products: call with `vectors=` shaped like the differentiated argument(s)."""
+    """Hessian-vector products of a scalar numpy function, compiled.
+
+    Call it with ``fn``'s arguments and the keyword ``vectors``, shaped like the differentiated
+    argument (a list of such, one per argument, when ``wrt`` lists several); it returns the
+    Hessian times ``vectors``, shaped the same way. The Hessian itself is never formed.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    example_args : sequence, optional
+        Arguments to trace and compile with at once.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
+    """
 
     def __call__(self, *args, vectors, **kwargs):
         names, single = _wrt_names(self.fn, self.wrt, args, kwargs)
@@ -182,7 +280,7 @@ class HessianVector(_Wrapper):
                 f"{len(wrt_leaves)} arrays, got {len(extra)}"
             )
         extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
-        entry, outs = call.run("hvp", extra, self.backend)
+        entry, outs = call.run(Kind.HVP, extra, self.backend)
         self._last = (entry, names)
         return self._grads(call, entry, outs, names, single)
 
@@ -194,19 +292,72 @@ def _as(vector, leaf):
 
 
 def value_and_grad(fn, wrt=None, backend="c"):
-    """A function returning (fn(*args), gradient w.r.t. `wrt`), compiled."""
+    """``fn`` compiled to return its value and its gradient with respect to ``wrt``.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy that returns a real scalar.
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
+
+    Returns
+    -------
+    ValueAndGrad
+        Called with ``fn``'s arguments, it returns ``(value, gradient)``.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> value, grad = skautodiff.value_and_grad(lambda w: np.sum(w ** 2), wrt="w")(np.ones(2))
+    >>> float(value), grad
+    (2.0, array([2., 2.]))
+    """
     return ValueAndGrad(fn, wrt=wrt, backend=backend)
 
 
 def function(fn=None, *, backend="c"):
-    """Decorator: compile `fn` (also on methods); `@function(backend="jax")` for JAX."""
+    """Decorator: compile ``fn`` (a function or a method); ``@function(backend="jax")`` for JAX.
+
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy.
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
+
+    Returns
+    -------
+    Function
+        ``fn`` compiled, with the same outputs.
+    """
     if fn is None:
         return lambda f: Function(f, backend=backend)
     return Function(fn, backend=backend)
 
 
 def gradient(wrt=None, backend="c"):
-    """Decorator factory: `@gradient(wrt="w")` turns fn into its gradient."""
+    """Decorator factory: ``@gradient(wrt="w")`` turns a scalar function into its gradient.
+
+    Parameters
+    ----------
+    wrt : str, int, list of them, or None
+        The arguments to differentiate, by name or position; None: every argument that holds
+        arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
+
+    Returns
+    -------
+    callable
+        A decorator that makes a :class:`Gradient` of the function it decorates.
+    """
     backends.check(backend)
 
     def decorate(fn):
@@ -215,13 +366,33 @@ def gradient(wrt=None, backend="c"):
     return decorate
 
 
-def _formula(Formula, wrapper, entry, names):
-    tr = entry.trace
-    if isinstance(wrapper, Function) or names is None:
-        return Formula.from_graph([("f", v) for v in tr.outputs])
-    import pytensor
+def formula(fn, *example_args, wrt=None, **example_kwargs):
+    """``fn`` traced at the example arguments, as mathematics.
 
-    cost = tr.outputs[0]
-    wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-    grads = pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero")
-    return Formula.from_graph([(f"∂f/∂{w.name}", g) for w, g in zip(wrt, grads)])
+    Parameters
+    ----------
+    fn : callable
+        A function written in plain numpy.
+    *example_args
+        Arguments to trace ``fn`` with; only their shapes, dtypes and structure matter (and the
+        values of numbers the function branches on).
+    wrt : str, list of str, or None
+        None: the formula of ``fn``'s value; else of its gradient with respect to these
+        parameters.
+    **example_kwargs
+        Keyword arguments to trace ``fn`` with.
+
+    Returns
+    -------
+    Formula
+        ``print()`` it for plain text, ``.latex()`` for LaTeX.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> print(skautodiff.formula(lambda x: np.sum((x + 1) ** 2), np.zeros(3), wrt="x"))
+    ∂f/∂x = 2*x + 2
+    """
+    wrapper = Function(fn) if wrt is None else Gradient(fn, wrt=wrt)
+    wrapper(*example_args, **example_kwargs)
+    return wrapper.formula()

@@ -21,29 +21,28 @@ import warnings
 
 import numpy as np
 
-warnings.filterwarnings(
-    "ignore", message="PyTensor could not link to a BLAS"
-)  # see doc/performance.md
-from . import compiledir  # noqa: E402  (first: it imports PyTensor even when its compile directory is unusable)
-import pytensor  # noqa: E402
-import pytensor.tensor as pt  # noqa: E402
-from pytensor.compile.mode import Mode  # noqa: E402
-from pytensor.link.vm import VMLinker  # noqa: E402
+from . import compiledir  # first: it imports PyTensor even when its compile directory is unusable
+import pytensor
+import pytensor.tensor as pt
+from pytensor.compile.mode import Mode
+from pytensor.link.vm import VMLinker
 
-from . import pytree, tiers  # noqa: E402
-from .numpy_ops import TAG as NUMPY_OPS  # noqa: E402
-from .engine.outer import input_signature  # noqa: E402
-from .trace import (
-    aligned,
-    bind,
-    input_value,
-    is_differentiable,
-    leaf_owners,
-    leaf_signature,
-    resolve_callable,  # noqa: E402
-    restore,
-    trace,
-)
+from . import graphs, pytree, tiers
+from .numpy_ops import TAG as NUMPY_OPS
+from .engine.outer import input_signature
+from .arguments import bind, leaf_owners, resolve_callable
+from .graphs import Kind
+from .inputs import aligned, input_value, is_differentiable, leaf_signature
+from .outputs import restore
+from .quiet import ignoring
+from .trace import trace
+
+# PyTensor looks for a BLAS library the first time a compilation's rewrites meet a matrix-vector
+# product and warns when it finds none; skautodiff needs none (doc/performance.md). Ignored during
+# compilation only: under warnings-as-errors the warning became an exception inside the rewriter,
+# printed as "Rewrite failure" tracebacks and looked up again (seconds of g++ runs) at every such
+# node, and a filter set at import was lost to the next `catch_warnings`.
+NO_BLAS_WARNING = "PyTensor could not link to a BLAS"
 
 log = logging.getLogger("skautodiff")
 CacheInfo = collections.namedtuple("CacheInfo", "traces compiles entries")
@@ -64,12 +63,23 @@ os.register_at_fork(after_in_child=_new_c_lock)
 
 
 def cache_info():
-    """Counts since the process started (or the last clear_cache): traces and compiles."""
+    """What the compile cache did since the process started (or the last :func:`clear_cache`).
+
+    Returns
+    -------
+    CacheInfo
+        A named tuple ``(traces, compiles, entries)``: how many functions were traced and
+        compiled, and how many compiled entries the cache holds now.
+    """
     entries = sum(len(v) for v in list(_cache.values()))  # a copy: other threads may insert
     return CacheInfo(_stats["traces"], _stats["compiles"], entries)
 
 
 def clear_cache():
+    """Empty the process-wide cache of compiled functions and reset :func:`cache_info`'s counts.
+
+    Compiled C modules stay in PyTensor's disk cache, so a later compile is quicker than a cold one.
+    """
     with _lock:
         _cache.clear()
         _stats.clear()
@@ -171,6 +181,52 @@ class Copies:
             return iter(list(self._all))
 
 
+class Leases:
+    """A compiled step function whose state (shared variables: parameters and optimiser slots)
+    belongs to one fit at a time.
+
+    A stochastic fit leases a copy for as long as it trains and writes its own state into the
+    copy's shared variables; fits running at once lease different copies (each made by
+    `Function.copy` with fresh shared variables swapped in), so two estimators fitting the same
+    loss in two threads never share an optimiser's state. The compiled original is only a
+    template: both tiers of one step are compiled from the same shared variables.
+    """
+
+    def __init__(self, fn, shared, tier="C"):
+        self._template, self._shared = fn, list(shared)
+        self._idle, self._all = [], []
+        self._lock = threading.Lock()
+        self._c = self.is_c = tier == "C"
+
+    def lease(self):
+        """(function, its shared variables), for this caller alone until `release`."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        fresh = [
+            pytensor.shared(s.get_value(), name=s.name, shape=s.type.shape) for s in self._shared
+        ]
+        with _lock, _c_lock if self._c else contextlib.nullcontext():  # copying links again
+            fn = self._template.copy(share_memory=False, swap=dict(zip(self._shared, fresh)))
+        with self._lock:
+            self._all.append(fn)
+        return fn, fresh
+
+    def release(self, leased):
+        leased[0].free()  # intermediate buffers: a later fit may use other batch sizes
+        with self._lock:
+            self._idle.append(leased)
+
+    def free(self):
+        with self._lock:
+            for fn, _ in self._idle:
+                fn.free()
+
+    def __iter__(self):
+        with self._lock:
+            return iter([self._template, *self._all])
+
+
 class GuardFailed(Exception):
     """A compiled trace does not apply to these arguments (internal control flow)."""
 
@@ -184,7 +240,7 @@ class Entry:
         self._dtypes = [
             np.dtype(dtype) for dtype, _ in tr.signature
         ]  # to skip converting arrays that fit
-        self.plans = {}  # skautodiff.api's per-call bookkeeping, computed once per entry
+        self.gradient_layouts = {}  # skautodiff.api's, by differentiated names: computed once per entry
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
@@ -203,12 +259,14 @@ class Entry:
     def _build(self, kind, backend="c", rows=()):
         """Copies of the C function, or (tiering) a Tiered function on the Python tier whose C
         tier compiles in the background; on the JAX backend, one jitted function."""
-        _stats["compiles"] += 1
         if backend == "jax":
             from .backends import jax as jax_backend
 
             label = f"{kind.replace('_', ' ')} of {self._name()}"
+            if kind.startswith("step:"):  # the estimators refuse this combination first
+                raise NotImplementedError(f"{label}: stochastic steps run on the C backend only")
             if not jax_backend.has_sparse(self.trace.all_inputs):
+                _stats["compiles"] += 1
                 return jax_backend.build(self, kind, label, rows)
             warnings.warn(
                 f'skautodiff: {label} takes a scipy.sparse matrix, which PyTensor\'s JAX linker '
@@ -216,16 +274,21 @@ class Entry:
                 UserWarning,
                 stacklevel=2,
             )
-        inputs, outputs = self._graph(kind)
+        inputs, outputs, updates = self._graph(kind)
+        _stats["compiles"] += 1
+
+        def pool(fn, tier):  # a step keeps state: one lease per fit instead of one copy per call
+            return Leases(fn, [s for s, _ in updates], tier) if updates else Copies(fn, tier)
+
         if not tiers.enabled():
-            return Copies(self._compile(kind, inputs, outputs, "C"))
-        first = Copies(self._compile(kind, inputs, outputs, "Python"), "Python")
+            return pool(self._compile(kind, inputs, outputs, "C", updates), "C")
+        first = pool(self._compile(kind, inputs, outputs, "Python", updates), "Python")
 
         def compile_c():  # in tiers' background thread, without _lock: the fit goes on meanwhile
             with _c_lock:
                 if not compiledir.usable():  # mode() would give the Python linker again
                     return None
-                return Copies(self._compile(kind, inputs, outputs, "C"))
+                return pool(self._compile(kind, inputs, outputs, "C", updates), "C")
 
         return tiers.Tiered(first, compile_c, f"{kind.replace('_', ' ')} of {self._name()}")
 
@@ -233,51 +296,44 @@ class Entry:
         return getattr(self.trace.func, "__qualname__", "function")
 
     def _graph(self, kind, forward=None):
-        """(inputs, outputs) of the compiled `kind`: the traced graph, differentiated as needed.
-        `forward`: (inputs, outputs, guard) to use instead of the trace's (backends/rows.py)."""
+        """(inputs, outputs, updates) of the compiled `kind`: the traced graph, differentiated as
+        needed; a stochastic step ("step:adam", ...) updates its shared variables. `forward`:
+        (inputs, outputs, guard) to use instead of the trace's (the JAX backend's row-padded
+        graph, backends/rows.py)."""
+        if kind.startswith("step:"):
+            from .stochastic import step_graph
+
+            cost, wrt, grads = graphs.gradients(self.trace)
+            return step_graph(kind[len("step:") :], list(self.trace.all_inputs), cost, wrt, grads)
         tr = self.trace
-        inputs, traced, guard = forward or (list(tr.all_inputs), list(tr.outputs), self._guard)
-        inputs = list(inputs)
-        if kind == "value":
-            outputs = list(traced)
-        else:
-            _scalar_output(tr)
-            cost = traced[0]
-            wrt = [tr.inputs[i] for i in tr.wrt_leaves]
-            grads = _in_dtypes(
-                pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero"),
-                wrt,
-            )
-            if kind == "value_and_grad":
-                outputs = [cost, *grads]
-            else:  # Hessian-vector product: the gradient of <grad, v>
-                vectors = [w.type(name=f"v_{w.name}") for w in wrt]
-                inner = pt.sum([pt.sum(g * v) for g, v in zip(grads, vectors)])
-                outputs = _in_dtypes(
-                    pytensor.grad(
-                        inner, wrt, disconnected_inputs="ignore", return_disconnected="zero"
-                    ),
-                    wrt,
-                )
-                inputs += vectors
+        inputs, traced, guard = forward or (tr.all_inputs, tr.outputs, self._guard)
+        inputs, outputs = graphs.build(tr, Kind(kind), (inputs, traced))
         if guard is not None:
             outputs.append(guard)
-        return inputs, outputs
+        return inputs, outputs, []
 
-    def _compile(self, kind, inputs, outputs, tier):
+    def _compile(self, kind, inputs, outputs, tier, updates=()):
         name, what = self._name(), kind.replace("_", " ")
         if tier == "C":
             log.info(
-                "skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; a cold compile "
-                "cache takes several seconds",
+                "skautodiff: compiling %s of %s (%d inputs) to C with PyTensor; each C module "
+                "not in the compile cache yet is a g++ run of a few seconds (a first model on a "
+                "cold cache: tens of seconds, up to about 1.5 minutes on 2 busy cores)",
                 what,
                 name,
                 len(inputs),
             )
         start = time.perf_counter()
-        fn = compiledir.build(
-            lambda: pytensor.function(inputs, outputs, mode=mode(tier), on_unused_input="ignore")
-        )
+        with ignoring(NO_BLAS_WARNING):
+            fn = compiledir.build(
+                lambda: pytensor.function(
+                    inputs,
+                    outputs,
+                    updates=list(updates),
+                    mode=mode(tier),
+                    on_unused_input="ignore",
+                )
+            )
         fn.trust_input = True  # Entry.inputs already converts every value to its input's type
         if tier == "C":
             log.info(
@@ -337,22 +393,6 @@ class Entry:
         return pytree.unflatten(tr.out_treedef, [restore(k, o) for k, o in zip(tr.out_kinds, outs)])
 
 
-def _in_dtypes(grads, wrt):
-    """Gradients in their argument's dtype: PyTensor gives float64 for a float32 argument that the
-    function upcasts (np.sin(x.astype(np.float64)))."""
-    return [pt.cast(g, w.dtype) for g, w in zip(grads, wrt)]
-
-
-def _scalar_output(tr):
-    if len(tr.outputs) != 1 or tr.out_treedef.kind != "leaf" or tr.outputs[0].ndim != 0:
-        shapes = ", ".join(str(v.ndim) + "-d" for v in tr.outputs)
-        raise ValueError(
-            f"{tr.func.__qualname__} must return a scalar to be differentiated; it returned "
-            f"{len(tr.outputs)} value(s) ({shapes})"
-        )
-    return tr.outputs[0]
-
-
 def _copy(leaf):
     return leaf.copy() if hasattr(leaf, "copy") else leaf
 
@@ -386,12 +426,12 @@ class Call:
         arguments = bind(func, bound_self, args, kwargs)
         self.leaves, treedef, self.statics = pytree.flatten(arguments)
         self.names = list(treedef.meta)
+        self.owners = leaf_owners(treedef)  # the parameter name of each leaf
         differentiable = [
             is_differentiable(leaf, owner, wrt_names)
-            for leaf, owner in zip(self.leaves, leaf_owners(treedef))
+            for leaf, owner in zip(self.leaves, self.owners)
         ]
         self.wrt_indices = [i for i, d in enumerate(differentiable) if d]
-        self.owners = leaf_owners(treedef)  # the parameter name of each leaf
         signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
 
@@ -442,6 +482,19 @@ class Call:
                 "internal error: a fresh trace's guards fail on the values it was "
                 "traced with; please report this function"
             ) from None
+
+    def entry(self):
+        """The cache entry for these arguments, traced when none fits, without running anything
+        (for compiled functions of its own, such as a stochastic step). Entries with guards
+        (branches on values) need a run to be chosen; a new trace decides for them."""
+        for entry in list(_cache.get(self.key, ())):
+            if not entry.trace.guards and all(g.holds(self) for g in entry.trace.value_guards):
+                return entry
+        with _lock:
+            entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
+            _stats["traces"] += 1
+            _cache.setdefault(self.key, []).append(entry)
+        return entry
 
     def _cached(self, entries, kind, extra, backend, rows):
         """(entry, outputs) from the first of `entries` whose guards hold, else None."""

@@ -22,6 +22,8 @@ import threading
 import warnings
 from pathlib import Path
 
+from .quiet import ignoring
+
 log = logging.getLogger("skautodiff")
 _problem = None  # why the compile directory cannot be used, once known
 _usable = None
@@ -38,7 +40,7 @@ def _import_pytensor():
     """
     global _problem
     try:
-        import pytensor  # noqa: F401
+        import pytensor  # noqa: F401 (importing it is the check)
 
         return
     except ValueError as error:
@@ -56,7 +58,7 @@ def _import_pytensor():
         f"{flags},compiledir={scratch}" if flags else f"compiledir={scratch}"
     )
     try:  # PYTENSOR_FLAGS take precedence over .pytensorrc
-        import pytensor  # noqa: F401
+        import pytensor  # noqa: F401 (importing it is the point)
     finally:
         if flags is None:
             del os.environ["PYTENSOR_FLAGS"]
@@ -65,7 +67,7 @@ def _import_pytensor():
 
 
 _import_pytensor()
-import pytensor  # noqa: E402
+import pytensor  # noqa: E402 (bound here once _import_pytensor() made the import succeed)
 
 
 def usable():
@@ -82,7 +84,7 @@ def _check():
     global _problem
     if _problem is None:
         try:
-            pytensor.config.compiledir  # PyTensor creates and checks it on first access
+            _ = pytensor.config.compiledir  # PyTensor creates and checks it on first access
         except (ValueError, OSError) as error:
             _problem = str(error)
     if _problem is not None:
@@ -119,7 +121,7 @@ def _heal_virtual_machine():
     PyTensor silently runs its slower Python loop instead: load (and heal) it here first."""
 
     def load():
-        from pytensor.link.c import lazylinker_c  # noqa: F401
+        from pytensor.link.c import lazylinker_c  # noqa: F401 (loading the module is the point)
 
     try:
         build(load)
@@ -162,7 +164,16 @@ def _remove(module_dir, error):
         places = [getattr(module, "__file__", None), *getattr(module, "__path__", ())]
         if any(place and Path(place).is_relative_to(module_dir) for place in places):
             del sys.modules[name]
-    with warnings.catch_warnings():
-        # Forget the removed module: PyTensor's refresh warns about it once more, after us.
-        warnings.filterwarnings("ignore", message="Removing key file")
+    # Forget the removed module: PyTensor's refresh warns about it once more, after us. (Not
+    # catch_warnings: this runs in tiers' background thread too, see quiet.py.)
+    with ignoring("Removing key file"):
         get_module_cache().refresh()
+
+
+def modules_built_since(when, root=None):
+    """How many C modules in the compile directory (`root`: PyTensor's) were written at or after
+    `when` (a time.time() value): those this process compiled since then, unless another process
+    shares the directory. Each module is a directory holding one .so (PyTensor's own C loop and
+    utilities included)."""
+    root = Path(root or pytensor.config.compiledir)
+    return sum(1 for so in root.glob("*/*.so") if so.stat().st_mtime >= when)

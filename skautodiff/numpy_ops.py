@@ -1,15 +1,13 @@
 """PyTensor operations that numpy computes faster, swapped in when skautodiff compiles a graph.
 
 * Transcendental elementwise functions. PyTensor's C Elemwise calls the scalar libm function once
-  per element; numpy >= 2 dispatches these functions to vectorised loops (AVX2/AVX-512), 4-17x
-  faster per element on this project's machines (tanh 0.8 vs 12.9 ns, exp 0.6 vs 2.6 ns in
-  float64; `python -m benchmarks.ufuncs`). A tanh hidden layer spent more than half of its
-  loss+gradient time in PyTensor's tanh.
+  per element; numpy >= 2 dispatches these functions to vectorised loops (AVX2/AVX-512).
 * max/min over a short last axis (`RowExtreme`).
-* Matrix products (`NumpyProduct`): PyTensor's Python Gemv looks up scipy's BLAS on
-  every call and was 0.5 ms slower than numpy's `X.T @ v` at 100000x100; its Dot22 and C Gemm
-  (without a linked BLAS) allocate a new result each call. numpy's dot into the kept buffer made
-  the MLP's loss+gradient 5-17% faster.
+* Matrix products (`NumpyProduct`): PyTensor's Python Gemv looks up scipy's BLAS on every call;
+  its Dot22 and C Gemm (without a linked BLAS) allocate a new result each call.
+
+Each was measured before it was kept: the figures are in doc/performance.md ("What makes the
+compiled functions fast"; `python -m benchmarks.ufuncs` for the elementwise functions).
 
 The rewrites run after the gradient is built and after PyTensor's stabilising rewrites
 (log1p(exp(x)) -> softplus and the like), and before elementwise fusion, which then fuses the
@@ -29,7 +27,7 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Max, Min
 
 TAG = "skautodiff_numpy_ops"
-_FLOATS = ("float32", "float64")  # what numpy computes with PyTensor's output dtype
+_NUMPY_LOOP_DTYPES = ("float32", "float64")  # what numpy computes with PyTensor's output dtype
 
 # PyTensor scalar op -> the numpy ufunc that computes it with SIMD (`python -m benchmarks.ufuncs`).
 # sin and cos only in float32: numpy's float64 loops for them are no faster than libm's.
@@ -90,9 +88,9 @@ class NumpyUfunc(Op):
 
 
 class RowExtreme(Op):
-    """max or min over the last axis. Over short rows (the classes of a softmax) PyTensor's C
-    reduction and numpy's both take 3-4 ns per element; taking np.maximum column by column is
-    4-5x faster there. Longer rows use numpy's own reduction."""
+    """max or min over the last axis: over short rows (the classes of a softmax) np.maximum
+    column by column, which beats both PyTensor's C reduction and numpy's own there (figures in
+    doc/performance.md); longer rows use numpy's own reduction."""
 
     __props__ = ("name",)
     SHORT = 16
@@ -163,7 +161,7 @@ class NumpyProduct(Op):
 
 @node_rewriter([Dot22, Gemm, Gemv])
 def use_numpy_product(fgraph, node):
-    if node.outputs[0].dtype not in _FLOATS:
+    if node.outputs[0].dtype not in _NUMPY_LOOP_DTYPES:
         return None
     if isinstance(node.op, Dot22):
         return [NumpyProduct(False)(*node.inputs)]
@@ -175,7 +173,13 @@ def use_numpy_product(fgraph, node):
 @node_rewriter([Max, Min])
 def use_row_extreme(fgraph, node):
     x = node.inputs[0]
-    if x.ndim < 2 or tuple(node.op.axis) != (x.ndim - 1,) or x.dtype not in _FLOATS:
+    axis = node.op.axis  # None: over all axes (np.max(x)), which is no row reduction
+    if (
+        x.ndim < 2
+        or axis is None
+        or tuple(axis) != (x.ndim - 1,)
+        or x.dtype not in _NUMPY_LOOP_DTYPES
+    ):
         return None
     return [RowExtreme("max" if isinstance(node.op, Max) else "min")(x)]
 
@@ -186,11 +190,11 @@ def use_numpy_ufunc(fgraph, node):
     if len(node.inputs) != 1 or node.op.inplace_pattern:
         return None
     x, out = node.inputs[0], node.outputs[0]
-    if out.dtype not in _FLOATS or x.type != out.type:
+    if out.dtype not in _NUMPY_LOOP_DTYPES or x.type != out.type:
         return None  # an integer input: numpy would pick another output dtype than PyTensor
     if scalar_op is ps.Softplus:
         # PyTensor's softplus (what log(1 + exp(x)) and logaddexp(0, x) become) calls libm's exp
-        # and log1p per element (14 ns); the same stable formula with numpy's exp and log1p:
+        # and log1p per element; the same stable formula with numpy's exp and log1p:
         zero = np.zeros((), dtype=x.dtype)
         return [pt.maximum(x, zero) + NumpyUfunc("log1p")(NumpyUfunc("exp")(-pt.abs(x)))]
     ufunc = FASTER_IN_NUMPY.get(scalar_op)

@@ -6,12 +6,13 @@ a float32 fit that rounding stalls is finished in float64). Fits end honestly: e
 given what it uses or refused before fitting, and a NaN or infinite evaluation ends the fit.
 During the fit scipy's private OpenBLAS is limited to one thread: L-BFGS-B calls it every
 iteration, and its spinning worker otherwise competes with numpy's BLAS for the cores
-(measured: fits 1.6-4x faster on 2 cores, see DESIGN.md).
+(measured: fits 1.6-4x faster on 2 cores, see doc/performance.md).
 """
 
 import contextlib
 import inspect
 import logging
+import sys
 import threading
 import warnings
 
@@ -21,7 +22,7 @@ import scipy.optimize
 from . import backends, pytree
 from .api import HessianVector, _wrt_names
 from .compile import Call, GuardFailed, free
-from .trace import resolve_callable
+from .arguments import resolve_callable
 
 _controller = None
 _blas_lock = threading.Lock()
@@ -278,11 +279,11 @@ class _Objective:
         rows = tuple(i for i, owner in enumerate(call.owners) if owner in self.rows)
         entry, outs = call.run("value_and_grad", backend=self.backend, rows=rows)
         # (a function with side effects goes through call.run each time: it runs natively too)
-        self.fast = (
-            None
-            if entry.trace.side_effects
-            else (entry, self._placed(entry, entry.inputs(call), rows), call.wrt_indices, rows)
-        )
+        if entry.trace.side_effects:
+            self.fast = None
+        else:
+            values = self._placed(entry, entry.inputs(call), rows)
+            self.fast = (entry, values, call.wrt_indices, rows)
         return float(outs[0]), _concat(outs[1:])
 
     def _placed(self, entry, values, rows):
@@ -302,6 +303,49 @@ def _concat(arrays):
     return np.concatenate([np.ravel(a) for a in arrays]).astype(np.float64, copy=False)
 
 
+@contextlib.contextmanager
+def compile_messages(verbose):
+    """With verbose, print (to stdout) what skautodiff traces and compiles, how long it takes, and
+    on which tier each compiled function ran in the block: the Python tier at once, the C tier
+    once its background compile is done (the switch is printed when it happens)."""
+    if not verbose:
+        yield
+        return
+    from . import tiers
+
+    log = logging.getLogger("skautodiff")
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    before = tiers.call_counts()
+    try:
+        yield
+        waiting = set(tiers.pending())
+        for tiered, calls in tiers.call_counts().items():
+            ran = {tier: n - before.get(tiered, {}).get(tier, 0) for tier, n in calls.items()}
+            if ran["Python"] and not ran["C"]:
+                log.info(
+                    "skautodiff: %s ran on the Python tier only (%d calls)%s",
+                    tiered.label,
+                    ran["Python"],
+                    "; its C tier is still compiling in the background"
+                    if tiered.label in waiting
+                    else "",
+                )
+            elif ran["C"]:
+                log.info(
+                    "skautodiff: %s ran %d call(s) on the Python tier, then %d on the C tier",
+                    tiered.label,
+                    ran["Python"],
+                    ran["C"],
+                )
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 def minimize(
     fn,
     x0,
@@ -313,28 +357,87 @@ def minimize(
     options=None,
     callback=None,
     wrt=0,
+    verbose=0,
     backend="c",
     rows=(),
 ):
-    """scipy.optimize.minimize over a pytree `x0` (the argument `wrt` of fn, first by default).
+    """``scipy.optimize.minimize`` over a pytree ``x0``, with compiled derivatives.
 
-    Returns scipy's OptimizeResult with `x` (and `jac`) shaped like x0. Every method of
-    scipy.optimize.minimize works, or is refused before fitting: Newton-type methods get the
-    compiled Hessian-vector product, dogleg and trust-exact the Hessian built from it, and
-    derivative-free ones only the value. A NaN or infinite objective, gradient or Hessian-vector
-    product ends the fit: `success=False`, the message says where, and `x` is the best point
-    evaluated. Parameters in float32 (or float16) that stop before the gradient meets the
-    tolerance (float32 rounding stalls the line search on unscaled data) are refined in float64,
-    from where they stopped, with the float arguments cast to float64; `x` keeps x0's dtypes.
-    `callback(params)` receives the parameters shaped like x0. `backend` is "c" (PyTensor's C
-    backend) or "jax" (PyTensor's JAX linker: the arguments other than x0 go to the device once).
-    `rows` (JAX backend): fn's parameters (names or positions) whose first axis runs over samples,
-    such as (1, 2) for `loss(params, X, y)`. Their rows are padded to one of a few sizes, so fits on
-    data sets of different sizes (a grid search's folds) share one XLA compilation; the loss is
-    rewritten so that padded rows change nothing, or compiled per size where that is not provable
-    (see doc/backends.md).
+    Every method of ``scipy.optimize.minimize`` works, or is refused before fitting: Newton-type
+    methods get the compiled Hessian-vector product, dogleg and trust-exact the Hessian built from
+    it, and derivative-free ones only the value. A NaN or infinite objective, gradient or
+    Hessian-vector product ends the fit: ``success=False``, the message says where, and ``x`` is
+    the best point evaluated. Parameters in float32 (or float16) that stop before the gradient
+    meets the tolerance (float32 rounding stalls the line search on unscaled data) are refined in
+    float64, from where they stopped, with the float arguments cast to float64.
+
+    ``method="adam"`` or ``"sgd"`` trains on minibatches of the rows of ``args=(X, y)`` instead
+    (scikit-learn MLP's settings in ``options``, see doc/estimators.md); the result then also has
+    ``loss_curve``, the mean loss of each epoch.
+
+    Parameters
+    ----------
+    fn : callable
+        The objective, written in plain numpy; it returns a real scalar.
+    x0 : pytree
+        Starting point: an array, a number, or dicts, lists and tuples of them.
+    args : tuple, optional
+        The other positional arguments of ``fn``.
+    kwargs : dict, optional
+        Keyword arguments of ``fn``.
+    method : str, default "L-BFGS-B"
+        Any ``scipy.optimize.minimize`` method; None lets scipy choose; or "adam" / "sgd".
+    bounds : pytree of ``(low, high)`` pairs, optional
+        Shaped like ``x0`` (per leaf); leaves left out of a dict are unbounded.
+    tol : float, optional
+        scipy's tolerance.
+    options : dict, optional
+        scipy's options for the method.
+    callback : callable, optional
+        Called after each iteration with the parameters shaped like ``x0``, or, as in scipy,
+        when its parameter is named ``intermediate_result``, with an ``OptimizeResult`` whose
+        ``x``, ``fun`` and ``jac`` are the current point, value and gradient.
+    wrt : int or str, default 0
+        The argument of ``fn`` that is optimised, by position or name.
+    verbose : int, default 0
+        1 prints what is traced and compiled, when a compiled function switches from the Python to
+        the C tier, and which tier each ran on (as the estimators' ``verbose`` does).
+    backend : {"c", "jax"}, default "c"
+        PyTensor's C backend, or its JAX linker (see doc/backends.md): on JAX the arguments other
+        than ``x0`` go to the device once per fit. The stochastic methods run on "c" only.
+    rows : tuple of int or str, optional
+        JAX backend: ``fn``'s parameters (names or positions) whose first axis runs over samples,
+        such as ``(1, 2)`` for ``loss(params, X, y)``. Their rows are padded to one of a few sizes,
+        so that fits on data sets of different sizes (a grid search's folds) share one XLA
+        compilation; the loss is rewritten so that padded rows change nothing, or compiled per size
+        where that is not provable.
+
+    Returns
+    -------
+    scipy.optimize.OptimizeResult
+        scipy's result, with ``x`` (and ``jac``) shaped like ``x0``, in ``x0``'s dtypes.
+
+    Examples
+    --------
+    >>> import numpy as np, skautodiff
+    >>> def loss(params, target):
+    ...     return np.sum((params["w"] - target) ** 2) + params["b"] ** 2
+    >>> result = skautodiff.minimize(loss, {"w": np.zeros(2), "b": 1.0}, args=(np.array([1.0, 2.0]),))
+    >>> np.round(result.x["w"], 6), round(float(result.x["b"]), 6)
+    (array([1., 2.]), 0.0)
     """
+    from . import stochastic
+
     backend = backends.check(backend)
+    if stochastic.is_stochastic(method) and backend != "c":
+        raise ValueError(
+            f'method={method!r} runs on the C backend only; use backend="c", or a scipy method '
+            'such as "L-BFGS-B" with backend="jax"'
+        )
+    if stochastic.is_stochastic(method):  # minibatches of args' rows, see stochastic.minimize
+        return stochastic.minimize(
+            fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds
+        )
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
         raise TypeError("minimize optimises one argument: wrt must be a name or a position")
@@ -357,7 +460,7 @@ def minimize(
         rows,
     )
     try:
-        with scipy_blas_single_thread():
+        with scipy_blas_single_thread(), compile_messages(verbose):
             result = problem.solve(x0, x_flat, args, kwargs)
             if _low_precision(x0):
                 result = problem.refine(result, x0, args, kwargs)
@@ -377,9 +480,9 @@ class _Problem:
         self, fn, wrt, method, uses, bounds, tol, options, callback, unravel, backend="c", rows=()
     ):
         self.fn, self.wrt, self.method, self.uses = fn, wrt, method, uses
-        self.backend, self.rows = backend, rows
         self.bounds, self.tol, self.options = bounds, tol, options
         self.callback, self.unravel = callback, unravel
+        self.backend, self.rows = backend, rows
         self.objective = None
 
     def solve(self, x0, x_flat, args, kwargs, options=None):
@@ -522,12 +625,31 @@ def _to_float64(leaf):
 
 
 def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), backend="c", **scipy_options):
-    """Minimise fn(*init_args, *args) over init_args with L-BFGS-B; returns them optimised.
+    """Minimise ``fn`` over its first parameters with L-BFGS-B; returns them optimised.
 
-    `init_args` is a list of starting values (arrays, scalars or pytrees) for fn's first
-    parameters; the result is a list with the same structure. `bounds` is a matching list of
-    per-leaf (lo, hi) pairs (or None); other keywords are scipy's L-BFGS-B options. A fit that
-    does not converge warns (OptimizeWarning) with scipy's reason. `backend`: as minimize's.
+    ``fn`` is called as ``fn(p1, ..., pk, a1, ..., am)`` with ``init_args = [p1, ..., pk]`` and
+    ``args = (a1, ..., am)``. A fit that does not converge warns (``OptimizeWarning``) with
+    scipy's reason.
+
+    Parameters
+    ----------
+    fn : callable
+        The objective, written in plain numpy; it returns a real scalar.
+    init_args : list
+        Starting values (arrays, numbers or pytrees) of ``fn``'s first parameters.
+    bounds : list, optional
+        One entry per starting value: per-leaf ``(low, high)`` pairs, or None.
+    args : tuple, optional
+        ``fn``'s remaining positional arguments, held fixed.
+    backend : {"c", "jax"}, default "c"
+        As :func:`minimize`'s.
+    **scipy_options
+        scipy's L-BFGS-B options (``maxiter``, ``gtol``, ...).
+
+    Returns
+    -------
+    list
+        The optimised values, with the structure of ``init_args``.
     """
 
     def joint(params, *rest):

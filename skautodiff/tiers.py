@@ -14,16 +14,24 @@ complete in the compile cache and the next process starts warm; what is left aft
 dropped. A process killed meanwhile leaves PyTensor's lock released by the kernel and at most an
 unfinished temporary module directory, which PyTensor ignores and later removes.
 
+Worker processes (joblib/loky's, as GridSearchCV(n_jobs=2) starts them; any multiprocessing
+child) are short-lived and many: two C compiles next to two fits on a 2-core machine slowed the
+whole search. There a C tier is compiled only once its function has spent `WORKER_HOT_SECONDS` in
+Python-tier calls (a long fit still switches; a search's short fits never compile), and exit does
+not wait for compiles (the parent process warms the cache).
+
 SKAUTODIFF_TIERS=0 turns tiering off (C compiled before the first call, as for a steady-state
 benchmark); the test mode SKAUTODIFF_MODE=fast is Python-only anyway.
 """
 
 import atexit
 import logging
+import multiprocessing
 import os
 import queue
 import threading
 import time
+import weakref
 
 import pytensor
 import pytensor.tensor as pt
@@ -35,6 +43,7 @@ from pytensor.tensor.elemwise import Elemwise
 log = logging.getLogger("skautodiff")
 NARROW = "skautodiff_narrow_elemwise"  # the Python linker's rewrite tag (see mode())
 EXIT_WAIT = 60.0  # seconds an exiting process waits for the C compiles it started
+WORKER_HOT_SECONDS = 0.5  # Python-tier call time after which a worker process compiles C
 
 
 def enabled():
@@ -44,6 +53,11 @@ def enabled():
         and os.environ.get("SKAUTODIFF_MODE", "c") != "fast"
         and bool(pytensor.config.cxx)
     )
+
+
+def in_worker_process():
+    """Whether this process was started by multiprocessing or loky (joblib's workers)."""
+    return multiprocessing.parent_process() is not None
 
 
 class Tiered:
@@ -59,12 +73,38 @@ class Tiered:
         self.label = label
         self._compile_c = compile_c
         self.ready = threading.Event()  # set once the C tier runs or could not be built
-        _worker.submit(self)
+        self.started = time.perf_counter()
+        # A worker process submits the C compile only once this function is hot (see the module
+        # docstring): `_python_seconds` counts its Python-tier call time until then.
+        self._deferred = in_worker_process()
+        self._python_seconds = 0.0
+        self._submit_lock = threading.Lock()
+        _live.add(self)
+        if not self._deferred:
+            _worker.submit(self)
 
     def __call__(self, *values):
         tier, fn = self.current  # one read: the whole call runs on this tier
         self.calls[tier] += 1
-        return fn(*values)
+        if not self._deferred:
+            return fn(*values)
+        start = time.perf_counter()
+        try:
+            return fn(*values)
+        finally:
+            self._python_seconds += time.perf_counter() - start
+            if self._python_seconds >= WORKER_HOT_SECONDS:
+                with self._submit_lock:  # one submit, whichever thread gets here first
+                    if self._deferred:
+                        self._deferred = False
+                        log.info(
+                            "skautodiff: %s is hot in this worker process (%.2f s in %d Python-tier "
+                            "calls); compiling its C tier in the background",
+                            self.label,
+                            self._python_seconds,
+                            self.calls["Python"],
+                        )
+                        _worker.submit(self)
 
     @property
     def tier(self):
@@ -83,12 +123,14 @@ class Tiered:
             fn = self._compile_c()  # None when the compile directory is unusable (mode() warned)
             if fn is not None:
                 self.current = ("C", fn)
+                now = time.perf_counter()
                 log.info(
-                    "skautodiff: %s switched to the C tier after %d call(s) on the Python tier "
-                    "(compiled in the background in %.2f s)",
+                    "skautodiff: %s switched to the C tier %.2f s after it was built, after %d "
+                    "call(s) on the Python tier (compiled in the background in %.2f s)",
                     self.label,
+                    now - self.started,
                     self.calls["Python"],
-                    time.perf_counter() - start,
+                    now - start,
                 )
         except Exception as error:  # the Python tier stays correct, only slower
             log.warning(
@@ -149,15 +191,18 @@ class _Worker:
             t.label for t in list(self._jobs.queue)
         ]
 
-    def close(self, timeout=EXIT_WAIT):
-        """At exit: finish the C tiers submitted so far (at most `timeout` s in all), so that the
-        next process finds their modules in the compile cache; what is left then is dropped."""
+    def close(self, timeout=None):
+        """At exit: finish the C tiers submitted so far (at most `timeout` s in all: EXIT_WAIT, none
+        in a worker process), so that the next process finds their modules in the compile cache;
+        what is left then is dropped."""
+        if timeout is None:
+            timeout = 0.0 if in_worker_process() else EXIT_WAIT
         with self._lock:
             self._done.wait_for(lambda: self._unfinished == 0, timeout)
             self._closing = True
             left = self._unfinished
-        if left:
-            log.warning(
+        if left:  # a worker process leaves them to the parent: no warning there
+            (log.info if timeout == 0 else log.warning)(
                 "skautodiff: exiting while %d C tier(s) still compile (%s); they compile "
                 "again in the next process",
                 left,
@@ -175,6 +220,14 @@ class _Worker:
 _worker = _Worker()
 atexit.register(_worker.close)
 os.register_at_fork(after_in_child=_worker.restart_in_child)
+
+
+_live = weakref.WeakSet()  # every Tiered function alive, for call_counts()
+
+
+def call_counts():
+    """{Tiered function: its calls per tier so far} for every live tiered function."""
+    return {tiered: dict(tiered.calls) for tiered in list(_live)}
 
 
 def pending():

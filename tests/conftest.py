@@ -5,10 +5,39 @@ of 3-8 s for C); tests marked `cbackend` compile with the C backend, which is wh
 """
 
 import os
+import zlib
 
 import pytest
 
 os.environ.setdefault("SKAUTODIFF_MODE", "fast")
+
+# Suites whose outcome does not depend on the Python version (they test symbolic rules, formulas
+# and scikit-learn's checks, not the bytecode engine). `make test` runs them whole on the default
+# Python and, through SKAUTODIFF_SLICE="i/k", the i-th of k disjoint slices on each other Python
+# (3.12 and 3.13 share a PyTensor release, so their two slices cover it whole). The engine's
+# version-specific tests always run whole; the property tests shrink through
+# SKAUTODIFF_PROPERTY_EXAMPLES instead.
+SLICED_SUITES = {
+    "test_sklearn_checks.py",
+    "test_symbolic_numpy.py",
+    "test_symbolic_scipy.py",
+    "test_symbolic_linalg.py",
+    "test_printing.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    spec = os.environ.get("SKAUTODIFF_SLICE")
+    if not spec:
+        return
+    index, count = (int(part) for part in spec.split("/"))
+    kept, dropped = [], []
+    for item in items:
+        in_slice = zlib.crc32(item.nodeid.encode()) % count == index
+        (kept if in_slice or item.path.name not in SLICED_SUITES else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

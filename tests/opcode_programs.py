@@ -133,66 +133,20 @@ def f_long(w):
     # A long body makes jump offsets exceed one byte: EXTENDED_ARG.
     out = w[0]
     if w[1] > -100:
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0
-        out = out + 1.0  # noqa: E702
+        # fmt: off
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0; out = out + 1.0
+        # fmt: on
     return out
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.problems import problems
+from helpers import finite_difference
 
 
 @pytest.mark.parametrize("problem", problems(quick=True), ids=lambda p: p.key)
@@ -38,7 +39,6 @@ def test_quick_problems_have_the_full_suite_shape():
 def test_trace_time_loss_compiles_to_its_native_value_and_gradient():
     import skautodiff
     from benchmarks import trace_time
-    from helpers import finite_difference
 
     params, args = trace_time.example(n=40)
     value, grad = skautodiff.value_and_grad(trace_time.zero_inflated_mixture, wrt="params")(

@@ -35,7 +35,7 @@ def constructs_closures(w):
         nonlocal total
         total = total + t
 
-    scale = lambda t: 2.0 * t  # noqa: E731
+    scale = lambda t: 2.0 * t
     for i in range(3):
         add(scale(w[i]))
     return total + np.sum(w)
@@ -352,6 +352,43 @@ def test_unsupported_function_error_suggests_close_names():
 
     with pytest.raises(skautodiff.TraceError, match="similar names: .*cumsum"):
         skautodiff.Function(typo_like)(np.ones(2))
+
+
+def test_similar_name_hints_stay_in_the_module_of_the_function():
+    import scipy.spatial.distance as distance
+
+    def uses_directed_hausdorff(
+        w,
+    ):  # scipy.spatial.distance: no rule; math.dist must not be offered
+        return np.sum(distance.directed_hausdorff(w[:, None], w[:, None])[0])
+
+    with pytest.raises(skautodiff.TraceError) as info:
+        skautodiff.Function(uses_directed_hausdorff)(np.ones(2))
+    assert "dist" not in str(info.value).split("hint:")[1].split(";")[0].replace(
+        "directed_hausdorff", ""
+    )
+
+
+def test_a_function_without_a_rule_is_refused_with_a_known_alternative():
+    def uses_partition(w):
+        return np.sum(np.partition(w, 1)[:1])
+
+    with pytest.raises(skautodiff.TraceError) as info:
+        skautodiff.Function(uses_partition)(np.ones(3))
+    hint = str(info.value).split("hint:")[1]
+    assert "np.sort" in hint and "similar names" not in hint
+
+
+def test_vectorize_is_named_as_the_user_wrote_it():
+    def relu(t):
+        return t if t > 0 else 0.0
+
+    def uses_vectorize(w):
+        return np.sum(np.vectorize(relu)(w))
+
+    with pytest.raises(skautodiff.TraceError, match=r"np.vectorize\(.*relu\)") as info:
+        skautodiff.Function(uses_vectorize)(np.ones(2))
+    assert "<lambda>" not in str(info.value) and "np.where" in str(info.value)
 
 
 def test_randomness_is_refused():

@@ -15,11 +15,11 @@ import scipy.sparse
 
 import skautodiff
 from skautodiff import backends, models
+from skautodiff.backends import rows as row_buckets
+from skautodiff.backends.jax import UnsupportedOnJax, compile_counts  # (imports jax lazily)
+from skautodiff.compile import Call
 
 jax = pytest.importorskip("jax")
-from skautodiff.backends import rows as row_buckets
-from skautodiff.backends.jax import UnsupportedOnJax, compile_counts
-from skautodiff.compile import Call
 
 
 def logistic(params, X, y, alpha=0.1):
@@ -287,3 +287,52 @@ def test_folds_of_unequal_size_share_one_compilation():
     reference = GridSearchCV(models.LogisticRegression(), {"C": [0.5, 2.0]}, cv=5).fit(X, labels)
     assert search.best_params_ == reference.best_params_
     assert search.best_score_ == pytest.approx(reference.best_score_)
+
+
+def test_cox_model_on_jax_matches_statsmodels_phreg():
+    """CoxPHRegressor sorts its rows (risk sets), so on JAX it is compiled per data size; the fit
+    is statsmodels' Breslow partial likelihood maximum all the same."""
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((80, 3))
+    time = np.round(rng.exponential(np.exp(-X @ np.array([0.5, -0.3, 0.2]))), 1)  # tied times
+    event = (rng.random(80) < 0.75).astype(float)
+    est = models.CoxPHRegressor(backend="jax").fit(X, np.column_stack([time, event]))
+    reference = sm.PHReg(time, X, status=event, ties="breslow").fit()
+    np.testing.assert_allclose(est.coef_, reference.params, rtol=1e-6)
+    assert est.log_likelihood_ == pytest.approx(reference.llf, rel=1e-8)
+
+
+def test_multi_output_regressor_on_jax_is_least_squares():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((50, 3))
+    Y = X @ rng.standard_normal((3, 2)) + 0.1 * rng.standard_normal((50, 2))
+    est = skautodiff.AutodiffRegressor(
+        loss=lambda p, X, y: np.mean((X @ p["W"] - y) ** 2),
+        init_params=lambda X, y, rng: {"W": np.zeros((X.shape[1], y.shape[1]))},
+        predict_fn=lambda p, X: X @ p["W"],
+        multi_output=True,
+        tol=1e-12,
+        backend="jax",
+    ).fit(X, Y)
+    np.testing.assert_allclose(est.params_["W"], np.linalg.lstsq(X, Y, rcond=None)[0], atol=1e-7)
+    assert est.predict(X).shape == (50, 2)
+
+
+def test_stochastic_optimizers_refuse_the_jax_backend_clearly():
+    params, X, y = _data()
+    est = models.MLPClassifier(hidden_layer_sizes=(3,), optimizer="adam", backend="jax")
+    with pytest.raises(ValueError, match='optimizer=.adam. runs on the C backend only'):
+        est.fit(X, y)
+    with pytest.raises(ValueError, match='optimizer=.sgd. runs on the C backend only'):
+        est.set_params(optimizer="sgd").partial_fit(X, y, classes=[-1.0, 1.0])
+    with pytest.raises(ValueError, match='method=.adam. runs on the C backend only'):
+        skautodiff.minimize(logistic, params, args=(X, y), method="adam", backend="jax")
+
+
+def test_dask_input_refuses_the_jax_backend_clearly():
+    da = pytest.importorskip("dask.array")
+    params, X, y = _data()
+    est = models.LogisticRegression(backend="jax")
+    with pytest.raises(ValueError, match="dask input runs on the C backend only"):
+        est.fit(da.from_array(X, chunks=20), da.from_array(y, chunks=20))

@@ -19,9 +19,10 @@ import pytest
 from corpus import ENTRIES
 from corpus.harness import assert_same_tree, assert_tree_close, max_abs, snapshot
 
+import skautodiff
+from skautodiff.backends.jax import UnsupportedOnJax  # (imports jax lazily)
+
 jax = pytest.importorskip("jax")
-skautodiff = pytest.importorskip("skautodiff")
-from skautodiff.backends.jax import UnsupportedOnJax
 
 pytestmark = pytest.mark.slow
 LISTED = pathlib.Path(__file__).parent / "corpus" / "jax_unsupported.txt"

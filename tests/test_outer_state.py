@@ -143,7 +143,7 @@ def test_closure_array_and_dict():
     assert traces() == before
 
 
-def defaults_loss(w, scale=1.0, *, shift=np.zeros(3)):
+def defaults_loss(w, scale=1.0, *, shift=np.zeros(3)):  # noqa: B008 (array defaults are outer state under test)
     return scale * np.sum((w - shift) ** 2)
 
 
@@ -503,7 +503,7 @@ def test_an_outer_object_used_by_library_code_is_guarded_on_its_attributes():
     assert f(W) == pytest.approx(loss(W), rel=1e-12)
 
 
-def penalty(w, weights=np.ones(3), *, power=2.0):
+def penalty(w, weights=np.ones(3), *, power=2.0):  # noqa: B008 (array defaults are outer state under test)
     return np.sum(weights * np.abs(w) ** power)
 
 

@@ -35,16 +35,13 @@ import os
 import numpy as np
 import pytest
 import scipy.special
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from scipy.special import erf, expit, gammaln, log_softmax, logit, logsumexp, softmax
 
+import skautodiff
 from corpus.harness import assert_tree_close, numeric_gradient
-
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, assume, given, note, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.control import currently_in_test_context  # noqa: E402
-
-skautodiff = pytest.importorskip("skautodiff")
 
 TOTAL_EXAMPLES = int(os.environ.get("SKAUTODIFF_PROPERTY_EXAMPLES", "1000"))
 # share of the total per test (sums to 1)
@@ -253,7 +250,6 @@ class Program:
 
         def reduce_all(d):
             src = draw(st.sampled_from(["n", "m", "mn", "nm"]))
-            size = int(np.prod(self.dims(src)))
             fns = [
                 "np.sum({0})",
                 "np.mean({0})",

@@ -36,6 +36,20 @@ def linear_init(X, y, rng):
     return {"w": np.zeros(X.shape[1]), "b": 0.0}
 
 
+def multi_output_squared_error(params, X, y, sample_weight=None):
+    """y of shape (n,) or (n, k): the squared error summed over outputs, averaged over rows."""
+    per_row = (X @ params["w"] + params["b"] - y) ** 2
+    if y.ndim == 2:
+        per_row = np.sum(per_row, axis=1)
+    if sample_weight is None:
+        return np.mean(per_row)
+    return np.sum(sample_weight * per_row) / np.sum(sample_weight)
+
+
+def multi_output_init(X, y, rng):
+    return {"w": np.zeros((X.shape[1], *y.shape[1:])), "b": np.zeros(y.shape[1:])}
+
+
 def softmax_init(X, y, rng):
     return {"w": np.zeros((X.shape[1], y.shape[1])), "b": np.zeros(y.shape[1])}
 
@@ -57,6 +71,13 @@ ESTIMATORS = [
     AutodiffRegressor(
         loss=squared_error, init_params=linear_init, predict_fn=linear_predict, tol=1e-12
     ),
+    AutodiffRegressor(
+        loss=multi_output_squared_error,
+        init_params=multi_output_init,
+        predict_fn=linear_predict,
+        multi_output=True,
+        tol=1e-12,
+    ),
     AutodiffClassifier(
         loss=softmax_cross_entropy,
         init_params=softmax_init,
@@ -72,6 +93,32 @@ ESTIMATORS = [
     models.MLPClassifier(hidden_layer_sizes=(4,), max_iter=30),
     models.MLPRegressor(hidden_layer_sizes=(4,), max_iter=30),
     models.OrdinalLogisticRegression(alpha=1e-3, tol=1e-12),
+    # The stochastic optimizers (minibatches; partial_fit exists for them).
+    AutodiffRegressor(
+        loss=squared_error,
+        init_params=linear_init,
+        predict_fn=linear_predict,
+        optimizer="adam",
+        learning_rate_init=0.05,
+        max_iter=100,
+    ),
+    AutodiffClassifier(
+        loss=softmax_cross_entropy,
+        init_params=softmax_init,
+        decision_fn=linear_predict,
+        proba_fn=softmax_proba,
+        target_encoding="onehot",
+        loss_kwargs={"alpha": 0.01},
+        optimizer="sgd",
+        learning_rate_init=0.1,
+        max_iter=100,
+    ),
+    models.MLPClassifier(
+        hidden_layer_sizes=(4,), max_iter=30, optimizer="adam", learning_rate_init=0.01
+    ),
+    models.MLPRegressor(
+        hidden_layer_sizes=(4,), max_iter=100, optimizer="sgd", learning_rate_init=0.01
+    ),
 ]
 
 NONCONVEX = (

@@ -152,6 +152,9 @@ NUMPY = [
     ),
 ]
 
+BANDED = R.normal(size=(4, 5)) * 0.3
+BANDED[2] += 3.0  # the main diagonal of (l, u) = (1, 2) storage (row u): well conditioned
+BANDED[1] += 3.0  # ... and of (2, 0) storage, which is BANDED[1:] (its row 0)
 TRI = np.tril(WELL) + np.triu(
     M33, 1
 )  # the unread triangle holds other values: its gradient must be 0
@@ -215,6 +218,24 @@ SCIPY = [
     ),
     Case("inv", sla.inv, lambda F, a: F(sla.inv)(a), (WELL,)),
     Case("det", sla.det, lambda F, a: F(sla.det)(a), (M33,)),
+    Case(
+        "solve_sylvester",
+        sla.solve_sylvester,
+        lambda F, a, b, q: F(sla.solve_sylvester)(a, b, q),
+        (WELL, WELL.T + np.eye(3), M33),
+    ),
+    Case(
+        "solve_banded",
+        sla.solve_banded,
+        lambda F, ab, b: F(sla.solve_banded)((1, 2), ab, b),
+        (BANDED, R.normal(size=5)),
+    ),
+    Case(
+        "solve_banded-matrix",
+        sla.solve_banded,
+        lambda F, ab, b: F(sla.solve_banded)((2, 0), ab, b),
+        (BANDED[1:], R.normal(size=(5, 2))),
+    ),
 ]
 
 

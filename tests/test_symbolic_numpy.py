@@ -19,6 +19,7 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.compile.mode import Mode
 
+from helpers import numeric_gradient
 from skautodiff.symbolic import builtins as builtin_rules
 from skautodiff.symbolic import (
     creation,
@@ -442,6 +443,12 @@ CASES = [
     C(np.isnan, V([1.0, np.nan, np.inf])),
     C(np.isinf, V([1.0, np.nan, -np.inf])),
     C(np.isfinite, V([1.0, np.nan, np.inf])),
+    C(np.select, [B(3, 4), B(4)], [N(3, 4), N(3, 4)]),
+    C(np.select, [B(5), B(5)], [N(5), 2.0], N()),
+    C(np.select, [B(3)], [I(3)], default=-1),
+    C(np.real, N(3)),
+    C(np.imag, N(3)),
+    C(np.real, I(2, 2)),
     C(np.where, B(3, 4), N(3, 4), N(4)),
     C(np.where, B(5), N(5), 0.0),
     C(np.where, B(4)),
@@ -529,6 +536,38 @@ CASES = [
     C(np.cumsum, N(3, 4), -1),
     C(np.cumprod, N(3, 4), axis=1),
     C(np.cumprod, N(5)),
+    *[
+        C(np.convolve, N(n), N(m), mode=mode)
+        for n, m in ((5, 3), (3, 5), (4, 4), (5, 2), (2, 5), (1, 3))
+        for mode in ("full", "valid", "same")
+    ],
+    C(np.convolve, N(5), X[0]),
+    R(np.convolve, N(2, 3), N(2)),
+    C(np.interp, N(7), V([-1.5, -0.5, 0.2, 1.0, 1.7]), N(5)),
+    C(np.interp, N(3, 2), [-1.0, 0.0, 1.0], N(3)),
+    C(
+        np.interp,
+        V([-2.0, -1.0, 0.5, 1.0, 1.5]),
+        [-1.0, 0.0, 1.0],
+        N(3),
+        left=N(),
+        right=-4.0,
+        grad=False,
+    ),
+    C(np.interp, N(8), [-1.0, 0.0, 1.0], N(3), left=N(), right=-4.0),
+    C(np.interp, N(4), V([-1.0, 0.0, 1.0]), [2.0, 3.0, -1.0], grad=False),
+    C(np.interp, N(4), V([0.5]), N(1)),
+    R(np.interp, N(4), [0.0, 1.0], N(2), period=2.0),
+    C(np.gradient, N(6)),
+    C(np.gradient, N(6), 0.5),
+    C(np.gradient, N(6), P()),
+    C(np.gradient, N(5), edge_order=2),
+    C(np.gradient, N(3, 4)),
+    C(np.gradient, N(3, 4), 2.0, axis=1),
+    C(np.gradient, N(3, 4), 2.0, 0.5, edge_order=2),
+    C(np.gradient, N(4, 3), axis=(-1,)),
+    C(np.gradient, I(5)),
+    R(np.gradient, N(4), np.array([0.0, 1.0, 3.0, 4.0])),
     C(np.diff, N(6)),
     C(np.diff, N(3, 4), axis=0),
     C(np.diff, N(6), n=2),
@@ -603,7 +642,15 @@ CASES = [
     C(np.dstack, [N(3), N(3)]),
     C(np.dstack, [N(2, 3), N(2, 3, 2)]),
     C(np.column_stack, [N(3), N(3, 2), N(3)]),
-    R(np.vstack, N(2, 3)),
+    # one array stands for the list of its rows
+    *[
+        C(stacker, N(*shape))
+        for stacker in (np.hstack, np.vstack, np.dstack, np.column_stack)
+        for shape in ((4,), (3, 4), (2, 3, 4), (2, 3, 2, 2))
+    ],
+    C(np.vstack, N(1, 3)),
+    C(np.column_stack, N(3, 1)),
+    C(np.hstack, I(3, 2)),
     C(np.expand_dims, N(3, 4), 1),
     C(np.expand_dims, N(3, 4), (0, 3)),
     C(np.expand_dims, N(3), -1),
@@ -636,6 +683,20 @@ CASES = [
     C(np.roll, N(3, 4), (1, 2), axis=(0, 1)),
     C(np.roll, N(3, 4), 1, axis=(0, 1)),
     C(np.roll, N(3, 4), 5),
+    C(np.rollaxis, N(2, 3, 4), 2),
+    C(np.rollaxis, N(2, 3, 4), 0, 2),
+    C(np.rollaxis, N(2, 3, 4), 1, 3),
+    C(np.rollaxis, N(2, 3, 4), -1, -2),
+    C(np.rollaxis, N(2, 3), 1, 1),
+    *[C(np.rot90, N(3, 4), k) for k in (0, 1, 2, 3, -1, 5)],
+    C(np.rot90, N(2, 3, 4), 1, axes=(2, 0)),
+    C(np.rot90, N(2, 3, 4), 3, (1, 2)),
+    C(np.fft.fftshift, N(5)),
+    C(np.fft.fftshift, N(4, 5)),
+    C(np.fft.fftshift, N(4, 5), axes=1),
+    C(np.fft.fftshift, N(1, 3), axes=(0,)),
+    C(np.fft.ifftshift, N(5)),
+    C(np.fft.ifftshift, N(4, 3), axes=(-1, 0)),
     C(np.tile, N(3), 2),
     C(np.tile, N(2, 3), (2, 1)),
     C(np.tile, N(3), (2, 2)),
@@ -955,7 +1016,7 @@ def _prepare(case):
     values = {id(s): s.sample(rng) for s in specs}
     symbols = {id(s): s.variable(values[id(s)]) for s in specs}
     concrete = lambda values: (
-        _map(case.args, lambda s: values[id(s)]),  # noqa: E731
+        _map(case.args, lambda s: values[id(s)]),
         {k: _map(v, lambda s: values[id(s)]) for k, v in case.kwargs.items()},
     )
     symbolic_args = _map(case.args, lambda s: symbols[id(s)])
@@ -1011,24 +1072,19 @@ def test_rule_matches_numpy(case):
         )
 
     for spec, gradient in zip(differentiable, got[len(expected) :]):
-        base = values[id(spec)]
-        numeric = np.zeros(np.shape(base))
-        for position in np.ndindex(np.shape(base)):
-            step = 1e-6 * max(1.0, abs(float(np.asarray(base)[position])))
-            total = []
-            for sign in (+1, -1):
-                moved = np.array(base, copy=True)
-                moved[position] += sign * step
-                outs = _leaves(
-                    reference({**values, id(spec): moved[()] if moved.ndim == 0 else moved})
-                )
-                total.append(
-                    sum(
-                        float(np.sum(np.asarray(outs[i], dtype=float) * w))
-                        for i, w in zip(weighted, weights)
-                    )
-                )
-            numeric[position] = (total[0] - total[1]) / (2 * step)
+
+        def weighted_sum(moved, spec=spec):
+            dtype = np.asarray(
+                values[id(spec)]
+            ).dtype  # the input's own dtype (float32 stays float32)
+            moved = moved.astype(dtype)
+            outs = _leaves(reference({**values, id(spec): moved[()] if moved.ndim == 0 else moved}))
+            return sum(
+                float(np.sum(np.asarray(outs[i], dtype=float) * w))
+                for i, w in zip(weighted, weights)
+            )
+
+        numeric = numeric_gradient(weighted_sum, values[id(spec)], step=1e-6)
         np.testing.assert_allclose(
             gradient, numeric, rtol=1e-5, atol=1e-6, err_msg=f"gradient wrt {spec!r}"
         )
@@ -1112,16 +1168,18 @@ def test_second_derivatives_of_running_reductions():
         hvp = pytensor.grad(pt.sum(gradient * v), x)
         got = pytensor.function([x, v], hvp, mode=FAST)(value, direction)
 
-        def numpy_gradient(a, step=1e-5):
-            f = lambda b: np.sum(np.exp(0.3 * reference(b)) * w)  # noqa: E731
-            return np.array(
-                [(f(a + step * e) - f(a - step * e)) / (2 * step) for e in np.eye(len(a))]
+        def numpy_gradient(a, reference=reference, w=w):
+            return numeric_gradient(
+                lambda b: np.sum(np.exp(0.3 * reference(b)) * w), a, step=1e-5, relative=False
             )
 
+        def along_direction(
+            t,
+        ):  # the gradient's derivative along `direction` is the Hessian-vector product
+            return numpy_gradient(value + t * direction)
+
         step = 1e-4
-        want = (
-            numpy_gradient(value + step * direction) - numpy_gradient(value - step * direction)
-        ) / (2 * step)
+        want = (along_direction(step) - along_direction(-step)) / (2 * step)
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=str(key))
 
 

@@ -292,3 +292,142 @@ def test_threads_calling_through_the_switch_each_get_one_tiers_exact_result(monk
             seen.add("C")
     assert tiered.calls["Python"] > len(problems) and tiered.calls["C"] > 0
     assert "C" in seen
+
+
+class _FakeTier:
+    """A compiled function stand-in: counts its calls (no PyTensor, no C compile)."""
+
+    def __init__(self, value):
+        self.value, self.calls = value, 0
+
+    def __call__(self, *values):
+        self.calls += 1
+        return self.value
+
+    def free(self):
+        pass
+
+
+def test_a_worker_process_compiles_c_only_once_a_function_is_hot(monkeypatch):
+    """GridSearchCV's loky workers run many short fits: there the C compile waits until the
+    function has spent WORKER_HOT_SECONDS on the Python tier, then switches as usual."""
+    monkeypatch.setattr(tiers, "in_worker_process", lambda: True)
+    monkeypatch.setattr(tiers, "WORKER_HOT_SECONDS", 0.05)
+    compiles = []
+
+    def compile_c():
+        compiles.append(1)
+        return _FakeTier("C")
+
+    def slow_python(*values):
+        time.sleep(0.02)
+        return "Python"
+
+    slow_python.free = lambda: None
+    tiered = tiers.Tiered(slow_python, compile_c, "value of f")
+    assert tiered("x") == "Python"
+    assert not compiles and "value of f" not in tiers.pending()  # not submitted: not hot yet
+    while not compiles and tiered.calls["Python"] < 100:
+        tiered("x")
+    assert tiers.wait(timeout=60) and tiered.ready.is_set()
+    assert compiles == [1] and tiered("x") == "C"  # compiled once, then used
+    assert 3 <= tiered.calls["Python"] < 100
+
+
+def test_a_worker_process_does_not_wait_at_exit_for_its_compiles(monkeypatch):
+    """The exit wait (which keeps the next process warm) is the parent's: a worker dropping a
+    compile at exit leaves it to a later process instead of holding up joblib's shutdown."""
+    import threading
+
+    monkeypatch.setattr(tiers, "in_worker_process", lambda: True)
+    release = threading.Event()
+    worker = tiers._Worker()
+
+    class Blocked:
+        label = "value of g"
+        ready = threading.Event()
+
+        def _switch(self):
+            release.wait(60)
+
+    worker.submit(Blocked())
+    while worker.pending() != ["value of g"]:
+        time.sleep(0.01)
+    worker.close()  # returns at once although the compile still runs
+    assert worker.pending() == ["value of g"] and worker._closing
+    release.set()
+
+
+def test_worker_processes_are_recognised():
+    """joblib's loky workers (and multiprocessing's) report a parent process; this one does not."""
+    from joblib import Parallel, delayed
+
+    assert tiers.in_worker_process() is False
+    assert Parallel(n_jobs=2)(delayed(tiers.in_worker_process)() for _ in range(2)) == [True, True]
+
+
+def test_verbose_says_which_tier_ran_and_when_it_switched(monkeypatch, capsys):
+    """minimize(verbose=1) (and so the estimators, which call it) prints the switch and, per
+    compiled function, how many calls ran on each tier."""
+    from skautodiff.optimize import compile_messages
+
+    monkeypatch.setattr(tiers, "in_worker_process", lambda: False)
+    release = __import__("threading").Event()
+
+    def compile_c():
+        release.wait(60)
+        return _FakeTier("C")
+
+    with compile_messages(1):
+        tiered = tiers.Tiered(_FakeTier("Python"), compile_c, "value and grad of h")
+        tiered()
+        tiered()
+    out = capsys.readouterr().out
+    assert (
+        "value and grad of h ran on the Python tier only (2 calls); its C tier is still compiling"
+        in out
+    )
+    release.set()
+    assert tiers.wait(timeout=60)
+    with compile_messages(1):
+        tiered()
+    out = capsys.readouterr().out
+    assert "value and grad of h ran 0 call(s) on the Python tier, then 1 on the C tier" in out
+    with compile_messages(0):
+        tiered()
+    assert capsys.readouterr().out == ""
+
+
+def test_modules_built_since_counts_the_new_module_directories(tmp_path):
+    """The demo's "C modules compiled in this process": module directories (one .so each) written
+    since a time; older modules, other files and the lock directory do not count."""
+    from skautodiff.compiledir import modules_built_since
+
+    for name, file in [
+        ("tmpabc", "m1.so"),
+        ("lazylinker_ext", "lazylinker_ext.so"),
+        ("old", "m2.so"),
+        ("lock_dir", "lock"),
+        ("tmpdef", "mod.cpp"),
+    ]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / file).write_text("")
+    os.utime(tmp_path / "old" / "m2.so", (1_000_000, 1_000_000))
+    assert modules_built_since(time.time() - 3600, tmp_path) == 2
+    assert modules_built_since(0, tmp_path) == 3
+    assert modules_built_since(time.time() + 3600, tmp_path) == 0
+
+
+def test_minimize_verbose_prints_what_is_traced_and_compiled(capsys):
+    def quadratic_for_verbose(w, target):
+        return np.sum((w - target) ** 2)
+
+    target = np.array([1.0, -2.0, 3.0])
+    result = skautodiff.minimize(quadratic_for_verbose, np.zeros(3), args=(target,), verbose=1)
+    np.testing.assert_allclose(result.x, target, atol=1e-6)  # the minimum, by hand
+    out = capsys.readouterr().out
+    assert "traced " in out and "quadratic_for_verbose in" in out and "value and grad of " in out, (
+        out
+    )
+    skautodiff.minimize(quadratic_for_verbose, np.zeros(3), args=(target,))
+    assert capsys.readouterr().out == ""  # verbose=0: silent

@@ -275,7 +275,7 @@ def put_mixed_signs(w, y):
     return np.sum(y * np.array([1.0, 2.0, 3.0]))
 
 
-def put_input_indices(w, y, idx=np.array([2, 0, 2])):
+def put_input_indices(w, y, idx=np.array([2, 0, 2])):  # noqa: B008 (a default array is an input)
     np.put(y, idx, w)  # the indices are an input of the compiled function
     return np.sum(y * np.array([1.0, 2.0, 3.0]))
 
@@ -328,7 +328,7 @@ def test_in_place_writes_on_arguments_act_on_a_copy(fn):
         before = (w.copy(), y.copy(), w.flags.writeable, y.flags.writeable)
         value, (grad_w, grad_y) = vg(w, y)
         np.testing.assert_allclose(value, _native_on_copies(fn, w, y), rtol=1e-12)
-        reference = lambda w, y: _native_on_copies(fn, w, y)  # noqa: E731
+        reference = lambda w, y: _native_on_copies(fn, w, y)
         np.testing.assert_allclose(
             grad_w, finite_difference(reference, (w, y), 0), rtol=1e-6, atol=1e-8
         )

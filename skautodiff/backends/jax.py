@@ -17,7 +17,7 @@ Data on the device: `to_device` places a call's input values on JAX's default de
 the parameter leaves cross per evaluation (numpy in, value and gradient back as numpy).
 
 XLA compiles once per distinct input shape. `compile_counts()` reports how many compilations
-each function needed; the estimators keep a fit's shapes few (see `skautodiff.backends.buckets`).
+each function needed; the estimators keep a fit's shapes few (row buckets: `skautodiff.backends.rows`).
 """
 
 import logging
@@ -39,7 +39,11 @@ _compiled_lock = threading.Lock()
 
 
 class UnsupportedOnJax(NotImplementedError):
-    """The graph holds an operation that PyTensor's JAX linker cannot run."""
+    """The graph holds an operation that PyTensor's JAX linker cannot run.
+
+    Raised when a function is compiled with ``backend="jax"``; the message names the PyTensor
+    operation and suggests ``backend="c"``. doc/backends.md lists the operations refused.
+    """
 
 
 def mode():
@@ -120,7 +124,7 @@ def build(entry, kind, label, rows=()):
         and not inputs[i].type.broadcastable[0]
     )
     if not rows or kind == "hvp":
-        return Compiled(*entry._graph(kind), label)
+        return Compiled(*entry._graph(kind)[:2], label)
     guard = entry._guard
     traced = list(tr.outputs) + ([guard] if guard is not None else [])
     try:
@@ -132,9 +136,9 @@ def build(entry, kind, label, rows=()):
             label,
             why,
         )
-        return Compiled(*entry._graph(kind), label)
+        return Compiled(*entry._graph(kind)[:2], label)
     forward = (new_inputs, outs[: len(tr.outputs)], outs[-1] if guard is not None else None)
-    return Compiled(*entry._graph(kind, forward), label, rows)
+    return Compiled(*entry._graph(kind, forward)[:2], label, rows)
 
 
 class Compiled:
@@ -329,7 +333,14 @@ def _first_line(error):
 
 
 def compile_counts():
-    """{function label: XLA compilations} over the JAX backend's functions alive now."""
+    """XLA compilations of the JAX backend's functions alive now.
+
+    Returns
+    -------
+    dict
+        ``{function label: compilations}``: one compilation per distinct set of input shapes
+        (row buckets keep them few, see doc/backends.md).
+    """
     counts = {}
     with _compiled_lock:
         functions = list(_compiled)
@@ -338,3 +349,7 @@ def compile_counts():
         if n:
             counts[fn.label] = counts.get(fn.label, 0) + n
     return counts
+
+
+# The names for users (doc/api.rst); compile.py uses build and has_sparse too.
+__all__ = ["UnsupportedOnJax", "compile_counts"]

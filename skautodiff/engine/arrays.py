@@ -78,7 +78,7 @@ def _sparse_attribute(interp, value, name):
 def call_method(interp, method, args, kwargs):
     target, name = method.target, method.name
     if sparse_rules.is_sparse(target.var):
-        native = lambda value, *a, **k: getattr(value, name)(*a, **k)  # noqa: E731
+        native = lambda value, *a, **k: getattr(value, name)(*a, **k)
         return lowering.apply_rule(
             interp,
             sparse_rules.SPARSE_METHODS[name],
@@ -100,7 +100,7 @@ def call_method(interp, method, args, kwargs):
             if close
             else "see doc/supported.md for the supported methods",
         )
-    native = lambda value, *a, **k: getattr(value, name)(*a, **k)  # noqa: E731
+    native = lambda value, *a, **k: getattr(value, name)(*a, **k)
     if kwargs.get("out") is not None:  # x.clip(0, 1, out=x), x.sum(axis=0, out=acc)
         out, kwargs = kwargs["out"], {k: v for k, v in kwargs.items() if k != "out"}
         return lowering.apply_with_out(

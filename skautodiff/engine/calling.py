@@ -113,7 +113,7 @@ def _call(interp, fn, args, kwargs):
         return call(interp, fn.func, [*fn.args, *args], {**fn.keywords, **kwargs})
     if isinstance(fn, type) and is_user_code(fn) and traced and not issubclass(fn, tuple):
         obj = fn.__new__(fn)
-        call(interp, getattr(fn, "__init__"), [obj, *args], kwargs)
+        call(interp, fn.__init__, [obj, *args], kwargs)
         return obj
     if not traced:
         return fn(*args, **kwargs)
@@ -122,7 +122,7 @@ def _call(interp, fn, args, kwargs):
 
 def _apply(interp, fn, rule, args, kwargs):
     what = symbolic.display_name(fn)
-    native = lambda: fn(*unwrap(args), **unwrap(kwargs))  # noqa: E731 (reads arrays copied on write)
+    native = lambda: fn(*unwrap(args), **unwrap(kwargs))  # reads arrays copied on write
     target = symbolic.inplace_argument(fn)
     if target is not None:
         # A call that updates an argument in place (np.add.at, np.copyto): the rule returns
@@ -218,12 +218,17 @@ def _native(interp, fn, args, kwargs):
     if module.split(".")[0] in ("numpy", "scipy") and not lowering.constants_only(
         interp, (args, kwargs)
     ):
+        if isinstance(fn, np.vectorize):
+            raise _vectorize_error(interp, fn)
         short = name.rsplit(".", 1)[-1]
-        close = symbolic.closest_names(short)
+        close = symbolic.closest_names(short, symbolic.home(fn))
+        known = symbolic.alternative(fn)
         raise interp.error(
             f"{name} has no symbolic rule, so its result cannot be differentiated",
             (
-                f"supported functions with similar names: {', '.join(close)}"
+                f"instead: {known}"
+                if known
+                else f"supported {symbolic.home(fn)} functions with similar names: {', '.join(close)}"
                 if close
                 else "see doc/supported.md for what is supported"
             )
@@ -234,6 +239,21 @@ def _native(interp, fn, args, kwargs):
     args = lowering.concretize_all(interp, list(args), f"calling {name}")
     kwargs = lowering.concretize_all(interp, dict(kwargs), f"calling {name}")
     return fn(*args, **kwargs)
+
+
+def _vectorize_error(interp, fn):
+    """np.vectorize runs a Python function once per element, natively: nothing to trace."""
+    pyfunc = fn.pyfunc
+    code = getattr(pyfunc, "__code__", None)
+    where = f" ({code.co_filename}, line {code.co_firstlineno})" if code is not None else ""
+    what = getattr(pyfunc, "__qualname__", None) or repr(pyfunc)
+    return interp.error(
+        f"np.vectorize({what}){where} calls {what} once per element, outside the trace, so its "
+        "result cannot be differentiated",
+        f"call {what} on the whole arrays instead, written with numpy operations (np.where(t > 0, "
+        "t, 0.0) for `t if t > 0 else 0.0`, np.maximum, np.exp, ...), which computes the same "
+        "values elementwise and is traced",
+    )
 
 
 # numpy functions whose result depends only on the shapes of their array arguments.
@@ -273,24 +293,24 @@ def _materialize(args):
 
 
 # ---------------------------------------------------------------- builtins that see engine values
-def _len(interp, args, kwargs):
+def _builtin_len(interp, args, kwargs):
     (value,) = args
     if is_traced(value):
         return arrays.shape(value)[0] if np.ndim(value.value) else len(value.value)
     return len(value)
 
 
-def _range(interp, args, kwargs):
+def _builtin_range(interp, args, kwargs):
     return range(*(lowering.concretize(interp, a, "range()") for a in args))
 
 
-def _map(interp, args, kwargs):
+def _builtin_map(interp, args, kwargs):
     fn, *iterables = args
     iterables = [lowering.iterate(interp, it) if is_traced(it) else it for it in iterables]
     return (call(interp, fn, list(items), {}) for items in zip(*iterables))
 
 
-def _filter(interp, args, kwargs):
+def _builtin_filter(interp, args, kwargs):
     fn, iterable = args
     iterable = lowering.iterate(interp, iterable) if is_traced(iterable) else iterable
     keep = (
@@ -301,7 +321,7 @@ def _filter(interp, args, kwargs):
     return (x for x in iterable if keep(x))
 
 
-def _reduce(interp, args, kwargs):
+def _builtin_reduce(interp, args, kwargs):
     fn, iterable, *initial = args
     items = list(lowering.iterate(interp, iterable) if is_traced(iterable) else iterable)
     acc = initial[0] if initial else items.pop(0)
@@ -310,11 +330,11 @@ def _reduce(interp, args, kwargs):
     return acc
 
 
-def _bool(interp, args, kwargs):
+def _builtin_bool(interp, args, kwargs):
     return lowering.truth(interp, args[0]) if args else False
 
 
-def _super(interp, args, kwargs):
+def _builtin_super(interp, args, kwargs):
     if args:
         return super(*unwrap(args))
     frame = interp.frames[-1]
@@ -326,7 +346,7 @@ def _super(interp, args, kwargs):
     return super(cls, first)
 
 
-def _reducer(name):
+def _builtin_reducer(name):
     """sum / max / min / any / all over an iterable of engine values, by folding."""
 
     def fold(interp, args, kwargs):
@@ -360,22 +380,48 @@ def _reducer(name):
 
 
 _OVERRIDES = {
-    len: _len,
-    range: _range,
-    map: _map,
-    filter: _filter,
-    functools.reduce: _reduce,
-    bool: _bool,
-    super: _super,
-    sum: _reducer("sum"),
-    max: _reducer("max"),
-    min: _reducer("min"),
-    any: _reducer("any"),
-    all: _reducer("all"),
+    len: _builtin_len,
+    range: _builtin_range,
+    map: _builtin_map,
+    filter: _builtin_filter,
+    functools.reduce: _builtin_reduce,
+    bool: _builtin_bool,
+    super: _builtin_super,
+    sum: _builtin_reducer("sum"),
+    max: _builtin_reducer("max"),
+    min: _builtin_reducer("min"),
+    any: _builtin_reducer("any"),
+    all: _builtin_reducer("all"),
+}
+
+
+def _operator_function(kind, symbol):
+    """operator.add(a, b) and the like: the expression they name, through the engine's operators."""
+
+    def evaluate(interp, args, kwargs):
+        if kwargs:
+            raise TypeError("operator functions take no keyword arguments")
+        if kind == "binary":
+            return lowering.binary(interp, symbol, *args)
+        if kind == "unary":
+            return lowering.unary(interp, symbol, *args)
+        if kind == "compare":
+            return lowering.compare(interp, symbol, *args)
+        if kind == "getitem":
+            return lowering.getitem(interp, *args)
+        return call(interp, getattr(builtins, symbol), list(args), {})
+
+    return evaluate
+
+
+_OPERATOR_OVERRIDES = {
+    fn: _operator_function(*how) for fn, how in symbolic.OPERATOR_FUNCTIONS.items()
 }
 
 
 def _override(fn):
+    if _member(fn, _OPERATOR_OVERRIDES):
+        return _OPERATOR_OVERRIDES[fn]
     return _OVERRIDES.get(fn) if _member(fn, _OVERRIDES) else None
 
 

@@ -18,7 +18,20 @@ import types
 
 
 class TraceError(Exception):
-    """The engine could not trace the user's function (unsupported construct or function)."""
+    """The engine could not trace the user's function (unsupported construct or function).
+
+    The message names what was refused and where (file, line, the call chain), and often a hint
+    with a supported alternative.
+
+    Attributes
+    ----------
+    message : str
+        What was refused.
+    hint : str or None
+        A supported alternative, when one is known.
+    filename, lineno, source
+        Where in the user's code, when known.
+    """
 
     def __init__(self, message, hint=None, where=None, chain=()):
         self.message, self.hint, self.where, self.chain = message, hint, where, list(chain)

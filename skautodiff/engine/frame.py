@@ -40,10 +40,6 @@ class Frame:
         self.kw_names = ()
         self.started = False
 
-    @property
-    def code(self):
-        return self.info.code
-
     def location(self, index=None):
         return self.info.location(self.pc - 1 if index is None else index)
 

@@ -9,6 +9,8 @@ import functools
 import inspect
 import sys
 
+from . import calling
+from .context import TraceContext
 from .errors import TraceError, user_traceback
 from .frame import Frame
 from .handlers import HANDLERS
@@ -19,15 +21,12 @@ def signature(func):
     return inspect.signature(func)
 
 
-# Handlers (by normalised opcode name) run in this process, for the opcode-coverage test.
-EXECUTED = set()
-
-
 class Interpreter:
-    """Runs user code for one trace. `ctx` is the trace context (inputs, guards, shadows)."""
+    """Runs user code for one trace of `func`. `ctx` is the trace's state (guards, shadows,
+    the outside world)."""
 
-    def __init__(self, ctx):
-        self.ctx = ctx
+    def __init__(self, func):
+        self.ctx = TraceContext(func, self)
         self.frames = []
         self.current_exc = None  # what sys.exc_info() would say inside interpreted code
 
@@ -93,17 +92,17 @@ class Interpreter:
                         f"{sys.version_info.major}.{sys.version_info.minor}",
                         "rewrite this line with plain arithmetic, calls, loops and conditionals",
                     )
-                EXECUTED.add(ins.opname)
                 try:
                     result = handler(self, frame, ins)
-                except TraceError as exc:
-                    raise exc.located(frame.location(ins.index), self.chain())
+                except TraceError as exc:  # the engine's own error, located here unless deeper
+                    exc.located(frame.location(ins.index), self.chain())
+                    raise
                 except Exception as exc:
                     # The user's exception: its traceback gets this frame's line, as natively (a
                     # re-raise, like CPython's RERAISE, adds none) and loses the engine's frames.
                     exc.__traceback__ = user_traceback(
                         exc.__traceback__,
-                        *((frame.code, ins.offset) if ins.opname != "RERAISE" else ()),
+                        *((frame.info.code, ins.offset) if ins.opname != "RERAISE" else ()),
                     )
                     if not self._dispatch_exception(frame, ins, exc):
                         raise
@@ -131,8 +130,6 @@ class Interpreter:
     # ------------------------------------------------------------------ calls
     def call(self, fn, args, kwargs):
         """Call any callable from interpreted code, with engine values as arguments."""
-        from . import calling  # the call dispatcher lives in its own module
-
         return calling.call(self, fn, args, kwargs)
 
 
@@ -188,4 +185,4 @@ def _parameter_slots(code):
     return slots
 
 
-__all__ = ["Interpreter", "EXECUTED", "bind_arguments"]
+__all__ = ["Interpreter", "bind_arguments"]

@@ -23,7 +23,7 @@ from .values import (
     dtype_of,
     is_traced,
     snapshot,
-    symbolic as to_symbolic,
+    to_variables,
     traced_in,
     unwrap,
 )
@@ -71,7 +71,7 @@ def pair(interp, concrete, sym, what):
     if sym is NotImplemented or sym is None:
         return concrete
     if isinstance(sym, Variable):
-        return Traced(concrete, fit(interp, sym, concrete, what))
+        return Traced(concrete, cast_and_check(interp, sym, concrete, what))
     if (
         isinstance(sym, (tuple, list))
         and isinstance(concrete, (tuple, list))
@@ -84,7 +84,7 @@ def pair(interp, concrete, sym, what):
     return concrete  # the rule produced a constant: nothing depends on inputs
 
 
-def fit(interp, var, concrete, what):
+def cast_and_check(interp, var, concrete, what):
     """Cast var to the concrete result's dtype; check ndims agree."""
     if scipy.sparse.issparse(concrete):
         if not sparse_rules.is_sparse(var):
@@ -127,7 +127,7 @@ def run_rule(interp, rule, args, kwargs, what):
         args, kwargs = _float64_constants(args), _float64_constants(kwargs)
     try:
         try:
-            return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
+            return rule(*to_variables(snapshot(args)), **to_variables(snapshot(kwargs)))
         except NotImplementedError:
             # An integer or flag that is an input (an argument, or a number read from outside at
             # call time: axis=AXIS, ddof=k) where the rule needs a concrete value: use its value,
@@ -135,15 +135,15 @@ def run_rule(interp, rule, args, kwargs, what):
             if not any(_is_integer(t) for t in traced_in((args, kwargs))):
                 raise
             args, kwargs = concretize_all(interp, (args, kwargs), what, only=_is_integer)
-            return rule(*to_symbolic(snapshot(args)), **to_symbolic(snapshot(kwargs)))
+            return rule(*to_variables(snapshot(args)), **to_variables(snapshot(kwargs)))
     except NotImplementedError as exc:
-        raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}")
+        raise interp.error(f"{what}: {exc or 'this form is not supported symbolically'}") from exc
     except TraceError:
         raise
     except Exception as exc:  # PyTensor refusing arguments numpy accepted: say where
         raise interp.error(
             f"{what} could not be expressed in PyTensor: {type(exc).__name__}: {exc}"
-        )
+        ) from exc
 
 
 def _is_integer(t):
@@ -182,7 +182,7 @@ def constants_only(interp, obj):
     return bool(found) and all(constant(t) for t in found)
 
 
-def as_var(value):
+def variable_of(value):
     return value.var if is_traced(value) else value
 
 
@@ -314,7 +314,7 @@ def iterate(interp, value):
     if value.var.type.shape[0] is None:
         interp.ctx.guard(pt.eq(shape0, n), True, interp.location())
     return [
-        Traced(value.value[i], fit(interp, value.var[i], value.value[i], "iteration"))
+        Traced(value.value[i], cast_and_check(interp, value.var[i], value.value[i], "iteration"))
         for i in range(n)
     ]
 
@@ -331,28 +331,31 @@ def getitem(interp, container, index):
         )
     if is_traced(container):
         concrete = container.value[unwrap(index)]
-        sym_index = to_symbolic(index)
+        sym_index = to_variables(index)
         try:
             var = container.var[sym_index]
         except Exception as exc:
             raise interp.error(
                 f"indexing with {unwrap(index)!r} could not be expressed in PyTensor: {exc}"
-            )
+            ) from exc
         owner = container.value if container.value.base is None else container.value.base
         view_of = (
             (container, index)
             if isinstance(concrete, np.ndarray) and concrete.base is owner
             else None
         )
-        return Traced(concrete, fit(interp, var, concrete, "indexing"), view_of)
+        return Traced(concrete, cast_and_check(interp, var, concrete, "indexing"), view_of)
     interp.ctx.outside.observe(container, deep=False)
     if contains_traced(index):
+        rule = symbolic.subscript_rule(container)
+        if rule is not None:  # np.r_[a, b], np.c_[a, b]: a function call written as indexing
+            return apply_rule(interp, rule, lambda i: container[i], (index,), {}, rule.label)
         if isinstance(container, np.ndarray):
             return getitem(
                 interp, Traced(container, pt.as_tensor_variable(container.copy())), index
             )
         return container[concretize_all(interp, index, "indexing a Python container")]
-    return interp.ctx.resolve(container[index])
+    return interp.ctx.shadows.resolve(container[index])
 
 
 def check_writable(interp, target):
@@ -369,7 +372,7 @@ def check_writable(interp, target):
         return
     if not value.flags.writeable:
         outer = interp.ctx.outside.written(target)  # an outer array: recorded as a side effect
-        if outer or target.view_of is not None or id(value) in interp.ctx.argument_views:
+        if outer or target.view_of is not None or id(value) in interp.ctx.shadows.argument_views:
             target.value = value.copy()
             return
     if not value.flags.owndata and target.view_of is None:
@@ -399,8 +402,8 @@ def update_in_place(interp, target, write, new_value, what):
     new = new_value(before)
     result = write()
     if not is_traced(target):
-        return interp.ctx.promote(target, fit(interp, new, target, what)), result
-    target.var = fit(interp, new, target.value, what)
+        return interp.ctx.shadows.promote(target, cast_and_check(interp, new, target, what)), result
+    target.var = cast_and_check(interp, new, target.value, what)
     updated(interp, target)
     return target, result
 
@@ -411,8 +414,8 @@ def updated(interp, target):
         base, index = target.view_of
         check_writable(interp, base)
         base.value[unwrap(index)] = target.value  # a no-op when the view still aliases it
-        new = pt.set_subtensor(base.var[to_symbolic(index)], target.var)
-        base.var = fit(interp, new, base.value, "in-place update through a view")
+        new = pt.set_subtensor(base.var[to_variables(index)], target.var)
+        base.var = cast_and_check(interp, new, base.value, "in-place update through a view")
         target = base
 
 
@@ -432,11 +435,11 @@ def setitem(interp, container, index, value):
 
     def new_value(before):
         try:
-            return assign(before.var, to_symbolic(index), as_var(value))
+            return assign(before.var, to_variables(index), variable_of(value))
         except Exception as exc:
             raise interp.error(
                 f"assignment to [{unwrap(index)!r}] could not be expressed in PyTensor: {exc}"
-            )
+            ) from exc
 
     update_in_place(
         interp,

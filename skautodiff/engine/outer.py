@@ -28,6 +28,7 @@ import types
 import numpy as np
 import pytensor.tensor as pt
 
+from .calling import is_user_module
 from .values import Traced, contains_traced, dtype_of, unwrap
 
 
@@ -236,7 +237,7 @@ class Outside:
             return self._rebound[key]
         if key not in self._roots:
             value = cell.cell_contents  # ValueError when empty: the caller reports it
-            self.ctx.keep(cell)
+            self.ctx.shadows.keep(cell)
             self._roots[key] = self.convert(value, cell_reader(self.ctx.func, cell), name)
         return self._roots[key]
 
@@ -246,7 +247,7 @@ class Outside:
             return value
         key = ("default", id(func), name)
         if key not in self._roots:
-            self.ctx.keep(func)
+            self.ctx.shadows.keep(func)
             self._roots[key] = self.convert(
                 value, self._default_reader(func, name), f"{func.__qualname__}({name}=...)"
             )
@@ -320,7 +321,7 @@ class Outside:
 
     def _remember(self, value, engine_value, read):
         self._seen[id(value)] = (value, engine_value, read)
-        self.ctx.keep(value)
+        self.ctx.shadows.keep(value)
         return engine_value
 
     def _input(self, value, read, what, guards):
@@ -381,12 +382,12 @@ class Outside:
         pending.insert(0, ValueGuard(lambda call: _structure(read(call)), _structure(value), what))
         record = _Snapshot(snap, pending, what)
         self._snapshots[id(snap)] = self._pending[id(snap)] = record
-        self.ctx.keep(snap)
+        self.ctx.shadows.keep(snap)
         return snap
 
     def _follow(self, obj, read, what):
         self._followed[id(obj)] = (read, what)
-        self.ctx.keep(obj)
+        self.ctx.shadows.keep(obj)
         return True
 
     # ------------------------------------------------------------ attributes of followed objects
@@ -488,7 +489,7 @@ class Outside:
         if fn is open:  # an in-memory stand-in: the native run writes the file
             stand_in = io.BytesIO() if "b" in _mode(args, kwargs) else io.StringIO()
             self._fresh.add(id(stand_in))
-            self.ctx.keep(stand_in)
+            self.ctx.shadows.keep(stand_in)
             return True, stand_in
         self.held_output.append((fn, args, kwargs))
         name = getattr(fn, "__name__", "")
@@ -500,7 +501,7 @@ class Outside:
         """Note in-memory streams made by the traced code: writing to them is no side effect."""
         if fn is io.StringIO or fn is io.BytesIO:
             self._fresh.add(id(result))
-            self.ctx.keep(result)
+            self.ctx.shadows.keep(result)
 
     def replay_output(self):
         """The trace failed: show the output it held back, as the plain call would have."""
@@ -570,8 +571,6 @@ def _mode(args, kwargs):
 
 
 def _is_user_module(module):
-    from .calling import is_user_module  # the one test of what is user code
-
     file = getattr(module, "__file__", None)
     return file is not None and is_user_module(module.__name__, file)
 

@@ -64,34 +64,36 @@ def contains_traced(obj):
     return next(traced_in(obj), None) is not None
 
 
-def _map(obj, leaf):
+def map_traced(obj, leaf):
     """Rebuild obj's containers with `leaf` applied to every Traced value inside."""
     t = type(obj)
     if t is Traced:
         return leaf(obj)
     if t is list:
-        return [_map(x, leaf) for x in obj]
+        return [map_traced(x, leaf) for x in obj]
     if t is tuple:
-        return tuple(_map(x, leaf) for x in obj)
+        return tuple(map_traced(x, leaf) for x in obj)
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
-        return t(*(_map(x, leaf) for x in obj))
+        return t(*(map_traced(x, leaf) for x in obj))
     if t is dict:
-        return {k: _map(v, leaf) for k, v in obj.items()}
+        return {k: map_traced(v, leaf) for k, v in obj.items()}
     if t in (set, frozenset):
-        return t(_map(x, leaf) for x in obj)
+        return t(map_traced(x, leaf) for x in obj)
     if t is slice:
-        return slice(_map(obj.start, leaf), _map(obj.stop, leaf), _map(obj.step, leaf))
+        return slice(
+            map_traced(obj.start, leaf), map_traced(obj.stop, leaf), map_traced(obj.step, leaf)
+        )
     return obj
 
 
 def unwrap(obj):
     """The concrete value, with every Traced inside containers replaced by its value."""
-    return _map(obj, lambda tr: tr.value) if contains_traced(obj) else obj
+    return map_traced(obj, lambda tr: tr.value) if contains_traced(obj) else obj
 
 
-def symbolic(obj):
+def to_variables(obj):
     """The symbolic form for a rule: every Traced replaced by its PyTensor variable."""
-    return _map(obj, lambda tr: tr.var) if contains_traced(obj) else obj
+    return map_traced(obj, lambda tr: tr.var) if contains_traced(obj) else obj
 
 
 def snapshot(obj, _depth=0):
@@ -128,8 +130,3 @@ def dtype_of(value):
     if isinstance(value, complex):
         return np.dtype(np.complex128)
     return None
-
-
-def is_float(value):
-    dt = dtype_of(value)
-    return dt is not None and dt.kind in "fc"

@@ -7,6 +7,7 @@ against the scikit-learn estimator that minimises the same objective (where one 
 from .linear import HuberRegressor, LogisticRegression, PoissonRegressor, Ridge
 from .neural import MLPClassifier, MLPRegressor
 from .ordinal import OrdinalLogisticRegression
+from .survival import CoxPHRegressor, concordance_index
 
 __all__ = [
     "LogisticRegression",
@@ -16,4 +17,6 @@ __all__ = [
     "MLPClassifier",
     "MLPRegressor",
     "OrdinalLogisticRegression",
+    "CoxPHRegressor",
+    "concordance_index",
 ]

@@ -30,6 +30,34 @@ class LogisticRegression(_LinearCoefficients, AutodiffClassifier):
     Minimises, like ``sklearn.linear_model.LogisticRegression(solver="lbfgs")``,
     ``mean(log-loss) + ||w||^2 / (2 C n)`` with n the total sample weight; the intercept is
     not penalised.
+
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse of the penalty's strength.
+    fit_intercept : bool, default True
+        Whether to fit an intercept.
+    max_iter : int, default 1000
+        L-BFGS's iteration limit.
+    tol : float, optional
+        L-BFGS's gradient tolerance.
+    warm_start : bool, default False
+        Start the next fit from ``params_``.
+    verbose : int, default 0
+        1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
+
+    Attributes
+    ----------
+    coef_ : ndarray
+        The coefficients ``params_["w"]``.
+    intercept_ : float or ndarray
+        The intercept ``params_["b"]`` (0 without one).
+    params_, loss_, loss_curve_, n_iter_, converged_
+        As for :class:`~skautodiff.AutodiffRegressor`.
+    classes_ : ndarray
+        The class labels.
     """
 
     target_encoding = "onehot"
@@ -48,9 +76,9 @@ class LogisticRegression(_LinearCoefficients, AutodiffClassifier):
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
         self.warm_start = warm_start
         self.verbose = verbose
-        self.backend = backend
 
     def init_params(self, X, y, rng):
         n_classes = y.shape[1]
@@ -75,7 +103,30 @@ class LogisticRegression(_LinearCoefficients, AutodiffClassifier):
 
 class Ridge(_LinearCoefficients, AutodiffRegressor):
     """Least squares with an L2 penalty: ``sklearn.linear_model.Ridge``'s objective,
-    ``||y - Xw - b||^2 + alpha ||w||^2`` (weighted), divided by the total weight."""
+    ``||y - Xw - b||^2 + alpha ||w||^2`` (weighted), divided by the total weight.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        The penalty's strength.
+    fit_intercept : bool, default True
+        Whether to fit an intercept.
+    max_iter : int, default 1000
+        L-BFGS's iteration limit.
+    tol : float, optional
+        L-BFGS's gradient tolerance.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
+
+    Attributes
+    ----------
+    coef_ : ndarray
+        The coefficients ``params_["w"]``.
+    intercept_ : float or ndarray
+        The intercept ``params_["b"]`` (0 without one).
+    params_, loss_, loss_curve_, n_iter_, converged_
+        As for :class:`~skautodiff.AutodiffRegressor`.
+    """
 
     def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None, backend="c"):
         self.alpha = alpha
@@ -98,7 +149,30 @@ class Ridge(_LinearCoefficients, AutodiffRegressor):
 
 class PoissonRegressor(_LinearCoefficients, AutodiffRegressor):
     """Poisson regression with a log link: ``sklearn.linear_model.PoissonRegressor``'s
-    ``mean(half Poisson deviance) + alpha/2 ||w||^2``, up to terms that do not depend on w."""
+    ``mean(half Poisson deviance) + alpha/2 ||w||^2``, up to terms that do not depend on w.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        The penalty's strength.
+    fit_intercept : bool, default True
+        Whether to fit an intercept.
+    max_iter : int, default 1000
+        L-BFGS's iteration limit.
+    tol : float, optional
+        L-BFGS's gradient tolerance.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
+
+    Attributes
+    ----------
+    coef_ : ndarray
+        The coefficients ``params_["w"]``.
+    intercept_ : float or ndarray
+        The intercept ``params_["b"]`` (0 without one).
+    params_, loss_, loss_curve_, n_iter_, converged_
+        As for :class:`~skautodiff.AutodiffRegressor`.
+    """
 
     def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None, backend="c"):
         self.alpha = alpha
@@ -131,13 +205,43 @@ class PoissonRegressor(_LinearCoefficients, AutodiffRegressor):
 
 class HuberRegressor(_LinearCoefficients, AutodiffRegressor):
     """Linear regression robust to outliers: ``sklearn.linear_model.HuberRegressor``'s objective,
-    fitted jointly in the coefficients and the scale sigma (kept positive by a bound)::
+    fitted jointly in the coefficients and the scale sigma (kept positive by a bound):
+
+    .. code-block:: text
 
         sigma + mean(sigma * H(r / sigma)) + alpha ||w||^2 / n,   r = y - Xw - b,
         H(z) = z^2 if |z| <= epsilon else 2 epsilon |z| - epsilon^2
+
+    Parameters
+    ----------
+    epsilon : float, default 1.35
+        Residuals beyond ``epsilon * sigma`` count linearly, not squared.
+    alpha : float, default 1e-4
+        The penalty's strength.
+    fit_intercept : bool, default True
+        Whether to fit an intercept.
+    max_iter : int, default 1000
+        L-BFGS's iteration limit.
+    tol : float, optional
+        L-BFGS's gradient tolerance.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
+
+    Attributes
+    ----------
+    coef_ : ndarray
+        The coefficients ``params_["w"]``.
+    intercept_ : float or ndarray
+        The intercept ``params_["b"]`` (0 without one).
+    params_, loss_, loss_curve_, n_iter_, converged_
+        As for :class:`~skautodiff.AutodiffRegressor`.
+    scale_ : float
+        The fitted scale sigma.
     """
 
     bounds = {"sigma": (10 * np.finfo(np.float64).eps, None)}
+
+    _not_optimizer_settings = ("epsilon",)  # the Huber threshold here; Adam's keeps its default
 
     def __init__(
         self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None, backend="c"

@@ -28,7 +28,35 @@ def _cumulative(params, X):
 
 class OrdinalLogisticRegression(AutodiffClassifier):
     """Proportional-odds model for ordered classes, with ``alpha/2 ||w||^2`` added to the mean
-    negative log-likelihood. With two classes it is logistic regression (intercept = -t_0)."""
+    negative log-likelihood. With two classes it is logistic regression (intercept = -t_0).
+
+    The classes are ordered as ``np.unique`` sorts them; ``P(y <= k) = sigmoid(t_k - X @ w)``
+    with increasing thresholds ``t_0 < ... < t_{K-2}``.
+
+    Parameters
+    ----------
+    alpha : float, default 0.0
+        The strength of the L2 penalty on ``w``.
+    max_iter : int, default 1000
+        L-BFGS's iteration limit.
+    tol : float, optional
+        L-BFGS's gradient tolerance.
+    verbose : int, default 0
+        1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        The coefficients ``w``.
+    thresholds_ : ndarray of shape (n_classes - 1,)
+        The increasing thresholds ``t_k``.
+    classes_ : ndarray
+        The class labels, in their order.
+    params_, loss_, loss_curve_, n_iter_, converged_
+        As for :class:`~skautodiff.AutodiffRegressor`.
+    """
 
     target_encoding = "onehot"
 

@@ -18,15 +18,15 @@ it combines equal (union-find), so ``X`` (n×m), ``w`` (m) and ``y`` (n) share t
 Ops with no SymPy counterpart become named functions (``cholesky(A)``) instead of failing.
 
 Modules, in the order a value passes through them:
-  scalars.py    numbers, booleans and pytensor.scalar ops as SymPy (the _SCALAR table, ``sigmoid``)
+  scalars.py    numbers, booleans and pytensor.scalar ops as SymPy (the SCALAR_OPS table, ``sigmoid``)
   elements.py   how a tensor is held: element expression in canonical indices, shape, matrix form
-  ops.py        one handler per PyTensor tensor op (the _OPS table)
+  ops.py        one handler per PyTensor tensor op (the OPS table)
   converter.py  the graph walk and the dimension symbols (union-find)
   simplify.py   cheap tidying, then sympy.simplify under a time bound
-  formulas.py   ``Formula`` (text, LaTeX, summaries, evaluate) and ``formula``
+  formulas.py   ``Formula`` (text, LaTeX, summaries, evaluate); ``skautodiff.formula`` makes one
 """
 
-from .formulas import Formula, formula
+from .formulas import Formula
 from .scalars import sigmoid
 
-__all__ = ["Formula", "formula", "sigmoid"]
+__all__ = ["Formula", "sigmoid"]

@@ -1,4 +1,4 @@
-"""The graph walk: PyTensor variables -> _T values, with the dimension symbols and their
+"""The graph walk: PyTensor variables -> TensorExpr values, with the dimension symbols and their
 unification (union-find: an elementwise op or a dot product makes the dimensions it combines equal)."""
 
 import itertools
@@ -7,14 +7,14 @@ import numpy as np
 import sympy
 from pytensor.graph.basic import Constant
 
-from .elements import _IDX, _INDEX, _T, _strip
-from .ops import _OPS, _opaque
-from .scalars import _number, _toposort
+from .elements import INDICES, INDEX_ASSUMPTIONS, TensorExpr, strip_indices
+from .ops import OPS, opaque
+from .scalars import sympy_number, toposort
 
 
 # ------------------------------------------------------------------------------------- converter
-class _Converter:
-    """Turns PyTensor variables into _T values; owns the dimension symbols and their unification."""
+class Converter:
+    """Turns PyTensor variables into TensorExpr values; owns the dimension symbols and their unification."""
 
     def __init__(self, names):
         self.names = names
@@ -54,11 +54,11 @@ class _Converter:
         return expr
 
     def fresh_index(self):
-        return sympy.Symbol(f"_s{next(self.counter)}", **_INDEX)
+        return sympy.Symbol(f"_s{next(self.counter)}", **INDEX_ASSUMPTIONS)
 
     # graph walk -------------------------------------------------------------------------------
     def convert(self, outputs):
-        for var in _toposort(outputs, self.memo):
+        for var in toposort(outputs, self.memo):
             if var.owner is None:
                 self.memo[var] = self.leaf(var)
             else:
@@ -69,17 +69,19 @@ class _Converter:
         ins = [self.memo[v] for v in node.inputs]
         handler = None
         for cls in type(node.op).__mro__:
-            handler = _OPS.get(cls.__name__)
+            handler = OPS.get(cls.__name__)
             if handler is not None:
                 break
-        outs = (handler or _opaque)(self, node, ins)
+        outs = (handler or opaque)(self, node, ins)
         for var, t in zip(node.outputs, outs):
             self.memo[var] = t
 
     def leaf(self, var):
         if not hasattr(var.type, "broadcastable"):  # pytensor.scalar values (indices of x[0])
-            return _T(
-                _number(var.data) if isinstance(var, Constant) else sympy.Symbol(self.names[var]),
+            return TensorExpr(
+                sympy_number(var.data)
+                if isinstance(var, Constant)
+                else sympy.Symbol(self.names[var]),
                 (),
             )
         bcast = var.type.broadcastable
@@ -89,22 +91,22 @@ class _Converter:
         name = self.names[var]
         kind = {"integer": True} if var.type.dtype.startswith(("int", "uint")) else {"real": True}
         if var.type.ndim == 0:
-            return _T(sympy.Symbol(name, **kind), ())
+            return TensorExpr(sympy.Symbol(name, **kind), ())
         base = sympy.IndexedBase(name, **kind)
-        elem = base[tuple(0 if b else _IDX[a] for a, b in enumerate(bcast))]
+        elem = base[tuple(0 if b else INDICES[a] for a, b in enumerate(bcast))]
         mat = None
         if var.type.ndim in (1, 2) and not any(bcast):
             mat = sympy.MatrixSymbol(name, shape[0], shape[1] if var.type.ndim == 2 else 1)
-        return _T(elem, shape, mat)
+        return TensorExpr(elem, shape, mat)
 
     def constant(self, var):
         data = np.asarray(var.data)
         shape = tuple(sympy.Integer(s) for s in data.shape)
         if data.size and (data == data.flat[0]).all():
-            return _T(_number(data.flat[0]), shape)
-        nums = np.vectorize(_number, otypes=[object])(data).tolist() if data.size else []
-        index = tuple(_IDX[: data.ndim])
-        return _T(sympy.Array(nums, data.shape)[index] if data.ndim else nums, shape)
+            return TensorExpr(sympy_number(data.flat[0]), shape)
+        nums = np.vectorize(sympy_number, otypes=[object])(data).tolist() if data.size else []
+        index = tuple(INDICES[: data.ndim])
+        return TensorExpr(sympy.Array(nums, data.shape)[index] if data.ndim else nums, shape)
 
     def cut_below(self, outputs, depth):
         """Stand an ellipsis in for every value more than ``depth`` ops below the outputs."""
@@ -117,8 +119,8 @@ class _Converter:
                 dots = sympy.Symbol(
                     f"…{len(self.memo)}"
                 )  # distinct, or SymPy would merge …*… into …**2
-                self.memo[var] = _T(
-                    sympy.IndexedBase(dots)[_IDX[: len(shape)]] if shape else dots, shape
+                self.memo[var] = TensorExpr(
+                    sympy.IndexedBase(dots)[INDICES[: len(shape)]] if shape else dots, shape
                 )
 
     def whole(self, t):
@@ -127,7 +129,7 @@ class _Converter:
             return t.elem
         if t.mat is not None:
             return t.mat
-        stripped = _strip(t.elem, t.ndim)
+        stripped = strip_indices(t.elem, t.ndim)
         if stripped is not None:
             return stripped
-        return sympy.Lambda(_IDX[: t.ndim], t.elem)
+        return sympy.Lambda(INDICES[: t.ndim], t.elem)

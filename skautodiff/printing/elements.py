@@ -1,6 +1,6 @@
-"""How a converted tensor is held: the expression of one element in canonical free indices (_IDX),
-its symbolic shape and, for matrix algebra, a MatrixExpr (_T); sums that keep their Piecewise
-(_Sum); and dropping the indices of elementwise results (_strip)."""
+"""How a converted tensor is held: the expression of one element in canonical free indices (INDICES),
+its symbolic shape and, for matrix algebra, a MatrixExpr (TensorExpr); sums that keep their Piecewise
+(LazySum); and dropping the indices of elementwise results (strip_indices)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from dataclasses import dataclass
 
 import sympy
 
-# Canonical free indices: element expressions of an n-d value use _IDX[:n], axis a <-> _IDX[a].
+# Canonical free indices: element expressions of an n-d value use INDICES[:n], axis a <-> INDICES[a].
 # Indices are nonnegative integers, so that SymPy can drop conditions like i + n < n.
-_INDEX = {"integer": True, "nonnegative": True}
-_IDX = tuple(sympy.Symbol(f"_i{a}", **_INDEX) for a in range(32))
-_DIM_NAMES = "n m p q N M P Q K L".split()
-_INDEX_NAMES = "i j k l r s t u v a b c d e g h".split()
+INDEX_ASSUMPTIONS = {"integer": True, "nonnegative": True}
+INDICES = tuple(sympy.Symbol(f"_i{a}", **INDEX_ASSUMPTIONS) for a in range(32))
+DIM_NAMES = "n m p q N M P Q K L".split()
+INDEX_NAMES = "i j k l r s t u v a b c d e g h".split()
 
 
 @dataclass
-class _T:
-    """A converted tensor: element expression in _IDX, symbolic shape, optional matrix form."""
+class TensorExpr:
+    """A converted tensor: element expression in INDICES, symbolic shape, optional matrix form."""
 
     elem: sympy.Basic
     shape: tuple
@@ -29,14 +29,14 @@ class _T:
         return len(self.shape)
 
 
-class _Sum(sympy.Sum):
+class LazySum(sympy.Sum):
     """sympy.Sum without its Piecewise folding.
 
     Creating a Sum folds every Piecewise that mentions its dummy up to the top level, also one that
     sits inside an inner Sum and is conditioned on the inner dummy: Sum(Sum(Piecewise((1, Eq(s, 0)),
     (0, True)), (s, ...)) * f, (r, ...)) comes out with Eq(s, 0) outside the inner sum, which changes
     its meaning. The gradient of x[:, 0] builds exactly that, so Piecewise is masked while the
-    Sum is made. ``_plain_sums`` turns these back into sympy.Sum wherever that is safe."""
+    Sum is made. ``plain_sums`` turns these back into sympy.Sum wherever that is safe."""
 
     def __new__(cls, function, *limits, **kwargs):
         masks = {p: sympy.Dummy() for p in function.atoms(sympy.Piecewise)}
@@ -46,17 +46,17 @@ class _Sum(sympy.Sum):
         return obj
 
 
-def _plain_sums(expr):
-    """_Sum -> sympy.Sum where no Piecewise is inside (there the two are the same)."""
+def plain_sums(expr):
+    """LazySum -> sympy.Sum where no Piecewise is inside (there the two are the same)."""
     return expr.replace(
-        lambda e: type(e) is _Sum and not e.function.has(sympy.Piecewise),
+        lambda e: type(e) is LazySum and not e.function.has(sympy.Piecewise),
         lambda e: sympy.Sum(*e.args),
     )
 
 
-def _strip(elem, ndim):
+def strip_indices(elem, ndim):
     """x[i]*2 + 2 -> x*2 + 2 when every indexed input is read at exactly the output's indices."""
-    free = _IDX[:ndim]
+    free = INDICES[:ndim]
     subs = {}
     for ix in elem.atoms(sympy.Indexed):
         if ix.indices != free:

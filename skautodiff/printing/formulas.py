@@ -11,10 +11,10 @@ from pytensor.graph.basic import Constant
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.rewriting.utils import rewrite_graph
 
-from .converter import _Converter
-from .elements import _DIM_NAMES, _IDX, _INDEX, _INDEX_NAMES, _plain_sums, _strip
-from .scalars import _toposort
-from .simplify import SIMPLIFY_TIMEOUT, _simplify
+from .converter import Converter
+from .elements import DIM_NAMES, INDICES, INDEX_ASSUMPTIONS, INDEX_NAMES, plain_sums, strip_indices
+from .scalars import toposort
+from .simplify import SIMPLIFY_TIMEOUT, simplify_within
 
 # Above these sizes an output is shown as a summary, and sympy.simplify is not attempted.
 MAX_CHARS = 2000
@@ -33,7 +33,7 @@ class _Output:
 
 
 def _graph_inputs(outputs):
-    return [v for v in _toposort(outputs, set()) if v.owner is None and not isinstance(v, Constant)]
+    return [v for v in toposort(outputs, set()) if v.owner is None and not isinstance(v, Constant)]
 
 
 def _input_names(inputs, names):
@@ -90,9 +90,23 @@ def _latex_label(label, free):
 class Formula:
     """Named outputs of a traced function (or of its derivatives) as mathematics.
 
-    Build with ``Formula.from_graph([("f", var)])``; ``str()`` gives plain text, ``latex()`` and
-    ``_repr_latex_()`` LaTeX, ``sympy()`` the SymPy expressions, ``evaluate()`` the formula computed
-    with numpy (to check it against the compiled function)."""
+    Made by :func:`skautodiff.formula`, ``print()`` of a compiled function, an estimator's
+    ``formula()``, or ``Formula.from_graph([("f", var)])`` from a PyTensor variable. ``str()``
+    gives plain text, :meth:`latex` and ``_repr_latex_()`` (Jupyter) LaTeX, :meth:`sympy` the
+    SymPy expressions, :meth:`evaluate` the formula computed with numpy (to check it against the
+    compiled function). A graph too large to show in full is summarised (its top levels).
+
+    Attributes
+    ----------
+    labels : list of str
+        The outputs' names (``f``, ``∂f/∂w``).
+    inputs : list of str
+        The inputs' display names.
+    n_nodes : int
+        The size of the graph the formula was read from.
+    complete : bool
+        False when only the expression near the outputs was converted.
+    """
 
     def __init__(self, outputs, inputs, n_nodes, complete=True):
         self._outputs = outputs
@@ -117,7 +131,7 @@ class Formula:
                 rewrite_graph(fg, include=("canonicalize", "stabilize"))
             except Exception:  # a rewrite that fails here only costs readability
                 fg = FunctionGraph(inputs, variables, clone=True)
-        conv = _Converter(dict(zip(fg.inputs, display)))
+        conv = Converter(dict(zip(fg.inputs, display)))
         for var in fg.inputs:  # inputs the rewritten outputs no longer use still get their shapes
             conv.memo[var] = conv.leaf(var)
         complete = len(fg.apply_nodes) <= MAX_NODES
@@ -133,15 +147,15 @@ class Formula:
         shapes = [tuple(conv.resolve(d) for d in conv.memo[v].shape) for v in fg.inputs]
         shown = []
         for label, t in zip(labels, values):
-            elem = _simplify(conv.resolve(t.elem), simplify_timeout)
+            elem = simplify_within(conv.resolve(t.elem), simplify_timeout)
             mat = conv.resolve(t.mat) if t.mat is not None else None
-            stripped = _strip(elem, t.ndim)
+            stripped = strip_indices(elem, t.ndim)
             if stripped is not None:
                 shown.append((label, stripped, ()))
             elif mat is not None:
                 shown.append((label, mat, ()))
             else:
-                shown.append((label, elem, _IDX[: t.ndim]))
+                shown.append((label, elem, INDICES[: t.ndim]))
         shape_out = [tuple(conv.resolve(d) for d in t.shape) for t in values]
         formula = cls._named(shown, shape_out, list(zip(display, shapes)), len(fg.apply_nodes))
         formula.complete = complete
@@ -152,7 +166,7 @@ class Formula:
         """Give internal dimension and index symbols their display letters (n, m; i, j, k)."""
         taken = {name for name, _ in inputs}
         dims = {}
-        dim_names = _fresh_names(_DIM_NAMES, taken)
+        dim_names = _fresh_names(DIM_NAMES, taken)
         everything = (
             [d for _, shape in inputs for d in shape]
             + [e for _, e, _ in shown]
@@ -164,18 +178,18 @@ class Formula:
                     dims[s] = sympy.Symbol(next(dim_names), integer=True, positive=True)
         outputs = []
         for (label, expr, free), shape in zip(shown, out_shapes):
-            letters = _fresh_names(_INDEX_NAMES, set(taken))
+            letters = _fresh_names(INDEX_NAMES, set(taken))
             rename = dict(dims)
             for s in [
                 *free,
                 *(s for s in sympy.preorder_traversal(expr) if isinstance(s, sympy.Symbol)),
             ]:
                 if s.name.startswith(("_i", "_s")) and s not in rename:
-                    rename[s] = sympy.Symbol(next(letters), **_INDEX)
+                    rename[s] = sympy.Symbol(next(letters), **INDEX_ASSUMPTIONS)
             outputs.append(
                 _Output(
                     label,
-                    _plain_sums(expr.xreplace(rename)),
+                    plain_sums(expr.xreplace(rename)),
                     tuple(rename[i] for i in free),
                     tuple(d.xreplace(dims) for d in shape),
                 )
@@ -297,13 +311,3 @@ class Formula:
             if result.size == int(np.prod(shape))
             else np.broadcast_to(result, shape).copy()
         )
-
-
-def formula(fn, *example_args, wrt=None, **example_kwargs):
-    """``fn`` traced at the example arguments, as a Formula: its value when ``wrt`` is None, else
-    its gradient with respect to ``wrt`` (a parameter name or a list of them)."""
-    from .. import api
-
-    wrapper = api.Function(fn) if wrt is None else api.Gradient(fn, wrt=wrt)
-    wrapper(*example_args, **example_kwargs)
-    return wrapper.formula()

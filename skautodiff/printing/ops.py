@@ -1,29 +1,29 @@
-"""Tensor op handlers: one function per kind of PyTensor op, turning the converted inputs (_T) of an
-Apply node into its converted outputs, and the table that maps op class names to them (_OPS)."""
+"""Tensor op handlers: one function per kind of PyTensor op, turning the converted inputs (TensorExpr) of an
+Apply node into its converted outputs, and the table that maps op class names to them (OPS)."""
 
 import numpy as np
 import sympy
 from pytensor.graph.basic import Constant
 from pytensor.tensor.subtensor import indices_from_subtensor
 
-from .elements import _IDX, _T, _Sum
-from .scalars import _SCALAR, _num, _scalar_op, _snake, sigmoid
+from .elements import INDICES, TensorExpr, LazySum
+from .scalars import SCALAR_OPS, as_number, apply_scalar_op, snake_case, sigmoid
 
 
 # ------------------------------------------------------------------------------------ op handlers
-def _opaque(c, node, ins, name=None, extra=()):
+def opaque(c, node, ins, name=None, extra=()):
     """An op with no SymPy counterpart: a named function of its whole arguments (cholesky(A))."""
-    name = name or _snake(type(node.op).__name__)
+    name = name or snake_case(type(node.op).__name__)
     args = [c.whole(t) for t in ins] + list(extra)
     outs = []
     for k, var in enumerate(node.outputs):
         f = sympy.Function(name if len(node.outputs) == 1 else f"{name}_{k}")(*args)
         shape = tuple(c.dim(s) for s in var.type.shape)
         if var.type.ndim == 0:
-            outs.append(_T(f, shape))
+            outs.append(TensorExpr(f, shape))
         else:
-            index = tuple(0 if b else _IDX[a] for a, b in enumerate(var.type.broadcastable))
-            outs.append(_T(sympy.IndexedBase(f)[index], shape))
+            index = tuple(0 if b else INDICES[a] for a, b in enumerate(var.type.broadcastable))
+            outs.append(TensorExpr(sympy.IndexedBase(f)[index], shape))
     return outs
 
 
@@ -32,7 +32,7 @@ def _elemwise(c, node, ins):
     args = []
     for var, t in zip(node.inputs, ins):
         sub = {
-            _IDX[a]: 0
+            INDICES[a]: 0
             for a, b in enumerate(var.type.broadcastable)
             if b and not out.broadcastable[a]
         }
@@ -43,9 +43,9 @@ def _elemwise(c, node, ins):
         for d in dims[1:]:
             c.unify(dims[0], d)
         shape.append(dims[0] if dims else sympy.Integer(1))
-    results = _scalar_op(node.op.scalar_op, args)
+    results = apply_scalar_op(node.op.scalar_op, args)
     mat = _elemwise_mat(node, ins) if len(results) == 1 and out.ndim in (1, 2) else None
-    return [_T(r, tuple(shape), mat) for r in results]
+    return [TensorExpr(r, tuple(shape), mat) for r in results]
 
 
 def _elemwise_mat(node, ins):
@@ -56,7 +56,7 @@ def _elemwise_mat(node, ins):
     scalars = [t.elem for var, t in zip(node.inputs, ins) if all(var.type.broadcastable)]
     if len(whole) + len(scalars) != len(ins) or None in whole or not whole:
         return None
-    if scalars and any(s.free_symbols & set(_IDX) for s in scalars):
+    if scalars and any(s.free_symbols & set(INDICES) for s in scalars):
         return None
     if name == "Add" and not scalars:
         return sympy.MatAdd(*whole)
@@ -81,11 +81,11 @@ def _dimshuffle(c, node, ins):
         if a == "x":
             shape.append(sympy.Integer(1))
         else:
-            sub[_IDX[a]] = _IDX[pos]
+            sub[INDICES[a]] = INDICES[pos]
             shape.append(t.shape[a])
     for a in range(t.ndim):  # axes dropped by a DimShuffle have length 1
         if a not in order:
-            sub[_IDX[a]] = 0
+            sub[INDICES[a]] = 0
     kept = tuple(a for a in order if a != "x")
     mat = None
     if t.mat is not None:
@@ -98,7 +98,7 @@ def _dimshuffle(c, node, ins):
             mat = t.mat.T
         elif kept == (0,) and column and len(order) == 1:
             mat = t.mat
-    return [_T(t.elem.xreplace(sub), tuple(shape), mat)]
+    return [TensorExpr(t.elem.xreplace(sub), tuple(shape), mat)]
 
 
 def _reduce(c, node, ins):
@@ -107,23 +107,23 @@ def _reduce(c, node, ins):
     axes = range(t.ndim) if node.op.axis is None else sorted(a % t.ndim for a in node.op.axis)
     if kind not in ("Add", "Mul"):
         name = {"Maximum": "max", "Minimum": "min", "AND": "all", "OR": "any"}.get(
-            kind, _snake(kind)
+            kind, snake_case(kind)
         )
         extra = () if node.op.axis is None or len(axes) == t.ndim else (sympy.Tuple(*axes),)
-        return _opaque(c, node, ins, name=name, extra=extra)
+        return opaque(c, node, ins, name=name, extra=extra)
     elem, limits = t.elem, []
     for a in axes:
         if node.inputs[0].type.broadcastable[a]:
-            elem = elem.xreplace({_IDX[a]: 0})
+            elem = elem.xreplace({INDICES[a]: 0})
             continue
         k = c.fresh_index()
-        elem = elem.xreplace({_IDX[a]: k})
+        elem = elem.xreplace({INDICES[a]: k})
         limits.append((k, 0, t.shape[a] - 1))
     keep = [a for a in range(t.ndim) if a not in axes]
-    elem = elem.xreplace({_IDX[a]: _IDX[p] for p, a in enumerate(keep)})
+    elem = elem.xreplace({INDICES[a]: INDICES[p] for p, a in enumerate(keep)})
     if limits:
-        elem = (_Sum if kind == "Add" else sympy.Product)(elem, *limits)
-    return [_T(elem, tuple(t.shape[a] for a in keep))]
+        elem = (LazySum if kind == "Add" else sympy.Product)(elem, *limits)
+    return [TensorExpr(elem, tuple(t.shape[a] for a in keep))]
 
 
 def _contract(c, a, b, var_a, var_b):
@@ -134,14 +134,14 @@ def _contract(c, a, b, var_a, var_b):
     k = c.fresh_index()
     out_a = list(range(a.ndim - 1))
     out_b = list(range(1, b.ndim))
-    sub_a = {_IDX[ax_a]: k, **{_IDX[x]: _IDX[p] for p, x in enumerate(out_a)}}
-    sub_b = {_IDX[ax_b]: k, **{_IDX[x]: _IDX[len(out_a) + p] for p, x in enumerate(out_b)}}
+    sub_a = {INDICES[ax_a]: k, **{INDICES[x]: INDICES[p] for p, x in enumerate(out_a)}}
+    sub_b = {INDICES[ax_b]: k, **{INDICES[x]: INDICES[len(out_a) + p] for p, x in enumerate(out_b)}}
     c.unify(a.shape[ax_a], b.shape[ax_b])
-    body = _num(a.elem).xreplace(sub_a) * _num(b.elem).xreplace(sub_b)
+    body = as_number(a.elem).xreplace(sub_a) * as_number(b.elem).xreplace(sub_b)
     if var_a.type.broadcastable[ax_a] or var_b.type.broadcastable[ax_b]:
         elem = body.xreplace({k: 0})
     else:
-        elem = _Sum(body, (k, 0, a.shape[ax_a] - 1))
+        elem = LazySum(body, (k, 0, a.shape[ax_a] - 1))
     shape = tuple(a.shape[x] for x in out_a) + tuple(b.shape[x] for x in out_b)
     mat = None
     if a.mat is not None and b.mat is not None:
@@ -149,20 +149,20 @@ def _contract(c, a, b, var_a, var_b):
             mat = a.mat * b.mat
         elif b.ndim == 2:  # vector @ matrix is a column again: B.T * a
             mat = b.mat.T * a.mat
-    return _T(elem, shape, mat)
+    return TensorExpr(elem, shape, mat)
 
 
 def _dot(c, node, ins):
     if len(ins) != 2 or max(t.ndim for t in ins) > 2:
-        return _opaque(c, node, ins)
+        return opaque(c, node, ins)
     out = _contract(c, ins[0], ins[1], *node.inputs)
-    return [out] if out is not None else _opaque(c, node, ins)
+    return [out] if out is not None else opaque(c, node, ins)
 
 
 def _blockwise(c, node, ins):
     if type(node.op.core_op).__name__ in ("Dot", "Matmul") and all(t.ndim == 2 for t in ins):
         return _dot(c, node, ins)
-    return _opaque(c, node, ins, name=_snake(type(node.op.core_op).__name__))
+    return opaque(c, node, ins, name=snake_case(type(node.op.core_op).__name__))
 
 
 def _identity(c, node, ins):
@@ -173,20 +173,20 @@ def _parts(parts):
     """A short vector given by its entries (a shape): entry k where the index equals k."""
     if len(parts) == 1:
         return parts[0]
-    pieces = [(p, sympy.Eq(_IDX[0], k)) for k, p in enumerate(parts[:-1])]
+    pieces = [(p, sympy.Eq(INDICES[0], k)) for k, p in enumerate(parts[:-1])]
     return sympy.Piecewise(*pieces, (parts[-1], True))
 
 
 def _shape(c, node, ins):
-    return [_T(_parts(list(ins[0].shape)), (sympy.Integer(ins[0].ndim),))]
+    return [TensorExpr(_parts(list(ins[0].shape)), (sympy.Integer(ins[0].ndim),))]
 
 
 def _shape_i(c, node, ins):
-    return [_T(ins[0].shape[node.op.i], ())]
+    return [TensorExpr(ins[0].shape[node.op.i], ())]
 
 
 def _make_vector(c, node, ins):
-    return [_T(_parts([t.elem for t in ins]), (sympy.Integer(len(ins)),))]
+    return [TensorExpr(_parts([t.elem for t in ins]), (sympy.Integer(len(ins)),))]
 
 
 def _alloc(c, node, ins):
@@ -194,9 +194,9 @@ def _alloc(c, node, ins):
     out = node.outputs[0].type
     off = out.ndim - value.ndim
     bcast = node.inputs[0].type.broadcastable
-    sub = {_IDX[b]: 0 if bcast[b] else _IDX[off + b] for b in range(value.ndim)}
+    sub = {INDICES[b]: 0 if bcast[b] else INDICES[off + b] for b in range(value.ndim)}
     shape = tuple(c.dim(s) if s is not None else d.elem for s, d in zip(out.shape, dims))
-    return [_T(value.elem.xreplace(sub), shape)]
+    return [TensorExpr(value.elem.xreplace(sub), shape)]
 
 
 def _slice_parts(c, entry, dim):
@@ -232,26 +232,26 @@ def _subtensor(c, node, ins):
     t = ins[0]
     entries = _index_entries(c, node, t, indices_from_subtensor(node.inputs[1:], node.op.idx_list))
     if entries is None:
-        return _opaque(c, node, ins)
+        return opaque(c, node, ins)
     sub, shape = {}, []
     for a, entry in enumerate(entries):
         if entry[0] == "slice":
             _, start, length, step = entry
-            sub[_IDX[a]] = start + step * _IDX[len(shape)]
+            sub[INDICES[a]] = start + step * INDICES[len(shape)]
             shape.append(length)
         else:
-            sub[_IDX[a]] = entry[1]
-    return [_T(t.elem.xreplace(sub), tuple(shape))]
+            sub[INDICES[a]] = entry[1]
+    return [TensorExpr(t.elem.xreplace(sub), tuple(shape))]
 
 
 def _inc_subtensor(c, node, ins):
     x, y = ins[0], ins[1]
     entries = _index_entries(c, node, x, indices_from_subtensor(node.inputs[2:], node.op.idx_list))
     if entries is None:
-        return _opaque(c, node, ins)
+        return opaque(c, node, ins)
     conds, ypos = [], []
     for a, entry in enumerate(entries):
-        i = _IDX[a]
+        i = INDICES[a]
         if entry[0] == "slice":
             _, start, length, step = entry
             end = start + step * length
@@ -265,11 +265,11 @@ def _inc_subtensor(c, node, ins):
             conds.append(sympy.Eq(i, entry[1]))
     ybcast = node.inputs[1].type.broadcastable
     off = len(ypos) - y.ndim
-    ye = y.elem.xreplace({_IDX[b]: 0 if ybcast[b] else ypos[off + b] for b in range(y.ndim)})
-    new = ye if node.op.set_instead_of_inc else _num(x.elem) + _num(ye)
+    ye = y.elem.xreplace({INDICES[b]: 0 if ybcast[b] else ypos[off + b] for b in range(y.ndim)})
+    new = ye if node.op.set_instead_of_inc else as_number(x.elem) + as_number(ye)
     cond = sympy.And(*conds)
     elem = new if cond is sympy.true else sympy.Piecewise((new, cond), (x.elem, True))
-    return [_T(elem, x.shape)]
+    return [TensorExpr(elem, x.shape)]
 
 
 def _single_index(node, first):
@@ -283,26 +283,28 @@ def _single_index(node, first):
 def _advanced_subtensor(c, node, ins):
     idx = _single_index(node, 1)
     if idx is None:
-        return _opaque(c, node, ins)
+        return opaque(c, node, ins)
     x, i = ins[0], c.memo[idx]
-    return [_T(x.elem.xreplace({_IDX[0]: i.elem}), (i.shape[0], *x.shape[1:]))]
+    return [TensorExpr(x.elem.xreplace({INDICES[0]: i.elem}), (i.shape[0], *x.shape[1:]))]
 
 
 def _advanced_inc_subtensor(c, node, ins):
     idx = _single_index(node, 2)
     if idx is None or node.op.set_instead_of_inc:
-        return _opaque(c, node, ins)
+        return opaque(c, node, ins)
     x, y, i = ins[0], ins[1], c.memo[idx]
     k = c.fresh_index()
     ybcast = node.inputs[1].type.broadcastable
     off = x.ndim - y.ndim  # y broadcasts against x[idx], whose axis 0 runs over idx
     ysub = {
-        _IDX[b]: 0 if ybcast[b] else (k if off + b == 0 else _IDX[off + b]) for b in range(y.ndim)
+        INDICES[b]: 0 if ybcast[b] else (k if off + b == 0 else INDICES[off + b])
+        for b in range(y.ndim)
     }
     hit = sympy.Piecewise(
-        (_num(y.elem.xreplace(ysub)), sympy.Eq(i.elem.xreplace({_IDX[0]: k}), _IDX[0])), (0, True)
+        (as_number(y.elem.xreplace(ysub)), sympy.Eq(i.elem.xreplace({INDICES[0]: k}), INDICES[0])),
+        (0, True),
     )
-    return [_T(_num(x.elem) + _Sum(hit, (k, 0, i.shape[0] - 1)), x.shape)]
+    return [TensorExpr(as_number(x.elem) + LazySum(hit, (k, 0, i.shape[0] - 1)), x.shape)]
 
 
 def _axis_and_operands(node, ins, position):
@@ -319,9 +321,9 @@ def _axis_and_operands(node, ins, position):
 def _join(c, node, ins):
     axis, parts = _axis_and_operands(node, ins, 0)
     if axis is None:
-        return _opaque(c, node, ins)
+        return opaque(c, node, ins)
     axis %= parts[0].ndim
-    i, offset, pieces = _IDX[axis], sympy.Integer(0), []
+    i, offset, pieces = INDICES[axis], sympy.Integer(0), []
     for t in parts:
         pieces.append((t.elem.xreplace({i: i - offset}), i < offset + t.shape[axis]))
         offset = offset + t.shape[axis]
@@ -330,21 +332,21 @@ def _join(c, node, ins):
                 c.unify(parts[0].shape[a], t.shape[a])
     pieces[-1] = (pieces[-1][0], True)
     shape = tuple(offset if a == axis else d for a, d in enumerate(parts[0].shape))
-    return [_T(sympy.Piecewise(*pieces), shape)]
+    return [TensorExpr(sympy.Piecewise(*pieces), shape)]
 
 
 def _split(c, node, ins):
     """The gradient of concatenate: output k is x shifted by the sizes of the parts before it."""
     axis, operands = _axis_and_operands(node, ins, 1)
     if axis is None:
-        return _opaque(c, node, ins)
+        return opaque(c, node, ins)
     x, sizes = operands
     axis %= x.ndim
-    i, offset, outs = _IDX[axis], sympy.Integer(0), []
+    i, offset, outs = INDICES[axis], sympy.Integer(0), []
     for k in range(len(node.outputs)):
-        size = sizes.elem.xreplace({_IDX[0]: k}) if sizes.ndim else sizes.elem
+        size = sizes.elem.xreplace({INDICES[0]: k}) if sizes.ndim else sizes.elem
         shape = tuple(size if a == axis else d for a, d in enumerate(x.shape))
-        outs.append(_T(x.elem.xreplace({i: i + offset}), shape))
+        outs.append(TensorExpr(x.elem.xreplace({i: i + offset}), shape))
         offset = offset + size
     return outs
 
@@ -360,26 +362,26 @@ def _softmax_parts(c, node, t):
     body, limits = sympy.exp(t.elem), []
     for a in axes:
         k = c.fresh_index()
-        body = body.xreplace({_IDX[a]: k})
+        body = body.xreplace({INDICES[a]: k})
         limits.append((k, 0, t.shape[a] - 1))
-    return t.elem, _Sum(body, *limits)
+    return t.elem, LazySum(body, *limits)
 
 
 def _softmax(c, node, ins):
     x, total = _softmax_parts(c, node, ins[0])
-    return [_T(sympy.exp(x) / total, ins[0].shape)]
+    return [TensorExpr(sympy.exp(x) / total, ins[0].shape)]
 
 
 def _log_softmax(c, node, ins):
     x, total = _softmax_parts(c, node, ins[0])
-    return [_T(x - sympy.log(total), ins[0].shape)]
+    return [TensorExpr(x - sympy.log(total), ins[0].shape)]
 
 
 def _op_from_graph(c, node, ins):
     """Ops defined by an inner graph (LogAddExp and its derivative on PyTensor 3.3): inline them."""
     op = node.op
     if type(op).__name__ == "LogAddExp":
-        return _elemwise_rule(c, node, ins, _SCALAR["LogAddExp"])
+        return _elemwise_rule(c, node, ins, SCALAR_OPS["LogAddExp"])
     forward = node.inputs[-2].owner if len(node.inputs) > 2 else None
     if (
         forward is not None
@@ -403,7 +405,8 @@ def _logaddexp_derivative(c, node, ins):
     for var, t in zip(node.inputs[:-2], operands):
         off = out_type.ndim - var.type.ndim
         sub = {
-            _IDX[b]: 0 if var.type.broadcastable[b] else _IDX[off + b] for b in range(var.type.ndim)
+            INDICES[b]: 0 if var.type.broadcastable[b] else INDICES[off + b]
+            for b in range(var.type.ndim)
         }
         args.append(t.elem.xreplace(sub))
     total = sympy.Add(*(sympy.exp(a) for a in args))
@@ -422,10 +425,10 @@ def _logaddexp_derivative(c, node, ins):
         limits = []
         for ax in summed:
             k = c.fresh_index()
-            elem = elem.xreplace({_IDX[ax]: k})
+            elem = elem.xreplace({INDICES[ax]: k})
             limits.append((k, 0, out.shape[ax] - 1))
-        elem = elem.xreplace({_IDX[off + b]: _IDX[b] for b in range(var.type.ndim)})
-        results.append(_T(_Sum(elem, *limits) if limits else elem, t.shape))
+        elem = elem.xreplace({INDICES[off + b]: INDICES[b] for b in range(var.type.ndim)})
+        results.append(TensorExpr(LazySum(elem, *limits) if limits else elem, t.shape))
     return results
 
 
@@ -436,7 +439,8 @@ def _elemwise_rule(c, node, ins, rule):
     for var, t in zip(node.inputs, ins):
         off = out.ndim - var.type.ndim
         sub = {
-            _IDX[b]: 0 if var.type.broadcastable[b] else _IDX[off + b] for b in range(var.type.ndim)
+            INDICES[b]: 0 if var.type.broadcastable[b] else INDICES[off + b]
+            for b in range(var.type.ndim)
         }
         args.append(t.elem.xreplace(sub))
     shape = tuple(c.dim(s) for s in out.shape)
@@ -445,11 +449,11 @@ def _elemwise_rule(c, node, ins, rule):
             off = out.ndim - var.type.ndim
             if a >= off and not var.type.broadcastable[a - off]:
                 c.unify(shape[a], t.shape[a - off])
-    return [_T(rule(*args), shape)]
+    return [TensorExpr(rule(*args), shape)]
 
 
 # Keyed by op class name (looked up along the MRO), so PyTensor's renames between versions only add keys.
-_OPS = {
+OPS = {
     "Elemwise": _elemwise,
     "DimShuffle": _dimshuffle,
     "CAReduce": _reduce,

@@ -1,4 +1,4 @@
-"""Numbers, booleans and pytensor.scalar ops as SymPy: the scalar op table (_SCALAR).
+"""Numbers, booleans and pytensor.scalar ops as SymPy: the scalar op table (SCALAR_OPS).
 
 Elementwise tensor ops (also fused ``Composite`` loop bodies) apply these rules to element expressions.
 """
@@ -33,7 +33,7 @@ class sigmoid(sympy.Function):
 
 
 # --------------------------------------------------------------------------------- numbers, booleans
-def _number(value):
+def sympy_number(value):
     """A numpy scalar as the SymPy number a person would write (2, 1/10, 0.3172)."""
     value = value.item() if hasattr(value, "item") else value
     if isinstance(value, (bool, np.bool_)):
@@ -58,7 +58,7 @@ def _is_bool(e):
     return isinstance(e, sympy.logic.boolalg.Boolean) and not isinstance(e, sympy.Expr)
 
 
-def _num(e):
+def as_number(e):
     """A boolean used in arithmetic counts as 1 or 0 (numpy's True + 1 == 2)."""
     return sympy.Piecewise((1, e), (0, True)) if _is_bool(e) else e
 
@@ -69,21 +69,21 @@ def _truth(e):
 
 # ----------------------------------------------------------------------------- scalar operations
 def _binary(f):
-    return lambda a, b: f(_num(a), _num(b))
+    return lambda a, b: f(as_number(a), as_number(b))
 
 
 def _unary(f):
-    return lambda a: f(_num(a))
+    return lambda a: f(as_number(a))
 
 
 def _clip(x, lo, hi):
-    return sympy.Min(sympy.Max(_num(x), _num(lo)), _num(hi))
+    return sympy.Min(sympy.Max(as_number(x), as_number(lo)), as_number(hi))
 
 
 # Keyed by the class name of the pytensor.scalar op, so that it is the same on every PyTensor version.
-_SCALAR = {
-    "Add": lambda *a: sympy.Add(*map(_num, a)),
-    "Mul": lambda *a: sympy.Mul(*map(_num, a)),
+SCALAR_OPS = {
+    "Add": lambda *a: sympy.Add(*map(as_number, a)),
+    "Mul": lambda *a: sympy.Mul(*map(as_number, a)),
     "Sub": _binary(lambda a, b: a - b),
     "TrueDiv": _binary(lambda a, b: a / b),
     "IntDiv": _binary(lambda a, b: sympy.floor(a / b)),
@@ -130,7 +130,7 @@ _SCALAR = {
     "Maximum": _binary(sympy.Max),
     "Minimum": _binary(sympy.Min),
     "Clip": _clip,
-    "Switch": lambda c, a, b: sympy.Piecewise((_num(a), _truth(c)), (_num(b), True)),
+    "Switch": lambda c, a, b: sympy.Piecewise((as_number(a), _truth(c)), (as_number(b), True)),
     "GT": _binary(sympy.Gt),
     "GE": _binary(sympy.Ge),
     "LT": _binary(sympy.Lt),
@@ -147,34 +147,35 @@ _SCALAR = {
     "Identity": lambda a: a,
     "Conj": lambda a: a,
     "Real": lambda a: a,
-    "LogAddExp": lambda *a: sympy.log(sympy.Add(*(sympy.exp(_num(x)) for x in a))),
+    "LogAddExp": lambda *a: sympy.log(sympy.Add(*(sympy.exp(as_number(x)) for x in a))),
 }
 
 
-def _scalar_op(op, args):
+def apply_scalar_op(op, args):
     """Apply one pytensor.scalar op to SymPy arguments; returns the list of its outputs."""
     name = type(op).__name__
     if name == "Composite":  # a fused loop body: walk its scalar graph
         memo = dict(zip(op.inner_inputs, args))
-        for var in _toposort(op.inner_outputs, memo):
+        for var in toposort(op.inner_outputs, memo):
             if var.owner is None:
-                memo[var] = _number(var.data)
+                memo[var] = sympy_number(var.data)
                 continue
             for out, res in zip(
-                var.owner.outputs, _scalar_op(var.owner.op, [memo[v] for v in var.owner.inputs])
+                var.owner.outputs,
+                apply_scalar_op(var.owner.op, [memo[v] for v in var.owner.inputs]),
             ):
                 memo[out] = res
         return [memo[v] for v in op.inner_outputs]
     if name == "Cast":  # casts are invisible, except between booleans and numbers
         (a,) = args
-        return [_truth(a) if op.o_type.dtype == "bool" else _num(a)]
-    rule = _SCALAR.get(name)
+        return [_truth(a) if op.o_type.dtype == "bool" else as_number(a)]
+    rule = SCALAR_OPS.get(name)
     if rule is None:  # no SymPy counterpart: keep it as a named function
-        return [sympy.Function(_snake(name))(*map(_num, args))]
+        return [sympy.Function(snake_case(name))(*map(as_number, args))]
     return [rule(*args)]
 
 
-def _toposort(outputs, known):
+def toposort(outputs, known):
     """Variables in an order where every owner's inputs come first (iterative: graphs are deep)."""
     order, seen, stack = [], set(known), list(reversed(outputs))
     while stack:
@@ -195,5 +196,5 @@ def _toposort(outputs, known):
     return order
 
 
-def _snake(name):
+def snake_case(name):
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

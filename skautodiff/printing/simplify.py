@@ -1,11 +1,11 @@
 """Simplification of the displayed expressions: cheap rewrites that always help (_tidy), then
-sympy.simplify in a background thread given up after a time bound (_simplify)."""
+sympy.simplify in a background thread given up after a time bound (simplify_within)."""
 
 import threading
 
 import sympy
 
-from .elements import _Sum
+from .elements import LazySum
 from .scalars import sigmoid
 
 # Above this size sympy.simplify is not attempted; SIMPLIFY_TIMEOUT is its time bound in seconds.
@@ -37,7 +37,7 @@ def _tidy_sum(e):
                     rest = [r.xreplace({k: c}) for r in conds if r is not q]
                     keep = sympy.And(*rest, sympy.Ge(c, lo), sympy.Le(c, hi))
                     return const * sympy.Piecewise((term.xreplace({k: c}), keep), (0, True))
-    return const * _Sum(f, (k, lo, hi)) if const != 1 else e
+    return const * LazySum(f, (k, lo, hi)) if const != 1 else e
 
 
 def _prefer_sigmoid(expr):
@@ -79,7 +79,7 @@ def _tidy(expr):
     return expr.replace(_is_delta, lambda e: sympy.KroneckerDelta(*e.args[0].cond.args))
 
 
-def _simplify(expr, timeout):
+def simplify_within(expr, timeout):
     """sympy.simplify, given up after ``timeout`` seconds so that printing stays prompt.
 
     A thread cannot be stopped, so a simplification that runs over keeps going in the background;

@@ -8,23 +8,20 @@ ndim and values, not bit-identical dtypes. Where PyTensor's function has numpy's
 mapped directly; otherwise a small named adapter sits above the table.
 """
 
-import inspect
-
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.compile.builders import OpFromGraph
 from pytensor.graph.basic import Variable
 
-_MISSING = object()  # "argument not passed" (numpy's own _NoValue is treated alike)
+MISSING = object()  # "argument not passed" (numpy's own _NoValue is treated alike)
 
 # dtype families by name (pytensor.tensor does not export these lists under one stable name)
-_FLOATS = ("float16", "float32", "float64")
-_COMPLEX = ("complex64", "complex128")
-_INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+COMPLEX_DTYPES = ("complex64", "complex128")
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 
 
 def given(value):
-    return value is not _MISSING and value is not getattr(np, "_NoValue", _MISSING)
+    return value is not MISSING and value is not getattr(np, "_NoValue", MISSING)
 
 
 def contains_var(obj):
@@ -35,12 +32,15 @@ def contains_var(obj):
     return False
 
 
-def as_var(obj):
-    """A PyTensor variable for an array-like that may hold traced values (np.array([a, b]))."""
+def as_tensor(obj):
+    """A PyTensor variable for a rule argument: an array-like that may hold traced values
+    (np.array([a, b])) is stacked; an untraced value keeps numpy's dtype (pt.as_tensor_variable(2.0)
+    alone is a float32 constant, and 2 an int8 one, so log(2.0) would be computed in float32, off by
+    2e-9; np.asarray gives the float64 and int64 the concrete call saw)."""
     if isinstance(obj, Variable):
         return obj
     if isinstance(obj, (list, tuple)) and contains_var(obj):
-        return pt.stack([as_var(o) for o in obj])
+        return pt.stack([as_tensor(o) for o in obj])
     return pt.as_tensor_variable(np.asarray(obj))
 
 
@@ -50,7 +50,7 @@ def dtype_name(dtype):
 
 def cast(x, dtype):
     """x cast to a numpy dtype spec; bool means "nonzero", as in numpy."""
-    x = as_var(x)
+    x = as_tensor(x)
     name = dtype_name(dtype)
     if name is None or name == x.dtype:
         return x
@@ -59,8 +59,12 @@ def cast(x, dtype):
     return pt.cast(x, name)
 
 
+REFUSED = object()  # the default of an option `refuse` refuses whatever its value
+
+
 def refuse(function, **options):
-    """Raise for numpy options that a symbolic rule cannot honour (out=, where=, order=...)."""
+    """Raise for options a symbolic rule cannot honour (out=, where=, order=...): each option is
+    (value, default), and only its default (or not passing it) is accepted."""
     for option, (value, default) in options.items():
         if given(value) and not (
             value is default or (isinstance(default, str) and value == default)
@@ -70,42 +74,59 @@ def refuse(function, **options):
             )
 
 
-def norm_axis(axis, ndim):
-    """numpy axis argument (None, int, sequence, possibly negative) -> None or a tuple of ints >= 0."""
+# A ufunc's keyword arguments (scipy.special's functions are ufuncs) at their harmless defaults:
+# any other value changes what is written where, which a pure expression cannot express.
+UFUNC_DEFAULTS = {"out": None, "where": True, "casting": "same_kind", "order": "K", "subok": True}
+
+
+def refuse_ufunc_options(function, kwargs):
+    """`refuse` for the keyword arguments a ufunc received; those that are not ufunc options at all
+    are refused too."""
+    refuse(
+        function,
+        **{key: (value, UFUNC_DEFAULTS.get(key, REFUSED)) for key, value in kwargs.items()},
+    )
+
+
+def normalize_axis(axis, ndim, none_means_all=False):
+    """numpy axis argument (None, int, sequence, possibly negative) -> a tuple of ints >= 0, or
+    None for None (every axis, as a tuple, with none_means_all)."""
     if axis is None:
-        return None
+        return tuple(range(ndim)) if none_means_all else None
     if isinstance(axis, Variable):
         raise NotImplementedError("an axis that depends on the inputs is not supported")
     axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     return tuple(int(a) % max(ndim, 1) for a in axes)
 
 
-def _shape_arg(shape):
+def register_if_present(table, module, rules):
+    """Add {name: rule} to a FUNCTIONS table for the names `module` has: numpy and math gained
+    functions in versions this package supports but does not require."""
+    for name, rule in rules.items():
+        if hasattr(module, name):
+            table[getattr(module, name)] = rule
+
+
+def shape_argument(shape):
     # np.zeros(n), np.zeros((n, 3)): traced sizes may arrive as float-typed scalars; numpy needs
     # integers, so they are cast (numpy itself already rejected non-integral values)
     parts = shape if isinstance(shape, (tuple, list)) else (shape,)
     return tuple(
-        pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in _INTEGERS else p
+        pt.cast(p, "int64") if isinstance(p, Variable) and p.dtype not in INTEGER_DTYPES else p
         for p in parts
     )
 
 
-def _truth(x):
+def is_nonzero(x):
     return pt.neq(x, 0)
 
 
-# The keyword for a custom gradient: `pullback` in current PyTensor, `lop_overrides` before.
-_PULLBACK = (
-    "pullback"
-    if "pullback" in inspect.signature(OpFromGraph.__init__).parameters
-    else "lop_overrides"
-)
-
-
 def pullback(gradient):
-    """Keywords for an OpFromGraph subclass with a custom gradient. Inlined when compiled, so that
-    its inner graph fuses with the graph around it; the class name stays for skautodiff.printing."""
-    return {"inline": True, _PULLBACK: gradient}
+    """Keywords for an OpFromGraph subclass with a custom gradient, inlined when compiled so that
+    its inner graph fuses with the graph around it (the class name stays for skautodiff.printing).
+    Every PyTensor this package supports (>= 3.0.7, also 3.3) takes `pullback=`; linalg.py's
+    factorisations pass it directly, as they are not inlined."""
+    return {"inline": True, "pullback": gradient}
 
 
 def maximum(x, y):

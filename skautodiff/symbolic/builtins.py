@@ -25,7 +25,7 @@ def _reduce_args(combine, name, reduce_array):
             # iterating an array walks its first axis
             return reduce_array(items, axis=0)
         return functools.reduce(
-            combine, [_common.as_var(i) if isinstance(i, (list, tuple)) else i for i in items]
+            combine, [_common.as_tensor(i) if isinstance(i, (list, tuple)) else i for i in items]
         )
 
     rule.__name__ = f"_{name}"
@@ -52,8 +52,8 @@ def _int(x=0, base=None):
     if base is not None:
         raise NotImplementedError("int(x, base) of a traced value is not supported")
     # int() truncates toward zero
-    x = _common.as_var(x)
-    return _common.cast(pt.trunc(x) if x.dtype in _common._FLOATS else x, "int64")
+    x = _common.as_tensor(x)
+    return _common.cast(pt.trunc(x) if x.dtype in _common.FLOAT_DTYPES else x, "int64")
 
 
 def _round(number, ndigits=None):
@@ -156,6 +156,6 @@ FUNCTIONS = {
 }
 
 # newer than Python 3.11
-for _name, _rule in {"cbrt": elementwise._cbrt, "exp2": pt.exp2, "sumprod": _sumprod}.items():
-    if hasattr(math, _name):
-        FUNCTIONS[getattr(math, _name)] = _rule
+_common.register_if_present(
+    FUNCTIONS, math, {"cbrt": elementwise._cbrt, "exp2": pt.exp2, "sumprod": _sumprod}
+)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import scipy
 
-from . import AREAS, display_name
+from . import AREAS, display_name, load_all
 from .sparse import SPARSE_ATTRIBUTES, SPARSE_BINARY, SPARSE_METHODS
 
 _TITLES = {
@@ -25,6 +25,8 @@ _TITLES = {
     "builtins": "Python builtins and math",
     "special": "scipy.special",
     "stats": "scipy.stats",
+    "spatial": "scipy.spatial.distance",
+    "signal": "scipy.signal",
     "linalg": "Linear algebra (numpy.linalg, scipy.linalg)",
 }
 
@@ -39,6 +41,7 @@ def environment():
 
 
 def markdown():
+    load_all()
     out = [
         "# Supported functions, methods and operators",
         "",
@@ -57,7 +60,9 @@ def markdown():
             "BINARY",
             "UNARY",
             "COMPARE",
+            "OPERATOR_FUNCTIONS",
             "FUNCTIONS",
+            "SUBSCRIPTS",
             "METHODS",
             "IN_PLACE_METHODS",
             "ATTRIBUTES",
@@ -66,10 +71,16 @@ def markdown():
             if table == "IN_PLACE_METHODS" and entries:  # resize is refused with a hint
                 entries = {name: rule for name, rule in entries.items() if name != "resize"}
             if entries:
+                if table == "OPERATOR_FUNCTIONS":  # operator.add is _operator.add
+                    entries = {f"operator.{fn.__name__}": how for fn, how in entries.items()}
+                if table == "SUBSCRIPTS":
+                    entries = {rule.label: rule for rule in entries.values()}
                 label = {
                     "BINARY": "binary",
                     "UNARY": "unary",
                     "COMPARE": "comparison",
+                    "OPERATOR_FUNCTIONS": "operator module functions",
+                    "SUBSCRIPTS": "indexing objects (arrays and numbers)",
                     "FUNCTIONS": "functions",
                     "METHODS": "methods",
                     "IN_PLACE_METHODS": "methods that update the array in place",

@@ -8,7 +8,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from ._common import _FLOATS, _shape_arg, as_var, cast, dtype_name
+from ._common import FLOAT_DTYPES, as_tensor, cast, dtype_name, register_if_present, shape_argument
 
 
 # --------------------------------------------------------------------------------------------
@@ -17,23 +17,23 @@ from ._common import _FLOATS, _shape_arg, as_var, cast, dtype_name
 
 
 def _zeros(shape, dtype=float, order="C", *, device=None, like=None):
-    return pt.zeros(_shape_arg(shape), dtype=dtype_name(dtype))
+    return pt.zeros(shape_argument(shape), dtype=dtype_name(dtype))
 
 
 def _ones(shape, dtype=None, order="C", *, device=None, like=None):
-    return pt.ones(_shape_arg(shape), dtype=dtype_name(dtype) or "float64")
+    return pt.ones(shape_argument(shape), dtype=dtype_name(dtype) or "float64")
 
 
 def _full(shape, fill_value, dtype=None, order="C", *, device=None, like=None):
-    fill = as_var(fill_value)
-    return pt.full(_shape_arg(shape), fill, dtype=dtype_name(dtype) or fill.dtype)
+    fill = as_tensor(fill_value)
+    return pt.full(shape_argument(shape), fill, dtype=dtype_name(dtype) or fill.dtype)
 
 
 def _like(fill):
     def rule(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
-        a = as_var(a)
+        a = as_tensor(a)
         dtype = dtype_name(dtype) or a.dtype
-        size = a.shape if shape is None else _shape_arg(shape)
+        size = a.shape if shape is None else shape_argument(shape)
         return pt.full(size, pt.as_tensor_variable(fill).astype(dtype), dtype=dtype)
 
     rule.__name__ = f"_like_{fill}"
@@ -45,9 +45,9 @@ _ones_like = _like(1)
 
 
 def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
-    a = as_var(a)
+    a = as_tensor(a)
     dtype = dtype_name(dtype) or a.dtype
-    size = a.shape if shape is None else _shape_arg(shape)
+    size = a.shape if shape is None else shape_argument(shape)
     # numpy casts the fill value to the array's dtype (full_like(ints, 0.5) is all zeros)
     return pt.full(size, cast(fill_value, dtype), dtype=dtype)
 
@@ -74,8 +74,8 @@ def _linspace(
             "np.linspace with a traced num is not supported (num fixes the shape)"
         )
     num = int(num)
-    start, stop = as_var(start), as_var(stop)
-    if start.dtype not in _FLOATS:
+    start, stop = as_tensor(start), as_tensor(stop)
+    if start.dtype not in FLOAT_DTYPES:
         start = pt.cast(start, "float64")
     divisions = num - 1 if endpoint else num
     step = (stop - start) / divisions if divisions > 0 else (stop - start) * np.nan
@@ -90,19 +90,19 @@ def _linspace(
 
 
 def _array(object, dtype=None, *, copy=True, order="K", subok=False, ndmin=0, ndmax=0, like=None):
-    result = cast(as_var(object), dtype)
+    result = cast(as_tensor(object), dtype)
     if ndmin > result.ndim:
         result = pt.shape_padleft(result, ndmin - result.ndim)
     return result
 
 
 def _asarray(a, dtype=None, order=None, *, device=None, copy=None, like=None):
-    return cast(as_var(a), dtype)
+    return cast(as_tensor(a), dtype)
 
 
 def _copy(a, order="K", subok=False):
     # PyTensor variables are immutable, so the copy is the variable itself
-    return as_var(a)
+    return as_tensor(a)
 
 
 def _astype(x, dtype, /, *, copy=True, device=None):
@@ -117,8 +117,8 @@ def _scalar_type(dtype):
             raise NotImplementedError(
                 f"np.{dtype_name(dtype)}(...) with extra arguments is not supported"
             )
-        x = as_var(x)
-        if dtype_name(dtype) != "bool" and np.dtype(dtype).kind in "iu" and x.dtype in _FLOATS:
+        x = as_tensor(x)
+        if dtype_name(dtype) != "bool" and np.dtype(dtype).kind in "iu" and x.dtype in FLOAT_DTYPES:
             x = pt.trunc(x)  # C casts truncate toward zero; say so explicitly
         return cast(x, dtype)
 
@@ -157,8 +157,10 @@ FUNCTIONS = {
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x)
-for _name, _rule in {
-    "astype": _astype,
-}.items():
-    if hasattr(np, _name):
-        FUNCTIONS[getattr(np, _name)] = _rule
+register_if_present(
+    FUNCTIONS,
+    np,
+    {
+        "astype": _astype,
+    },
+)

@@ -6,15 +6,16 @@ in _common.py.
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
 
 from ._common import (
-    _FLOATS,
-    _MISSING,
-    _truth,
-    OpFromGraph,
-    as_var,
+    COMPLEX_DTYPES,
+    FLOAT_DTYPES,
+    MISSING,
+    as_tensor,
     cast,
     given,
+    is_nonzero,
     maximum,
     minimum,
     pullback,
@@ -44,7 +45,7 @@ def _ufunc(fn):
         signature=None,
     ):
         refuse(f"np.{name}", out=(out, None), where=(where, True))
-        args = [as_var(a) if isinstance(a, (list, tuple)) else a for a in args]
+        args = [as_tensor(a) if isinstance(a, (list, tuple)) else a for a in args]
         result = fn(*args)
         return result if dtype is None else cast(result, dtype)
 
@@ -74,7 +75,9 @@ class LogAddExp(OpFromGraph):
 
 
 def _logaddexp(x, y):
-    x, y = pt.broadcast_arrays(as_var(pt.as_tensor_variable(x)), as_var(pt.as_tensor_variable(y)))
+    x, y = pt.broadcast_arrays(
+        as_tensor(pt.as_tensor_variable(x)), as_tensor(pt.as_tensor_variable(y))
+    )
     a, b = x.type(), y.type()
     top = maximum(a, b)
     value = pt.switch(pt.isinf(top), top, top + pt.log1p(pt.exp(-pt.abs(a - b))))
@@ -92,25 +95,25 @@ def _logaddexp2(x, y):
 
 def _fmax(x, y):
     # fmax ignores a NaN operand (maximum propagates it)
-    x, y = as_var(x), as_var(y)
+    x, y = as_tensor(x), as_tensor(y)
     return pt.switch(pt.isnan(x), y, pt.switch(pt.isnan(y), x, maximum(x, y)))
 
 
 def _fmin(x, y):
-    x, y = as_var(x), as_var(y)
+    x, y = as_tensor(x), as_tensor(y)
     return pt.switch(pt.isnan(x), y, pt.switch(pt.isnan(y), x, minimum(x, y)))
 
 
 def _logical_and(x, y):
-    return pt.and_(_truth(x), _truth(y))
+    return pt.and_(is_nonzero(x), is_nonzero(y))
 
 
 def _logical_or(x, y):
-    return pt.or_(_truth(x), _truth(y))
+    return pt.or_(is_nonzero(x), is_nonzero(y))
 
 
 def _logical_xor(x, y):
-    return pt.neq(_truth(x), _truth(y))
+    return pt.neq(is_nonzero(x), is_nonzero(y))
 
 
 def _logical_not(x):
@@ -118,7 +121,7 @@ def _logical_not(x):
 
 
 def _positive(x):
-    return as_var(x)
+    return as_tensor(x)
 
 
 def _fmod(x, y):
@@ -131,14 +134,14 @@ def _float_power(x, y):
 
 
 def _heaviside(x1, x2):
-    x1 = as_var(x1)
+    x1 = as_tensor(x1)
     return pt.switch(pt.lt(x1, 0), 0.0, pt.switch(pt.gt(x1, 0), 1.0, x2))
 
 
 def _sinc(x):
     # sin(pi x)/(pi x) with the removable singularity filled; the safe denominator keeps the
     # untaken branch's gradient finite at 0
-    x = as_var(x)
+    x = as_tensor(x)
     zero = pt.eq(x, 0)
     px = np.pi * pt.switch(zero, 1.0, x)
     return pt.switch(zero, 1.0, pt.sin(px) / px)
@@ -162,7 +165,7 @@ def _rad2deg(x):
 
 
 def _copysign(x, y):
-    y = as_var(y)
+    y = as_tensor(y)
     # -0.0 counts as negative, as in C copysign
     negative = pt.or_(pt.lt(y, 0), pt.and_(pt.eq(y, 0), pt.lt(pt.true_div(1.0, y), 0)))
     return pt.switch(negative, -pt.abs(x), pt.abs(x))
@@ -173,17 +176,39 @@ def _copysign(x, y):
 # --------------------------------------------------------------------------------------------
 
 
-def _where(condition, x=_MISSING, y=_MISSING):
+def _where(condition, x=MISSING, y=MISSING):
     if not given(x) and not given(y):
         return _nonzero(condition)
-    return pt.where(as_var(condition), x, y)
+    return pt.where(as_tensor(condition), x, y)
 
 
-def _clip(a, a_min=_MISSING, a_max=_MISSING, out=None, *, min=_MISSING, max=_MISSING, **kwargs):
+def _select(condlist, choicelist, default=0):
+    # the first true condition wins: fold from the last one, as numpy does
+    if len(condlist) != len(choicelist):
+        raise NotImplementedError(
+            "np.select: condlist and choicelist differ in length"
+        )  # numpy raised
+    result = as_tensor(default)
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        result = pt.where(as_tensor(condition), as_tensor(choice), result)
+    return result
+
+
+def _real(val):
+    val = as_tensor(val)
+    return pt.real(val) if val.dtype in COMPLEX_DTYPES else val
+
+
+def _imag(val):
+    val = as_tensor(val)
+    return pt.imag(val) if val.dtype in COMPLEX_DTYPES else pt.zeros_like(val)
+
+
+def _clip(a, a_min=MISSING, a_max=MISSING, out=None, *, min=MISSING, max=MISSING, **kwargs):
     refuse("np.clip", out=(out, None), where=(kwargs.get("where", True), True))
     low = a_min if given(a_min) else min
     high = a_max if given(a_max) else max
-    result = as_var(a)
+    result = as_tensor(a)
     # maximum/minimum rather than pt.clip: either bound may be None, and a traced bound gets its
     # gradient where it is active
     if given(low) and low is not None:
@@ -195,7 +220,7 @@ def _clip(a, a_min=_MISSING, a_max=_MISSING, out=None, *, min=_MISSING, max=_MIS
 
 def _round(a, decimals=0, out=None):
     refuse("np.round", out=(out, None))
-    a = as_var(a)
+    a = as_tensor(a)
     if decimals == 0:
         return pt.round_half_to_even(a)
     # numpy's own algorithm: scale, round half to even, unscale
@@ -204,8 +229,8 @@ def _round(a, decimals=0, out=None):
 
 
 def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
-    x = as_var(x)
-    if x.dtype not in _FLOATS:
+    x = as_tensor(x)
+    if x.dtype not in FLOAT_DTYPES:
         return x
     info = np.finfo(x.dtype)
     posinf = info.max if posinf is None else posinf
@@ -216,7 +241,7 @@ def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 
 def _isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
-    a, b = as_var(a), as_var(b)
+    a, b = as_tensor(a), as_tensor(b)
     close = pt.le(pt.abs(a - b), atol + rtol * pt.abs(b))
     # equal infinities are close; |inf - inf| is nan
     close = pt.or_(close, pt.and_(pt.isinf(a), pt.eq(a, b)))
@@ -315,6 +340,9 @@ FUNCTIONS = {
     np.isfinite: _ufunc(pt.isfinite),
     # elementwise, other signatures
     np.where: _where,
+    np.select: _select,
+    np.real: _real,
+    np.imag: _imag,
     np.clip: _clip,
     np.nan_to_num: _nan_to_num,
     np.isclose: _isclose,

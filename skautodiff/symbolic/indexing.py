@@ -8,7 +8,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from ._common import _truth, as_var, cast, contains_var, refuse
+from ._common import is_nonzero, as_tensor, cast, contains_var, refuse
 
 
 # --------------------------------------------------------------------------------------------
@@ -18,11 +18,11 @@ from ._common import _truth, as_var, cast, contains_var, refuse
 
 def _take(a, indices, axis=None, out=None, mode="raise"):
     refuse("np.take", out=(out, None))
-    a = as_var(a)
+    a = as_tensor(a)
     if axis is None:
         a, axis = a.flatten(), 0
     axis = int(axis) % a.ndim
-    indices = as_var(indices)
+    indices = as_tensor(indices)
     size = a.shape[axis]
     if mode == "wrap":
         indices = pt.mod(indices, size)
@@ -46,7 +46,7 @@ def assign(x, index, value):
     # the flat position of every element that numpy writes, in numpy's order
     written = pt.arange(x.size).reshape(x.shape)[parts]
     positions = written.flatten()
-    values = pt.broadcast_to(as_var(value), written.shape).flatten()
+    values = pt.broadcast_to(as_tensor(value), written.shape).flatten()
     m = positions.shape[0]
     chosen = _last_writes(positions) if repeats else pt.arange(m)
     # Two more writes, of 0 to a spare slot, keep every write and gather longer than one element
@@ -85,7 +85,7 @@ def _write_parts(index):
         elif isinstance(part, Variable) and part.dtype == "bool" and part.ndim > 0:
             parts.extend(pt.nonzero(part))
         else:
-            part = as_var(part) if isinstance(part, list) else part
+            part = as_tensor(part) if isinstance(part, list) else part
             if np.ndim(part) > 0 or (isinstance(part, Variable) and part.ndim > 0):
                 user_arrays.append(part)
             parts.append(part)
@@ -107,36 +107,36 @@ def _may_repeat(parts, user_arrays):
 
 
 def _take_along_axis(arr, indices, axis=-1):
-    arr = as_var(arr)
+    arr = as_tensor(arr)
     if axis is None:
-        return pt.take_along_axis(arr.flatten(), as_var(indices), axis=0)
-    return pt.take_along_axis(arr, as_var(indices), axis=int(axis) % arr.ndim)
+        return pt.take_along_axis(arr.flatten(), as_tensor(indices), axis=0)
+    return pt.take_along_axis(arr, as_tensor(indices), axis=int(axis) % arr.ndim)
 
 
 def _tril(m, k=0):
-    return pt.tril(as_var(m), k)
+    return pt.tril(as_tensor(m), k)
 
 
 def _triu(m, k=0):
-    return pt.triu(as_var(m), k)
+    return pt.triu(as_tensor(m), k)
 
 
 def _diag(v, k=0):
-    return pt.diag(as_var(v), k)
+    return pt.diag(as_tensor(v), k)
 
 
 def _diagonal(a, offset=0, axis1=0, axis2=1):
-    return pt.diagonal(as_var(a), offset, axis1, axis2)
+    return pt.diagonal(as_tensor(a), offset, axis1, axis2)
 
 
 def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     refuse("np.trace", out=(out, None))
-    return cast(pt.sum(pt.diagonal(as_var(a), offset, axis1, axis2), axis=-1), dtype)
+    return cast(pt.sum(pt.diagonal(as_tensor(a), offset, axis1, axis2), axis=-1), dtype)
 
 
 def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
     refuse("np.sort", order=(order, None))
-    a = as_var(a)
+    a = as_tensor(a)
     if axis is None:
         return pt.sort(a.flatten(), axis=0)
     return pt.sort(a, axis=int(axis) % a.ndim)
@@ -144,7 +144,7 @@ def _sort(a, axis=-1, kind=None, order=None, *, stable=None):
 
 def _argsort(a, axis=-1, kind=None, order=None, *, stable=None):
     refuse("np.argsort", order=(order, None))
-    a = as_var(a)
+    a = as_tensor(a)
     if axis is None:
         return pt.argsort(a.flatten(), axis=0)
     # a stable sort, as numpy's default quicksort is not guaranteed to be; ties are measure-zero
@@ -160,24 +160,24 @@ def _put(a, ind, v, mode="raise"):
             "np.put with mode='wrap' or 'clip' is not supported; "
             "wrap or clip the indices first (np.mod / np.clip)"
         )
-    a, v = as_var(a), as_var(v).flatten()
-    ind = as_var(ind).flatten() if contains_var(ind) else np.ravel(ind)
+    a, v = as_tensor(a), as_tensor(v).flatten()
+    ind = as_tensor(ind).flatten() if contains_var(ind) else np.ravel(ind)
     values = v[pt.arange(ind.shape[0]) % v.shape[0]]
     return assign(a.flatten(), ind, cast(values, a.dtype)).reshape(a.shape)
 
 
 def _copyto(dst, src, casting="same_kind", where=True):
     """np.copyto(dst, src, where=...): the new value of dst."""
-    dst = as_var(dst)
+    dst = as_tensor(dst)
     if where is True:
         return pt.second(dst, cast(src, dst.dtype))
-    return pt.where(as_var(where), cast(src, dst.dtype), dst)
+    return pt.where(as_tensor(where), cast(src, dst.dtype), dst)
 
 
 def _arg_extreme(fn, name):
     def rule(a, axis=None, out=None, *, keepdims=False):
         refuse(f"np.{name}", out=(out, None))
-        a = as_var(a)
+        a = as_tensor(a)
         if axis is None:
             result = fn(a.flatten(), axis=0)
             return pt.shape_padleft(result, a.ndim) if keepdims else result
@@ -188,25 +188,46 @@ def _arg_extreme(fn, name):
 
 
 def _searchsorted(a, v, side="left", sorter=None):
-    return pt.searchsorted(as_var(a), as_var(v), side=side, sorter=sorter)
+    return pt.searchsorted(as_tensor(a), as_tensor(v), side=side, sorter=sorter)
+
+
+def _interp(x, xp, fp, left=None, right=None, period=None):
+    """Piecewise-linear interpolation as numpy computes it: on the segment [xp[j], xp[j+1]] that
+    holds x, slope * (x - xp[j]) + fp[j]; fp[-1] at x == xp[-1]; left/right (default fp[0], fp[-1])
+    outside. The derivative in x is the segment's slope (one-sided at the knots)."""
+    if period is not None:
+        raise NotImplementedError("np.interp(period=...) is not supported in traced code")
+    x, xp, fp = as_tensor(x), as_tensor(xp), as_tensor(fp)
+    if fp.dtype.startswith("complex"):
+        raise NotImplementedError("np.interp of complex values is not supported in traced code")
+    last = xp.shape[0] - 1
+    j = pt.clip(pt.searchsorted(xp, x, side="right") - 1, 0, pt.maximum(last - 1, 0))
+    x0, x1, f0, f1 = xp[j], xp[pt.minimum(j + 1, last)], fp[j], fp[pt.minimum(j + 1, last)]
+    width = x1 - x0
+    slope = (f1 - f0) / pt.switch(pt.eq(width, 0), 1.0, width)
+    inside = slope * (x - x0) + f0
+    low = fp[0] if left is None else as_tensor(left)
+    high = fp[-1] if right is None else as_tensor(right)
+    value = pt.switch(pt.eq(x, xp[-1]), fp[-1], inside)
+    return pt.switch(x < xp[0], low, pt.switch(x > xp[-1], high, value))
 
 
 def _nonzero(a):
-    a = as_var(a)
+    a = as_tensor(a)
     if a.ndim == 0:
         raise NotImplementedError(
             "np.nonzero of a 0-d array is not supported (numpy deprecates it)"
         )
-    return tuple(pt.nonzero(_truth(a)))
+    return tuple(pt.nonzero(is_nonzero(a)))
 
 
 def _flatnonzero(a):
-    return pt.nonzero(_truth(as_var(a).flatten()))[0]
+    return pt.nonzero(is_nonzero(as_tensor(a).flatten()))[0]
 
 
 def _argwhere(a):
-    a = as_var(a)
-    return pt.stack(pt.nonzero(_truth(a)), axis=1)
+    a = as_tensor(a)
+    return pt.stack(pt.nonzero(is_nonzero(a)), axis=1)
 
 
 def _tril_indices(n, k=0, m=None):
@@ -224,7 +245,7 @@ def _diag_indices(n, ndim=2):
 def _ix(*args):
     results = []
     for position, seq in enumerate(args):
-        seq = as_var(seq)
+        seq = as_tensor(seq)
         if seq.dtype == "bool":
             seq = pt.nonzero(seq)[0]
         pattern = ["x"] * len(args)
@@ -238,6 +259,7 @@ def _ix(*args):
 # --------------------------------------------------------------------------------------------
 
 FUNCTIONS = {
+    np.interp: _interp,
     # indexing, sorting, searching
     np.take: _take,
     np.take_along_axis: _take_along_axis,

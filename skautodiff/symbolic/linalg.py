@@ -16,12 +16,9 @@ from pytensor.gradient import DisconnectedType, zero_grad
 from pytensor.raise_op import Assert
 import scipy.linalg as sla
 
-from .special import as_tensor
+from ._common import as_tensor, normalize_axis, refuse
 
 _EPS = float(np.finfo(np.float64).eps)
-
-
-_as = as_tensor
 
 
 def _mT(x):
@@ -42,22 +39,7 @@ def _require_matrix(name, *xs):
             )
 
 
-def _refuse(name, **given):
-    """Raise for arguments whose only supported value is None (their default)."""
-    for key, value in given.items():
-        if value is not None:
-            raise NotImplementedError(f"{name}: {key}={value!r} is not supported")
-
-
 # ---------------------------------------------------------------- norm
-
-
-def _normalize_axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    if not isinstance(axis, tuple):
-        axis = (axis,)
-    return tuple(int(a) % ndim if ndim else int(a) for a in axis)
 
 
 def _vector_norm(x, ord, axes):
@@ -110,14 +92,14 @@ def _matrix_norm(x, ord, row, col):
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
-    x = _as(x)
+    x = as_tensor(x)
     if axis is None and (
         ord is None or (ord in ("f", "fro") and x.ndim == 2) or (ord == 2 and x.ndim == 1)
     ):
         axes = tuple(range(x.ndim))
         out = pt.sqrt(pt.sum(x * x, axis=axes, keepdims=True))
     else:
-        axes = _normalize_axes(axis, x.ndim)
+        axes = normalize_axis(axis, x.ndim, none_means_all=True)
         if len(axes) == 1:
             out = _vector_norm(x, ord, axes)
         elif len(axes) == 2:
@@ -133,8 +115,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 def solve(a, b):
-    b = _as(b)
-    return pt.linalg.solve(_as(a), b, b_ndim=_b_ndim(b))
+    b = as_tensor(b)
+    return pt.linalg.solve(as_tensor(a), b, b_ndim=_b_ndim(b))
 
 
 def slogdet(a):
@@ -143,7 +125,7 @@ def slogdet(a):
     PyTensor's own slogdet is log(abs(det(a))), made stable only by a graph rewrite; without it
     (fast_compile) a 300x300 matrix already gives inf. LU keeps it finite whatever the mode.
     """
-    lu, piv = pt.linalg.lu_factor(_as(a))
+    lu, piv = pt.linalg.lu_factor(as_tensor(a))
     diag = pt.diagonal(lu, axis1=-2, axis2=-1)
     swaps = pt.sum(pt.neq(piv, pt.arange(piv.shape[-1])), axis=-1)
     parity = 1.0 - 2.0 * (swaps % 2)
@@ -152,7 +134,7 @@ def slogdet(a):
 
 
 def cholesky(a, upper=False):
-    c = pt.linalg.cholesky(_as(a), lower=True)
+    c = pt.linalg.cholesky(as_tensor(a), lower=True)
     # numpy reads the lower triangle in both cases; upper=True returns the transpose.
     return _mT(c) if upper else c
 
@@ -165,12 +147,12 @@ def _uplo(name, UPLO):
 
 def eigh(a, UPLO="L"):
     # driver "evd" is LAPACK syevd, the routine numpy uses: same eigenvector signs.
-    w, v = pt.linalg.eigh(_as(a), lower=_uplo("eigh", UPLO), driver="evd")
+    w, v = pt.linalg.eigh(as_tensor(a), lower=_uplo("eigh", UPLO), driver="evd")
     return w, v
 
 
 def eigvalsh(a, UPLO="L"):
-    return pt.linalg.eigvalsh(_as(a), lower=_uplo("eigvalsh", UPLO))
+    return pt.linalg.eigvalsh(as_tensor(a), lower=_uplo("eigvalsh", UPLO))
 
 
 def _full_svd_pullback(inputs, outputs, output_grads):
@@ -209,7 +191,7 @@ def _full_svd_op(dtype):
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
-    a = _as(a)
+    a = as_tensor(a)
     if not compute_uv:
         # The singular values of a hermitian matrix are the same, whichever routine finds them.
         return pt.linalg.svd(a, full_matrices=False, compute_uv=False)
@@ -231,10 +213,10 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
 def pinv(a, rcond=None, hermitian=False, **kwargs):
     # PyTensor's pinv evaluates numpy.linalg.pinv with its default cut-off; another cut-off would
     # change which singular values count, which the pinv gradient formula cannot follow.
-    _refuse("numpy.linalg.pinv", rcond=rcond)
+    refuse("numpy.linalg.pinv", rcond=(rcond, None))
     if kwargs:
         raise NotImplementedError(f"numpy.linalg.pinv: {sorted(kwargs)} not supported")
-    return pt.linalg.pinv(_as(a), hermitian=bool(hermitian))
+    return pt.linalg.pinv(as_tensor(a), hermitian=bool(hermitian))
 
 
 def _qr_pullback(complete):
@@ -289,7 +271,7 @@ def _qr_op(dtype, complete):
 
 
 def qr(a, mode="reduced"):
-    a = _as(a)
+    a = as_tensor(a)
     if a.ndim != 2:
         raise NotImplementedError("numpy.linalg.qr: only 2-D matrices are supported, not stacks")
     if not a.dtype.startswith("float"):
@@ -313,7 +295,7 @@ def lstsq(a, b, rcond=None):
     rule: the squared column norms of b - a x when rank == N < M, else an empty array; the
     emptiness is decided at run time because the shapes are not known when tracing.
     """
-    a, b = _as(a), _as(b)
+    a, b = as_tensor(a), as_tensor(b)
     _require_matrix("numpy.linalg.lstsq", a)
     if b.ndim not in (1, 2):
         raise ValueError("numpy.linalg.lstsq: b must be 1-D or 2-D")
@@ -334,7 +316,7 @@ def lstsq(a, b, rcond=None):
 
 
 def matrix_power(a, n):
-    a = _as(a)
+    a = as_tensor(a)
     if not isinstance(n, (int, np.integer)):
         raise NotImplementedError(
             "numpy.linalg.matrix_power: the exponent must be a constant integer"
@@ -356,8 +338,8 @@ def matrix_power(a, n):
 
 
 def multi_dot(arrays, *, out=None):
-    _refuse("numpy.linalg.multi_dot", out=out)
-    arrays = [_as(x) for x in arrays]
+    refuse("numpy.linalg.multi_dot", out=(out, None))
+    arrays = [as_tensor(x) for x in arrays]
     if len(arrays) < 2:
         raise ValueError("Expecting at least two arrays.")
     result = arrays[0]
@@ -372,7 +354,7 @@ def multi_dot(arrays, *, out=None):
 def solve_triangular(
     a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True
 ):
-    a, b = _as(a), _as(b)
+    a, b = as_tensor(a), as_tensor(b)
     _require_matrix("scipy.linalg.solve_triangular", a)
     return pt.linalg.solve_triangular(
         a, b, trans=trans, lower=bool(lower), unit_diagonal=bool(unit_diagonal), b_ndim=_b_ndim(b)
@@ -394,7 +376,7 @@ _CHO_FACTOR_KEEPS = _cho_factor_keeps_other_triangle()
 
 
 def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
-    a = _as(a)
+    a = as_tensor(a)
     _require_matrix("scipy.linalg.cho_factor", a)
     factor = pt.linalg.cholesky(a, lower=True)
     if not lower:
@@ -407,14 +389,14 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
 
 def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
     c, lower = c_and_lower
-    c, b = _as(c), _as(b)
+    c, b = as_tensor(c), as_tensor(b)
     _require_matrix("scipy.linalg.cho_solve", c)
     # Only the factor's triangle is read; masking gives the other (stale) triangle zero gradient.
     return pt.linalg.cho_solve((_triangle(c, lower), bool(lower)), b, b_ndim=_b_ndim(b))
 
 
 def scipy_cholesky(a, lower=False, overwrite_a=False, check_finite=True):
-    a = _as(a)
+    a = as_tensor(a)
     _require_matrix("scipy.linalg.cholesky", a)
     return pt.linalg.cholesky(a, lower=bool(lower))
 
@@ -440,7 +422,7 @@ def scipy_solve(
     assume_a=None,
     transposed=False,
 ):
-    a, b = _as(a), _as(b)
+    a, b = as_tensor(a), as_tensor(b)
     _require_matrix("scipy.linalg.solve", a)
     if assume_a not in _ASSUME_A:
         raise NotImplementedError(f"scipy.linalg.solve: assume_a={assume_a!r} is not supported")
@@ -455,28 +437,54 @@ def scipy_solve(
 
 
 def scipy_inv(a, overwrite_a=False, check_finite=True):
-    a = _as(a)
+    a = as_tensor(a)
     _require_matrix("scipy.linalg.inv", a)
     return pt.linalg.inv(a)
 
 
 def scipy_det(a, overwrite_a=False, check_finite=True):
-    a = _as(a)
+    a = as_tensor(a)
     _require_matrix("scipy.linalg.det", a)
     return pt.linalg.det(a)
 
 
 def expm(A):
-    A = _as(A)
+    A = as_tensor(A)
     _require_matrix("scipy.linalg.expm", A)
     return pt.linalg.expm(A)
+
+
+def solve_sylvester(a, b, q):
+    # A X + X B = Q
+    a, b, q = as_tensor(a), as_tensor(b), as_tensor(q)
+    _require_matrix("scipy.linalg.solve_sylvester", a, b, q)
+    return pt.linalg.solve_sylvester(a, b, q)
+
+
+def _banded_to_dense(lower, upper, ab):
+    """The (M, M) matrix whose diagonals scipy's banded storage holds: A[i, j] = ab[u + i - j, j].
+    Entries of ab outside the band are not read (their gradient is 0, as scipy ignores them)."""
+    n = ab.shape[1]
+    dense = pt.diag(ab[upper])
+    for k in range(1, upper + 1):
+        dense = dense + pt.diag(ab[upper - k, k:], k)
+    for k in range(1, lower + 1):
+        dense = dense + pt.diag(ab[upper + k, : n - k], -k)
+    return dense
+
+
+def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True):
+    lower, upper = (int(v) for v in l_and_u)
+    ab, b = as_tensor(ab), as_tensor(b)
+    _require_matrix("scipy.linalg.solve_banded", ab)
+    return pt.linalg.solve(_banded_to_dense(lower, upper, ab), b, b_ndim=_b_ndim(b))
 
 
 FUNCTIONS = {
     np.linalg.norm: norm,
     np.linalg.solve: solve,
-    np.linalg.inv: lambda a: pt.linalg.inv(_as(a)),
-    np.linalg.det: lambda a: pt.linalg.det(_as(a)),
+    np.linalg.inv: lambda a: pt.linalg.inv(as_tensor(a)),
+    np.linalg.det: lambda a: pt.linalg.det(as_tensor(a)),
     np.linalg.slogdet: slogdet,
     np.linalg.cholesky: cholesky,
     np.linalg.eigh: eigh,
@@ -495,4 +503,6 @@ FUNCTIONS = {
     sla.solve: scipy_solve,
     sla.inv: scipy_inv,
     sla.det: scipy_det,
+    sla.solve_sylvester: solve_sylvester,
+    sla.solve_banded: solve_banded,
 }

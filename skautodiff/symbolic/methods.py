@@ -58,7 +58,7 @@ def _clip(x, min=None, max=None, out=None, **kwargs):
 
 
 def _conj(x):
-    return pt.conj(x) if x.dtype in _common._COMPLEX else x
+    return pt.conj(x) if x.dtype in _common.COMPLEX_DTYPES else x
 
 
 def _sort_in_place(x, axis=-1, kind=None, order=None, *, stable=None):
@@ -66,7 +66,7 @@ def _sort_in_place(x, axis=-1, kind=None, order=None, *, stable=None):
 
 
 def _fill(x, value):
-    return pt.second(x, _common.as_var(value))
+    return pt.second(x, _common.as_tensor(value))
 
 
 def _put(x, indices, values, mode="raise"):
@@ -82,11 +82,11 @@ def _resize(x, *args, **kwargs):
 
 
 def _real(x):
-    return pt.real(x) if x.dtype in _common._COMPLEX else x
+    return pt.real(x) if x.dtype in _common.COMPLEX_DTYPES else x
 
 
 def _imag(x):
-    return pt.imag(x) if x.dtype in _common._COMPLEX else pt.zeros_like(x)
+    return pt.imag(x) if x.dtype in _common.COMPLEX_DTYPES else pt.zeros_like(x)
 
 
 METHODS = {

@@ -6,6 +6,8 @@ meaning differs from numpy's: `==` on variables is identity in PyTensor, `@` mus
 1-D/2-D/N-D rules, and there is no `<<`/`>>`.
 """
 
+import operator
+
 import pytensor.tensor as pt
 
 
@@ -94,4 +96,60 @@ COMPARE = {
     # never `a == b` on variables: PyTensor defines it as identity, not elementwise equality
     "==": equal,
     "!=": not_equal,
+}
+
+
+# The operator module's functions called directly (operator.add(a, b), functools.reduce(operator.mul,
+# xs)) mean exactly the expression they name, so the engine evaluates that expression: kind
+# ("binary", "unary", "compare", "getitem") and symbol. In-place forms (iadd) update an array as
+# `a += b` does.
+OPERATOR_FUNCTIONS = {
+    **{
+        getattr(operator, name): ("binary", symbol)
+        for name, symbol in (
+            ("add", "+"),
+            ("sub", "-"),
+            ("mul", "*"),
+            ("truediv", "/"),
+            ("floordiv", "//"),
+            ("mod", "%"),
+            ("pow", "**"),
+            ("matmul", "@"),
+            ("and_", "&"),
+            ("or_", "|"),
+            ("xor", "^"),
+            ("lshift", "<<"),
+            ("rshift", ">>"),
+            ("iadd", "+="),
+            ("isub", "-="),
+            ("imul", "*="),
+            ("itruediv", "/="),
+            ("ifloordiv", "//="),
+            ("imod", "%="),
+            ("ipow", "**="),
+            ("imatmul", "@="),
+            ("iand", "&="),
+            ("ior", "|="),
+            ("ixor", "^="),
+            ("ilshift", "<<="),
+            ("irshift", ">>="),
+        )
+    },
+    **{
+        getattr(operator, name): ("unary", symbol)
+        for name, symbol in (("neg", "-"), ("pos", "+"), ("invert", "~"), ("inv", "~"))
+    },
+    **{
+        getattr(operator, name): ("compare", symbol)
+        for name, symbol in (
+            ("lt", "<"),
+            ("le", "<="),
+            ("gt", ">"),
+            ("ge", ">="),
+            ("eq", "=="),
+            ("ne", "!="),
+        )
+    },
+    operator.getitem: ("getitem", "[]"),
+    operator.abs: ("builtin", "abs"),
 }

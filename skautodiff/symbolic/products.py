@@ -6,8 +6,9 @@ in linalg.py.)
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.tensor.signal import convolve1d
 
-from ._common import _COMPLEX, as_var, cast, refuse
+from ._common import COMPLEX_DTYPES, as_tensor, cast, refuse, register_if_present
 from .operators import matmul
 
 
@@ -18,7 +19,7 @@ from .operators import matmul
 
 def _dot(a, b, out=None):
     refuse("np.dot", out=(out, None))
-    return pt.dot(as_var(a), as_var(b))
+    return pt.dot(as_tensor(a), as_tensor(b))
 
 
 def _matmul(a, b, /, out=None, **kwargs):
@@ -28,38 +29,38 @@ def _matmul(a, b, /, out=None, **kwargs):
         axes=(kwargs.get("axes"), None),
         axis=(kwargs.get("axis"), None),
     )
-    return matmul(as_var(a), as_var(b))
+    return matmul(as_tensor(a), as_tensor(b))
 
 
 def _outer(a, b, out=None):
     refuse("np.outer", out=(out, None))
-    return pt.outer(as_var(a).flatten(), as_var(b).flatten())
+    return pt.outer(as_tensor(a).flatten(), as_tensor(b).flatten())
 
 
 def _inner(a, b):
-    a, b = as_var(a), as_var(b)
+    a, b = as_tensor(a), as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     return pt.tensordot(a, b, axes=[[a.ndim - 1], [b.ndim - 1]])
 
 
 def _vdot(a, b):
-    a, b = as_var(a).flatten(), as_var(b).flatten()
-    if a.dtype in _COMPLEX:
+    a, b = as_tensor(a).flatten(), as_tensor(b).flatten()
+    if a.dtype in COMPLEX_DTYPES:
         a = pt.conj(a)
     return pt.dot(a, b)
 
 
 def _vecdot(x1, x2, /, *, axis=-1, out=None, **kwargs):
     refuse("np.vecdot", out=(out, None))
-    x1, x2 = as_var(x1), as_var(x2)
-    if x1.dtype in _COMPLEX:
+    x1, x2 = as_tensor(x1), as_tensor(x2)
+    if x1.dtype in COMPLEX_DTYPES:
         x1 = pt.conj(x1)
     return pt.sum(x1 * x2, axis=axis)
 
 
 def _tensordot(a, b, axes=2):
-    return pt.tensordot(as_var(a), as_var(b), axes=axes)
+    return pt.tensordot(as_tensor(a), as_tensor(b), axes=axes)
 
 
 def _einsum_letters(sublist):
@@ -80,13 +81,13 @@ def _einsum(*operands, out=None, optimize=False, dtype=None, order="K", casting=
             arrays = arrays[:-1]
         else:
             subscripts = ",".join(inputs)
-    result = pt.einsum(subscripts, *[as_var(x) for x in arrays])
+    result = pt.einsum(subscripts, *[as_tensor(x) for x in arrays])
     return result if dtype is None else cast(result, dtype)
 
 
 def _kron(a, b):
     """Kronecker product for any ndim: interleave the axes of a and b and merge each pair."""
-    a, b = as_var(a), as_var(b)
+    a, b = as_tensor(a), as_tensor(b)
     ndim = max(a.ndim, b.ndim)
     a = pt.shape_padleft(a, ndim - a.ndim)
     b = pt.shape_padleft(b, ndim - b.ndim)
@@ -101,8 +102,8 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """Cross product of 3-vectors (or 2-vectors where the static length says 2) along an axis."""
     if axis is not None:
         axisa = axisb = axisc = axis
-    a = pt.moveaxis(as_var(a), axisa, -1)
-    b = pt.moveaxis(as_var(b), axisb, -1)
+    a = pt.moveaxis(as_tensor(a), axisa, -1)
+    b = pt.moveaxis(as_tensor(b), axisb, -1)
     lengths = {a.type.shape[-1], b.type.shape[-1]}
     if lengths & {2} and not lengths - {2}:
         # 2-vectors: numpy returns the z component only
@@ -120,6 +121,31 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 # the table
 # --------------------------------------------------------------------------------------------
 
+
+def centred(full, length, other):
+    """The centred `length` entries of a full convolution with a kernel of length `other`: the
+    'same' mode of numpy and scipy (PyTensor's convolve1d gives 'full' and 'valid' as numpy)."""
+    start = (other - 1) // 2
+    return full[start : start + length]
+
+
+def one_dimensional(name, a, v):
+    a, v = as_tensor(a), as_tensor(v)
+    if a.ndim != 1 or v.ndim != 1:
+        raise NotImplementedError(
+            f"{name}: only 1-D inputs are supported (got {a.ndim}-D and {v.ndim}-D)"
+        )
+    return a, v
+
+
+def _convolve(a, v, mode="full"):
+    a, v = one_dimensional("np.convolve", a, v)
+    if mode == "same":  # numpy: as long as the longer input
+        n, m = a.shape[0], v.shape[0]
+        return centred(convolve1d(a, v, mode="full"), pt.maximum(n, m), pt.minimum(n, m))
+    return convolve1d(a, v, mode=mode)
+
+
 FUNCTIONS = {
     # products
     np.dot: _dot,
@@ -131,11 +157,14 @@ FUNCTIONS = {
     np.einsum: _einsum,
     np.kron: _kron,
     np.cross: _cross,
+    np.convolve: _convolve,
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x)
-for _name, _rule in {
-    "vecdot": _vecdot,
-}.items():
-    if hasattr(np, _name):
-        FUNCTIONS[getattr(np, _name)] = _rule
+register_if_present(
+    FUNCTIONS,
+    np,
+    {
+        "vecdot": _vecdot,
+    },
+)

@@ -5,19 +5,20 @@ contract in doc/architecture.md ("Symbolic rules"), summed up in _common.py.
 
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.compile.builders import OpFromGraph
 
 from ._common import (
-    _COMPLEX,
-    _FLOATS,
-    _MISSING,
-    _truth,
-    OpFromGraph,
-    as_var,
+    register_if_present,
+    COMPLEX_DTYPES,
+    FLOAT_DTYPES,
+    MISSING,
+    is_nonzero,
+    as_tensor,
     cast,
     given,
     maximum,
     minimum,
-    norm_axis,
+    normalize_axis,
     pullback,
     refuse,
 )
@@ -43,18 +44,18 @@ def _count(a, axis, where, keepdims):
     return pt.sum(pt.ones_like(a) * pt.neq(where, 0), axis=axis, keepdims=keepdims)
 
 
-def _sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+def _sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
     refuse("np.sum", out=(out, None))
-    a = cast(as_var(a), dtype)
-    axis = norm_axis(axis, a.ndim)
+    a = cast(as_tensor(a), dtype)
+    axis = normalize_axis(axis, a.ndim)
     result = pt.sum(_masked(a, where, 0), axis=axis, keepdims=bool(keepdims))
     return result + initial if given(initial) else result
 
 
-def _prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+def _prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
     refuse("np.prod", out=(out, None))
-    a = cast(as_var(a), dtype)
-    axis = norm_axis(axis, a.ndim)
+    a = cast(as_tensor(a), dtype)
+    axis = normalize_axis(axis, a.ndim)
     result = pt.prod(_masked(a, where, 1), axis=axis, keepdims=bool(keepdims))
     return result * initial if given(initial) else result
 
@@ -66,7 +67,7 @@ class SharedTies(OpFromGraph):
 
 
 def _shared_ties(reduce_, x, axis, keepdims):
-    if x.dtype not in _FLOATS:
+    if x.dtype not in FLOAT_DTYPES:
         return reduce_(x, axis=axis, keepdims=keepdims)
     a = x.type()
 
@@ -85,10 +86,10 @@ def _extreme(kind):
         (pt.max, maximum, -np.inf) if kind == "max" else (pt.min, minimum, np.inf)
     )
 
-    def rule(a, axis=None, out=None, keepdims=False, initial=_MISSING, where=True):
+    def rule(a, axis=None, out=None, keepdims=False, initial=MISSING, where=True):
         refuse(f"np.{kind}", out=(out, None))
-        a = as_var(a)
-        axis = norm_axis(axis, a.ndim)
+        a = as_tensor(a)
+        axis = normalize_axis(axis, a.ndim)
         result = _shared_ties(
             reduce_, _masked(a, where, initial if given(initial) else fill), axis, bool(keepdims)
         )
@@ -104,11 +105,11 @@ _min = _extreme("min")
 
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     refuse("np.mean", out=(out, None))
-    a = as_var(a)
-    if a.dtype not in _FLOATS and dtype is None:
+    a = as_tensor(a)
+    if a.dtype not in FLOAT_DTYPES and dtype is None:
         a = pt.cast(a, "float64")  # numpy's mean of integers is float64
     a = cast(a, dtype)
-    axis = norm_axis(axis, a.ndim)
+    axis = normalize_axis(axis, a.ndim)
     if where is True or not given(where):
         return pt.mean(a, axis=axis, keepdims=bool(keepdims))
     return _sum(a, axis, keepdims=keepdims, where=where) / _count(a, axis, where, bool(keepdims))
@@ -123,20 +124,22 @@ def _var(
     keepdims=False,
     *,
     where=True,
-    mean=_MISSING,
-    correction=_MISSING,
+    mean=MISSING,
+    correction=MISSING,
 ):
     refuse("np.var", out=(out, None))
-    a = as_var(a)
-    if a.dtype not in _FLOATS:
+    a = as_tensor(a)
+    if a.dtype not in FLOAT_DTYPES:
         a = pt.cast(a, "float64")
     a = cast(a, dtype)
     if given(correction):
         ddof = correction
-    axis = norm_axis(axis, a.ndim)
-    centre = as_var(mean) if given(mean) else _mean(a, axis, keepdims=True, where=where)
+    axis = normalize_axis(axis, a.ndim)
+    centre = as_tensor(mean) if given(mean) else _mean(a, axis, keepdims=True, where=where)
     deviation = a - centre
-    squares = pt.real(deviation * pt.conj(deviation)) if a.dtype in _COMPLEX else pt.sqr(deviation)
+    squares = (
+        pt.real(deviation * pt.conj(deviation)) if a.dtype in COMPLEX_DTYPES else pt.sqr(deviation)
+    )
     total = _sum(squares, axis, keepdims=keepdims, where=where)
     divisor = _count(a, axis, where, bool(keepdims)) - ddof
     # numpy divides by max(count - ddof, 0): inf, or NaN where the sum is 0 too (a length-1 axis).
@@ -158,8 +161,8 @@ def _std(
     keepdims=False,
     *,
     where=True,
-    mean=_MISSING,
-    correction=_MISSING,
+    mean=MISSING,
+    correction=MISSING,
 ):
     """sqrt(var), with gradient 0 where the spread is 0.
 
@@ -186,8 +189,8 @@ def _cov(
     for data in (m, y):
         if data is None:
             continue
-        data = as_var(data)
-        if data.dtype not in _FLOATS:
+        data = as_tensor(data)
+        if data.dtype not in FLOAT_DTYPES:
             data = pt.cast(data, "float64")
         data = data[None, :] if data.ndim == 1 else (data if rowvar else data.T)
         rows.append(data)
@@ -208,8 +211,8 @@ def _corrcoef(x, y=None, rowvar=True, *, dtype=None):
 
 def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     refuse("np.median", out=(out, None))
-    a = as_var(a)
-    if a.dtype not in _FLOATS:
+    a = as_tensor(a)
+    if a.dtype not in FLOAT_DTYPES:
         a = pt.cast(a, "float64")
     if axis is None:
         result = _median(a.ravel(), 0)
@@ -225,36 +228,42 @@ def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
 
 def _any(a, axis=None, out=None, keepdims=False, *, where=True):
     refuse("np.any", out=(out, None))
-    a = _truth(as_var(a))
-    return pt.any(_masked(a, where, False), axis=norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+    a = is_nonzero(as_tensor(a))
+    return pt.any(
+        _masked(a, where, False), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims)
+    )
 
 
 def _all(a, axis=None, out=None, keepdims=False, *, where=True):
     refuse("np.all", out=(out, None))
-    a = _truth(as_var(a))
-    return pt.all(_masked(a, where, True), axis=norm_axis(axis, a.ndim), keepdims=bool(keepdims))
+    a = is_nonzero(as_tensor(a))
+    return pt.all(
+        _masked(a, where, True), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims)
+    )
 
 
 def _count_nonzero(a, axis=None, *, keepdims=False):
-    a = as_var(a)
-    return pt.sum(_truth(a), axis=norm_axis(axis, a.ndim), keepdims=bool(keepdims), dtype="int64")
+    a = as_tensor(a)
+    return pt.sum(
+        is_nonzero(a), axis=normalize_axis(axis, a.ndim), keepdims=bool(keepdims), dtype="int64"
+    )
 
 
-def _nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
-    a = as_var(a)
+def _nansum(a, axis=None, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
+    a = as_tensor(a)
     return _sum(pt.switch(pt.isnan(a), 0, a), axis, dtype, out, keepdims, initial, where)
 
 
-def _nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
-    a = as_var(a)
+def _nanprod(a, axis=None, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
+    a = as_tensor(a)
     return _prod(pt.switch(pt.isnan(a), 1, a), axis, dtype, out, keepdims, initial, where)
 
 
 def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
-    a = as_var(a)
+    a = as_tensor(a)
     present = pt.bitwise_not(pt.isnan(a))
     if given(where) and where is not True:
-        present = pt.and_(present, _truth(where))
+        present = pt.and_(present, is_nonzero(where))
     return _nansum(a, axis, dtype, out, keepdims, where=present) / _sum(
         present, axis, keepdims=keepdims
     )
@@ -264,8 +273,8 @@ def _nan_extreme(kind):
     base = _extreme(kind)
     fill = -np.inf if kind == "max" else np.inf
 
-    def rule(a, axis=None, out=None, keepdims=False, initial=_MISSING, where=True):
-        a = as_var(a)
+    def rule(a, axis=None, out=None, keepdims=False, initial=MISSING, where=True):
+        a = as_tensor(a)
         nan = pt.isnan(a)
         result = base(pt.switch(nan, fill, a), axis, out, keepdims, initial, where)
         # numpy answers NaN (with a warning) where every element was NaN
@@ -284,13 +293,13 @@ def _nanvar(
     keepdims=False,
     *,
     where=True,
-    mean=_MISSING,
-    correction=_MISSING,
+    mean=MISSING,
+    correction=MISSING,
 ):
-    a = as_var(a)
+    a = as_tensor(a)
     present = pt.bitwise_not(pt.isnan(a))
     if given(where) and where is not True:
-        present = pt.and_(present, _truth(where))
+        present = pt.and_(present, is_nonzero(where))
     return _var(
         pt.switch(present, a, 0),
         axis,
@@ -313,8 +322,8 @@ def _nanstd(
     keepdims=False,
     *,
     where=True,
-    mean=_MISSING,
-    correction=_MISSING,
+    mean=MISSING,
+    correction=MISSING,
 ):
     return pt.sqrt(
         _nanvar(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean, correction=correction)
@@ -322,16 +331,16 @@ def _nanstd(
 
 
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
-    a = as_var(a)
-    if a.dtype not in _FLOATS:
+    a = as_tensor(a)
+    if a.dtype not in FLOAT_DTYPES:
         a = pt.cast(a, "float64")
-    axes = norm_axis(axis, a.ndim)
+    axes = normalize_axis(axis, a.ndim)
     keep = bool(given(keepdims) and keepdims)
     if weights is None:
         avg = pt.mean(a, axis=axes, keepdims=keep)
         scale = pt.cast(_count(a, axes, True, keep), a.dtype) + pt.zeros_like(avg)
     else:
-        w = as_var(weights)
+        w = as_tensor(weights)
         if w.ndim != a.ndim:
             # numpy: 1-D weights run along the single reduced axis
             if axes is None or len(axes) != w.ndim:
@@ -357,7 +366,7 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
 def _cumulative(fn, name):
     def rule(a, axis=None, dtype=None, out=None):
         refuse(f"np.{name}", out=(out, None))
-        a = cast(as_var(a), dtype)
+        a = cast(as_tensor(a), dtype)
         if axis is None:
             return fn(a.flatten(), axis=0)
         return fn(a, axis=int(axis) % a.ndim)
@@ -373,7 +382,7 @@ _cumprod = _cumulative(pt.cumprod, "cumprod")
 def _cumulative_2(fn, name, neutral):
     # numpy >= 2.1 array-API spellings, which may prepend the neutral element
     def rule(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
-        x = as_var(x)
+        x = as_tensor(x)
         axis = 0 if axis is None else int(axis) % x.ndim
         result = _cumulative(fn, name)(x, axis, dtype, out)
         if include_initial:
@@ -387,13 +396,13 @@ def _cumulative_2(fn, name, neutral):
     return rule
 
 
-def _diff(a, n=1, axis=-1, prepend=_MISSING, append=_MISSING):
-    a = as_var(a)
+def _diff(a, n=1, axis=-1, prepend=MISSING, append=MISSING):
+    a = as_tensor(a)
     axis = int(axis) % a.ndim
     parts = [a]
     for position, extra in ((0, prepend), (None, append)):
         if given(extra):
-            extra = as_var(extra)
+            extra = as_tensor(extra)
             if extra.ndim == 0:
                 # numpy broadcasts a scalar to the shape of one slice along the axis
                 shape = [a.shape[d] if d != axis else 1 for d in range(a.ndim)]
@@ -404,6 +413,44 @@ def _diff(a, n=1, axis=-1, prepend=_MISSING, append=_MISSING):
     return pt.diff(a, n=n, axis=axis)
 
 
+def _gradient_along(f, axis, spacing, edge_order):
+    """np.gradient of f along one axis with a uniform (scalar) spacing: central differences
+    inside, one-sided ones of order `edge_order` at both ends, with numpy's coefficients."""
+
+    def part(start, stop):
+        return f[(slice(None),) * axis + (slice(start, stop),)]
+
+    inside = (part(2, None) - part(None, -2)) / (2.0 * spacing)
+    if edge_order == 1:
+        first = (part(1, 2) - part(0, 1)) / spacing
+        last = (part(-1, None) - part(-2, -1)) / spacing
+    else:
+        first = (-1.5 * part(0, 1) + 2.0 * part(1, 2) - 0.5 * part(2, 3)) / spacing
+        last = (0.5 * part(-3, -2) - 2.0 * part(-2, -1) + 1.5 * part(-1, None)) / spacing
+    return pt.concatenate([first, inside, last], axis=axis)
+
+
+def _gradient(f, *varargs, axis=None, edge_order=1):
+    f = as_tensor(f)
+    if f.dtype not in FLOAT_DTYPES:
+        f = pt.cast(f, "float64")  # numpy differentiates integers in float64
+    axes = tuple(range(f.ndim)) if axis is None else normalize_axis(axis, f.ndim)
+    if len(varargs) == 1 and len(axes) > 1:
+        varargs = varargs * len(axes)
+    spacings = varargs or (1.0,) * len(axes)
+    if len(spacings) != len(axes):
+        raise NotImplementedError("np.gradient: one spacing per axis is needed")  # numpy raised
+    if any(as_tensor(h).ndim != 0 for h in spacings):
+        raise NotImplementedError(
+            "np.gradient with coordinate arrays is not supported; pass a scalar "
+            "spacing per axis (uniform grids)"
+        )
+    if edge_order not in (1, 2):
+        raise NotImplementedError(f"np.gradient: edge_order={edge_order!r}")  # numpy raised
+    parts = [_gradient_along(f, ax, h, edge_order) for ax, h in zip(axes, spacings)]
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
 # --------------------------------------------------------------------------------------------
 # the table
 # --------------------------------------------------------------------------------------------
@@ -411,6 +458,7 @@ def _diff(a, n=1, axis=-1, prepend=_MISSING, append=_MISSING):
 FUNCTIONS = {
     # reductions
     np.sum: _sum,
+    np.gradient: _gradient,
     np.prod: _prod,
     np.mean: _mean,
     np.max: _max,
@@ -440,9 +488,11 @@ FUNCTIONS = {
 }
 
 # names that exist only in some numpy versions (all of ours are numpy 2.x)
-for _name, _rule in {
-    "cumulative_sum": _cumulative_2(pt.cumsum, "cumulative_sum", 0),
-    "cumulative_prod": _cumulative_2(pt.cumprod, "cumulative_prod", 1),
-}.items():
-    if hasattr(np, _name):
-        FUNCTIONS[getattr(np, _name)] = _rule
+register_if_present(
+    FUNCTIONS,
+    np,
+    {
+        "cumulative_sum": _cumulative_2(pt.cumsum, "cumulative_sum", 0),
+        "cumulative_prod": _cumulative_2(pt.cumprod, "cumulative_prod", 1),
+    },
+)

@@ -8,7 +8,17 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.graph.basic import Variable
 
-from ._common import _MISSING, _shape_arg, as_var, cast, contains_var, given, norm_axis, refuse
+from ._common import (
+    MISSING,
+    as_tensor,
+    cast,
+    contains_var,
+    given,
+    normalize_axis,
+    refuse,
+    register_if_present,
+    shape_argument,
+)
 
 
 def _slice_along(x, axis, start, stop):
@@ -20,9 +30,9 @@ def _slice_along(x, axis, start, stop):
 # --------------------------------------------------------------------------------------------
 
 
-def _reshape(a, shape=_MISSING, order="C", *, newshape=_MISSING, copy=None):
-    a = as_var(a)
-    shape = _shape_arg(shape if given(shape) else newshape)
+def _reshape(a, shape=MISSING, order="C", *, newshape=MISSING, copy=None):
+    a = as_tensor(a)
+    shape = shape_argument(shape if given(shape) else newshape)
     if order == "C":
         return pt.reshape(a, shape, ndim=len(shape))
     if order == "F":
@@ -34,7 +44,7 @@ def _reshape(a, shape=_MISSING, order="C", *, newshape=_MISSING, copy=None):
 
 
 def _ravel(a, order="C"):
-    a = as_var(a)
+    a = as_tensor(a)
     if order == "C" or order == "K" or order == "A":
         # a traced array is always C-contiguous in the symbolic world; K/A read in memory order,
         # which for the arrays the engine feeds is C order
@@ -45,7 +55,7 @@ def _ravel(a, order="C"):
 
 
 def _transpose(a, axes=None):
-    a = as_var(a)
+    a = as_tensor(a)
     return pt.transpose(a, None if axes is None else [int(x) % a.ndim for x in axes])
 
 
@@ -54,7 +64,7 @@ def _permute_dims(a, axes=None):
 
 
 def _matrix_transpose(x, /):
-    return pt.swapaxes(as_var(x), -1, -2)
+    return pt.swapaxes(as_tensor(x), -1, -2)
 
 
 def _concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -71,7 +81,7 @@ def _concatenate(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
             + [moved.shape[d] for d in range(axis + 2, moved.ndim)]
         )
         return cast(pt.reshape(moved, shape, ndim=arrays.ndim - 1), dtype)
-    parts = [as_var(x) for x in arrays]
+    parts = [as_tensor(x) for x in arrays]
     if axis is None:
         return cast(pt.concatenate([p.flatten() for p in parts]), dtype)
     return cast(pt.concatenate(parts, axis=int(axis) % parts[0].ndim), dtype)
@@ -81,7 +91,7 @@ def _stack(arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     refuse("np.stack", out=(out, None))
     if isinstance(arrays, Variable):
         return cast(pt.moveaxis(arrays, 0, int(axis) % arrays.ndim), dtype)
-    parts = [as_var(x) for x in arrays]
+    parts = [as_tensor(x) for x in arrays]
     return cast(pt.stack(parts, axis=int(axis) % (parts[0].ndim + 1)), dtype)
 
 
@@ -90,12 +100,40 @@ def _sequence(tup, name):
         raise NotImplementedError(
             f"np.{name} of one traced array is not supported: pass a list of arrays"
         )
-    return [as_var(x) for x in tup]
+    return [as_tensor(x) for x in tup]
+
+
+def _rows_joined(x, axis):
+    """np.concatenate(list(x), axis): the rows of one array joined along `axis` of a row, written
+    without the number of rows (which the compiled function does not fix)."""
+    return _concatenate(x, axis=axis)
+
+
+# np.hstack(x) & co. of one array iterate over its rows; each stacker's result, by x.ndim, as one
+# expression of x. Rows of a 1-D array are 0-d, and the atleast_Nd promotions decide the layout.
+def _hstack_rows(x):
+    return x if x.ndim == 1 else _rows_joined(x, 0 if x.ndim == 2 else 1)
+
+
+def _vstack_rows(x):
+    return x[:, None] if x.ndim == 1 else x if x.ndim == 2 else _rows_joined(x, 0)
+
+
+def _dstack_rows(x):
+    if x.ndim == 1:
+        return x[None, None, :]
+    if x.ndim == 2:
+        return x.T[None]
+    return pt.moveaxis(x, 0, 2) if x.ndim == 3 else _rows_joined(x, 2)
+
+
+def _column_stack_rows(x):
+    return x[None, :] if x.ndim == 1 else x.T if x.ndim == 2 else _rows_joined(x, 1)
 
 
 def _atleast(ndim):
     def one(x):
-        x = as_var(x)
+        x = as_tensor(x)
         if x.ndim >= ndim:
             return x
         if ndim == 3 and x.ndim == 1:
@@ -119,21 +157,29 @@ _atleast_3d = _atleast(3)
 
 
 def _hstack(tup, *, dtype=None, casting="same_kind"):
+    if isinstance(tup, Variable):
+        return cast(_hstack_rows(tup), dtype)
     parts = [_atleast_1d.one(x) for x in _sequence(tup, "hstack")]
     return cast(pt.concatenate(parts, axis=0 if parts[0].ndim == 1 else 1), dtype)
 
 
 def _vstack(tup, *, dtype=None, casting="same_kind"):
+    if isinstance(tup, Variable):
+        return cast(_vstack_rows(tup), dtype)
     return cast(
         pt.concatenate([_atleast_2d.one(x) for x in _sequence(tup, "vstack")], axis=0), dtype
     )
 
 
 def _dstack(tup):
+    if isinstance(tup, Variable):
+        return _dstack_rows(tup)
     return pt.concatenate([_atleast_3d.one(x) for x in _sequence(tup, "dstack")], axis=2)
 
 
 def _column_stack(tup):
+    if isinstance(tup, Variable):
+        return _column_stack_rows(tup)
     # 0-d and 1-D inputs become columns; others are stacked as they are
     parts = [
         x if x.ndim >= 2 else pt.shape_padleft(x, 2 - x.ndim).T
@@ -143,47 +189,47 @@ def _column_stack(tup):
 
 
 def _expand_dims(a, axis):
-    return pt.expand_dims(as_var(a), axis)
+    return pt.expand_dims(as_tensor(a), axis)
 
 
 def _squeeze(a, axis=None):
     # axis=None squeezes the axes known to have length 1: the engine gives length-1 axes a static
     # length of 1 (they are part of the compile cache key), and PyTensor propagates static shapes
-    a = as_var(a)
-    return pt.squeeze(a, axis=norm_axis(axis, a.ndim))
+    a = as_tensor(a)
+    return pt.squeeze(a, axis=normalize_axis(axis, a.ndim))
 
 
 def _broadcast_to(array, shape, subok=False):
-    return pt.broadcast_to(as_var(array), _shape_arg(shape))
+    return pt.broadcast_to(as_tensor(array), shape_argument(shape))
 
 
 def _broadcast_arrays(*args, subok=False):
-    return tuple(pt.broadcast_arrays(*[as_var(x) for x in args]))
+    return tuple(pt.broadcast_arrays(*[as_tensor(x) for x in args]))
 
 
 def _flip(m, axis=None):
-    m = as_var(m)
-    return pt.flip(m, axis=norm_axis(axis, m.ndim))
+    m = as_tensor(m)
+    return pt.flip(m, axis=normalize_axis(axis, m.ndim))
 
 
 def _fliplr(m):
-    return as_var(m)[:, ::-1]
+    return as_tensor(m)[:, ::-1]
 
 
 def _flipud(m):
-    return as_var(m)[::-1]
+    return as_tensor(m)[::-1]
 
 
 def _moveaxis(a, source, destination):
-    return pt.moveaxis(as_var(a), source, destination)
+    return pt.moveaxis(as_tensor(a), source, destination)
 
 
 def _swapaxes(a, axis1, axis2):
-    return pt.swapaxes(as_var(a), axis1, axis2)
+    return pt.swapaxes(as_tensor(a), axis1, axis2)
 
 
 def _roll(a, shift, axis=None):
-    a = as_var(a)
+    a = as_tensor(a)
     if axis is None:
         return pt.reshape(pt.roll(a.flatten(), shift), a.shape, ndim=a.ndim)
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
@@ -196,12 +242,57 @@ def _roll(a, shift, axis=None):
     return a
 
 
+def _rollaxis(a, axis, start=0):
+    # numpy's older moveaxis: `axis` goes before position `start` (counted before the move)
+    a = as_tensor(a)
+    n = a.ndim
+    axis = int(axis) % n
+    start = int(start) + n if int(start) < 0 else int(start)
+    if not 0 <= start <= n:
+        raise NotImplementedError(
+            f"np.rollaxis: start={start} is out of range"
+        )  # numpy raised already
+    if axis < start:
+        start -= 1
+    return pt.moveaxis(a, axis, start) if axis != start else a
+
+
+def _rot90(m, k=1, axes=(0, 1)):
+    m = as_tensor(m)
+    first, second = (int(ax) % m.ndim for ax in axes)
+    k = int(k) % 4
+    if k == 0:
+        return m
+    if k == 2:
+        return pt.flip(pt.flip(m, axis=first), axis=second)
+    order = list(range(m.ndim))
+    order[first], order[second] = order[second], order[first]
+    if k == 1:
+        return pt.transpose(pt.flip(m, axis=second), order)
+    return pt.flip(pt.transpose(m, order), axis=second)
+
+
+def _fftshift(x, axes=None, inverse=False):
+    # a roll by half of each axis' length (rounded down forwards, up backwards); lengths are
+    # symbolic, so the shift is too
+    x = as_tensor(x)
+    axes = range(x.ndim) if axes is None else normalize_axis(axes, x.ndim)
+    for axis in axes:
+        n = x.shape[axis]
+        x = pt.roll(x, -(n // 2) if inverse else n // 2, axis=axis)
+    return x
+
+
+def _ifftshift(x, axes=None):
+    return _fftshift(x, axes, inverse=True)
+
+
 def _tile(A, reps):
-    return pt.tile(as_var(A), reps)
+    return pt.tile(as_tensor(A), reps)
 
 
 def _repeat(a, repeats, axis=None):
-    a = as_var(a)
+    a = as_tensor(a)
     if axis is None:
         return pt.repeat(a.flatten(), repeats, axis=0)
     return pt.repeat(a, repeats, axis=int(axis) % a.ndim)
@@ -223,7 +314,7 @@ def _pad_edge(x, widths):
 def _pad(array, pad_width, mode="constant", **kwargs):
     if callable(mode):
         raise NotImplementedError("np.pad with a callable mode is not supported")
-    array = as_var(array)
+    array = as_tensor(array)
     if mode == "edge" and not contains_var(pad_width):
         return _pad_edge(array, np.broadcast_to(np.asarray(pad_width, dtype=int), (array.ndim, 2)))
     return pt.pad(array, pad_width, mode=mode, **kwargs)
@@ -243,7 +334,7 @@ def _split_bounds(length, indices_or_sections, even):
 
 def _splitter(even, default_axis=0, name="split"):
     def rule(ary, indices_or_sections, axis=default_axis):
-        ary = as_var(ary)
+        ary = as_tensor(ary)
         axis = int(axis) % ary.ndim
         return [
             _slice_along(ary, axis, start, stop)
@@ -260,7 +351,7 @@ _vsplit = _splitter(True, name="vsplit")
 
 
 def _hsplit(ary, indices_or_sections):
-    ary = as_var(ary)
+    ary = as_tensor(ary)
     return _split(ary, indices_or_sections, axis=1 if ary.ndim > 1 else 0)
 
 
@@ -269,7 +360,7 @@ def _dsplit(ary, indices_or_sections):
 
 
 def _append(arr, values, axis=None):
-    arr, values = as_var(arr), as_var(values)
+    arr, values = as_tensor(arr), as_tensor(values)
     if axis is None:
         return pt.concatenate([arr.flatten(), values.flatten()])
     return pt.concatenate([arr, values], axis=int(axis) % arr.ndim)
@@ -278,7 +369,7 @@ def _append(arr, values, axis=None):
 def _insert(arr, obj, values, axis=None):
     if not isinstance(obj, (int, np.integer)):
         raise NotImplementedError("np.insert is supported for a single integer position only")
-    arr, values = as_var(arr), as_var(values)
+    arr, values = as_tensor(arr), as_tensor(values)
     if axis is None:
         arr, axis = arr.flatten(), 0
     axis = int(axis) % arr.ndim
@@ -322,6 +413,10 @@ FUNCTIONS = {
     np.moveaxis: _moveaxis,
     np.swapaxes: _swapaxes,
     np.roll: _roll,
+    np.rollaxis: _rollaxis,
+    np.rot90: _rot90,
+    np.fft.fftshift: _fftshift,
+    np.fft.ifftshift: _ifftshift,
     np.tile: _tile,
     np.repeat: _repeat,
     np.pad: _pad,
@@ -334,11 +429,42 @@ FUNCTIONS = {
     np.insert: _insert,
 }
 
+
+def _concatenator(name, to_piece, axis):
+    """np.r_[...] / np.c_[...] of arrays and numbers (no slices or directive strings)."""
+
+    def rule(index):
+        items = index if isinstance(index, tuple) else (index,)
+        for item in items:
+            if isinstance(item, (slice, str)):
+                raise NotImplementedError(
+                    f"{type(item).__name__}s are not supported in traced code; pass "
+                    "arrays and numbers only (np.arange(a, b) for a:b)"
+                )
+        return pt.concatenate([to_piece(as_tensor(item)) for item in items], axis=axis)
+
+    rule.__name__ = f"_{name}"
+    rule.label = f"np.{name}[...]"
+    return rule
+
+
+def _c_piece(x):
+    # np.c_ is np.r_['-1,2,0', ...]: numbers become (1, 1), vectors columns, the rest stays
+    return x.dimshuffle("x", "x") if x.ndim == 0 else x[:, None] if x.ndim == 1 else x
+
+
+SUBSCRIPTS = {
+    np.r_: _concatenator("r_", _atleast_1d.one, 0),
+    np.c_: _concatenator("c_", _c_piece, -1),
+}
+
 # names that exist only in some numpy versions (all of ours are numpy 2.x; row_stack left in 2.5)
-for _name, _rule in {
-    "row_stack": _vstack,
-    "permute_dims": _permute_dims,
-    "matrix_transpose": _matrix_transpose,
-}.items():
-    if hasattr(np, _name):
-        FUNCTIONS[getattr(np, _name)] = _rule
+register_if_present(
+    FUNCTIONS,
+    np,
+    {
+        "row_stack": _vstack,
+        "permute_dims": _permute_dims,
+        "matrix_transpose": _matrix_transpose,
+    },
+)

@@ -12,14 +12,14 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from ._common import (
-    _MISSING,
-    as_var,
+    MISSING,
+    as_tensor,
     cast,
     contains_var,
     given,
     maximum,
     minimum,
-    norm_axis,
+    normalize_axis,
     refuse,
 )
 from .reductions import _all, _any, _cumprod, _cumsum, _max, _min, _prod, _sum
@@ -32,7 +32,7 @@ from .reductions import _all, _any, _cumprod, _cumsum, _max, _min, _prod, _sum
 
 def _reduce_via(fn, name):
     # ufunc.reduce defaults to axis=0, unlike np.sum
-    def rule(array, axis=0, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
+    def rule(array, axis=0, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
         return fn(array, axis, dtype, out, keepdims, initial, where)
 
     rule.__name__ = f"_{name}_reduce"
@@ -40,21 +40,19 @@ def _reduce_via(fn, name):
 
 
 def _reduce_logical(fn, name):
-    def rule(array, axis=0, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True):
-        refuse(f"np.{name}.reduce", initial=(initial, _MISSING))
+    def rule(array, axis=0, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
+        refuse(f"np.{name}.reduce", initial=(initial, MISSING))
         return fn(array, axis, out, keepdims, where=where)
 
     rule.__name__ = f"_{name}_reduce"
     return rule
 
 
-def _logsumexp_reduce(
-    a, axis=0, dtype=None, out=None, keepdims=False, initial=_MISSING, where=True
-):
+def _logsumexp_reduce(a, axis=0, dtype=None, out=None, keepdims=False, initial=MISSING, where=True):
     """np.logaddexp.reduce: log(sum(exp(a))) along axis, shifted by the maximum for stability."""
     refuse("np.logaddexp.reduce", out=(out, None), where=(where, True))
-    a = cast(as_var(a), dtype)
-    axes = norm_axis(axis, a.ndim)
+    a = cast(as_tensor(a), dtype)
+    axes = normalize_axis(axis, a.ndim)
     if given(initial):
         raise NotImplementedError("np.logaddexp.reduce(initial=...) is not supported")
     # the shift cancels mathematically; zero_grad keeps max's tie-breaking out of the gradient
@@ -108,7 +106,7 @@ class ArgCumExtreme(Op):
 def _cum_extreme(kind):
     def rule(a, axis=0, dtype=None, out=None):
         refuse(f"np.{kind}imum.accumulate", out=(out, None))
-        a = cast(as_var(a), dtype)
+        a = cast(as_tensor(a), dtype)
         axis = int(axis) % a.ndim
         return pt.take_along_axis(a, ArgCumExtreme(kind, axis)(a), axis=axis)
 
@@ -125,7 +123,7 @@ def _logcumsumexp(a, axis=0, dtype=None, out=None):
     the C backend work.
     """
     refuse("np.logaddexp.accumulate", out=(out, None))
-    a = cast(as_var(a), dtype)
+    a = cast(as_tensor(a), dtype)
     axis = int(axis) % a.ndim
     high = pt.max(a, axis=axis, keepdims=True)
     low = pt.min(pt.switch(pt.eq(a, -np.inf), high, a), axis=axis, keepdims=True)
@@ -141,7 +139,7 @@ def _outer_via(binary, name):
             out=(kwargs.get("out"), None),
             where=(kwargs.get("where", True), True),
         )
-        A, B = as_var(A), as_var(B)
+        A, B = as_tensor(A), as_tensor(B)
         return binary(pt.shape_padright(A, B.ndim), pt.shape_padleft(B, A.ndim))
 
     rule.__name__ = f"_{name}_outer"
@@ -150,17 +148,17 @@ def _outer_via(binary, name):
 
 def _index_key(indices):
     if isinstance(indices, tuple):
-        return tuple(as_var(i) if contains_var(i) else i for i in indices)
-    return as_var(indices) if contains_var(indices) else indices
+        return tuple(as_tensor(i) if contains_var(i) else i for i in indices)
+    return as_tensor(indices) if contains_var(indices) else indices
 
 
 def _at_add(sign):
-    def rule(a, indices, b=_MISSING, /):
+    def rule(a, indices, b=MISSING, /):
         if not given(b):
             raise NotImplementedError("ufunc.at without a value operand is not supported")
-        a = as_var(a)
+        a = as_tensor(a)
         # AdvancedIncSubtensor adds every occurrence of a repeated index, like np.add.at
-        return pt.inc_subtensor(a[_index_key(indices)], b if sign > 0 else -as_var(b))
+        return pt.inc_subtensor(a[_index_key(indices)], b if sign > 0 else -as_tensor(b))
 
     rule.__name__ = "_add_at" if sign > 0 else "_subtract_at"
     return rule
@@ -173,7 +171,7 @@ def _at_rounds(combine, name):
     round has unique indices and applying the rounds in order is numpy's sequential semantics.
     """
 
-    def rule(a, indices, b=_MISSING, /):
+    def rule(a, indices, b=MISSING, /):
         if not given(b):
             raise NotImplementedError(f"np.{name}.at without a value operand is not supported")
         if contains_var(indices):
@@ -190,7 +188,7 @@ def _at_rounds(combine, name):
             raise NotImplementedError(
                 f"np.{name}.at is supported with 1-D integer index arrays only"
             )
-        a = as_var(a)
+        a = as_tensor(a)
         arrays = [np.asarray(i) for i in arrays]
         # the ufuncs here are commutative, so rounds may run in any order; they need only unique
         # indices. A negative index may alias a positive one (the length is not known when the
@@ -204,7 +202,7 @@ def _at_rounds(combine, name):
         rounds = int(occurrence.max()) + 1 if len(occurrence) else 0
         for position in np.flatnonzero(negative):
             occurrence[position], rounds = rounds, rounds + 1
-        values = pt.broadcast_to(as_var(b), a[tuple(arrays)].shape)
+        values = pt.broadcast_to(as_tensor(b), a[tuple(arrays)].shape)
         for round_ in range(rounds):
             chosen = np.flatnonzero(occurrence == round_)
             key = tuple(i[chosen] for i in arrays)

@@ -5,9 +5,9 @@ and the finite-difference oracle). Each theme module is written the way practiti
 losses: ``import numpy as np`` and ``scipy.special`` / ``scipy.stats`` / ``scipy.linalg``.
 """
 
-from .harness import ENTRIES, Call, Entry, case  # noqa: F401
+from .harness import ENTRIES, Call, Entry, case
 
-from . import (  # noqa: F401,E402  (registration happens on import)
+from . import (  # noqa: F401 (imported for their registrations)
     glm,
     survival,
     gp,
@@ -19,3 +19,5 @@ from . import (  # noqa: F401,E402  (registration happens on import)
 )
 
 THEMES = sorted({e.theme for e in ENTRIES})
+
+__all__ = ["ENTRIES", "Call", "Entry", "case"]

@@ -64,8 +64,8 @@ def nonlocal_accumulator(w, X, y):
 
 @case(lambda r: _wXy(r), wrt="w")
 def lambda_inside_loss(w, X, y):
-    act = lambda z: np.tanh(z)  # noqa: E731
-    sq = lambda a, b=0.0: (a - b) ** 2  # noqa: E731
+    act = lambda z: np.tanh(z)
+    sq = lambda a, b=0.0: (a - b) ** 2
     return np.mean(sq(act(X @ w), y))
 
 

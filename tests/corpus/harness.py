@@ -18,6 +18,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from helpers import numeric_gradient as numeric_gradient_of
+
 ENTRIES = []  # every registered Entry, in registration order
 
 
@@ -171,31 +173,13 @@ def numeric_gradient(fn, args, kwargs, wrt, step=1e-5, scheme="richardson"):
         return _scalar(fn(*b.args, **b.kwargs))
 
     flat = leaves(arg)
-
     grads = []
     for li, (_, leaf) in enumerate(flat):
-        base = np.array(leaf, dtype=np.float64)
-        g = np.zeros_like(base)
-        for idx in np.ndindex(base.shape):
-            h = step * max(1.0, abs(base[idx]))
 
-            def at(delta):
-                x = base.copy()
-                x[idx] += delta
-                new = x if isinstance(leaf, (np.ndarray, np.generic)) else float(x)
-                return f_with(li, new)
+        def of_leaf(x, li=li, leaf=leaf):
+            return f_with(li, x if isinstance(leaf, (np.ndarray, np.generic)) else float(x))
 
-            if scheme == "richardson":
-                d1 = (at(h) - at(-h)) / (2 * h)
-                d2 = (at(h / 2) - at(-h / 2)) / h
-                g[idx] = (4 * d2 - d1) / 3
-            elif scheme == "forward":
-                g[idx] = (at(h) - at(0.0)) / h
-            elif scheme == "backward":
-                g[idx] = (at(0.0) - at(-h)) / h
-            else:
-                raise ValueError(scheme)
-        grads.append(g)
+        grads.append(numeric_gradient_of(of_leaf, leaf, step=step, scheme=scheme))
 
     it = iter(grads)
     return map_leaves(lambda _: next(it), arg)

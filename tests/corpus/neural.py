@@ -81,7 +81,7 @@ def mlp_list_of_layer_dicts(params, X, Y, weight_decay=1e-3):
         if i < n_layers - 1:
             h = np.logaddexp(0, h)  # softplus
     loss = -np.mean((Y * log_softmax(h, axis=-1)).sum(-1))
-    return loss + weight_decay * sum(np.sum(l["W"] ** 2) for l in params["layers"])
+    return loss + weight_decay * sum(np.sum(layer["W"] ** 2) for layer in params["layers"])
 
 
 @case(

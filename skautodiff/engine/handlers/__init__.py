@@ -28,6 +28,7 @@ def handles(*names, since=(3, 11), until=(3, 13)):
 
 
 def _load_all():
+    # imported for their registrations (each module fills HANDLERS through `handles`)
     from . import stack, names, operators, containers, control, calls, exceptions  # noqa: F401
 
 

@@ -72,7 +72,7 @@ def _function(interp, frame, code, defaults=None, kwdefaults=None, annotations=N
             if isinstance(annotations, dict)
             else dict(zip(annotations[::2], annotations[1::2]))
         )
-    interp.ctx.keep(fn)
+    interp.ctx.shadows.keep(fn)
     return fn
 
 

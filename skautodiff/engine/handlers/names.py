@@ -3,14 +3,15 @@
 import types
 
 from . import handles, PY
+from .. import arrays
 from ..frame import UNBOUND, localsplus_value
 from ..outer import NOT_GLOBAL
-from ..values import NULL
+from ..values import NULL, is_traced
 
 
 @handles("LOAD_FAST")
 def load_fast(interp, frame, ins):
-    frame.push(interp.ctx.resolve(localsplus_value(frame, ins.arg)))
+    frame.push(interp.ctx.shadows.resolve(localsplus_value(frame, ins.arg)))
 
 
 handles("LOAD_FAST_CHECK", since=(3, 12))(load_fast)
@@ -38,8 +39,8 @@ def delete_fast(interp, frame, ins):
 def make_cell(interp, frame, ins):
     value = frame.locals[ins.arg]
     cell = types.CellType() if value is UNBOUND else types.CellType(value)
-    interp.ctx.own_cells.add(id(cell))
-    interp.ctx.keep(cell)
+    interp.ctx.shadows.own_cells.add(id(cell))
+    interp.ctx.shadows.keep(cell)
     frame.locals[ins.arg] = cell
 
 
@@ -59,7 +60,7 @@ def load_closure(interp, frame, ins):
 def load_deref(interp, frame, ins):
     cell = frame.locals[ins.arg]
     try:
-        if id(cell) in interp.ctx.own_cells:
+        if id(cell) in interp.ctx.shadows.own_cells:
             value = cell.cell_contents
         else:  # a closure variable from outside: read at call time (outer.py)
             value = interp.ctx.outside.load_cell(cell, ins.argval)
@@ -67,13 +68,13 @@ def load_deref(interp, frame, ins):
         raise NameError(
             f"cannot access free variable '{ins.argval}' where it is not associated with a value"
         ) from None
-    frame.push(interp.ctx.resolve(value))
+    frame.push(interp.ctx.shadows.resolve(value))
 
 
 @handles("STORE_DEREF")
 def store_deref(interp, frame, ins):
     cell = frame.locals[ins.arg]
-    if id(cell) in interp.ctx.own_cells:
+    if id(cell) in interp.ctx.shadows.own_cells:
         cell.cell_contents = frame.pop()
     else:  # `nonlocal x; x = ...` of an enclosing function's variable: a side effect
         interp.ctx.outside.rebind(
@@ -84,7 +85,7 @@ def store_deref(interp, frame, ins):
 @handles("DELETE_DEREF")
 def delete_deref(interp, frame, ins):
     cell = frame.locals[ins.arg]
-    if id(cell) not in interp.ctx.own_cells:
+    if id(cell) not in interp.ctx.shadows.own_cells:
         raise interp.error(
             f"del of the closure variable '{ins.argval}' of an enclosing function",
             "delete it outside the traced function",
@@ -103,7 +104,7 @@ def _global(interp, frame, name):
 
 @handles("LOAD_GLOBAL")
 def load_global(interp, frame, ins):
-    value = interp.ctx.resolve(_global(interp, frame, ins.argval))
+    value = interp.ctx.shadows.resolve(_global(interp, frame, ins.argval))
     push_null = ins.arg & 1
     if push_null and PY < (3, 13):
         frame.push(NULL)
@@ -119,10 +120,23 @@ def store_global(interp, frame, ins):  # `global x; x = ...`: a side effect
     )
 
 
+def attribute(interp, obj, name):
+    """obj.name as the engine holds it: a traced array's attribute, an outside object's (read
+    through its reader), or a plain object's with the shadow the trace stored there."""
+    if is_traced(obj):
+        return arrays.attribute(interp, obj, name)
+    outside = interp.ctx.outside
+    if outside.is_followed(obj):
+        return outside.getattr(obj, name)
+    if outside.is_snapshot(obj):
+        return outside.snapshot_attribute(obj, name)
+    return interp.ctx.shadows.getattr(obj, name)
+
+
 @handles("LOAD_ATTR")
 def load_attr(interp, frame, ins):
     obj = frame.pop()
-    value = interp.ctx.getattr(obj, ins.argval)
+    value = attribute(interp, obj, ins.argval)
     method = PY >= (3, 12) and ins.arg & 1
     # Methods are pushed already bound, with NULL in the `self` slot: one calling convention.
     if method and PY < (3, 13):
@@ -150,14 +164,17 @@ def load_super_attr(interp, frame, ins):
 def load_method(interp, frame, ins):
     obj = frame.pop()
     frame.push(NULL)
-    frame.push(interp.ctx.getattr(obj, ins.argval))
+    frame.push(attribute(interp, obj, ins.argval))
 
 
 @handles("STORE_ATTR")
 def store_attr(interp, frame, ins):
     obj = frame.pop()
     value = frame.pop()
-    interp.ctx.setattr(obj, ins.argval, value)
+    if interp.ctx.outside.is_followed(obj):
+        interp.ctx.outside.setattr(obj, ins.argval, value)
+    else:
+        interp.ctx.shadows.setattr(obj, ins.argval, value)
 
 
 @handles("DELETE_ATTR")

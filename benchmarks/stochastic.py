@@ -1,0 +1,215 @@
+"""Minibatch training (issue 13): skautodiff's MLPClassifier(optimizer="adam") against
+scikit-learn's MLPClassifier(solver="adam"), and one compiled Adam step against hand-written numpy.
+
+    python -m benchmarks.stochastic [--quick] [--epochs N] [--repeats R] [--blas-threads T] [--json PATH]
+
+Parts, each reported as a ratio to a reference measured in the same run, interleaved:
+
+* digits (1797x64, 10 classes, scaled to [0, 1], 75/25 split) and the suite's MLP problem
+  (benchmarks/problems.py "mlp": 20000x50 -> 64 tanh -> 10, 80/20 split): the same architecture,
+  hyperparameters and random_state for both estimators; test accuracy (target: within 1 point of
+  scikit-learn's) and seconds per epoch (target: at most 0.7x scikit-learn's), the minimum over
+  repeats of a fit of `epochs` epochs divided by its n_iter_. skautodiff's step is compiled to C
+  first (one warm-up fit, tiers off), as for a steady-state benchmark.
+* tiny step: a linear model's squared error on 32 rows x 10 features, one Adam step; skautodiff's
+  compiled step (stochastic.Stepper.step: the batch goes in, the parameters and slots are updated
+  inside) against a hand-written numpy loss, gradient and Adam update (target: at most 1.5x).
+  Median over rounds of many steps.
+
+BLAS (numpy's and scipy's) runs at one thread for both contenders by default (--blas-threads):
+on a shared two-core machine a second BLAS thread only adds contention, to both alike. The last
+line printed is the results as one JSON object (what `make bench`, benchmarks/run.py, reads).
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+os.environ.setdefault("SKAUTODIFF_TIERS", "0")  # steady state: C compiled before the first call
+
+
+def _mlp_parts(quick):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from benchmarks.problems import FULL, QUICK
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    parts = [
+        (
+            "digits 1797x64 -> 100 relu -> 10",
+            train_test_split(X, y, test_size=0.25, random_state=0),
+            {"hidden_layer_sizes": (100,), "activation": "relu"},
+        )
+    ]
+    problem = next(p for p in (QUICK if quick else FULL) if p.key == "mlp")
+    data = problem.make_data()
+    parts.append(
+        (
+            f"MLP problem {problem.n}x{problem.d} -> {problem.hidden} tanh -> {problem.k}",
+            train_test_split(data.X, data.labels, test_size=0.2, random_state=0),
+            {"hidden_layer_sizes": (problem.hidden,), "activation": "tanh"},
+        )
+    )
+    return parts
+
+
+def compare_mlp(name, split, architecture, epochs, repeats):
+    from sklearn.neural_network import MLPClassifier as SklearnMLP
+
+    from skautodiff import models
+
+    X_train, X_test, y_train, y_test = split
+    # tol=0 and n_iter_no_change=epochs: both run exactly `epochs` epochs.
+    common = dict(
+        architecture,
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=epochs,
+        random_state=0,
+    )
+    makers = {
+        "skautodiff": lambda: models.MLPClassifier(optimizer="adam", **common),
+        "sklearn": lambda: SklearnMLP(solver="adam", **common),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        makers["skautodiff"]().set_params(max_iter=1).fit(X_train[:400], y_train[:400])  # compile
+        per_epoch = {k: [] for k in makers}
+        accuracy = {}
+        for _ in range(repeats):
+            for key, make in makers.items():  # interleaved: the same machine load for both
+                est = make()
+                start = time.perf_counter()
+                est.fit(X_train, y_train)
+                per_epoch[key].append((time.perf_counter() - start) / est.n_iter_)
+                accuracy[key] = est.score(X_test, y_test)
+    ours, theirs = min(per_epoch["skautodiff"]), min(per_epoch["sklearn"])
+    return {
+        "part": name,
+        "epochs": epochs,
+        "skautodiff_s_per_epoch": ours,
+        "sklearn_s_per_epoch": theirs,
+        "time_ratio": ours / theirs,
+        "skautodiff_accuracy": accuracy["skautodiff"],
+        "sklearn_accuracy": accuracy["sklearn"],
+        "accuracy_difference_points": 100 * (accuracy["skautodiff"] - accuracy["sklearn"]),
+    }
+
+
+def squared_error(params, X, y):
+    residual = X @ params["w"] + params["b"] - y
+    return np.mean(residual**2)
+
+
+class NumpyAdam:
+    """The reference: hand-written loss, gradient and Adam update on (w, b), in place."""
+
+    def __init__(self, w, b, lr=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.w, self.b = w.copy(), float(b)
+        self.mw, self.vw, self.mb, self.vb, self.t = np.zeros_like(w), np.zeros_like(w), 0.0, 0.0, 0
+        self.lr, self.beta_1, self.beta_2, self.epsilon = lr, beta_1, beta_2, epsilon
+
+    def step(self, X, y):
+        residual = X @ self.w + self.b - y
+        loss = residual @ residual / len(y)
+        gw, gb = (2.0 / len(y)) * (X.T @ residual), 2.0 * residual.mean()
+        self.t += 1
+        b1, b2 = self.beta_1, self.beta_2
+        self.mw *= b1
+        self.mw += (1 - b1) * gw
+        self.vw *= b2
+        self.vw += (1 - b2) * gw * gw
+        self.mb = b1 * self.mb + (1 - b1) * gb
+        self.vb = b2 * self.vb + (1 - b2) * gb * gb
+        rate = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        self.w -= rate * self.mw / (np.sqrt(self.vw) + self.epsilon)
+        self.b -= rate * self.mb / (np.sqrt(self.vb) + self.epsilon)
+        return loss
+
+
+def compare_tiny_step(steps, rounds):
+    from skautodiff.stochastic import Stepper
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((32, 10)), rng.standard_normal(32)
+    w0 = rng.standard_normal(10)
+    ours = Stepper(
+        squared_error, {"w": w0.copy(), "b": np.float64(0)}, {}, "adam", [1e-3, 0.9, 0.999, 1e-8]
+    )
+    reference = NumpyAdam(w0, 0.0)
+    for _ in range(3):
+        ours.step(X, y, None)
+        reference.step(X, y)
+    # The same steps from the same start: the same parameters to round-off (both do the work). Not
+    # checked after the timing: thousands of Adam steps near the optimum amplify round-off.
+    np.testing.assert_allclose(ours.params()["w"], reference.w, rtol=1e-12)
+    times = {"skautodiff": [], "numpy": []}
+    calls = {"skautodiff": lambda: ours.step(X, y, None), "numpy": lambda: reference.step(X, y)}
+    for _ in range(rounds):
+        for key, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                call()
+            times[key].append((time.perf_counter() - start) / steps)
+    ours.detach()
+    mine, theirs = statistics.median(times["skautodiff"]), statistics.median(times["numpy"])
+    return {
+        "part": "tiny Adam step (32x10 linear, squared error)",
+        "skautodiff_us_per_step": 1e6 * mine,
+        "numpy_us_per_step": 1e6 * theirs,
+        "time_ratio": mine / theirs,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--blas-threads", type=int, default=1, help="0: leave BLAS as it is")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    epochs = args.epochs or (3 if args.quick else 20)
+    repeats = args.repeats or (1 if args.quick else 3)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(args.blas_threads) if args.blas_threads else contextlib.nullcontext():
+        results = [
+            compare_mlp(name, split, arch, epochs, repeats)
+            for name, split, arch in _mlp_parts(args.quick)
+        ]
+        results.append(compare_tiny_step(200 if args.quick else 5000, 3 if args.quick else 7))
+    for r in results:
+        if "skautodiff_s_per_epoch" in r:
+            print(
+                f"{r['part']}: {1e3 * r['skautodiff_s_per_epoch']:.1f} ms/epoch vs scikit-learn "
+                f"{1e3 * r['sklearn_s_per_epoch']:.1f} ms -> {r['time_ratio']:.2f}x (target <= 0.7); "
+                f"test accuracy {r['skautodiff_accuracy']:.4f} vs {r['sklearn_accuracy']:.4f} "
+                f"({r['accuracy_difference_points']:+.2f} points, target within 1)"
+            )
+        else:
+            print(
+                f"{r['part']}: {r['skautodiff_us_per_step']:.1f} us/step vs numpy "
+                f"{r['numpy_us_per_step']:.1f} us -> {r['time_ratio']:.2f}x (target <= 1.5)"
+            )
+    record = {"blas_threads": args.blas_threads or "default", "rows": results}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+    print(json.dumps(record))
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Fitting an AutodiffEstimator on dask arrays or dataframes without gathering the data.
+
+The data stay where they are (persisted on the workers). Each objective evaluation sends the
+parameters to every worker once (`Client.scatter(..., broadcast=True)`), each chunk's row sums and
+gradient are computed where the chunk lives (chunked.chunk_terms), added on a worker, and only
+that sum (K numbers and one gradient vector) reaches the client, which adds the part of the
+parameters alone and drives scipy's optimiser. Without a distributed Client the chunks are
+computed into this process and evaluated one after another (the same arithmetic).
+"""
+
+import warnings
+
+import numpy as np
+import scipy.optimize
+
+from .. import backends, optimize, pytree
+from ..optimize import _flat_bounds, _method_uses, method_name, scipy_blas_single_thread
+from .chunked import LossSpec, add_terms, chunk_terms
+
+
+def fit(est, X, y, sample_weight=None):
+    """est.fit(X, y) for dask X and y: sets params_ and the other fitted attributes."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn.utils import check_random_state
+
+    from ..estimators import (
+        _accepts_keyword,
+        _compile_messages,
+        _Progress,
+        _restored,
+        _without_partial,
+    )
+
+    if est._check_optimizer():
+        raise ValueError(
+            f"optimizer={est.optimizer!r}: the stochastic optimizers do not fit dask input "
+            "yet; use a gradient method such as L-BFGS-B, or call partial_fit on each "
+            "chunk (dask-ml's Incremental does)"
+        )
+    if backends.check(est.backend) != "c":
+        raise ValueError(
+            f"backend={est.backend!r}: a fit on dask input runs on the C backend only (its "
+            'per-chunk functions are C functions); use backend="c", or compute X and y into '
+            "numpy arrays to fit with JAX"
+        )
+    if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
+        raise ValueError(
+            f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
+            "on dask input does not compute; use a gradient method such as L-BFGS-B"
+        )
+    X, y, weights = _aligned_arrays(X, y, sample_weight)
+    est.n_features_in_ = X.shape[1]
+    y = _encode_target(est, X, y)
+    loss, kwargs = _without_partial(est._user_function("loss"), est.loss_kwargs)
+    data_kwargs = {}
+    if weights is not None:
+        if not _accepts_keyword(loss, "sample_weight"):
+            raise TypeError(
+                f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
+                "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights"
+            )
+        data_kwargs["sample_weight"] = weights.astype(X.dtype)
+    start = est._starting_params(X, y, check_random_state(est.random_state))
+    x0 = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
+    spec = LossSpec(loss, x0, kwargs, list(data_kwargs))
+    chunks = _Chunks(X, y, list(data_kwargs.values()))
+    progress = _Progress(est.verbose)
+    tol, options = est._optimizer_settings()
+
+    def callback(intermediate_result):
+        objective.iterations += 1
+        progress(
+            scipy.optimize.OptimizeResult(
+                fun=intermediate_result.fun, jac=objective.at(intermediate_result.x)[1]
+            )
+        )
+
+    try:
+        with _compile_messages(est.verbose), scipy_blas_single_thread():
+            objective = _Objective(spec, chunks, x0)
+            try:
+                result = scipy.optimize.minimize(
+                    objective,
+                    spec.x0_flat,
+                    jac=True,
+                    method=est.optimizer,
+                    tol=tol,
+                    options=options,
+                    bounds=_flat_bounds(est.bounds, x0),
+                    callback=callback,
+                )
+            except optimize._NonFinite as stop:  # as in memory: the best point evaluated
+                result = objective.stopped(str(stop))
+    finally:
+        chunks.release()
+    est.params_ = _restored(spec.unravel(result.x), start, X.dtype)
+    est.loss_ = float(result.fun)
+    est.loss_curve_ = progress.curve
+    est.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
+    est.converged_ = bool(result.success)
+    est.chunk_evaluations_ = objective.rounds
+    if not result.success:
+        warnings.warn(
+            f"{type(est).__name__}: {method_name(est.optimizer)} did not converge after "
+            f"{est.n_iter_} iterations ({result.message}).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return est
+
+
+def _aligned_arrays(X, y, sample_weight):
+    """X, y and sample weights as dask arrays with the same row chunks, X in one column chunk."""
+    import dask.array as da
+
+    X = _as_dask_array(X, "X")
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-dimensional (rows, features); got a dask array of shape {X.shape}"
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    X = X.rechunk({1: -1})
+    rows = X.chunks[0]
+
+    def rows_like(v, name):
+        v = (
+            _as_dask_array(v, name)
+            if not isinstance(v, np.ndarray)
+            else da.from_array(v, chunks=-1)
+        )
+        if v.shape[0] != X.shape[0]:
+            raise ValueError(f"{name} has {v.shape[0]} rows but X has {X.shape[0]}")
+        return v.rechunk({0: rows, **{a: -1 for a in range(1, v.ndim)}})
+
+    y = rows_like(y, "y")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    return X, y, (rows_like(sample_weight, "sample_weight") if sample_weight is not None else None)
+
+
+def _as_dask_array(v, name):
+    if hasattr(v, "to_dask_array"):  # dask DataFrame or Series
+        v = v.to_dask_array(lengths=True)
+    elif not hasattr(v, "chunks"):
+        import dask.array as da
+
+        v = da.asarray(v)
+    if any(np.isnan(n) for n in v.shape):
+        v = v.compute_chunk_sizes()
+    return v
+
+
+def _encode_target(est, X, y):
+    """y as the loss receives it, computed chunk by chunk (classes found over all chunks)."""
+    from sklearn.base import ClassifierMixin
+
+    if not isinstance(est, ClassifierMixin):
+        return y.astype(X.dtype)
+    import dask.array as da
+
+    classes = np.unique(da.unique(y).compute())
+    if len(classes) < 2:
+        raise ValueError(
+            f"a classifier needs samples of at least 2 classes; got {len(classes)} class"
+        )
+    est.classes_ = classes
+    encoding = est.target_encoding
+    if encoding == "sign" and len(classes) != 2:
+        raise ValueError(f'target_encoding="sign" needs exactly 2 classes; got {len(classes)}')
+    if encoding not in ("index", "onehot", "sign"):
+        raise ValueError(f'target_encoding must be "index", "onehot" or "sign"; got {encoding!r}')
+    dtype = X.dtype
+    if encoding == "onehot":
+        return y.map_blocks(
+            _onehot, classes, dtype, dtype=dtype, chunks=(y.chunks[0], (len(classes),)), new_axis=1
+        )
+    return y.map_blocks(
+        _index_or_sign, classes, encoding, dtype, dtype=np.intp if encoding == "index" else dtype
+    )
+
+
+# The encodings of AutodiffClassifier._encode_target, with the classes of all chunks.
+def _onehot(y, classes, dtype):
+    return np.eye(len(classes), dtype=dtype)[np.searchsorted(classes, y)]
+
+
+def _index_or_sign(y, classes, encoding, dtype):
+    index = np.searchsorted(classes, y)
+    return (
+        index.astype(np.intp) if encoding == "index" else np.where(index == 1, 1, -1).astype(dtype)
+    )
+
+
+class _Chunks:
+    """The data's row chunks, and one round of chunk evaluations at given parameters."""
+
+    def __init__(self, X, y, extra):
+        self.n_rows = int(X.shape[0])
+        self.head = [_head(a) for a in (X, y, *extra)]
+        try:
+            from distributed import get_client
+
+            self.client = get_client()
+        except (ImportError, ValueError):
+            self.client = None
+        arrays = [X, y, *extra]
+        if self.client is None:  # no cluster: the chunks are computed here
+            self.blocks = [
+                [np.asarray(b) if not _is_sparse(b) else b for b in _blocks(a.persist())]
+                for a in arrays
+            ]
+            return
+        from distributed import futures_of
+
+        persisted = self.client.persist(arrays)
+        self._persisted = persisted
+        by_key = {f.key: f for a in persisted for f in futures_of(a)}
+        self.blocks = [[by_key[k] for k in _keys(a)] for a in persisted]
+        self.spec_future = None
+
+    def evaluate(self, spec, flat, weights):
+        """(row sums, gradient of their weighted sum) over all chunks."""
+        if self.client is None:
+            terms = [
+                chunk_terms(spec, flat, self.n_rows, weights, *parts) for parts in zip(*self.blocks)
+            ]
+            return add_terms(*terms)
+        client = self.client
+        if self.spec_future is None:  # the loss and its settings: once per fit
+            [self.spec_future] = client.scatter([spec], broadcast=True, hash=False)
+        [params] = client.scatter([np.asarray(flat)], broadcast=True, hash=False)  # once per round
+        futures = client.map(
+            chunk_terms,
+            *([x] * len(self.blocks[0]) for x in (self.spec_future, params)),
+            [self.n_rows] * len(self.blocks[0]),
+            [weights] * len(self.blocks[0]),
+            *self.blocks,
+            pure=False,
+        )
+        total = client.submit(add_terms, *futures, pure=False)
+        return total.result()
+
+    def release(self):
+        self.blocks = None
+        self._persisted = None
+
+
+def _blocks(a):
+    return [a.blocks[i].compute() for i in range(a.numblocks[0])]
+
+
+def _keys(a):
+    keys = a.__dask_keys__()
+    while isinstance(keys[0], list):  # [[(name, i, 0)], ...] for 2-D arrays
+        keys = [k[0] if isinstance(k, list) else k for k in keys]
+    return keys
+
+
+def _head(a):
+    """The first rows of the first chunk (at least 2 when there are): the client traces on them."""
+    head = a.blocks[0][:2].compute() if a.chunks[0][0] >= 2 else a[:2].compute()
+    return head
+
+
+def _is_sparse(b):
+    import scipy.sparse
+
+    return scipy.sparse.issparse(b)
+
+
+class _Objective(optimize._Objective):
+    """scipy's objective over all chunks: flat parameters -> (loss, gradient). The in-memory
+    objective's bookkeeping (evaluations, the best point, a NaN or infinite evaluation ending the
+    fit) with the evaluation done chunk by chunk."""
+
+    def __init__(self, spec, chunks, x0):
+        super().__init__(spec.loss, 0, x0, None, uses_gradient=True)
+        self.spec, self.chunks = spec, chunks
+        head = chunks.head
+        self.total, self.call = spec.split_loss(spec.x0_flat, head[0], head[1], head[2:])
+        self.total_fn = self.total.total_function()
+        self.values = self.total.entry.inputs(self.call)
+        self.param_indices = self.call.wrt_indices
+        self.signature = [self.total.trace.signature[i] for i in self.param_indices]
+        self.k = len(self.total.split.row_sums)
+        self.rounds = 0
+
+    def _total(self, flat, sums):
+        from ..inputs import input_value
+
+        leaves = pytree.flatten(self.spec.unravel(flat))[0]
+        values = list(self.values)
+        for i, leaf, sig in zip(self.param_indices, leaves, self.signature):
+            values[i] = input_value(leaf, *sig)
+        G, grad, weights = self.total_fn(
+            *values, np.int64(self.chunks.n_rows), *np.array(sums, dtype=np.float64)
+        )  # a copy: aligned
+        return float(G), np.array(grad), np.array(weights)
+
+    def _evaluate(self, flat):
+        flat = np.array(flat, dtype=np.float64)
+        if self.total.linear:  # dG/ds does not depend on the row sums: one round
+            weights = self._total(flat, np.zeros(self.k))[2]
+            sums, chunk_grad = self._round(flat, weights)
+        else:  # the row sums first, then the chunk gradients weighted at them
+            sums, _ = self._round(flat, np.zeros(self.k))
+            weights = self._total(flat, sums)[2]
+            _, chunk_grad = self._round(flat, weights)
+        value, grad, _ = self._total(flat, sums)
+        return value, grad + chunk_grad
+
+    def _round(self, flat, weights):
+        self.rounds += 1
+        return self.chunks.evaluate(self.spec, flat, weights)
