@@ -13,6 +13,7 @@ the Pythons other than the default one).
 
 import os
 import pathlib
+import re
 import warnings
 
 import pytest
@@ -30,14 +31,27 @@ RTOL = 1e-10
 
 
 def _listed():
-    """{entry name: the operation named in the refusal}"""
+    """{entry name: the operation named in the refusal}, for the installed PyTensor release."""
     out = {}
     for line in LISTED.read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            name, op = line.split(None, 1)
-            out[name] = op.strip()
+        fields = line.split("#")[0].split()
+        if not fields:
+            continue
+        name, op, *releases = fields
+        if releases and not _older_than(releases[0].removeprefix("pytensor<")):
+            continue  # refused by older releases only
+        out[name] = op
     return out
+
+
+def _older_than(version):
+    """Whether the installed PyTensor release comes before `version` ("3.3.8")."""
+    import pytensor
+
+    def numbers(text):
+        return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+    return numbers(pytensor.__version__) < numbers(version)
 
 
 UNSUPPORTED = _listed()
@@ -82,7 +96,7 @@ def test_entry_on_jax(entry):
                 actual = on_jax(*args, **kwargs)
             except UnsupportedOnJax as error:
                 assert listed is not None, f"{entry.name} is refused on JAX but not listed: {error}"
-                assert listed in str(error), (
+                assert listed.lower() in str(error).lower(), (
                     f"{entry.name}: the refusal does not name {listed}: {error}"
                 )
                 return

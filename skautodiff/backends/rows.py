@@ -92,7 +92,7 @@ def _rule(node, ins, axes, n, mask):
     from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
     from pytensor.tensor.math import Dot
     from pytensor.tensor.shape import Shape, Shape_i
-    from pytensor.tensor.subtensor import AdvancedSubtensor1, Subtensor
+    from pytensor.tensor.subtensor import Subtensor
 
     from ..symbolic.elementwise import LogAddExp
     from ..symbolic.reductions import SharedTies
@@ -144,9 +144,29 @@ def _rule(node, ins, axes, n, mask):
         return _dot(op, ins, axes, mask)
     if isinstance(op, Subtensor):
         return _subtensor(op, ins, axes)
-    if isinstance(op, AdvancedSubtensor1) and axes[0] is None and axes[1] == 0:
+    if _takes_rows(node) and axes[0] is None and axes[1] == 0:
         return op.make_node(*ins).outputs, [0]  # rows of a fixed table, chosen per data row
     raise NotRowwise(f"{name} on the rows")
+
+
+def _takes_rows(node):
+    """Whether the node is `table[index]` with one integer vector index: PyTensor < 3.3's
+    AdvancedSubtensor1, which later releases fold into AdvancedSubtensor (one index, idx_list)."""
+    from pytensor.tensor import subtensor
+
+    take = getattr(subtensor, "AdvancedSubtensor1", None)
+    if take is not None:
+        return isinstance(node.op, take)
+    idx_list = getattr(node.op, "idx_list", None)
+    return (
+        isinstance(node.op, subtensor.AdvancedSubtensor)
+        and idx_list is not None
+        and len(idx_list) == 1
+        and not isinstance(idx_list[0], slice)
+        and len(node.inputs) == 2
+        and node.inputs[1].ndim == 1
+        and node.inputs[1].dtype.startswith(("int", "uint"))
+    )
 
 
 def _identity(scalar_op, dtype):
