@@ -18,6 +18,12 @@ $(VENV)/.installed: pyproject.toml setup.py
 
 install: $(VENV)/.installed
 
+# The tests also need JAX (backend="jax"; the jax extra): installed for `make test` only, so that
+# `make demo` does not download it.
+$(VENV)/.installed-jax: $(VENV)/.installed
+	$(VENV)/bin/python -m pip install -q -e ".[jax]"
+	touch $@
+
 demo: install
 	$(VENV)/bin/python examples/demo.py
 
@@ -29,7 +35,7 @@ demo: install
 # symbolic rules).
 export SKAUTODIFF_PROPERTY_EXAMPLES ?= 400
 OTHER_PROPERTY_EXAMPLES ?= 100
-test: install
+test: install $(VENV)/.installed-jax
 	bash .ci/pytest-in $(VENV)
 	@slice=0; for pair in $(OTHER_PYTHONS); do \
 	  v=$${pair%%=*}; py=$${pair#*=}; venv=.venv-$$v; \
@@ -37,9 +43,10 @@ test: install
 	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
 	    (test -x $$venv/bin/python || $$py -m venv $$venv) && \
 	    $$venv/bin/python -m pip install -q --upgrade pip && \
-	    $$venv/bin/python -m pip install -q -e ".[test,docs,dask]" && touch $$venv/.installed || exit 1; \
+	    $$venv/bin/python -m pip install -q -e ".[test,docs,dask,jax]" && touch $$venv/.installed || exit 1; \
 	  fi; \
 	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) SKAUTODIFF_SLICE=$$slice/2 \
+	    SKAUTODIFF_JAX_CORPUS=sample \
 	    bash .ci/pytest-in $$venv || exit 1; \
 	  slice=$$((slice + 1)); \
 	done

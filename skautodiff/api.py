@@ -9,7 +9,7 @@ import inspect
 
 import numpy as np
 
-from . import pytree
+from . import backends, pytree
 from .compile import Call, free
 from .graphs import Kind, gradients
 from .arguments import bind, parameters, resolve_callable
@@ -45,11 +45,15 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
 
 
 class _Wrapper:
-    """Common parts: the wrapped function, method binding, eager tracing on example args."""
+    """Common parts: the wrapped function, method binding, eager tracing on example args.
 
-    def __init__(self, fn, example_args=None, wrt=None):
+    `backend` is "c" (PyTensor's C backend) or "jax" (PyTensor's JAX linker; see doc/backends.md).
+    """
+
+    def __init__(self, fn, example_args=None, wrt=None, backend="c"):
         functools.update_wrapper(self, fn, updated=())
         self.fn, self.wrt = fn, wrt
+        self.backend = backends.check(backend)
         self._last = None
         # Named or positional wrt does not depend on the call's arguments: resolve it once.
         self._wrt = _wrt_names(fn, wrt) if wrt is not None else None
@@ -59,14 +63,14 @@ class _Wrapper:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return type(self)(self.fn.__get__(obj, objtype), wrt=self.wrt)
+        return type(self)(self.fn.__get__(obj, objtype), wrt=self.wrt, backend=self.backend)
 
     def _call(self, kind, args, kwargs, extra=()):
         names, single = (
             self._wrt if self._wrt is not None else _wrt_names(self.fn, self.wrt, args, kwargs)
         )
         call = Call(self.fn, args, kwargs, set(names or ()))
-        entry, outs = call.run(kind, extra)
+        entry, outs = call.run(kind, extra, self.backend)
         self._last = (entry, names)
         return call, entry, outs, names, single
 
@@ -142,6 +146,9 @@ class Function(_Wrapper):
     example_args : sequence, optional
         Arguments to trace and compile with at once, so that ``print()`` shows the formula before
         the first call.
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
 
     See Also
     --------
@@ -156,15 +163,17 @@ class Function(_Wrapper):
     5.0
     """
 
-    def __init__(self, fn, example_args=None):
-        super().__init__(fn, example_args)
+    def __init__(self, fn, example_args=None, backend="c"):
+        super().__init__(fn, example_args, backend=backend)
 
     def __get__(self, obj, objtype=None):
-        return self if obj is None else Function(self.fn.__get__(obj, objtype))
+        if obj is None:
+            return self
+        return Function(self.fn.__get__(obj, objtype), backend=self.backend)
 
     def __call__(self, *args, **kwargs):
         call = Call(self.fn, args, kwargs, set())
-        entry, outs = call.run(Kind.VALUE)
+        entry, outs = call.run(Kind.VALUE, backend=self.backend)
         self._last = (entry, None)
         return entry.values(outs)
 
@@ -184,6 +193,9 @@ class Gradient(_Wrapper):
     wrt : str, int, list of them, or None
         The arguments to differentiate, by name or position; None: every argument that holds
         arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
 
     See Also
     --------
@@ -217,6 +229,9 @@ class ValueAndGrad(_Wrapper):
     wrt : str, int, list of them, or None
         The arguments to differentiate, by name or position; None: every argument that holds
         arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
 
     See Also
     --------
@@ -245,6 +260,9 @@ class HessianVector(_Wrapper):
     wrt : str, int, list of them, or None
         The arguments to differentiate, by name or position; None: every argument that holds
         arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
     """
 
     def __call__(self, *args, vectors, **kwargs):
@@ -262,7 +280,7 @@ class HessianVector(_Wrapper):
                 f"{len(wrt_leaves)} arrays, got {len(extra)}"
             )
         extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
-        entry, outs = call.run(Kind.HVP, extra)
+        entry, outs = call.run(Kind.HVP, extra, self.backend)
         self._last = (entry, names)
         return self._grads(call, entry, outs, names, single)
 
@@ -273,7 +291,7 @@ def _as(vector, leaf):
     return aligned(np.asarray(vector, dtype=dtype if dtype.kind == "f" else np.float64))
 
 
-def value_and_grad(fn, wrt=None):
+def value_and_grad(fn, wrt=None, backend="c"):
     """``fn`` compiled to return its value and its gradient with respect to ``wrt``.
 
     Parameters
@@ -283,6 +301,9 @@ def value_and_grad(fn, wrt=None):
     wrt : str, int, list of them, or None
         The arguments to differentiate, by name or position; None: every argument that holds
         arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
 
     Returns
     -------
@@ -296,26 +317,31 @@ def value_and_grad(fn, wrt=None):
     >>> float(value), grad
     (2.0, array([2., 2.]))
     """
-    return ValueAndGrad(fn, wrt=wrt)
+    return ValueAndGrad(fn, wrt=wrt, backend=backend)
 
 
-def function(fn):
-    """Decorator: compile ``fn`` (a function or a method).
+def function(fn=None, *, backend="c"):
+    """Decorator: compile ``fn`` (a function or a method); ``@function(backend="jax")`` for JAX.
 
     Parameters
     ----------
     fn : callable
         A function written in plain numpy.
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
 
     Returns
     -------
     Function
         ``fn`` compiled, with the same outputs.
     """
-    return Function(fn)
+    if fn is None:
+        return lambda f: Function(f, backend=backend)
+    return Function(fn, backend=backend)
 
 
-def gradient(wrt=None):
+def gradient(wrt=None, backend="c"):
     """Decorator factory: ``@gradient(wrt="w")`` turns a scalar function into its gradient.
 
     Parameters
@@ -323,15 +349,19 @@ def gradient(wrt=None):
     wrt : str, int, list of them, or None
         The arguments to differentiate, by name or position; None: every argument that holds
         arrays or numbers (the gradient is then a list, one entry per argument).
+    backend : {"c", "jax"}, default "c"
+        What compiles it: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU; needs
+        ``pip install "skautodiff[jax]"``). See doc/backends.md.
 
     Returns
     -------
     callable
         A decorator that makes a :class:`Gradient` of the function it decorates.
     """
+    backends.check(backend)
 
     def decorate(fn):
-        return Gradient(fn, wrt=wrt)
+        return Gradient(fn, wrt=wrt, backend=backend)
 
     return decorate
 

@@ -244,19 +244,36 @@ class Entry:
         guards = [pt.eq(g.var, np.array(g.outcome)) for g in tr.guards]
         self._guard = pt.all(pt.stack(guards)) if guards else None
 
-    def function(self, kind):
-        key = (kind, os.environ.get("SKAUTODIFF_MODE", "c"))
+    def function(self, kind, backend="c", rows=()):
+        """The compiled `kind`; `rows` (JAX backend): the leaf inputs whose rows it pads to a bucket
+        (see backends/rows.py)."""
+        key = (kind, backend, tuple(rows), os.environ.get("SKAUTODIFF_MODE", "c"))
         fn = self._functions.get(key)
         if fn is None:
             with _lock:  # another thread may have compiled it meanwhile
                 fn = self._functions.get(key)
                 if fn is None:
-                    fn = self._functions[key] = self._build(kind)
+                    fn = self._functions[key] = self._build(kind, backend, rows)
         return fn
 
-    def _build(self, kind):
+    def _build(self, kind, backend="c", rows=()):
         """Copies of the C function, or (tiering) a Tiered function on the Python tier whose C
-        tier compiles in the background."""
+        tier compiles in the background; on the JAX backend, one jitted function."""
+        if backend == "jax":
+            from .backends import jax as jax_backend
+
+            label = f"{kind.replace('_', ' ')} of {self._name()}"
+            if kind.startswith("step:"):  # the estimators refuse this combination first
+                raise NotImplementedError(f"{label}: stochastic steps run on the C backend only")
+            if not jax_backend.has_sparse(self.trace.all_inputs):
+                _stats["compiles"] += 1
+                return jax_backend.build(self, kind, label, rows)
+            warnings.warn(
+                f'skautodiff: {label} takes a scipy.sparse matrix, which PyTensor\'s JAX linker '
+                'cannot take; it runs on the C backend (backend="c") instead',
+                UserWarning,
+                stacklevel=2,
+            )
         inputs, outputs, updates = self._graph(kind)
         _stats["compiles"] += 1
 
@@ -278,17 +295,21 @@ class Entry:
     def _name(self):
         return getattr(self.trace.func, "__qualname__", "function")
 
-    def _graph(self, kind):
+    def _graph(self, kind, forward=None):
         """(inputs, outputs, updates) of the compiled `kind`: the traced graph, differentiated as
-        needed; a stochastic step ("step:adam", ...) updates its shared variables."""
+        needed; a stochastic step ("step:adam", ...) updates its shared variables. `forward`:
+        (inputs, outputs, guard) to use instead of the trace's (the JAX backend's row-padded
+        graph, backends/rows.py)."""
         if kind.startswith("step:"):
             from .stochastic import step_graph
 
             cost, wrt, grads = graphs.gradients(self.trace)
             return step_graph(kind[len("step:") :], list(self.trace.all_inputs), cost, wrt, grads)
-        inputs, outputs = graphs.build(self.trace, Kind(kind))
-        if self._guard is not None:
-            outputs.append(self._guard)
+        tr = self.trace
+        inputs, traced, guard = forward or (tr.all_inputs, tr.outputs, self._guard)
+        inputs, outputs = graphs.build(tr, Kind(kind), (inputs, traced))
+        if guard is not None:
+            outputs.append(guard)
         return inputs, outputs, []
 
     def _compile(self, kind, inputs, outputs, tier, updates=()):
@@ -351,9 +372,9 @@ class Entry:
             values.append(aligned(np.asarray(value, dtype=outer.var.dtype)))
         return values
 
-    def run(self, kind, values, fresh=False):
+    def run(self, kind, values, fresh=False, backend="c", rows=()):
         """Outputs of the compiled `kind` for input values; GuardFailed when a guard fails."""
-        fn = self.function(kind)
+        fn = self.function(kind, backend, rows)
         try:
             outs = fn(*values)
         except Exception:
@@ -405,19 +426,20 @@ class Call:
         arguments = bind(func, bound_self, args, kwargs)
         self.leaves, treedef, self.statics = pytree.flatten(arguments)
         self.names = list(treedef.meta)
+        self.owners = leaf_owners(treedef)  # the parameter name of each leaf
         differentiable = [
             is_differentiable(leaf, owner, wrt_names)
-            for leaf, owner in zip(self.leaves, leaf_owners(treedef))
+            for leaf, owner in zip(self.leaves, self.owners)
         ]
         self.wrt_indices = [i for i, d in enumerate(differentiable) if d]
         signature = tuple(leaf_signature(leaf, d) for leaf, d in zip(self.leaves, differentiable))
         self.key = (func.__code__, type(bound_self), treedef, signature, tuple(sorted(wrt_names)))
 
-    def run(self, kind, extra=()):
+    def run(self, kind, extra=(), backend="c", rows=()):
         """(entry, compiled outputs), tracing when no cached trace's guards hold. A function with
         side effects then runs natively once, after the compiled call has read the outer state
         it depends on: its prints, appends and writes happen once per call, as in plain Python."""
-        entry, outs = self._run(kind, extra)
+        entry, outs = self._run(kind, extra, backend, rows)
         if entry.trace.side_effects:
             self.run_natively(entry.trace)
         return entry, outs
@@ -428,15 +450,15 @@ class Call:
             args, kwargs = pytree.tree_map(_copy, (args, kwargs))
         self.fn(*args, **kwargs)
 
-    def _run(self, kind, extra):
+    def _run(self, kind, extra, backend, rows):
         entries = _cache.get(self.key, ())
         tried = len(entries)  # entries are only ever appended: later ones are new
-        found = self._cached(entries[:tried], kind, extra)
+        found = self._cached(entries[:tried], kind, extra, backend, rows)
         if found is not None:
             return found
         with _lock:  # one thread traces; others asking meanwhile find its entry here
             entries = _cache.setdefault(self.key, [])
-            found = self._cached(entries[tried:], kind, extra)
+            found = self._cached(entries[tried:], kind, extra, backend, rows)
             if found is not None:
                 return found
             start = time.perf_counter()
@@ -452,7 +474,9 @@ class Call:
         if entry.trace.side_effects:
             _log_side_effects(self.func, entry.trace.side_effects)
         try:
-            return entry, entry.run(kind, entry.inputs(self) + list(extra), fresh=True)
+            return entry, entry.run(
+                kind, entry.inputs(self) + list(extra), fresh=True, backend=backend, rows=rows
+            )
         except GuardFailed:
             raise RuntimeError(
                 "internal error: a fresh trace's guards fail on the values it was "
@@ -472,12 +496,14 @@ class Call:
             _cache.setdefault(self.key, []).append(entry)
         return entry
 
-    def _cached(self, entries, kind, extra):
+    def _cached(self, entries, kind, extra, backend, rows):
         """(entry, outputs) from the first of `entries` whose guards hold, else None."""
         for entry in entries:
             if all(g.holds(self) for g in entry.trace.value_guards):
                 try:
-                    return entry, entry.run(kind, entry.inputs(self) + list(extra))
+                    return entry, entry.run(
+                        kind, entry.inputs(self) + list(extra), backend=backend, rows=rows
+                    )
                 except GuardFailed:
                     continue
         return None

@@ -24,7 +24,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 from sklearn.utils._available_if import available_if
 
-from . import pytree
+from . import backends, pytree
 from .dask import dask_aware
 from .pytree import tree_map
 
@@ -88,6 +88,7 @@ class AutodiffEstimator(BaseEstimator):
     warm_start = False
     random_state = None
     verbose = 0
+    backend = "c"
     # The stochastic optimizers' settings (optimizer="adam" or "sgd"), scikit-learn MLP's names and
     # defaults (stochastic.SETTINGS): given with a scipy optimizer, they are an error.
     batch_size = "auto"
@@ -263,10 +264,16 @@ class AutodiffEstimator(BaseEstimator):
         from . import stochastic
 
         settings = self._stochastic_settings()
+        backend = backends.check(self.backend)
         if not stochastic.is_stochastic(self.optimizer):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
             return False
         stochastic._check_settings(settings, self.max_iter)
+        if backend != "c":
+            raise ValueError(
+                f"{type(self).__name__}: optimizer={self.optimizer!r} runs on the C backend only; "
+                'use backend="c", or a scipy optimizer such as "L-BFGS-B" with backend="jax"'
+            )
         return True
 
     def _stochastic_settings(self):
@@ -382,6 +389,8 @@ class AutodiffEstimator(BaseEstimator):
                 tol=tol,
                 options=options,
                 callback=progress,
+                backend=self.backend,
+                rows=(1, 2, *(["sample_weight"] if "sample_weight" in kwargs else [])),
             )
         self.params_ = _restored(result.x, like, X.dtype)
         self.loss_ = float(result.fun)
@@ -588,6 +597,12 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         Seeds the ``rng`` given to ``init_params``.
     verbose : int, default 0
         1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU;
+        needs ``pip install "skautodiff[jax]"``). On JAX the data goes to the device once per fit
+        and its rows are padded to a few sizes (a grid search's folds share compilations). The
+        stochastic optimizers (``optimizer="adam"`` or ``"sgd"``) run on "c" only. See
+        doc/backends.md.
     multi_output : bool, default False
         Whether ``y`` may have several columns: an (n, k) y (several outputs, or survival
         ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without
@@ -642,6 +657,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         warm_start=False,
         random_state=None,
         verbose=0,
+        backend="c",
         multi_output=False,
         batch_size="auto",
         learning_rate="constant",
@@ -666,6 +682,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.backend = backend
         self._set_settings(
             batch_size=batch_size,
             learning_rate=learning_rate,
@@ -778,6 +795,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         warm_start=False,
         random_state=None,
         verbose=0,
+        backend="c",
         batch_size="auto",
         learning_rate="constant",
         learning_rate_init=0.001,
@@ -804,6 +822,7 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
+        self.backend = backend
         self._set_settings(
             batch_size=batch_size,
             learning_rate=learning_rate,

@@ -21,21 +21,26 @@ class Kind(enum.StrEnum):
         return self.value.replace("_", " ")
 
 
-def gradients(tr):
+def gradients(tr, outputs=None):
     """(cost, wrt, gradients): the traced scalar, the differentiated inputs and its gradient with
-    respect to each, in that input's dtype."""
+    respect to each, in that input's dtype. `outputs`: the forward graph's outputs to differentiate
+    instead of the trace's (a rewrite of them, such as the JAX backend's row padding)."""
     cost = _scalar_output(tr)
+    if outputs is not None:
+        cost = outputs[0]
     wrt = [tr.inputs[i] for i in tr.wrt_leaves]
     grads = pytensor.grad(cost, wrt, disconnected_inputs="ignore", return_disconnected="zero")
     return cost, wrt, _in_dtypes(grads, wrt)
 
 
-def build(tr, kind):
-    """(inputs, outputs) of the compiled `kind`, without the guards."""
-    inputs = list(tr.all_inputs)
+def build(tr, kind, forward=None):
+    """(inputs, outputs) of the compiled `kind`, without the guards. `forward`: (inputs, outputs)
+    of a rewrite of the traced graph to build from instead (backends/rows.py's row padding)."""
+    inputs, traced = forward or (tr.all_inputs, tr.outputs)
+    inputs = list(inputs)
     if kind == Kind.VALUE:
-        return inputs, list(tr.outputs)
-    cost, wrt, grads = gradients(tr)
+        return inputs, list(traced)
+    cost, wrt, grads = gradients(tr, traced)
     if kind == Kind.VALUE_AND_GRAD:
         return inputs, [cost, *grads]
     # Hessian-vector product: the gradient of <grad, v>, with v an input shaped like each argument

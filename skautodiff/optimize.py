@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 
-from . import pytree
+from . import backends, pytree
 from .api import HessianVector, _wrt_names
 from .compile import Call, GuardFailed, free
 from .arguments import resolve_callable
@@ -198,8 +198,10 @@ class _Objective:
     after one overflowing trial step), so the fit ends there, one rule for all.
     """
 
-    def __init__(self, fn, wrt, x0, call_args, uses_gradient):
+    def __init__(self, fn, wrt, x0, call_args, uses_gradient, backend="c", rows=()):
         self.fn, self.wrt, self.call_args = fn, wrt, call_args
+        self.backend = backend
+        self.rows = set(rows) if backend == "jax" else set()  # names of the data arguments
         self.uses_gradient = uses_gradient
         self.x0_leaves = [np.asarray(leaf) for leaf in pytree.flatten(x0)[0]]
         self.sizes = np.cumsum([0] + [leaf.size for leaf in self.x0_leaves])
@@ -264,22 +266,31 @@ class _Objective:
     def _evaluate(self, flat):
         leaves = self.leaves(flat)
         if self.fast is not None:
-            entry, values, indices = self.fast
+            entry, values, indices, rows = self.fast
             for i, leaf in zip(indices, leaves):
                 values[i] = leaf
             try:
-                outs = entry.run("value_and_grad", values)
+                outs = entry.run("value_and_grad", values, backend=self.backend, rows=rows)
                 return float(outs[0]), _concat(outs[1:])
             except GuardFailed:
                 self.fast = None
         args, kwargs = self.call_args(leaves)
         call = Call(self.fn, args, kwargs, set(_wrt_names(self.fn, self.wrt, args, kwargs)[0]))
-        entry, outs = call.run("value_and_grad")
+        rows = tuple(i for i, owner in enumerate(call.owners) if owner in self.rows)
+        entry, outs = call.run("value_and_grad", backend=self.backend, rows=rows)
         # (a function with side effects goes through call.run each time: it runs natively too)
-        self.fast = (
-            None if entry.trace.side_effects else (entry, entry.inputs(call), call.wrt_indices)
-        )
+        if entry.trace.side_effects:
+            self.fast = None
+        else:
+            values = self._placed(entry, entry.inputs(call), rows)
+            self.fast = (entry, values, call.wrt_indices, rows)
         return float(outs[0]), _concat(outs[1:])
+
+    def _placed(self, entry, values, rows):
+        """The fast path's input values; on the JAX backend on the device, transferred once for the
+        fit (only the parameter leaves, replaced at each evaluation, cross again)."""
+        to_device = getattr(entry.function("value_and_grad", self.backend, rows), "to_device", None)
+        return to_device(values) if to_device is not None else values
 
 
 def _float(dtype):
@@ -347,6 +358,8 @@ def minimize(
     callback=None,
     wrt=0,
     verbose=0,
+    backend="c",
+    rows=(),
 ):
     """``scipy.optimize.minimize`` over a pytree ``x0``, with compiled derivatives.
 
@@ -389,6 +402,15 @@ def minimize(
     verbose : int, default 0
         1 prints what is traced and compiled, when a compiled function switches from the Python to
         the C tier, and which tier each ran on (as the estimators' ``verbose`` does).
+    backend : {"c", "jax"}, default "c"
+        PyTensor's C backend, or its JAX linker (see doc/backends.md): on JAX the arguments other
+        than ``x0`` go to the device once per fit. The stochastic methods run on "c" only.
+    rows : tuple of int or str, optional
+        JAX backend: ``fn``'s parameters (names or positions) whose first axis runs over samples,
+        such as ``(1, 2)`` for ``loss(params, X, y)``. Their rows are padded to one of a few sizes,
+        so that fits on data sets of different sizes (a grid search's folds) share one XLA
+        compilation; the loss is rewritten so that padded rows change nothing, or compiled per size
+        where that is not provable.
 
     Returns
     -------
@@ -406,6 +428,12 @@ def minimize(
     """
     from . import stochastic
 
+    backend = backends.check(backend)
+    if stochastic.is_stochastic(method) and backend != "c":
+        raise ValueError(
+            f'method={method!r} runs on the C backend only; use backend="c", or a scipy method '
+            'such as "L-BFGS-B" with backend="jax"'
+        )
     if stochastic.is_stochastic(method):  # minibatches of args' rows, see stochastic.minimize
         return stochastic.minimize(
             fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds
@@ -417,8 +445,19 @@ def minimize(
         method = "L-BFGS-B" if bounds is not None else "BFGS"
     uses = _method_uses(method, bounds)
     x_flat, unravel = pytree.ravel(x0)
+    rows = _wrt_names(fn, list(rows))[0] if rows else ()
     problem = _Problem(
-        fn, wrt, method, uses, _flat_bounds(bounds, x0), tol, dict(options or {}), callback, unravel
+        fn,
+        wrt,
+        method,
+        uses,
+        _flat_bounds(bounds, x0),
+        tol,
+        dict(options or {}),
+        callback,
+        unravel,
+        backend,
+        rows,
     )
     try:
         with scipy_blas_single_thread(), compile_messages(verbose):
@@ -437,10 +476,13 @@ class _Problem:
     """One minimize call: runs scipy from a starting point (solve), then, for float32, again in
     float64 where float32 stopped short (refine)."""
 
-    def __init__(self, fn, wrt, method, uses, bounds, tol, options, callback, unravel):
+    def __init__(
+        self, fn, wrt, method, uses, bounds, tol, options, callback, unravel, backend="c", rows=()
+    ):
         self.fn, self.wrt, self.method, self.uses = fn, wrt, method, uses
         self.bounds, self.tol, self.options = bounds, tol, options
         self.callback, self.unravel = callback, unravel
+        self.backend, self.rows = backend, rows
         self.objective = None
 
     def solve(self, x0, x_flat, args, kwargs, options=None):
@@ -454,10 +496,12 @@ class _Problem:
                 return args, {**kwargs, wrt: params}
             return (*args[:wrt], params, *args[wrt:]), kwargs
 
-        objective = self.objective = _Objective(fn, wrt, x0, call_args, self.uses != "value")
+        objective = self.objective = _Objective(
+            fn, wrt, x0, call_args, self.uses != "value", self.backend, self.rows
+        )
         extra = {"jac": True} if self.uses != "value" else {}
         if self.uses in ("hessp", "hess"):
-            hv = HessianVector(fn, wrt=wrt)
+            hv = HessianVector(fn, wrt=wrt, backend=self.backend)
             vectors = pytree.ravel(x0)[1]
 
             def hessp(flat, p):
@@ -580,7 +624,7 @@ def _to_float64(leaf):
     return np.float64(leaf) if isinstance(leaf, np.floating) else leaf.astype(np.float64)
 
 
-def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), **scipy_options):
+def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), backend="c", **scipy_options):
     """Minimise ``fn`` over its first parameters with L-BFGS-B; returns them optimised.
 
     ``fn`` is called as ``fn(p1, ..., pk, a1, ..., am)`` with ``init_args = [p1, ..., pk]`` and
@@ -597,6 +641,8 @@ def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), **scipy_options):
         One entry per starting value: per-leaf ``(low, high)`` pairs, or None.
     args : tuple, optional
         ``fn``'s remaining positional arguments, held fixed.
+    backend : {"c", "jax"}, default "c"
+        As :func:`minimize`'s.
     **scipy_options
         scipy's L-BFGS-B options (``maxiter``, ``gtol``, ...).
 
@@ -616,6 +662,7 @@ def fmin_l_bfgs_b(fn, init_args, bounds=None, args=(), **scipy_options):
         method="L-BFGS-B",
         bounds=bounds,
         options=scipy_options or None,
+        backend=backend,
     )
     if not result.success:
         warnings.warn(

@@ -39,10 +39,12 @@ def _api_reference_names():
 
 def test_api_reference_lists_every_public_name_and_only_those():
     import skautodiff
+    import skautodiff.backends.jax
     import skautodiff.models
 
     public = {f"skautodiff.{name}" for name in skautodiff._LAZY}
     public |= {f"skautodiff.models.{name}" for name in skautodiff.models.__all__}
+    public |= {f"skautodiff.backends.jax.{name}" for name in skautodiff.backends.jax.__all__}
     listed = _api_reference_names()
     assert listed == public, (
         f"doc/api.rst misses {sorted(public - listed)}; "
@@ -111,6 +113,7 @@ def test_sphinx_site_builds_without_warnings(tmp_path):
         "formulas",
         "supported",
         "performance",
+        "backends",
         "architecture",
     ):
         assert (out / f"{page}.html").is_file()

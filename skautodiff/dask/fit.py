@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 
-from .. import optimize, pytree
+from .. import backends, optimize, pytree
 from ..optimize import _flat_bounds, _method_uses, method_name, scipy_blas_single_thread
 from .chunked import LossSpec, add_terms, chunk_terms
 
@@ -37,6 +37,12 @@ def fit(est, X, y, sample_weight=None):
             f"optimizer={est.optimizer!r}: the stochastic optimizers do not fit dask input "
             "yet; use a gradient method such as L-BFGS-B, or call partial_fit on each "
             "chunk (dask-ml's Incremental does)"
+        )
+    if backends.check(est.backend) != "c":
+        raise ValueError(
+            f"backend={est.backend!r}: a fit on dask input runs on the C backend only (its "
+            'per-chunk functions are C functions); use backend="c", or compute X and y into '
+            "numpy arrays to fit with JAX"
         )
     if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
         raise ValueError(

@@ -45,6 +45,8 @@ class LogisticRegression(_LinearCoefficients, AutodiffClassifier):
         Start the next fit from ``params_``.
     verbose : int, default 0
         1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
 
     Attributes
     ----------
@@ -61,12 +63,20 @@ class LogisticRegression(_LinearCoefficients, AutodiffClassifier):
     target_encoding = "onehot"
 
     def __init__(
-        self, C=1.0, fit_intercept=True, max_iter=1000, tol=None, warm_start=False, verbose=0
+        self,
+        C=1.0,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=None,
+        warm_start=False,
+        verbose=0,
+        backend="c",
     ):
         self.C = C
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
         self.warm_start = warm_start
         self.verbose = verbose
 
@@ -105,6 +115,8 @@ class Ridge(_LinearCoefficients, AutodiffRegressor):
         L-BFGS's iteration limit.
     tol : float, optional
         L-BFGS's gradient tolerance.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
 
     Attributes
     ----------
@@ -116,11 +128,12 @@ class Ridge(_LinearCoefficients, AutodiffRegressor):
         As for :class:`~skautodiff.AutodiffRegressor`.
     """
 
-    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None):
+    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None, backend="c"):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
 
     def init_params(self, X, y, rng):
         return linear_init(X, 1, self.fit_intercept)
@@ -148,6 +161,8 @@ class PoissonRegressor(_LinearCoefficients, AutodiffRegressor):
         L-BFGS's iteration limit.
     tol : float, optional
         L-BFGS's gradient tolerance.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
 
     Attributes
     ----------
@@ -159,11 +174,12 @@ class PoissonRegressor(_LinearCoefficients, AutodiffRegressor):
         As for :class:`~skautodiff.AutodiffRegressor`.
     """
 
-    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None):
+    def __init__(self, alpha=1.0, fit_intercept=True, max_iter=1000, tol=None, backend="c"):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -208,6 +224,8 @@ class HuberRegressor(_LinearCoefficients, AutodiffRegressor):
         L-BFGS's iteration limit.
     tol : float, optional
         L-BFGS's gradient tolerance.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
 
     Attributes
     ----------
@@ -225,12 +243,15 @@ class HuberRegressor(_LinearCoefficients, AutodiffRegressor):
 
     _not_optimizer_settings = ("epsilon",)  # the Huber threshold here; Adam's keeps its default
 
-    def __init__(self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None):
+    def __init__(
+        self, epsilon=1.35, alpha=1e-4, fit_intercept=True, max_iter=1000, tol=None, backend="c"
+    ):
         self.epsilon = epsilon
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
+        self.backend = backend
 
     def init_params(self, X, y, rng):
         return {**linear_init(X, 1, self.fit_intercept), "sigma": 1.0}

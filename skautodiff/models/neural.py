@@ -30,6 +30,7 @@ class _Perceptron:
         random_state=None,
         warm_start=False,
         verbose=0,
+        backend="c",
         optimizer="L-BFGS-B",
         batch_size="auto",
         learning_rate="constant",
@@ -69,6 +70,7 @@ class _Perceptron:
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.backend = backend
 
     def _init_layers(self, n_inputs, n_outputs, rng):
         """Glorot-uniform layers, as scikit-learn's; n_outputs=None makes a single output whose
@@ -126,6 +128,8 @@ class MLPClassifier(_Perceptron, AutodiffClassifier):
         Start the next fit from ``params_``.
     verbose : int, default 0
         1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
 
     Attributes
     ----------
@@ -175,6 +179,8 @@ class MLPRegressor(_Perceptron, AutodiffRegressor):
         Start the next fit from ``params_``.
     verbose : int, default 0
         1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
 
     Attributes
     ----------

@@ -43,6 +43,8 @@ class OrdinalLogisticRegression(AutodiffClassifier):
         L-BFGS's gradient tolerance.
     verbose : int, default 0
         1 prints a line per iteration.
+    backend : {"c", "jax"}, default "c"
+        What compiles the loss (see :class:`~skautodiff.AutodiffRegressor` and doc/backends.md).
 
     Attributes
     ----------
@@ -58,11 +60,12 @@ class OrdinalLogisticRegression(AutodiffClassifier):
 
     target_encoding = "onehot"
 
-    def __init__(self, alpha=0.0, max_iter=1000, tol=None, verbose=0):
+    def __init__(self, alpha=0.0, max_iter=1000, tol=None, verbose=0, backend="c"):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.backend = backend
 
     def init_params(self, X, y, rng):
         n_classes = y.shape[1]

@@ -70,16 +70,19 @@ class CoxPHRegressor(AutodiffRegressor):
     (the log partial hazard, statsmodels' ``pred_type="lhr"``), ``predict_partial_hazard`` its
     exponential, and ``score`` Harrell's concordance index (see :func:`concordance_index`), as
     scikit-survival's models do. Covariates are not centred (lifelines centres them, which
-    shifts its partial hazards by a constant factor but not the coefficients).
+    shifts its partial hazards by a constant factor but not the coefficients). ``backend="jax"``
+    compiles the loss with JAX (see doc/backends.md); its risk sets depend on the order of the
+    rows, so on JAX it is compiled for each data size.
     """
 
     multi_output = True  # y has two columns
 
-    def __init__(self, alpha=0.0, max_iter=1000, tol=1e-10, verbose=0):
+    def __init__(self, alpha=0.0, max_iter=1000, tol=1e-10, verbose=0, backend="c"):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
         self.verbose = verbose
+        self.backend = backend
 
     def fit(self, X, y, sample_weight=None):
         super().fit(X, _time_event_columns(y), sample_weight=sample_weight)
