@@ -46,7 +46,6 @@ test: install $(VENV)/.installed-jax
 	    $$venv/bin/python -m pip install -q -e ".[test,docs,dask,jax]" && touch $$venv/.installed || exit 1; \
 	  fi; \
 	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) SKAUTODIFF_SLICE=$$slice/2 \
-	    SKAUTODIFF_JAX_CORPUS=sample \
 	    bash .ci/pytest-in $$venv || exit 1; \
 	  slice=$$((slice + 1)); \
 	done
