@@ -264,16 +264,11 @@ class AutodiffEstimator(BaseEstimator):
         from . import stochastic
 
         settings = self._stochastic_settings()
-        backend = backends.check(self.backend)
+        backends.check(self.backend)
         if not stochastic.is_stochastic(self.optimizer):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
             return False
         stochastic._check_settings(settings, self.max_iter)
-        if backend != "c":
-            raise ValueError(
-                f"{type(self).__name__}: optimizer={self.optimizer!r} runs on the C backend only; "
-                'use backend="c", or a scipy optimizer such as "L-BFGS-B" with backend="jax"'
-            )
         return True
 
     def _stochastic_settings(self):
@@ -330,7 +325,9 @@ class AutodiffEstimator(BaseEstimator):
         names, _step = stochastic.RULES[rule]
         hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
         slots = self._optimizer_slots if incremental else None  # a new fit starts a new optimiser
-        stepper = stochastic.Stepper(loss, params, kwargs, rule, hyper, slots, bounds=self.bounds)
+        stepper = stochastic.make_stepper(
+            backends.check(self.backend), X, loss, params, kwargs, rule, hyper, slots, bounds=self.bounds
+        )
         with _compile_messages(self.verbose):
             try:
                 stochastic.train(

@@ -429,14 +429,9 @@ def minimize(
     from . import stochastic
 
     backend = backends.check(backend)
-    if stochastic.is_stochastic(method) and backend != "c":
-        raise ValueError(
-            f'method={method!r} runs on the C backend only; use backend="c", or a scipy method '
-            'such as "L-BFGS-B" with backend="jax"'
-        )
     if stochastic.is_stochastic(method):  # minibatches of args' rows, see stochastic.minimize
         return stochastic.minimize(
-            fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds
+            fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds, backend
         )
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
