@@ -598,8 +598,8 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         What compiles the loss: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU;
         needs ``pip install "skautodiff[jax]"``). On JAX the data goes to the device once per fit
         and its rows are padded to a few sizes (a grid search's folds share compilations). The
-        stochastic optimizers (``optimizer="adam"`` or ``"sgd"``) run on "c" only. See
-        doc/backends.md.
+        stochastic optimizers (``optimizer="adam"`` or ``"sgd"``) run their whole step (gradient
+        and update) on the device, the state kept there between steps. See doc/backends.md.
     multi_output : bool, default False
         Whether ``y`` may have several columns: an (n, k) y (several outputs, or survival
         ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without
