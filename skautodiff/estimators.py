@@ -325,8 +325,9 @@ class AutodiffEstimator(BaseEstimator):
         names, _step = stochastic.RULES[rule]
         hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
         slots = self._optimizer_slots if incremental else None  # a new fit starts a new optimiser
+        backend = backends.check(self.backend)
         stepper = stochastic.make_stepper(
-            backends.check(self.backend), X, loss, params, kwargs, rule, hyper, slots, bounds=self.bounds
+            backend, X, loss, params, kwargs, rule, hyper, slots, bounds=self.bounds
         )
         with _compile_messages(self.verbose):
             try:

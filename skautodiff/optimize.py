@@ -404,7 +404,8 @@ def minimize(
         the C tier, and which tier each ran on (as the estimators' ``verbose`` does).
     backend : {"c", "jax"}, default "c"
         PyTensor's C backend, or its JAX linker (see doc/backends.md): on JAX the arguments other
-        than ``x0`` go to the device once per fit. The stochastic methods run their whole step on the device.
+        than ``x0`` go to the device once per fit. The stochastic methods run their whole step
+        (gradient and update) on the device.
     rows : tuple of int or str, optional
         JAX backend: ``fn``'s parameters (names or positions) whose first axis runs over samples,
         such as ``(1, 2)`` for ``loss(params, X, y)``. Their rows are padded to one of a few sizes,

@@ -109,8 +109,14 @@ def test_one_compilation_for_a_fit_whose_last_batch_is_smaller():
         return squared_error(params, X, y, sample_weight)
 
     make = lambda: AutodiffRegressor(  # noqa: E731
-        weighted, linear_init, linear_predict, optimizer="adam", batch_size=32, max_iter=3,
-        random_state=0, backend="jax",
+        weighted,
+        linear_init,
+        linear_predict,
+        optimizer="adam",
+        batch_size=32,
+        max_iter=3,
+        random_state=0,
+        backend="jax",
     )
     label = "step:adam of test_one_compilation_for_a_fit_whose_last_batch_is_smaller"
     before = step_compiles(label)
@@ -126,12 +132,19 @@ def test_weights_bounds_and_learning_rate_schedules_equal_the_c_backend():
     X, y = regression_data(rows=90)
     w = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
     kw = dict(optimizer="sgd", batch_size=16, max_iter=5, random_state=0, learning_rate_init=0.01)
-    for extra in ({"learning_rate": "adaptive", "n_iter_no_change": 1, "tol": 10.0},
-                  {"learning_rate": lambda step: 0.02 / (1 + step)}):
+    for extra in (
+        {"learning_rate": "adaptive", "n_iter_no_change": 1, "tol": 10.0},
+        {"learning_rate": lambda step: 0.02 / (1 + step)},
+    ):
         c, jx = both(
-            lambda b: AutodiffRegressor(  # noqa: B023
-                squared_error, linear_init, linear_predict, backend=b,
-                bounds={"w": (-np.inf, 2.0), "b": (0.0, 0.3)}, **kw, **extra,
+            lambda b, extra=extra: AutodiffRegressor(
+                squared_error,
+                linear_init,
+                linear_predict,
+                backend=b,
+                bounds={"w": (-np.inf, 2.0), "b": (0.0, 0.3)},
+                **kw,
+                **extra,
             ),
             lambda est: est.fit(X, y, sample_weight=w),
         )
@@ -161,8 +174,15 @@ def test_early_stopping_equals_the_c_backend():
     X, y = classification_data(rows=200)
     c, jx = both(
         lambda b: models.MLPClassifier(
-            hidden_layer_sizes=(6,), optimizer="adam", batch_size=24, learning_rate_init=0.05,
-            early_stopping=True, n_iter_no_change=2, max_iter=30, random_state=0, backend=b,
+            hidden_layer_sizes=(6,),
+            optimizer="adam",
+            batch_size=24,
+            learning_rate_init=0.05,
+            early_stopping=True,
+            n_iter_no_change=2,
+            max_iter=30,
+            random_state=0,
+            backend=b,
         ),
         lambda est: est.fit(X, y),
     )
@@ -175,8 +195,15 @@ def test_a_loss_that_padding_would_change_compiles_per_batch_size_and_stays_exac
     X, y = regression_data(rows=50)
     c, jx = both(
         lambda b: AutodiffRegressor(
-            median_error, linear_init, linear_predict, optimizer="adam", batch_size=16,
-            max_iter=3, random_state=0, learning_rate_init=0.05, backend=b,
+            median_error,
+            linear_init,
+            linear_predict,
+            optimizer="adam",
+            batch_size=16,
+            max_iter=3,
+            random_state=0,
+            learning_rate_init=0.05,
+            backend=b,
         ),
         lambda est: est.fit(X, y),
     )
@@ -189,8 +216,15 @@ def test_float32_data_trains_in_float32_on_the_device():
     before = jax.config.jax_enable_x64
     c, jx = both(
         lambda b: AutodiffRegressor(
-            squared_error, linear_init, linear_predict, optimizer="adam", batch_size=20,
-            max_iter=4, random_state=0, learning_rate_init=0.05, backend=b,
+            squared_error,
+            linear_init,
+            linear_predict,
+            optimizer="adam",
+            batch_size=20,
+            max_iter=4,
+            random_state=0,
+            learning_rate_init=0.05,
+            backend=b,
         ),
         lambda est: est.fit(X, y),
     )
@@ -205,7 +239,11 @@ def test_functional_minimize_is_full_batch_adam_in_numpy_on_jax():
     X, y = regression_data(rows=64)
     x0 = {"w": np.zeros(4), "b": 0.0}
     result = skautodiff.minimize(
-        squared_error, x0, args=(X, y), method="adam", backend="jax",
+        squared_error,
+        x0,
+        args=(X, y),
+        method="adam",
+        backend="jax",
         options={"batch_size": 64, "shuffle": False, "max_iter": 7, "learning_rate_init": 0.1},
     )
     w, b = np.zeros(4), 0.0
@@ -246,8 +284,14 @@ def test_data_cross_once_per_fit_and_the_state_stays_on_the_device(monkeypatch):
         return squared_error(params, X, y)
 
     AutodiffRegressor(
-        fresh_loss, linear_init, linear_predict, optimizer="adam", batch_size=16, max_iter=2,
-        random_state=0, backend="jax",
+        fresh_loss,
+        linear_init,
+        linear_predict,
+        optimizer="adam",
+        batch_size=16,
+        max_iter=2,
+        random_state=0,
+        backend="jax",
     ).fit(X, y)
     assert len(seen) == 6  # 2 epochs x 3 batches
     for state, data, order, k, hyper in seen:
@@ -261,8 +305,15 @@ def test_fits_in_threads_keep_their_own_state_on_jax():
 
     def fit(seed):
         return AutodiffRegressor(
-            squared_error, linear_init, linear_predict, optimizer="sgd", batch_size=8,
-            learning_rate_init=0.01, max_iter=3, random_state=seed, backend="jax",
+            squared_error,
+            linear_init,
+            linear_predict,
+            optimizer="sgd",
+            batch_size=8,
+            learning_rate_init=0.01,
+            max_iter=3,
+            random_state=seed,
+            backend="jax",
         ).fit(X, y)
 
     with warnings.catch_warnings():

@@ -153,9 +153,7 @@ class JaxStepper:
                     leaf = leaf_of[which]
                     whole = pad(np.asarray(array, dtype=np.dtype(tr.signature[leaf][0])), total)
                     data[kept.index(leaf)] = jax.device_put(whole)
-            others = {
-                p: jax.device_put(values[i]) for p, i in enumerate(kept) if p not in data
-            }
+            others = {p: jax.device_put(values[i]) for p, i in enumerate(kept) if p not in data}
             limits = [jax.device_put(v) for v in self.limits or []]
             self._device = [jax.device_put(v) for v in self._host]
             count = jax.device_put(np.int64(n))
@@ -211,8 +209,14 @@ class JaxStepper:
         jitted = fit.jitted(size, self._device, self.hyper)
         with jax_backend.x64():
             loss, self._device = jitted(
-                self._device, fit.data, fit.others, fit.limits, fit.count, self._order[1],
-                np.int64(k), self.hyper,
+                self._device,
+                fit.data,
+                fit.others,
+                fit.limits,
+                fit.count,
+                self._order[1],
+                np.int64(k),
+                self.hyper,
             )
         return loss
 
