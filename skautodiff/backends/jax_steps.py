@@ -245,14 +245,22 @@ class _Fit:
         self.step, self.n_kept = step, n_kept
         self.data, self.others, self.limits, self.count = data, others, limits, count
         self.batch_size, self.size, self.n = batch_size, size, n
+        self._by_size = {}  # this fit's jitted steps (the shapes below are fixed for a fit)
 
     def jitted(self, size, state, hyper):
         """The jitted step for batches of `size` rows (the padded batch size, or an exact size
         when the loss cannot be padded), built once per shapes and kept on the Step."""
+        jitted = self._by_size.get(size)
+        if jitted is None:
+            jitted = self._by_size[size] = self._lookup(size, state, hyper)
+        return jitted
+
+    def _lookup(self, size, state, hyper):
         step = self.step
         whole = {p: tuple(a.shape) for p, a in self.data.items()}
         key = (
             size,
+            self.batch_size,
             tuple(sorted(whole.items())),
             tuple((p, tuple(a.shape), str(a.dtype)) for p, a in sorted(self.others.items())),
             tuple(tuple(a.shape) for a in self.limits),
@@ -288,10 +296,10 @@ class _Fit:
 
         with compile_module._lock:  # PyTensor's compiler is not known to be thread-safe
             graph = step.graph_function(shapes)
-        rows_at = sorted(whole)
+        rows_at, batch_size = sorted(whole), self.batch_size  # (not self: a fit's data would stay)
 
         def run(state, data, others, limits, count, order, k, hyper):
-            start = k * self.batch_size
+            start = k * batch_size
             index = lax.dynamic_slice(order, (start,), (size,))
             values = [None] * n_kept
             for p in rows_at:
