@@ -216,7 +216,7 @@ class JaxStepper:
                 fit.count,
                 self._order[1],
                 np.int64(k),
-                self.hyper,
+                self.hyper.copy(),  # (the epoch loop changes it in place: never aliased)
             )
         return loss
 
