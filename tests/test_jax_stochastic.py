@@ -193,22 +193,25 @@ def test_early_stopping_equals_the_c_backend():
 
 def test_a_loss_that_padding_would_change_compiles_per_batch_size_and_stays_exact():
     X, y = regression_data(rows=50)
-    c, jx = both(
-        lambda b: AutodiffRegressor(
-            median_error,
-            linear_init,
-            linear_predict,
-            optimizer="adam",
-            batch_size=16,
-            max_iter=3,
-            random_state=0,
-            learning_rate_init=0.05,
-            backend=b,
-        ),
-        lambda est: est.fit(X, y),
-    )
-    assert_same_fit(c, jx)
-    assert step_compiles("step:adam of median_error") == 2  # batches of 16 and the last of 2
+    before = step_compiles("step:adam of median_error")
+    for batch_size in (16, 24):  # 3 x 16 + 2, then 2 x 24 + 2: the 2-row step is not shared
+        c, jx = both(
+            lambda b, size=batch_size: AutodiffRegressor(
+                median_error,
+                linear_init,
+                linear_predict,
+                optimizer="adam",
+                batch_size=size,
+                max_iter=3,
+                random_state=0,
+                learning_rate_init=0.05,
+                backend=b,
+            ),
+            lambda est: est.fit(X, y),
+        )
+        assert_same_fit(c, jx)
+    # batches of 16 and the last of 2, then of 24 and of 2 (batch size 24's own function)
+    assert step_compiles("step:adam of median_error") - before == 4
 
 
 def test_float32_data_trains_in_float32_on_the_device():
