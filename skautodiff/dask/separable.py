@@ -14,34 +14,58 @@ means come out over all rows (not means of chunk means).
 The proof is local: each variable of the traced graph gets a class from its op and its inputs'
 classes (table `_ROW_WISE_OPS` and the functions below); anything not shown row-wise or free of
 data is "global", and a global variable reaching the loss is refused, naming the user's line.
+
+Integer indexing stays row-wise when it keeps each row's own entries: `z[np.arange(len(z)), y]`
+and `np.take_along_axis(p, y[:, None], axis=1)` (rows picked by np.arange over the rows, which on
+a chunk is the chunk's own arange, other axes by per-row data), and `W[y]` (a parameter table
+indexed by per-row data). Rows picked by anything else (a permutation, another row's value, a
+mask) are refused.
 """
 
+import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 from pytensor.graph.basic import Constant
 from pytensor.graph.traversal import graph_inputs, io_toposort
 from pytensor.scalar import Add as ScalarAdd
 from pytensor.scalar import Cast as ScalarCast
-from pytensor.tensor.basic import Alloc
+from pytensor.tensor.basic import Alloc, ARange
 from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from pytensor.tensor.math import Dot
-from pytensor.tensor.shape import Shape, Shape_i, SpecifyShape
-from pytensor.tensor.subtensor import Subtensor
+from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
+from pytensor.tensor.subtensor import AdvancedSubtensor, Subtensor, indices_from_subtensor
+
+try:  # PyTensor < 3.1 also has a one-index form of integer indexing
+    from pytensor.tensor.subtensor import AdvancedSubtensor1
+except ImportError:  # pragma: no cover (newer PyTensor)
+    AdvancedSubtensor1 = ()
+_INTEGER_INDEXING = (
+    (AdvancedSubtensor, AdvancedSubtensor1) if AdvancedSubtensor1 else (AdvancedSubtensor,)
+)
 
 # Classes of variables. PARAM: no dependence on data values (parameters, constants, numbers from
 # outside, shapes); ROW: axis 0 is the rows, row i computed from row i of the data; NROWS: the
 # number of rows (an int scalar) of a row-wise tensor; SHAPE: the shape vector of a row-wise
 # tensor; SUM: a row sum (a PARAM once the chunks' sums are added); GLOBAL: anything else.
 # STAT: computed from row sums and parameters (np.mean(z) / 2): a PARAM on the client's side.
-PARAM, ROW, NROWS, SHAPE, SUM, STAT, GLOBAL = (
+# ROWPOS: np.arange over the rows (axis 0 the rows, perhaps more axes of length 1): row i holds i,
+# which on a chunk is the chunk's own position, so it may only pick each row's own entries.
+PARAM, ROW, NROWS, SHAPE, SUM, STAT, ROWPOS, GLOBAL = (
     "param",
     "row",
     "nrows",
     "shape",
     "sum",
     "stat",
+    "rowpos",
     "global",
 )
+
+# Ops that use a row count as a shape (the chunk's), not as a number (the total).
+_SHAPE_USES = (Alloc, ARange)
+
+# Row positions are used by these ops only (as indices, or reshaped into a column for them).
+_ROWPOS_USES = (*_INTEGER_INDEXING, Reshape, DimShuffle, Shape, Shape_i, SpecifyShape)
 
 
 class NotSeparable(ValueError):
@@ -106,11 +130,12 @@ class Split:
         self._classify(list(outputs) + [g.var for g in guards], self.classes)
         self.row_sums = [v for v, c in self.classes.items() if c == SUM]
         # row counts used as numbers (in arithmetic) become the total row count; those used as
-        # shapes (np.ones(len(X))) stay the chunk's
+        # shapes (np.ones(len(X)), np.arange(len(X))) stay the chunk's
         self.counts = [
             v
             for v, c in self.classes.items()
-            if c == NROWS and not all(isinstance(n.op, Alloc) for n in self.consumers.get(v, ()))
+            if c == NROWS
+            and not all(isinstance(n.op, _SHAPE_USES) for n in self.consumers.get(v, ()))
         ]
 
     def _classify(self, outputs, classes):
@@ -148,6 +173,15 @@ def _node_classes(node, classes):
         return _inner_graph(node, ins)
     if GLOBAL in ins:
         return [(GLOBAL, None)] * len(node.outputs)
+    if ROWPOS in ins and not isinstance(op, _ROWPOS_USES):
+        return [
+            (
+                GLOBAL,
+                "np.arange over the rows is used as a value (on a chunk it counts from the "
+                "chunk's first row); use it only to pick each row's own entries: "
+                "z[np.arange(len(z)), y]",
+            )
+        ] * len(node.outputs)
     rule = next((r for types, r in _ROW_WISE_OPS if isinstance(op, types)), None)
     if rule is None:
         return [(GLOBAL, f"{type(op).__name__} is not known to work row by row")] * len(
@@ -196,9 +230,9 @@ def _elemwise(node, ins):
 
 def _dimshuffle(node, ins):
     order = node.op.new_order
-    if ins[0] == ROW:
+    if ins[0] in (ROW, ROWPOS):
         return (
-            ROW
+            ins[0]
             if order and order[0] == 0
             else (GLOBAL, "the row axis is moved (a transpose of the data)")
         )
@@ -251,11 +285,11 @@ def _subtensor(node, ins):
 
 
 def _shape(node, ins):
-    return SHAPE if ins[0] == ROW else PARAM
+    return SHAPE if ins[0] in (ROW, ROWPOS) else PARAM
 
 
 def _shape_i(node, ins):
-    return NROWS if ins[0] == ROW and node.op.i == 0 else PARAM
+    return NROWS if ins[0] in (ROW, ROWPOS) and node.op.i == 0 else PARAM
 
 
 def _alloc(node, ins):
@@ -275,7 +309,96 @@ def _same_rows(node, ins):
 
 
 def _specify_shape(node, ins):
-    return ins[0] if ins[0] in (ROW, PARAM) else (GLOBAL, None)
+    return ins[0] if ins[0] in (ROW, ROWPOS, PARAM) else (GLOBAL, None)
+
+
+def _constant(var):
+    """var's value when it is a constant, else None."""
+    return var.data if isinstance(var, Constant) else None
+
+
+def _arange(node, ins):
+    start, stop, step = (_constant(v) for v in node.inputs)
+    if ins[1] == NROWS and ins[0] == ins[2] == PARAM and start == 0 and step == 1:
+        return ROWPOS
+    return (
+        GLOBAL,
+        "an arange over a count of the rows other than np.arange(n_rows) "
+        "(only np.arange(len(z)) picks each row's own entries)",
+    )
+
+
+def _reshape(node, ins):
+    """Reshapes that keep the rows on axis 0 and each row's entries in it: y.reshape(-1, 1),
+    np.arange(n).reshape(-1, 1), z.reshape(-1, k * m) for a row-wise z of shape (n, k, m)."""
+    x, shape = node.inputs
+    if ins[0] not in (ROW, ROWPOS) or ins[1] != PARAM:
+        return GLOBAL, "a reshape of a shape computed from the data"
+    target, row_shape = _constant(shape), x.type.shape[1:]
+    if (
+        target is not None
+        and len(target) >= 1
+        and int(target[0]) == -1
+        and all(d is not None for d in row_shape)
+        and int(np.prod(target[1:])) == int(np.prod(row_shape))
+        and (ins[0] == ROW or all(int(d) == 1 for d in target[1:]))
+    ):
+        return ins[0]
+    return (
+        GLOBAL,
+        "a reshape that mixes rows (only reshape(-1, ...) keeping each row's entries together "
+        "is row-wise)",
+    )
+
+
+def _advanced_subtensor(node, ins):
+    """Integer (advanced) indexing: row-wise when the first axes are indexed together by arrays
+    whose axis 0 is the rows (np.arange over the rows for a row-wise array, per-row data for a
+    parameter table), the other index arrays broadcasting along them."""
+    classes = dict(zip(node.inputs[1:], ins[1:]))
+    entries = (
+        indices_from_subtensor(node.inputs[1:], node.op.idx_list)
+        if hasattr(node.op, "idx_list")
+        else tuple(node.inputs[1:])  # AdvancedSubtensor1: one index array, on axis 0
+    )
+    arrays = [e for e in entries if not isinstance(e, slice)]
+    leading = len(arrays) and all(not isinstance(e, slice) for e in entries[: len(arrays)])
+    slices_free = all(
+        classes.get(part, PARAM) == PARAM
+        for e in entries
+        if isinstance(e, slice)
+        for part in (e.start, e.stop, e.step)
+        if part is not None
+    )
+    if not (leading and slices_free):
+        return GLOBAL, "rows are selected by index (row-wise code indexes columns only: x[:, j])"
+    ndim = max(e.ndim for e in arrays)
+    per_row = [e for e in arrays if classes[e] in (ROW, ROWPOS)]
+    for e in arrays:
+        cls = _values([classes[e]])[0]
+        if cls in (ROW, ROWPOS) and e.ndim != ndim:
+            return GLOBAL, "a row-wise index is broadcast along a new leading axis"
+        if cls == PARAM and e.ndim == ndim and ndim and not e.type.broadcastable[0]:
+            return (
+                GLOBAL,
+                "an index array as long as the data but not computed from it row by row (a "
+                "constant such as range(len(y)) or a list? write np.arange(len(y)))",
+            )
+        if cls not in (ROW, ROWPOS, PARAM):
+            return GLOBAL, "rows are selected by an index computed from the data's shape"
+    if any(classes[e] == ROWPOS for e in arrays[1:]):
+        return GLOBAL, "np.arange over the rows indexes an axis other than the rows"
+    if ins[0] == ROW:
+        if classes[arrays[0]] == ROWPOS:
+            return ROW
+        return (
+            GLOBAL,
+            "rows are selected by index (by other rows' values, a mask or fixed positions); "
+            "pick each row's own entries with z[np.arange(len(z)), y], or multiply by a mask",
+        )
+    if ins[0] == PARAM and per_row and all(classes[e] == ROW for e in per_row):
+        return ROW  # W[y]: a parameter table looked up by each row's data
+    return GLOBAL, "an array that is not row-wise is indexed by the row positions"
 
 
 def _softmax(node, ins):
@@ -291,6 +414,9 @@ _ROW_WISE_OPS = [
     (CAReduce, _reduce),
     (_PRODUCTS, _dot),
     (Subtensor, _subtensor),
+    (_INTEGER_INDEXING, _advanced_subtensor),
+    (ARange, _arange),
+    (Reshape, _reshape),
     (Shape, _shape),
     (Shape_i, _shape_i),
     (Alloc, _alloc),
@@ -329,10 +455,9 @@ def _describe(var):
     return f"{node.op}" if node is not None else str(var)
 
 
-def split(trace, data_names, retrace=None):
+def split(trace, data_names):
     """The Split of a trace whose arguments named in data_names are row-indexed data; raises
-    NotSeparable when the loss is not a function of row sums, naming the line when it can
-    (`retrace()` traces the loss again, for that)."""
+    NotSeparable when the loss is not a function of row sums, naming the line when it can."""
     data_inputs = {var for var, owner in zip(trace.inputs, _owners(trace)) if owner in data_names}
     outputs = list(trace.outputs)
     result = Split(outputs, data_inputs, trace.guards)
@@ -345,19 +470,15 @@ def split(trace, data_names, retrace=None):
             )
     cls = result.classes.get(outputs[0])
     if cls == ROW:
-        return _refuse(
-            retrace, trace, outputs[0], "the loss returns a row-wise array, not a scalar"
-        )
+        return _refuse(trace, outputs[0], "the loss returns a row-wise array, not a scalar")
     bad = result.first_global(outputs)
     if bad is not None:
-        return _refuse(retrace, trace, bad, result.why.get(bad))
+        return _refuse(trace, bad, result.why.get(bad))
     if not result.row_sums:
         raise NotSeparable("the loss does not depend on the data")
     for count in result.counts:  # a row count used as a shape and as a number: ambiguous
-        if any(isinstance(node.op, Alloc) for node in result.consumers.get(count, ())):
-            return _refuse(
-                retrace, trace, count, "the row count is used both as a shape and as a number"
-            )
+        if any(isinstance(node.op, _SHAPE_USES) for node in result.consumers.get(count, ())):
+            return _refuse(trace, count, "the row count is used both as a shape and as a number")
     return result
 
 
@@ -367,10 +488,10 @@ def _owners(trace):
     return leaf_owners(trace.treedef)
 
 
-def _refuse(retrace, trace, var, why):
+def _refuse(trace, var, why):
     from .locate import line_of
 
-    where = line_of(retrace, trace, var)
+    where = line_of(var)
     raise NotSeparable(
         f"cannot fit {getattr(trace.func, '__qualname__', 'the loss')} chunk by chunk: "
         f"{why or 'this step mixes rows'} ({_describe(var)}"

@@ -1,0 +1,51 @@
+"""The user's line that built each node of a traced graph, recorded as the engine builds it.
+
+Every symbolic value the interpreted code sees is wrapped in a `Traced` (values.py); when one is
+made, the nodes behind it that carry no location yet were built by the instruction now running,
+so they get its location in their tag (`node.tag.user_location`, a Location). Later analyses of
+the graph (the dask split naming the line that mixes rows) then look the line up.
+
+The running interpreter is per thread (threading.local): traces in other threads record their own
+lines. Nodes built outside interpreted code (the outputs' casts, guards) stay without one.
+"""
+
+import threading
+
+_running = threading.local()
+
+
+def enter(interp):
+    """From now on (in this thread) `interp`'s current instruction builds the nodes; returns
+    the interpreter that did before, for `leave`."""
+    previous = getattr(_running, "interp", None)
+    _running.interp = interp
+    return previous
+
+
+def leave(previous):
+    _running.interp = previous
+
+
+def record(var):
+    """Tag the nodes behind var that have no location with the current instruction's."""
+    node = getattr(var, "owner", None)
+    if node is None or "user_location" in node.tag.__dict__:
+        return
+    interp = getattr(_running, "interp", None)
+    where = interp.location() if interp is not None else None
+    if where is None:
+        return
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        tag = node.tag.__dict__
+        if "user_location" in tag:
+            continue
+        tag["user_location"] = where
+        todo.extend(i.owner for i in node.inputs if i.owner is not None)
+
+
+def location_of(var):
+    """The Location recorded for the node that made var, or None."""
+    node = getattr(var, "owner", None)
+    return None if node is None else node.tag.__dict__.get("user_location")
