@@ -48,21 +48,107 @@ def test_bounds_and_a_scale_parameter_fit_as_in_memory():
     assert fitted.scale_ == pytest.approx(reference.scale_, rel=1e-6)
 
 
-def test_a_loss_with_integer_row_indexing_is_refused():
+def picked(params, X, y):
+    z = X @ params
+    return np.mean(np.log(np.sum(np.exp(z), axis=1)) - z[np.arange(len(z)), y])
+
+
+def taken(params, X, y):
+    z = X @ params
+    p = np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
+    return -np.mean(np.log(np.take_along_axis(p, y[:, None], axis=1))) + 0.01 * np.sum(params**2)
+
+
+def class_bias(params, X, y):
+    """A parameter table looked up by each row's class, and the row's own column of z."""
+    z = X @ params["W"]
+    own = z[np.arange(X.shape[0]), y] + params["b"][y]
+    return np.mean(np.log(np.sum(np.exp(z), axis=1)) - own) + 0.1 * np.sum(params["b"] ** 2)
+
+
+def _classifier(loss, init):
     from skautodiff import AutodiffClassifier
 
-    def picked(params, X, y):
-        z = X @ params
-        return np.mean(np.log(np.sum(np.exp(z), axis=1)) - z[np.arange(len(z)), y])
+    return AutodiffClassifier(loss=loss, init_params=init, decision_fn=lambda p, X: X @ p)
 
-    rng = np.random.default_rng(2)
-    X = rng.normal(size=(40, 2))
-    y = np.arange(40) % 2
-    est = AutodiffClassifier(
-        loss=picked, init_params=np.zeros((2, 2)), decision_fn=lambda p, X: X @ p
+
+def _three_classes(seed, rows=90):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 3))
+    y = np.digitize(X @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.normal(size=rows), [-1.0, 1.0])
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "loss, init",
+    [
+        (picked, np.zeros((3, 3))),
+        (taken, np.zeros((3, 3))),
+        (class_bias, {"W": np.zeros((3, 3)), "b": np.zeros(3)}),
+    ],
+    ids=["arange-and-labels", "take_along_axis", "table-by-label"],
+)
+def test_integer_row_indexing_fits_as_in_memory(loss, init):
+    X, y = _three_classes(5)
+    reference = _classifier(loss, init).fit(X, y)
+    # uneven chunks and one of a single row: np.arange(len(z)) is each chunk's own
+    fitted = _classifier(loss, init).fit(
+        da.from_array(X, chunks=((40, 1, 49), 3)), da.from_array(y, chunks=30)
     )
-    with pytest.raises(NotSeparable, match="z\\[np.arange\\(len\\(z\\)\\), y\\]"):
-        est.fit(da.from_array(X, chunks=(10, 2)), da.from_array(y, chunks=10))
+    assert fitted.n_iter_ == reference.n_iter_ > 3
+    flat, expected = pytree.ravel(fitted.params_)[0], pytree.ravel(reference.params_)[0]
+    assert np.max(np.abs(flat - expected)) / np.max(np.abs(expected)) < 1e-6
+    assert fitted.loss_ == pytest.approx(reference.loss_, rel=1e-10)
+
+
+def reversed_rows(params, X, y):
+    z = X @ params
+    return np.mean(z[np.arange(len(z))[::-1], y])
+
+
+def by_label(params, X, y):
+    z = X @ params
+    return np.mean(z[y, 0] ** 2)
+
+
+def masked(params, X, y):
+    z = X @ params
+    return np.mean(z[y == 1, 0] ** 2)
+
+
+def with_range(params, X, y):
+    z = X @ params
+    return np.mean(z[range(len(y)), y] ** 2)
+
+
+def positions(params, X, y):
+    z = X @ params
+    return np.mean(z[:, 0] ** 2 * np.arange(len(z)))
+
+
+@pytest.mark.parametrize(
+    "loss, line, why",
+    [
+        (
+            reversed_rows,
+            "z[np.arange(len(z))[::-1], y]",
+            "np.arange over the rows is used as a value",
+        ),
+        (by_label, "z[y, 0] ** 2", "rows are selected by index"),
+        (masked, "z[y == 1, 0] ** 2", "rows are selected by index"),
+        (with_range, "z[range(len(y)), y] ** 2", "write np.arange(len(y))"),
+        (positions, "np.arange(len(z))", "np.arange over the rows is used as a value"),
+    ],
+    ids=["permutation", "another-rows-value", "mask", "range", "position-as-value"],
+)
+def test_indexing_that_mixes_rows_is_refused_at_its_line(loss, line, why):
+    X, y = _three_classes(6, rows=40)
+    with pytest.raises(NotSeparable, match="chunk by chunk") as info:
+        _classifier(loss, np.zeros((3, 3))).fit(
+            da.from_array(X, chunks=(10, 3)), da.from_array(y, chunks=10)
+        )
+    message = str(info.value)
+    assert line in message and why in message, message
 
 
 def test_a_newton_method_is_refused_before_fitting():
