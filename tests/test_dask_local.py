@@ -184,3 +184,52 @@ def test_an_overflowing_objective_ends_the_fit_at_the_best_point_as_in_memory():
     assert not fitted.converged_ and not reference.converged_
     np.testing.assert_allclose(fitted.params_, reference.params_, rtol=1e-10)
     assert fitted.loss_ == pytest.approx(reference.loss_, rel=1e-10)
+
+
+def poisson_with_exposure(params, X, y, log_exposure, penalty):
+    """Counts over exposures of different lengths: log E[y] = X @ w + log(exposure)."""
+    eta = X @ params + log_exposure
+    return np.mean(np.exp(eta) - y * eta) + np.sum(penalty * params**2)
+
+
+def _exposure_data(seed=7, rows=120):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 3)) * 0.5
+    log_exposure = np.log(rng.uniform(0.5, 5.0, size=rows))
+    y = rng.poisson(np.exp(X @ np.array([0.5, -0.3, 0.2]) + log_exposure)).astype(float)
+    return X, y, log_exposure
+
+
+def _exposure_model(log_exposure):
+    from skautodiff import AutodiffRegressor
+
+    return AutodiffRegressor(
+        loss=poisson_with_exposure,
+        init_params=np.zeros(3),
+        predict_fn=lambda p, X: np.exp(X @ p),
+        # a per-feature array (3 entries, X has 120 rows) reaches every chunk whole
+        loss_kwargs={"log_exposure": log_exposure, "penalty": np.array([0.01, 0.02, 0.0])},
+    )
+
+
+@pytest.mark.parametrize("form", ["numpy", "dask"])
+def test_a_per_row_loss_kwarg_is_chunked_with_the_rows(form):
+    X, y, log_exposure = _exposure_data()
+    reference = _exposure_model(log_exposure).fit(X, y)
+    # the dask offset chunked unlike X: it is rechunked to X's rows
+    given = log_exposure if form == "numpy" else da.from_array(log_exposure, chunks=50)
+    est = _exposure_model(given)
+    fitted = est.fit(da.from_array(X, chunks=(35, 3)), da.from_array(y, chunks=35))
+    np.testing.assert_allclose(fitted.params_, reference.params_, rtol=1e-6)
+    assert fitted.loss_ == pytest.approx(reference.loss_, rel=1e-10)
+    assert est.loss_kwargs["log_exposure"] is given  # the user's array, not replaced
+    # broadcast whole instead of per chunk, the offset would not line up with the rows
+    ignored = _exposure_model(np.zeros(120)).fit(X, y)
+    assert np.max(np.abs(ignored.params_ - reference.params_)) > 0.05
+
+
+def test_a_dask_loss_kwarg_that_is_not_per_row_is_refused():
+    X, y, log_exposure = _exposure_data()
+    est = _exposure_model(da.from_array(log_exposure[:100], chunks=50))
+    with pytest.raises(ValueError, match="loss_kwargs\\['log_exposure'\\].*X has 120 rows"):
+        est.fit(da.from_array(X, chunks=(40, 3)), da.from_array(y, chunks=40))
