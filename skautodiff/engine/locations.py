@@ -2,7 +2,8 @@
 
 Every symbolic value the interpreted code sees is wrapped in a `Traced` (values.py); when one is
 made, the nodes behind it that carry no location yet were built by the instruction now running,
-so they get its location in their tag (`node.tag.user_location`, a Location). Later analyses of
+so they get its location in their tag (`node.tag.user_location`: the code and instruction index,
+made a Location by `location_of`). Later analyses of
 the graph (the dask split naming the line that mixes rows) then look the line up.
 
 The running interpreter is per thread (threading.local): traces in other threads record their own
@@ -32,9 +33,10 @@ def record(var):
     if node is None or "user_location" in node.tag.__dict__:
         return
     interp = getattr(_running, "interp", None)
-    where = interp.location() if interp is not None else None
-    if where is None:
+    if interp is None or not interp.frames:
         return
+    frame = interp.frames[-1]
+    where = (frame.info, frame.pc - 1)  # made a Location only when looked up: tracing stays fast
     todo = [node]
     while todo:
         node = todo.pop()
@@ -46,6 +48,10 @@ def record(var):
 
 
 def location_of(var):
-    """The Location recorded for the node that made var, or None."""
+    """The Location (function, file, line) recorded for the node that made var, or None."""
     node = getattr(var, "owner", None)
-    return None if node is None else node.tag.__dict__.get("user_location")
+    where = None if node is None else node.tag.__dict__.get("user_location")
+    if where is None:
+        return None
+    info, index = where
+    return info.location(index)
