@@ -88,3 +88,16 @@ def test_nodes_built_outside_a_trace_have_no_location():
 
     x = pt.vector("x")
     assert location_of(pt.exp(x)) is None
+
+
+def test_a_traced_graph_still_pickles_with_its_locations():
+    """Tags travel with a compiled function's graph; code objects do not pickle, Locations do."""
+    import pickle
+
+    import pytensor
+
+    tr = trace(two_steps, (np.ones(3), np.ones((4, 3))), {}, {"w"})
+    pickle.loads(pickle.dumps(pytensor.function(tr.inputs, tr.outputs)))
+    again = pickle.loads(pickle.dumps(tr.outputs[0]))
+    assert str(location_of(again)) == str(location_of(tr.outputs[0]))
+    assert "return np.sum(e)" in str(location_of(again))

@@ -12,7 +12,26 @@ lines. Nodes built outside interpreted code (the outputs' casts, guards) stay wi
 
 import threading
 
+from .errors import Location
+
 _running = threading.local()
+
+
+class _Where:
+    """An instruction of a code object: a Location when looked up (or pickled: a compiled
+    function's graph carries its tags, and code objects do not pickle)."""
+
+    __slots__ = ("info", "index")
+
+    def __init__(self, info, index):
+        self.info, self.index = info, index
+
+    def location(self):
+        return self.info.location(self.index)
+
+    def __reduce__(self):
+        where = self.location()
+        return Location, (where.function, where.filename, where.lineno)
 
 
 def enter(interp):
@@ -36,7 +55,7 @@ def record(var):
     if interp is None or not interp.frames:
         return
     frame = interp.frames[-1]
-    where = (frame.info, frame.pc - 1)  # made a Location only when looked up: tracing stays fast
+    where = _Where(frame.info, frame.pc - 1)  # a Location only when looked up: tracing stays fast
     todo = [node]
     while todo:
         node = todo.pop()
@@ -51,7 +70,4 @@ def location_of(var):
     """The Location (function, file, line) recorded for the node that made var, or None."""
     node = getattr(var, "owner", None)
     where = None if node is None else node.tag.__dict__.get("user_location")
-    if where is None:
-        return None
-    info, index = where
-    return info.location(index)
+    return where.location() if isinstance(where, _Where) else where
