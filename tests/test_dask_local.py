@@ -56,7 +56,9 @@ def picked(params, X, y):
 def taken(params, X, y):
     z = X @ params
     p = np.exp(z) / np.sum(np.exp(z), axis=1, keepdims=True)
-    return -np.mean(np.log(np.take_along_axis(p, y[:, None], axis=1))) + 0.01 * np.sum(params**2)
+    return -np.mean(np.log(np.take_along_axis(p, y.reshape(-1, 1), axis=1))) + 0.01 * np.sum(
+        params**2
+    )
 
 
 def class_bias(params, X, y):
@@ -66,10 +68,22 @@ def class_bias(params, X, y):
     return np.mean(np.log(np.sum(np.exp(z), axis=1)) - own) + 0.1 * np.sum(params["b"] ** 2)
 
 
+def one_hot(params, X, Y):
+    """The one-hot form: Y (n, K) from target_encoding="onehot" times log-probabilities."""
+    z = X @ params
+    log_p = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(np.sum(Y * log_p, axis=1)) + 0.01 * np.sum(params**2)
+
+
 def _classifier(loss, init):
     from skautodiff import AutodiffClassifier
 
-    return AutodiffClassifier(loss=loss, init_params=init, decision_fn=lambda p, X: X @ p)
+    return AutodiffClassifier(
+        loss=loss,
+        init_params=init,
+        decision_fn=lambda p, X: X @ p,
+        target_encoding="onehot" if loss is one_hot else "index",
+    )
 
 
 def _three_classes(seed, rows=90):
@@ -85,8 +99,9 @@ def _three_classes(seed, rows=90):
         (picked, np.zeros((3, 3))),
         (taken, np.zeros((3, 3))),
         (class_bias, {"W": np.zeros((3, 3)), "b": np.zeros(3)}),
+        (one_hot, np.zeros((3, 3))),
     ],
-    ids=["arange-and-labels", "take_along_axis", "table-by-label"],
+    ids=["arange-and-labels", "take_along_axis", "table-by-label", "one-hot"],
 )
 def test_integer_row_indexing_fits_as_in_memory(loss, init):
     X, y = _three_classes(5)
@@ -121,6 +136,11 @@ def with_range(params, X, y):
     return np.mean(z[range(len(y)), y] ** 2)
 
 
+def diagonal(params, X, y):
+    z = X @ np.tile(params, (1, 20))  # as many columns as rows
+    return np.mean(z[np.arange(len(z)), np.arange(len(z))])
+
+
 def positions(params, X, y):
     z = X @ params
     return np.mean(z[:, 0] ** 2 * np.arange(len(z)))
@@ -138,8 +158,13 @@ def positions(params, X, y):
         (masked, "z[y == 1, 0] ** 2", "rows are selected by index"),
         (with_range, "z[range(len(y)), y] ** 2", "write np.arange(len(y))"),
         (positions, "np.arange(len(z))", "np.arange over the rows is used as a value"),
+        (
+            diagonal,
+            "z[np.arange(len(z)), np.arange(len(z))]",
+            "indexes an axis other than the rows",
+        ),
     ],
-    ids=["permutation", "another-rows-value", "mask", "range", "position-as-value"],
+    ids=["permutation", "another-rows-value", "mask", "range", "position-as-value", "diagonal"],
 )
 def test_indexing_that_mixes_rows_is_refused_at_its_line(loss, line, why):
     X, y = _three_classes(6, rows=40)
