@@ -129,6 +129,9 @@ class Split:
         self.consumers = {}
         self._classify(list(outputs) + [g.var for g in guards], self.classes)
         self.row_sums = [v for v, c in self.classes.items() if c == SUM]
+        for var, cls in list(self.classes.items()):
+            if cls == NROWS:
+                self._separate_shape_uses(var)
         # row counts used as numbers (in arithmetic) become the total row count; those used as
         # shapes (np.ones(len(X)), np.arange(len(X))) stay the chunk's
         self.counts = [
@@ -137,6 +140,21 @@ class Split:
             if c == NROWS
             and not all(isinstance(n.op, _SHAPE_USES) for n in self.consumers.get(v, ()))
         ]
+
+    def _separate_shape_uses(self, count):
+        """`n = len(y)` used as a shape (np.arange(n)) and as a number (/ n): the shape uses get
+        their own copy of the count (a clone of its node, in place in this trace's graph, which
+        is the split's own), so that the number uses alone become the total row count."""
+        uses = self.consumers.get(count, [])
+        as_shape = [node for node in uses if isinstance(node.op, _SHAPE_USES)]
+        if not as_shape or len(as_shape) == len(uses):
+            return
+        copy = count.owner.clone().outputs[count.owner.outputs.index(count)]
+        self.classes[copy] = NROWS
+        for node in as_shape:
+            node.inputs = [copy if i is count else i for i in node.inputs]
+        self.consumers[count] = [node for node in uses if node not in as_shape]
+        self.consumers[copy] = as_shape
 
     def _classify(self, outputs, classes):
         for node in io_toposort([v for v in graph_inputs(outputs)], outputs):
@@ -476,9 +494,6 @@ def split(trace, data_names):
         return _refuse(trace, bad, result.why.get(bad))
     if not result.row_sums:
         raise NotSeparable("the loss does not depend on the data")
-    for count in result.counts:  # a row count used as a shape and as a number: ambiguous
-        if any(isinstance(node.op, _SHAPE_USES) for node in result.consumers.get(count, ())):
-            return _refuse(trace, count, "the row count is used both as a shape and as a number")
     return result
 
 
