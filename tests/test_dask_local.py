@@ -273,3 +273,29 @@ def test_a_dask_loss_kwarg_that_is_not_per_row_is_refused():
     est = _exposure_model(da.from_array(log_exposure[:100], chunks=50))
     with pytest.raises(ValueError, match="loss_kwargs\\['log_exposure'\\].*X has 120 rows"):
         est.fit(da.from_array(X, chunks=(40, 3)), da.from_array(y, chunks=40))
+
+
+def chosen_columns(params, X, y):
+    """Columns picked by an integer list: every row keeps its own entries."""
+    return np.mean((X[:, [0, 2]] @ params - y) ** 2)
+
+
+def test_columns_picked_by_integer_arrays_fit_as_in_memory():
+    from skautodiff import AutodiffRegressor
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(60, 3))
+    y = X[:, [0, 2]] @ np.array([1.5, -0.5]) + 0.1 * rng.normal(size=60)
+
+    def make():
+        return AutodiffRegressor(
+            loss=chosen_columns, init_params=np.zeros(2), predict_fn=lambda p, X: X[:, [0, 2]] @ p
+        )
+
+    reference = make().fit(X, y)
+    fitted = make().fit(da.from_array(X, chunks=(25, 3)), da.from_array(y, chunks=25))
+    np.testing.assert_allclose(fitted.params_, reference.params_, rtol=1e-6)
+    # the least-squares solution, independently
+    np.testing.assert_allclose(
+        fitted.params_, np.linalg.lstsq(X[:, [0, 2]], y, rcond=None)[0], rtol=1e-5
+    )

@@ -388,8 +388,10 @@ def _advanced_subtensor(node, ins):
         for part in (e.start, e.stop, e.step)
         if part is not None
     )
-    if not (leading and slices_free):
-        return GLOBAL, "rows are selected by index (row-wise code indexes columns only: x[:, j])"
+    if not slices_free:
+        return GLOBAL, "a slice computed from the data's shape"
+    if not leading:
+        return _columns_by_index(node, ins, entries, classes)
     ndim = max(e.ndim for e in arrays)
     per_row = [e for e in arrays if classes[e] in (ROW, ROWPOS)]
     for e in arrays:
@@ -417,6 +419,20 @@ def _advanced_subtensor(node, ins):
     if ins[0] == PARAM and per_row and all(classes[e] == ROW for e in per_row):
         return ROW  # W[y]: a parameter table looked up by each row's data
     return GLOBAL, "an array that is not row-wise is indexed by the row positions"
+
+
+def _columns_by_index(node, ins, entries, classes):
+    """z[:, [0, 2]], z[:, cols]: all rows kept, other axes picked by arrays of parameters or
+    constants (adjacent, so numpy keeps their axes in place, after the rows)."""
+    positions = [k for k, e in enumerate(entries) if not isinstance(e, slice)]
+    if (
+        ins[0] == ROW
+        and entries[0] == slice(None)
+        and positions == list(range(positions[0], positions[-1] + 1))
+        and all(_values([classes[entries[k]]])[0] == PARAM for k in positions)
+    ):
+        return ROW
+    return GLOBAL, "rows are selected by index (row-wise code indexes columns only: x[:, j])"
 
 
 def _softmax(node, ins):
