@@ -15,14 +15,10 @@ The proof is local: each variable of the traced graph gets a class from its op a
 classes (table `_ROW_WISE_OPS` and the functions below); anything not shown row-wise or free of
 data is "global", and a global variable reaching the loss is refused, naming the user's line.
 
-Integer indexing stays row-wise when it keeps each row's own entries: `z[np.arange(len(z)), y]`
-and `np.take_along_axis(p, y[:, None], axis=1)` (rows picked by np.arange over the rows, which on
-a chunk is the chunk's own arange, other axes by per-row data), and `W[y]` (a parameter table
-indexed by per-row data). Rows picked by anything else (a permutation, another row's value, a
-mask) are refused.
+Integer indexing that keeps each row's own entries (`z[np.arange(len(z)), y]`) is row-wise too:
+indexing.py.
 """
 
-import numpy as np
 import pytensor.tensor as pt
 from pytensor.compile.builders import OpFromGraph
 from pytensor.graph.basic import Constant
@@ -33,39 +29,17 @@ from pytensor.tensor.basic import Alloc, ARange
 from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from pytensor.tensor.math import Dot
 from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
-from pytensor.tensor.subtensor import AdvancedSubtensor, Subtensor, indices_from_subtensor
+from pytensor.tensor.subtensor import Subtensor
 
-try:  # PyTensor < 3.1 also has a one-index form of integer indexing
-    from pytensor.tensor.subtensor import AdvancedSubtensor1
-except ImportError:  # pragma: no cover (newer PyTensor)
-    AdvancedSubtensor1 = ()
-_INTEGER_INDEXING = (
-    (AdvancedSubtensor, AdvancedSubtensor1) if AdvancedSubtensor1 else (AdvancedSubtensor,)
-)
-
-# Classes of variables. PARAM: no dependence on data values (parameters, constants, numbers from
-# outside, shapes); ROW: axis 0 is the rows, row i computed from row i of the data; NROWS: the
-# number of rows (an int scalar) of a row-wise tensor; SHAPE: the shape vector of a row-wise
-# tensor; SUM: a row sum (a PARAM once the chunks' sums are added); GLOBAL: anything else.
-# STAT: computed from row sums and parameters (np.mean(z) / 2): a PARAM on the client's side.
-# ROWPOS: np.arange over the rows (axis 0 the rows, perhaps more axes of length 1): row i holds i,
-# which on a chunk is the chunk's own position, so it may only pick each row's own entries.
-PARAM, ROW, NROWS, SHAPE, SUM, STAT, ROWPOS, GLOBAL = (
-    "param",
-    "row",
-    "nrows",
-    "shape",
-    "sum",
-    "stat",
-    "rowpos",
-    "global",
-)
+from .indexing import INTEGER_INDEXING, advanced_subtensor, arange, reshape
+from .rowclasses import GLOBAL, NROWS, PARAM, ROW, ROWPOS, SHAPE, STAT, SUM
+from .rowclasses import values as _values
 
 # Ops that use a row count as a shape (the chunk's), not as a number (the total).
 _SHAPE_USES = (Alloc, ARange)
 
 # Row positions are used by these ops only (as indices, or reshaped into a column for them).
-_ROWPOS_USES = (*_INTEGER_INDEXING, Reshape, DimShuffle, Shape, Shape_i, SpecifyShape)
+_ROWPOS_USES = (*INTEGER_INDEXING, Reshape, DimShuffle, Shape, Shape_i, SpecifyShape)
 
 
 class NotSeparable(ValueError):
@@ -221,11 +195,6 @@ def _node_classes(node, classes):
     return [result if isinstance(result, tuple) else (result, None)] * len(node.outputs)
 
 
-def _values(ins):
-    """Input classes as values: a row count in arithmetic is a number like the parameters."""
-    return [PARAM if c in (NROWS, SUM) else c for c in ins]
-
-
 def _elemwise(node, ins):
     if ins == [SHAPE] and isinstance(node.op.scalar_op, ScalarCast):
         return SHAPE  # np.mean's divisor: the shape, cast to float, then its first entry
@@ -330,111 +299,6 @@ def _specify_shape(node, ins):
     return ins[0] if ins[0] in (ROW, ROWPOS, PARAM) else (GLOBAL, None)
 
 
-def _constant(var):
-    """var's value when it is a constant, else None."""
-    return var.data if isinstance(var, Constant) else None
-
-
-def _arange(node, ins):
-    start, stop, step = (_constant(v) for v in node.inputs)
-    if ins[1] == NROWS and ins[0] == ins[2] == PARAM and start == 0 and step == 1:
-        return ROWPOS
-    return (
-        GLOBAL,
-        "an arange over a count of the rows other than np.arange(n_rows) "
-        "(only np.arange(len(z)) picks each row's own entries)",
-    )
-
-
-def _reshape(node, ins):
-    """Reshapes that keep the rows on axis 0 and each row's entries in it: y.reshape(-1, 1),
-    np.arange(n).reshape(-1, 1), z.reshape(-1, k * m) for a row-wise z of shape (n, k, m)."""
-    x, shape = node.inputs
-    if ins[0] not in (ROW, ROWPOS) or ins[1] != PARAM:
-        return GLOBAL, "a reshape of a shape computed from the data"
-    target, row_shape = _constant(shape), x.type.shape[1:]
-    if (
-        target is not None
-        and len(target) >= 1
-        and int(target[0]) == -1
-        and all(d is not None for d in row_shape)
-        and int(np.prod(target[1:])) == int(np.prod(row_shape))
-        and (ins[0] == ROW or all(int(d) == 1 for d in target[1:]))
-    ):
-        return ins[0]
-    return (
-        GLOBAL,
-        "a reshape that mixes rows (only reshape(-1, ...) keeping each row's entries together "
-        "is row-wise)",
-    )
-
-
-def _advanced_subtensor(node, ins):
-    """Integer (advanced) indexing: row-wise when the first axes are indexed together by arrays
-    whose axis 0 is the rows (np.arange over the rows for a row-wise array, per-row data for a
-    parameter table), the other index arrays broadcasting along them."""
-    classes = dict(zip(node.inputs[1:], ins[1:]))
-    entries = (
-        indices_from_subtensor(node.inputs[1:], node.op.idx_list)
-        if hasattr(node.op, "idx_list")
-        else tuple(node.inputs[1:])  # AdvancedSubtensor1: one index array, on axis 0
-    )
-    arrays = [e for e in entries if not isinstance(e, slice)]
-    leading = len(arrays) and all(not isinstance(e, slice) for e in entries[: len(arrays)])
-    slices_free = all(
-        classes.get(part, PARAM) == PARAM
-        for e in entries
-        if isinstance(e, slice)
-        for part in (e.start, e.stop, e.step)
-        if part is not None
-    )
-    if not slices_free:
-        return GLOBAL, "a slice computed from the data's shape"
-    if not leading:
-        return _columns_by_index(node, ins, entries, classes)
-    ndim = max(e.ndim for e in arrays)
-    per_row = [e for e in arrays if classes[e] in (ROW, ROWPOS)]
-    for e in arrays:
-        cls = _values([classes[e]])[0]
-        if cls in (ROW, ROWPOS) and e.ndim != ndim:
-            return GLOBAL, "a row-wise index is broadcast along a new leading axis"
-        if cls == PARAM and e.ndim == ndim and ndim and not e.type.broadcastable[0]:
-            return (
-                GLOBAL,
-                "an index array as long as the data but not computed from it row by row (a "
-                "constant such as range(len(y)) or a list? write np.arange(len(y)))",
-            )
-        if cls not in (ROW, ROWPOS, PARAM):
-            return GLOBAL, "rows are selected by an index computed from the data's shape"
-    if any(classes[e] == ROWPOS for e in arrays[1:]):
-        return GLOBAL, "np.arange over the rows indexes an axis other than the rows"
-    if ins[0] == ROW:
-        if classes[arrays[0]] == ROWPOS:
-            return ROW
-        return (
-            GLOBAL,
-            "rows are selected by index (by other rows' values, a mask or fixed positions); "
-            "pick each row's own entries with z[np.arange(len(z)), y], or multiply by a mask",
-        )
-    if ins[0] == PARAM and per_row and all(classes[e] == ROW for e in per_row):
-        return ROW  # W[y]: a parameter table looked up by each row's data
-    return GLOBAL, "an array that is not row-wise is indexed by the row positions"
-
-
-def _columns_by_index(node, ins, entries, classes):
-    """z[:, [0, 2]], z[:, cols]: all rows kept, other axes picked by arrays of parameters or
-    constants (adjacent, so numpy keeps their axes in place, after the rows)."""
-    positions = [k for k, e in enumerate(entries) if not isinstance(e, slice)]
-    if (
-        ins[0] == ROW
-        and entries[0] == slice(None)
-        and positions == list(range(positions[0], positions[-1] + 1))
-        and all(_values([classes[entries[k]]])[0] == PARAM for k in positions)
-    ):
-        return ROW
-    return GLOBAL, "rows are selected by index (row-wise code indexes columns only: x[:, j])"
-
-
 def _softmax(node, ins):
     axis = node.op.axis
     if ins[0] == ROW and axis is not None and axis != 0 and axis != -node.inputs[0].ndim:
@@ -448,9 +312,9 @@ _ROW_WISE_OPS = [
     (CAReduce, _reduce),
     (_PRODUCTS, _dot),
     (Subtensor, _subtensor),
-    (_INTEGER_INDEXING, _advanced_subtensor),
-    (ARange, _arange),
-    (Reshape, _reshape),
+    (INTEGER_INDEXING, advanced_subtensor),
+    (ARange, arange),
+    (Reshape, reshape),
     (Shape, _shape),
     (Shape_i, _shape_i),
     (Alloc, _alloc),
