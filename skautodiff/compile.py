@@ -117,8 +117,10 @@ def mode(tier="C"):
     if os.environ.get("SKAUTODIFF_MODE", "c") == "fast" or tier == "Python":
         # Without elementwise fusion: the Python linker runs fused Composites through generated
         # Python source, which costs compile time and was seen to disagree with numpy by ~1e-8
-        # after many different graphs in one process.
-        linker, excluded = "py", ["fusion"]
+        # after many different graphs in one process. Without in-place elementwise ops: each
+        # candidate PyTensor rejects calls inspect.getframeinfo, 0.2-0.4 s of a warm first fit,
+        # to save allocations the Python tier's few calls do not need.
+        linker, excluded = "py", ["fusion", "inplace_elemwise"]
     elif not pytensor.config.cxx:
         if not _warned_no_cxx:
             warnings.warn(
@@ -347,8 +349,8 @@ class Entry:
             )
         else:
             log.info(
-                "skautodiff: %s of %s runs on the Python tier (built in %.2f s) while its C tier "
-                "compiles in the background",
+                "skautodiff: %s of %s runs on the Python tier (built in %.2f s) until its C tier "
+                "is compiled in the background",
                 what,
                 name,
                 time.perf_counter() - start,
