@@ -346,6 +346,15 @@ def compile_messages(verbose):
         log.setLevel(level)
 
 
+@contextlib.contextmanager
+def _c_after_the_fit():
+    """tiers.c_after_the_fit, imported only when a fit runs (tiers imports PyTensor)."""
+    from . import tiers
+
+    with tiers.c_after_the_fit():
+        yield
+
+
 def minimize(
     fn,
     x0,
@@ -456,7 +465,7 @@ def minimize(
         rows,
     )
     try:
-        with scipy_blas_single_thread(), compile_messages(verbose):
+        with scipy_blas_single_thread(), compile_messages(verbose), _c_after_the_fit():
             result = problem.solve(x0, x_flat, args, kwargs)
             if _low_precision(x0):
                 result = problem.refine(result, x0, args, kwargs)
