@@ -11,8 +11,9 @@ fits of the same loss in two threads never share it. When the step's C tier beco
 through a fit (tiers.py), the state moves to a lease of the C tier before the next step.
 
 The epoch loop, learning-rate schedules, early stopping and the fitted attributes follow
-``sklearn.neural_network.MLPClassifier`` (solver "adam" / "sgd"); `learning_rate` also applies to
-Adam here (scikit-learn ignores it there, which is the same as its default "constant").
+``sklearn.neural_network.MLPClassifier`` (solver "adam" / "sgd"). As there, the string schedules
+("invscaling", "adaptive") apply to SGD only: Adam keeps a constant rate (and says so with a warning
+when one is set); a callable schedule (ours only) applies to both.
 """
 
 import numbers
@@ -79,8 +80,9 @@ def check_not_given(owner, optimizer, settings):
         )
 
 
-def _check_settings(s, max_iter):
-    """scikit-learn's validation of the MLP's stochastic parameters, with its bounds."""
+def _check_settings(s, max_iter, optimizer=None, owner=None):
+    """scikit-learn's validation of the MLP's stochastic parameters, with its bounds; a string
+    schedule set for Adam (which, as scikit-learn's, ignores it) is warned about."""
 
     def number(name, low, high, closed_high=True, integer=False):
         value = s[name]
@@ -126,6 +128,19 @@ def _check_settings(s, max_iter):
         raise ValueError(
             f"max_iter (epochs for optimizer 'adam' or 'sgd') must be an integer >= 1; got {max_iter!r}"
         )
+    if _ignores_schedule(optimizer, s["learning_rate"]) and s["learning_rate"] != "constant":
+        warnings.warn(
+            f"{owner or 'optimizer=' + repr(optimizer)}: learning_rate={s['learning_rate']!r} "
+            "applies to optimizer='sgd' only (as in scikit-learn's MLP); Adam keeps the constant "
+            "rate learning_rate_init. Pass a callable learning_rate (step -> rate) to schedule Adam",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _ignores_schedule(optimizer, schedule):
+    """Adam follows scikit-learn: a string schedule is the constant rate; a callable applies."""
+    return isinstance(optimizer, str) and optimizer.lower() == "adam" and isinstance(schedule, str)
 
 
 # ----------------------------------------------------------------------------- the update rules
@@ -352,11 +367,12 @@ class Stepper:
 
 
 class _Schedule:
-    """The learning rate, as scikit-learn's SGDOptimizer sets it (for both optimizers here)."""
+    """The learning rate, as scikit-learn's SGDOptimizer sets it; for Adam, as its AdamOptimizer:
+    constant (a string schedule does not apply), unless the schedule is a callable."""
 
-    def __init__(self, s, rate=None):
+    def __init__(self, s, rate=None, optimizer=None):
         self.kind, self.init, self.power_t = (
-            s["learning_rate"],
+            "constant" if _ignores_schedule(optimizer, s["learning_rate"]) else s["learning_rate"],
             s["learning_rate_init"],
             s["power_t"],
         )
@@ -420,7 +436,11 @@ def train(
     s = settings
     n = X.shape[0]
     batch_size = _batch_size(s["batch_size"], n, owner)
-    schedule = _Schedule(s, getattr(fitted, "_learning_rate", None) if incremental else None)
+    schedule = _Schedule(
+        s,
+        getattr(fitted, "_learning_rate", None) if incremental else None,
+        "adam" if stepper.rule == "adam" else "sgd",
+    )
     rate_fn = schedule.kind if callable(schedule.kind) else None
     sample_idx = np.arange(n, dtype=int)
     early = validation is not None
@@ -512,7 +532,9 @@ def start(fitted, early_stopping):
 
 
 def split_validation(X, y, sample_weight, fraction, rng, stratify):
-    """scikit-learn's split for early stopping (same call, so the same rows for the same seed)."""
+    """scikit-learn's split for early stopping (same call, so the same rows for the same seed).
+    `stratify`: the labels for a binary classifier, else None (scikit-learn's MLP stratifies only
+    when its target has one output column, i.e. two classes)."""
     arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
     parts = train_test_split(*arrays, random_state=rng, test_size=fraction, stratify=stratify)
     if parts[1].shape[0] < 2:
@@ -565,7 +587,7 @@ def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=N
         )
     settings = {**SETTINGS, **{k: v for k, v in options.items() if k in SETTINGS}}
     max_iter = options.get("max_iter", 200)
-    _check_settings(settings, max_iter)
+    _check_settings(settings, max_iter, method, f"minimize(method={method!r})")
     X = args[0]
     y = args[1] if len(args) == 2 else None
     kwargs = dict(kwargs or {})
