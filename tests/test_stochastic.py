@@ -510,6 +510,58 @@ def test_functional_minimize_is_full_batch_adam_in_numpy():
         )
 
 
+def test_functional_minimize_callback_per_epoch():
+    """The callback sees each epoch's parameters (shaped like x0: the numpy full-batch Adam
+    iterates), or an OptimizeResult when its parameter is named intermediate_result; StopIteration
+    stops the training, as with scipy's methods."""
+    X, y = regression_data()
+    x0 = {"w": np.zeros(4), "b": 0.0}
+    options = {"batch_size": 64, "shuffle": False, "max_iter": 5, "learning_rate_init": 0.1}
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = skautodiff.minimize(
+            squared_error, x0, args=(X, y), method="adam", options=options, callback=seen.append
+        )
+    params, m, v, t = [np.zeros(4), 0.0], [np.zeros(4), 0.0], [np.zeros(4), 0.0], 0
+    assert len(seen) == 5
+    for got in seen:
+        params, m, v, t = numpy_adam(params, squared_error_gradient(*params, X, y), m, v, t, 0.1)
+        np.testing.assert_allclose(got["w"], params[0], rtol=1e-12)
+        assert type(got["b"]) is float and got["b"] == pytest.approx(params[1], rel=1e-12)
+    np.testing.assert_array_equal(seen[-1]["w"], result.x["w"])
+    seen[0]["w"][:] = 7  # the callback's copy, not the optimiser's state
+    np.testing.assert_allclose(result.x["w"], params[0], rtol=1e-12)
+
+    def stop_after_two(intermediate_result):
+        seen.append(intermediate_result)
+        if intermediate_result.nit == 2:
+            raise StopIteration
+
+    seen.clear()
+    stopped = skautodiff.minimize(
+        squared_error, x0, args=(X, y), method="sgd", options=options, callback=stop_after_two
+    )
+    assert stopped.nit == 2 and not stopped.success and "StopIteration" in stopped.message
+    assert [r.fun for r in seen] == stopped.loss_curve
+    np.testing.assert_array_equal(seen[-1].x["w"], stopped.x["w"])
+
+
+def test_shuffle_draws_as_scikit_learn():
+    """The epoch shuffle takes scikit-learn's draws from the same generator (same orders)."""
+    from sklearn.utils import shuffle
+
+    from skautodiff.stochastic import _shuffled
+
+    ours, theirs = np.random.RandomState(3), np.random.RandomState(3)
+    order_ours = order_theirs = np.arange(57)
+    for _ in range(4):
+        order_ours = _shuffled(order_ours, ours)
+        order_theirs = shuffle(order_theirs, random_state=theirs)
+        np.testing.assert_array_equal(order_ours, order_theirs)
+    assert ours.randint(1000) == theirs.randint(1000)  # the generators are in the same state
+
+
 def test_fits_in_threads_keep_their_own_optimiser_state():
     """The compiled step is cached and shared; each fit leases its own state."""
     X, y = regression_data(rows=96)
