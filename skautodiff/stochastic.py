@@ -643,9 +643,7 @@ def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=N
         def on_epoch(record, stepper):
             x = like_x0(stepper.params())
             if wants_result:
-                callback(
-                    scipy.optimize.OptimizeResult(x=x, fun=record.loss_, nit=record.n_iter_)
-                )
+                callback(scipy.optimize.OptimizeResult(x=x, fun=record.loss_, nit=record.n_iter_))
             else:
                 callback(x)
 
