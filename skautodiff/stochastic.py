@@ -481,6 +481,9 @@ def train(
     on_device = getattr(stepper, "on_device", False)  # JAX: the data go to the device once
     if on_device:
         stepper.place(X, y, sample_weight, batch_size)
+    # scikit-learn's gen_batches(n, batch_size), once: each of its calls validates its arguments
+    # (about 0.1 ms, 3% of a digits epoch)
+    batches = list(gen_batches(n, batch_size))
     best_params, step = None, int(getattr(fitted, "_steps", 0)) if incremental else 0
     fitted.n_iter_ = 0
     stopped = False
@@ -490,7 +493,7 @@ def train(
         if on_device:
             stepper.epoch(sample_idx if s["shuffle"] else None)
         losses = []  # read once per epoch: a device's step need not wait for the previous one
-        for k, batch in enumerate(gen_batches(n, batch_size)):
+        for k, batch in enumerate(batches):
             stepper.hyper[0] = rate_fn(step) if rate_fn is not None else schedule.rate
             if on_device:
                 batch_loss = stepper.step_batch(k)
