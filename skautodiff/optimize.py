@@ -405,7 +405,9 @@ def minimize(
     callback : callable, optional
         Called after each iteration with the parameters shaped like ``x0``, or, as in scipy,
         when its parameter is named ``intermediate_result``, with an ``OptimizeResult`` whose
-        ``x``, ``fun`` and ``jac`` are the current point, value and gradient.
+        ``x``, ``fun`` and ``jac`` are the current point, value and gradient. With method "adam"
+        or "sgd": after each epoch, and the ``OptimizeResult`` has ``x``, ``fun`` (the epoch's
+        mean batch loss) and ``nit``; raising ``StopIteration`` stops the training there.
     wrt : int or str, default 0
         The argument of ``fn`` that is optimised, by position or name.
     verbose : int, default 0
