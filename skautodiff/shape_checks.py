@@ -18,7 +18,7 @@ that depend on anything else (values, shapes of intermediate results) stay in th
 
 import itertools
 
-from pytensor.compile import optdb
+from pytensor.compile import SharedVariable, optdb
 from pytensor.graph.basic import Constant
 from pytensor.graph.rewriting.basic import GraphRewriter
 from pytensor.raise_op import CheckAndRaise
@@ -65,7 +65,11 @@ class _Source:
         if node is None:
             raise _Unsupported()  # an input's value, not its shape
         op = node.op
-        if isinstance(op, Shape_i) and node.inputs[0] in self._inputs:
+        if (
+            isinstance(op, Shape_i)
+            and node.inputs[0] in self._inputs
+            and not isinstance(node.inputs[0], SharedVariable)  # not among the values passed
+        ):
             where = (self._inputs[node.inputs[0]], op.i)
             if where not in self.lengths:
                 self.lengths.append(where)

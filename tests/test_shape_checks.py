@@ -92,6 +92,18 @@ def test_conditions_on_values_stay_in_the_graph():
         fn(-np.ones(3), np.ones(3))
 
 
+def test_lengths_of_shared_variables_are_not_hoisted():
+    # a shared variable is not among the values a call passes: its length stays checked in-graph
+    s, x = pytensor.shared(np.ones(3), name="s"), pt.vector("x")
+    fn = pytensor.function(
+        [x], pt.mean(x * s), mode=compiled.mode("Python", hoist_shape_checks=True)
+    )
+    assert shape_checks.checker(fn) is None
+    assert fn(np.full(3, 2.0)) == 2.0
+    with pytest.raises(AssertionError):
+        fn(np.ones(2))
+
+
 def test_without_the_option_the_graph_keeps_its_assertions():
     x, y = pt.vector("x"), pt.vector("y")
     fn = pytensor.function([x, y], pt.mean(x * y), mode=compiled.mode("Python"))
