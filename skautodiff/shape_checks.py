@@ -121,17 +121,15 @@ def checker(fn):
     conditions = getattr(fn.maker.fgraph, FGRAPH_ATTRIBUTE, None)
     if not conditions:
         return None
-    # One expression for all (the same condition often guards several ops: checked once)
+    # One expression for all (the same condition often guards several ops: checked once), in a
+    # generated function of its own: one Python call per compiled call
     terms = dict.fromkeys(c.source for c in conditions)
     namespace = {k: v for c in conditions for k, v in c.namespace.items()}
-    all_hold = eval(f"lambda v: {' and '.join(terms)}", namespace)  # noqa: S307
     names = [var.name or f"input {i}" for i, var in enumerate(fn.maker.fgraph.inputs)]
-
-    def check(values):
-        if not all_hold(values):
-            _raise(conditions, names, values)
-
-    return check
+    namespace["fail"] = lambda values: _raise(conditions, names, values)
+    source = f"def check(v):\n    if not ({' and '.join(terms)}):\n        fail(v)\n"
+    exec(source, namespace)  # noqa: S102 (source built above from the graph's ops only)
+    return namespace["check"]
 
 
 def _raise(conditions, names, values):
@@ -146,3 +144,4 @@ def _raise(conditions, names, values):
                 f"skautodiff: the arguments' shapes do not fit together: {lengths} "
                 f"(PyTensor: {condition.message.split('. ')[0].rstrip('.')})"
             )
+    raise RuntimeError("internal error: a hoisted shape check failed and then held")

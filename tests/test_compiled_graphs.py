@@ -247,7 +247,9 @@ def test_a_product_with_alpha_1_and_beta_0_allocates_no_buffer_node():
     assert np.isclose(value, loss(w), rtol=1e-13)
     by_hand = X.T @ (-y / (1 + np.exp(y * (X @ w)))) / len(y)
     np.testing.assert_allclose(grad, by_hand, rtol=1e-12)
-    (entry,) = [e for key, es in compile_module._cache.items() if key[0] is loss.__code__ for e in es]
+    (entry,) = [
+        e for key, es in compile_module._cache.items() if key[0] is loss.__code__ for e in es
+    ]
     for function in entry._functions.values():
         for copy in function:
             ops = [n.op for n in copy.maker.fgraph.toposort()]

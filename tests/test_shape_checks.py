@@ -39,8 +39,11 @@ def check_mismatch_is_refused_and_matches_pass():
     assert np.isclose(value, loss(w, X2, y2), rtol=1e-13)
     np.testing.assert_allclose(grad, gradient_by_hand(w, X2, y2), rtol=1e-12)
     # ... and refuses rows that do not match, naming the arguments and their lengths
-    with pytest.raises(ValueError, match=r"X\.shape\[0\] = 50.*y\.shape\[0\] = 48|"
-                       r"y\.shape\[0\] = 48.*X\.shape\[0\] = 50"):
+    with pytest.raises(
+        ValueError,
+        match=r"X\.shape\[0\] = 50.*y\.shape\[0\] = 48|"
+        r"y\.shape\[0\] = 48.*X\.shape\[0\] = 50",
+    ):
         fn(w, X, y[:48])
     for function in compiled_functions():
         ops = [node.op for node in function.maker.fgraph.apply_nodes]
