@@ -27,7 +27,7 @@ import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 from pytensor.link.vm import VMLinker
 
-from . import blas_flags, graphs, pytree, tiers
+from . import blas_flags, graphs, pytree, shape_checks, tiers
 from .numpy_ops import TAG as NUMPY_OPS
 from .engine.outer import input_signature
 from .arguments import bind, leaf_owners, resolve_callable
@@ -101,8 +101,11 @@ def free(code):
 _warned_no_cxx = False
 
 
-def mode(tier="C"):
+def mode(tier="C", hoist_shape_checks=False):
     """PyTensor's C backend (what users run), or a fast-compiling Python mode.
+
+    `hoist_shape_checks`: move the graph's shape assertions into a Python check per call
+    (shape_checks.py); the caller must then run `shape_checks.checker(fn)` before every call.
 
     The Python mode is the first tier of tiered compilation (tier="Python", see tiers.py);
     SKAUTODIFF_MODE=fast selects it for every function (the test suite uses it for tiny arrays). It
@@ -137,6 +140,8 @@ def mode(tier="C"):
     else:
         blas_flags.settle()  # before the rewrites read them: no per-process BLAS search
     including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])  # numpy's 32-operand limit
+    if hoist_shape_checks:
+        including.append(shape_checks.TAG)
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
     # computes what numpy computes, one reduction cheaper. local_add_of_sparse_write (pytensor
@@ -153,14 +158,18 @@ class Copies:
     (allow_gc=False) belong to one call at a time. `Function.copy()` gives another callable over
     the same compiled thunks with storage of its own, so a call checks out an idle copy (making
     one when all are busy: as many copies as calls ever overlapped) and returns it afterwards.
+    The shape checks hoisted out of its graph (shape_checks.py) run first, on every call.
     """
 
     def __init__(self, fn, tier="C"):
         self._idle, self._all = [fn], [fn]
         self._lock = threading.Lock()
         self._c = tier == "C"
+        self._check = shape_checks.checker(fn)
 
     def __call__(self, *values):
+        if self._check is not None:
+            self._check(values)
         with self._lock:
             fn = self._idle.pop() if self._idle else None
         if fn is None:
@@ -338,7 +347,7 @@ class Entry:
                     inputs,
                     outputs,
                     updates=list(updates),
-                    mode=mode(tier),
+                    mode=mode(tier, hoist_shape_checks=not updates),  # Copies runs the checks
                     on_unused_input="ignore",
                 )
             )

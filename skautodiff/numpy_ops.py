@@ -23,6 +23,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.tensor.blas import Dot22, Gemm, Gemv
+from pytensor.tensor.exceptions import NotScalarConstantError
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import Max, Min
 
@@ -120,8 +121,13 @@ class RowExtreme(Op):
 
 
 class NumpyProduct(Op):
-    """x @ y (PyTensor's Dot22), or beta * z + alpha * (x @ y) (its Gemm and Gemv; z is not read
-    when beta is 0: PyTensor passes uninitialised memory then), into the kept buffer."""
+    """x @ y (PyTensor's Dot22, and its Gemm and Gemv with alpha 1 and beta 0), or
+    beta * z + alpha * (x @ y) (its other Gemm and Gemv), into the kept buffer.
+
+    A Gemv or Gemm with beta 0 takes an uninitialised z (AllocEmpty of the rows' Shape_i) only
+    for its shape: unscaled, those two nodes (and the C module each costs on a cold compile)
+    go away.
+    """
 
     __props__ = ("scaled",)
 
@@ -132,9 +138,8 @@ class NumpyProduct(Op):
         if self.scaled:
             return Apply(self, list(inputs), [inputs[0].type()])
         x, y = inputs
-        return Apply(
-            self, [x, y], [pt.tensor(dtype=x.dtype, shape=(x.type.shape[0], y.type.shape[1]))]
-        )
+        shape = (x.type.shape[0], *y.type.shape[1:])  # a vector y: matrix-vector (Gemv)
+        return Apply(self, [x, y], [pt.tensor(dtype=x.dtype, shape=shape)])
 
     def perform(self, node, inputs, output_storage):
         if self.scaled:
@@ -142,7 +147,7 @@ class NumpyProduct(Op):
             shape = z.shape
         else:
             x, y = inputs
-            shape = (x.shape[0], y.shape[1])
+            shape = (x.shape[0], *y.shape[1:])
         out = _kept(output_storage, shape, node.outputs[0].dtype)
         np.dot(x, y, out=out)
         if self.scaled:
@@ -153,7 +158,7 @@ class NumpyProduct(Op):
 
     def infer_shape(self, *args):
         shapes = args[-1]
-        return [shapes[0]] if self.scaled else [(shapes[0][0], shapes[1][1])]
+        return [shapes[0]] if self.scaled else [(shapes[0][0], *shapes[1][1:])]
 
     def __str__(self):
         return "numpy.gemm" if self.scaled else "numpy.dot"
@@ -167,7 +172,20 @@ def use_numpy_product(fgraph, node):
         return [NumpyProduct(False)(*node.inputs)]
     if node.op.inplace:
         return None
+    z, alpha, x, y, beta = node.inputs
+    if _constant(alpha) == 1 and _constant(beta) == 0 and x.dtype == y.dtype == z.dtype:
+        unscaled = NumpyProduct(False)(x, y)
+        if unscaled.type == node.outputs[0].type:
+            return [unscaled]
     return [NumpyProduct(True)(*node.inputs)]
+
+
+def _constant(var):
+    """The value of a scalar constant, else None."""
+    try:
+        return pt.get_scalar_constant_value(var)
+    except NotScalarConstantError:
+        return None
 
 
 @node_rewriter([Max, Min])
@@ -195,7 +213,9 @@ def use_numpy_ufunc(fgraph, node):
     if scalar_op is ps.Softplus:
         # PyTensor's softplus (what log(1 + exp(x)) and logaddexp(0, x) become) calls libm's exp
         # and log1p per element; the same stable formula with numpy's exp and log1p:
-        zero = np.zeros((), dtype=x.dtype)
+        # zero shaped (1, ..., 1): a 0-d one would need an ExpandDims node (and its own C module:
+        # these rewrites run after constant folding) to broadcast
+        zero = pt.constant(np.zeros((1,) * x.ndim, dtype=x.dtype))
         return [pt.maximum(x, zero) + NumpyUfunc("log1p")(NumpyUfunc("exp")(-pt.abs(x)))]
     ufunc = FASTER_IN_NUMPY.get(scalar_op)
     if ufunc is None and out.dtype == "float32":

@@ -9,6 +9,7 @@ import pytest
 
 import skautodiff
 from helpers import check, finite_difference
+from skautodiff import compile as compile_module
 from skautodiff.compile import mode
 from skautodiff.numpy_ops import FASTER_IN_NUMPY, NumpyProduct, NumpyUfunc
 
@@ -233,6 +234,29 @@ def test_matrix_vector_products(alpha, beta, transposed):
     np.testing.assert_allclose(f(A, xv, yv), expected, rtol=1e-13)  # into the kept buffer
 
 
+def test_a_product_with_alpha_1_and_beta_0_allocates_no_buffer_node():
+    # Gemv(AllocEmpty(Shape_i(X)), 1, X, w, 0) becomes numpy.dot(X, w): two C modules fewer
+    from pytensor.tensor.basic import AllocEmpty
+
+    rng = np.random.default_rng(9)
+    X, y = rng.normal(size=(40, 3)), np.sign(rng.normal(size=40))
+    loss = lambda w: np.mean(np.logaddexp(0, -y * (X @ w)))  # noqa: E731
+    fn = skautodiff.value_and_grad(loss)
+    w = rng.normal(size=3)
+    value, (grad,) = fn(w)  # wrt every positional argument: one gradient each
+    assert np.isclose(value, loss(w), rtol=1e-13)
+    by_hand = X.T @ (-y / (1 + np.exp(y * (X @ w)))) / len(y)
+    np.testing.assert_allclose(grad, by_hand, rtol=1e-12)
+    (entry,) = [
+        e for key, es in compile_module._cache.items() if key[0] is loss.__code__ for e in es
+    ]
+    for function in entry._functions.values():
+        for copy in function:
+            ops = [n.op for n in copy.maker.fgraph.toposort()]
+            assert not any(isinstance(op, AllocEmpty) for op in ops), ops
+            assert any(isinstance(op, NumpyProduct) and not op.scaled for op in ops), ops
+
+
 def test_logistic_gradient_through_numpy_gemv_matches_finite_differences():
     rng = np.random.default_rng(7)
     X, y = rng.normal(size=(40, 3)), np.sign(rng.normal(size=40))
@@ -247,7 +271,9 @@ def test_matrix_products(alpha, beta):
     x, y, z = pt.matrix(), pt.matrix(), pt.matrix()
     a, b = np.float64(alpha), np.float64(beta)
     f = compiled([x, y, z], [gemm_no_inplace(z, a, x.T, y, b), pt.dot(x.T, y)])
-    assert sum(isinstance(n.op, NumpyProduct) for n in f.maker.fgraph.toposort()) == 2
+    # alpha 1 and beta 0: the Gemm is the plain product, merged with the other output's
+    products = 1 if (alpha, beta) == (1.0, 0.0) else 2
+    assert sum(isinstance(n.op, NumpyProduct) for n in f.maker.fgraph.toposort()) == products
     for rows in (6, 9):  # another shape: new buffers
         xv, yv, zv = rng.normal(size=(rows, 3)), rng.normal(size=(rows, 4)), rng.normal(size=(3, 4))
         scaled, plain = f(xv, yv, zv)
