@@ -137,20 +137,33 @@ def test_minimize_and_estimators_fit_as_the_default_backend():
 def test_data_crosses_to_the_device_once_per_fit(monkeypatch):
     from skautodiff.backends import jax as jax_backend
 
-    seen = []
-    original = jax_backend.Compiled.__call__
+    placed, evaluations, unpacked = [], [], []
+    to_device, flat_call = jax_backend.Compiled.to_device, jax_backend._Flat.__call__
 
-    def spy(self, *values):
-        seen.append([type(v).__module__.split(".")[0] for v in values])
-        return original(self, *values)
+    def spy_to_device(self, values):
+        placed.append(len(values))
+        return to_device(self, values)
 
-    monkeypatch.setattr(jax_backend.Compiled, "__call__", spy)
+    def spy_flat(self, flat):
+        evaluations.append(
+            (type(flat).__module__, {type(v).__module__.split(".")[0] for v in self._others})
+        )
+        return flat_call(self, flat)
+
+    monkeypatch.setattr(jax_backend.Compiled, "to_device", spy_to_device)
+    monkeypatch.setattr(jax_backend._Flat, "__call__", spy_flat)
+    monkeypatch.setattr(jax_backend.Compiled, "__call__", lambda *a: unpacked.append(a))
     params, X, y = _data(n=80)
     result = skautodiff.minimize(logistic, params, args=(X, y), backend="jax", rows=("X", "y"))
-    assert result.nfev == len(seen) > 3
-    for kinds in seen[1:]:  # after the first evaluation: parameters as numpy, data on the device
-        assert kinds[:2] == ["numpy", "numpy"], kinds  # w, b
-        assert set(kinds[2:]) <= {"jaxlib", "jax"}, kinds  # X, y, alpha, row count, row mask
+    assert len(placed) == 1  # X, y (padded), alpha, the row count and mask: once
+    # every evaluation: one flat numpy vector crosses, the data are device arrays already
+    assert result.nfev == len(evaluations) > 3
+    assert all(module == "numpy" and others <= {"jaxlib", "jax"} for module, others in evaluations)
+    assert not unpacked  # the unpacked function never ran: XLA compiled the loss once
+    c = skautodiff.minimize(logistic, params, args=(X, y))
+    for name in params:
+        np.testing.assert_allclose(result.x[name], c.x[name], rtol=1e-7, atol=1e-10)
+    assert result.fun == pytest.approx(c.fun, rel=1e-12)
 
 
 def test_sparse_data_stays_on_the_c_backend_with_a_message():

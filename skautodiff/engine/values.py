@@ -6,6 +6,8 @@ traced code builds). Everything handed to native code is unwrapped first.
 
 import numpy as np
 
+from ..pytree import is_jax_array
+
 
 class _Null:
     """The engine's own NULL stack marker (CPython's NULL before/after a callable); not None."""
@@ -129,4 +131,6 @@ def dtype_of(value):
         return np.dtype(np.float64)
     if isinstance(value, complex):
         return np.dtype(np.complex128)
+    if is_jax_array(value):
+        return np.dtype(value.dtype)
     return None
