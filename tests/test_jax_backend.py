@@ -166,6 +166,77 @@ def test_data_crosses_to_the_device_once_per_fit(monkeypatch):
     assert result.fun == pytest.approx(c.fun, rel=1e-12)
 
 
+def branchy(params, X, y):
+    if params["s"] > 0:  # a branch on a parameter's value: the trace has a guard
+        return np.mean((X @ params["w"] - y) ** 2) + params["s"] ** 2
+    return np.mean(np.abs(X @ params["w"] - y)) + params["s"] ** 2
+
+
+calls = []
+
+
+def noisy(params, X, y):
+    calls.append(1)  # a side effect: every evaluation runs it natively once too
+    return np.mean((X @ params["w"] - y) ** 2)
+
+
+def test_minimize_with_guards_or_side_effects_on_jax_fits_as_the_default_backend():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((70, 3))
+    y = X @ np.array([1.0, 2.0, 3.0]) + 0.1 * rng.standard_normal(70)
+    p0 = {"w": np.zeros(3), "s": np.array(1.0)}
+    j = skautodiff.minimize(branchy, p0, args=(X, y), backend="jax", rows=(1, 2))
+    c = skautodiff.minimize(branchy, p0, args=(X, y))
+    # (both stop near s = 0 by different paths: XLA and C round sums differently)
+    assert j.fun == pytest.approx(c.fun, rel=1e-6) and j.success
+    np.testing.assert_allclose(j.x["w"], np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-5)
+    calls.clear()
+    j = skautodiff.minimize(noisy, {"w": np.zeros(3)}, args=(X, y), backend="jax", rows=(1, 2))
+    assert len(calls) == j.nfev
+    np.testing.assert_allclose(j.x["w"], np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-6)
+
+
+def test_functional_api_takes_device_arrays_without_transfer(monkeypatch):
+    from skautodiff.backends import jax as jax_backend
+
+    params, X, y = _data(n=50)
+    value, grad, _ = logistic_by_hand(params, X, y)
+    with jax_backend.x64():  # float64 on the device (JAX's default would make them float32)
+        Xd, yd = jax.device_put(X), jax.device_put(y)
+    received, original = [], jax_backend.Compiled.__call__
+
+    def spy(self, *values):
+        received.append(values)
+        return original(self, *values)
+
+    monkeypatch.setattr(jax_backend.Compiled, "__call__", spy)
+    vg = skautodiff.value_and_grad(logistic, wrt="params", backend="jax")
+    for _ in range(2):
+        v, g = vg(params, Xd, yd)
+        assert v == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(g["w"], grad["w"], rtol=1e-10)
+        assert g["b"] == pytest.approx(grad["b"], rel=1e-10)
+    # the very arrays the caller placed reached the jitted function: nothing was transferred
+    assert len(received) == 2
+    assert all(any(v is Xd for v in vs) and any(v is yd for v in vs) for vs in received)
+    # the C backend takes them too (copied to numpy at each call)
+    v_c, g_c = skautodiff.value_and_grad(logistic, wrt="params")(params, Xd, yd)
+    assert v_c == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(g_c["w"], grad["w"], rtol=1e-10)
+
+
+def test_functional_api_reads_numpy_data_at_every_call():
+    params, X, y = _data(n=50)
+    vg = skautodiff.value_and_grad(logistic, wrt="params", backend="jax")
+    X = X.copy()
+    before = vg(params, X, y)
+    X *= 2.0  # mutated in place between calls: the next call must see it
+    value, grad, _ = logistic_by_hand(params, X, y)
+    v, g = vg(params, X, y)
+    assert v == pytest.approx(value, rel=1e-12) and v != pytest.approx(before[0], rel=1e-6)
+    np.testing.assert_allclose(g["w"], grad["w"], rtol=1e-10)
+
+
 def test_sparse_data_stays_on_the_c_backend_with_a_message():
     params, X, y = _data()
     Xs = scipy.sparse.csr_matrix(np.where(np.abs(X) > 1, X, 0))
