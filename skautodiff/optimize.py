@@ -276,7 +276,10 @@ class _Objective:
         if self.backend == "jax":
             self.fast = self._on_device(call, rows)
             if self.fast is not None:
-                return self.fast(flat)
+                try:
+                    return self.fast(flat)
+                except GuardFailed:  # (a run-time error in a guarded graph: call.run reports it)
+                    self.fast = None
         entry, outs = call.run("value_and_grad", backend=self.backend, rows=rows)
         # (a function with side effects goes through call.run each time: it runs natively too)
         if entry.trace.side_effects:

@@ -21,9 +21,10 @@ def is_numeric_leaf(x):
         return x.dtype.kind in "biuf"
     if isinstance(x, (bool, np.bool_)):
         return False
-    if is_jax_array(x):  # data placed on a device for the JAX backend (see doc/backends.md)
-        return x.dtype.kind in "biuf"
-    return isinstance(x, (int, float, np.integer, np.floating))
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return True
+    # data placed on a device for the JAX backend (see doc/backends.md)
+    return is_jax_array(x) and x.dtype.kind in "biuf"
 
 
 def is_jax_array(x):
