@@ -228,6 +228,22 @@ def test_functional_api_takes_device_arrays_without_transfer(monkeypatch):
     np.testing.assert_allclose(g_c["w"], grad["w"], rtol=1e-10)
 
 
+def test_minimize_takes_device_data_and_pads_it_on_the_device():
+    from skautodiff.backends import jax as jax_backend
+
+    params, X, y = _data(n=90)  # 90 rows: padded to a bucket of 96
+    with jax_backend.x64():
+        Xd, yd = jax.device_put(X), jax.device_put(y)
+    padded = row_buckets.pad(Xd, 96)
+    assert isinstance(padded, jax.Array) and padded.dtype == np.float64
+    np.testing.assert_array_equal(np.asarray(padded), row_buckets.pad(X, 96))
+    on_device = skautodiff.minimize(logistic, params, args=(Xd, yd), backend="jax", rows=(1, 2))
+    on_host = skautodiff.minimize(logistic, params, args=(X, y), backend="jax", rows=(1, 2))
+    assert on_device.fun == on_host.fun and on_device.nit == on_host.nit
+    for name in params:
+        np.testing.assert_array_equal(on_device.x[name], on_host.x[name])
+
+
 def test_functional_api_reads_numpy_data_at_every_call():
     params, X, y = _data(n=50)
     vg = skautodiff.value_and_grad(logistic, wrt="params", backend="jax")
