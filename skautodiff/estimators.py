@@ -264,16 +264,11 @@ class AutodiffEstimator(BaseEstimator):
         from . import stochastic
 
         settings = self._stochastic_settings()
-        backend = backends.check(self.backend)
+        backends.check(self.backend)
         if not stochastic.is_stochastic(self.optimizer):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
             return False
-        stochastic._check_settings(settings, self.max_iter)
-        if backend != "c":
-            raise ValueError(
-                f"{type(self).__name__}: optimizer={self.optimizer!r} runs on the C backend only; "
-                'use backend="c", or a scipy optimizer such as "L-BFGS-B" with backend="jax"'
-            )
+        stochastic._check_settings(settings, self.max_iter, self.optimizer, type(self).__name__)
         return True
 
     def _stochastic_settings(self):
@@ -315,7 +310,9 @@ class AutodiffEstimator(BaseEstimator):
         validation = None
         if early:
             labels = self._decode_target(y)
-            stratify = labels if isinstance(self, ClassifierMixin) else None
+            # scikit-learn's MLP stratifies when its target is one column: two classes only
+            binary = isinstance(self, ClassifierMixin) and len(getattr(self, "classes_", ())) == 2
+            stratify = labels if binary and np.ndim(labels) == 1 else None
             (X, y, sample_weight), (X_val, y_val, w_val) = stochastic.split_validation(
                 X, y, sample_weight, settings["validation_fraction"], rng, stratify
             )
@@ -330,7 +327,10 @@ class AutodiffEstimator(BaseEstimator):
         names, _step = stochastic.RULES[rule]
         hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
         slots = self._optimizer_slots if incremental else None  # a new fit starts a new optimiser
-        stepper = stochastic.Stepper(loss, params, kwargs, rule, hyper, slots, bounds=self.bounds)
+        backend = backends.check(self.backend)
+        stepper = stochastic.make_stepper(
+            backend, X, loss, params, kwargs, rule, hyper, slots, bounds=self.bounds
+        )
         with _compile_messages(self.verbose):
             try:
                 stochastic.train(
@@ -601,8 +601,8 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         What compiles the loss: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU;
         needs ``pip install "skautodiff[jax]"``). On JAX the data goes to the device once per fit
         and its rows are padded to a few sizes (a grid search's folds share compilations). The
-        stochastic optimizers (``optimizer="adam"`` or ``"sgd"``) run on "c" only. See
-        doc/backends.md.
+        stochastic optimizers (``optimizer="adam"`` or ``"sgd"``) run their whole step (gradient
+        and update) on the device, the state kept there between steps. See doc/backends.md.
     multi_output : bool, default False
         Whether ``y`` may have several columns: an (n, k) y (several outputs, or survival
         ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without
@@ -612,9 +612,11 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         The stochastic optimizers' settings (``optimizer="adam"`` or ``"sgd"``), with the names,
         meanings and defaults of ``sklearn.neural_network.MLPRegressor``'s (``solver`` there);
         ``max_iter`` then counts epochs and ``tol`` (None: 1e-4) is the improvement that resets
-        ``n_iter_no_change``. ``learning_rate`` may also be a callable ``step -> rate`` (step: the
-        updates made so far) and applies to Adam too. Given with a scipy optimizer, they are an
-        error. See doc/estimators.md.
+        ``n_iter_no_change``. As there, the schedules "invscaling" and "adaptive" apply to "sgd"
+        only (Adam keeps ``learning_rate_init``, with a warning when one is set);
+        ``learning_rate`` may also be a callable ``step -> rate`` (step: the updates made so far),
+        which applies to both. Given with a scipy optimizer, they are an error. See
+        doc/estimators.md.
     beta_1, beta_2, epsilon, shuffle, early_stopping, validation_fraction, n_iter_no_change : optional
         More of the stochastic optimizers' settings, as above.
 

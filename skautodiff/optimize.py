@@ -381,6 +381,15 @@ def compile_messages(verbose):
         log.setLevel(level)
 
 
+@contextlib.contextmanager
+def _c_after_the_fit():
+    """tiers.c_after_the_fit, imported only when a fit runs (tiers imports PyTensor)."""
+    from . import tiers
+
+    with tiers.c_after_the_fit():
+        yield
+
+
 def minimize(
     fn,
     x0,
@@ -431,7 +440,9 @@ def minimize(
     callback : callable, optional
         Called after each iteration with the parameters shaped like ``x0``, or, as in scipy,
         when its parameter is named ``intermediate_result``, with an ``OptimizeResult`` whose
-        ``x``, ``fun`` and ``jac`` are the current point, value and gradient.
+        ``x``, ``fun`` and ``jac`` are the current point, value and gradient. With method "adam"
+        or "sgd": after each epoch, and the ``OptimizeResult`` has ``x``, ``fun`` (the epoch's
+        mean batch loss) and ``nit``; raising ``StopIteration`` stops the training there.
     wrt : int or str, default 0
         The argument of ``fn`` that is optimised, by position or name.
     verbose : int, default 0
@@ -439,7 +450,8 @@ def minimize(
         the C tier, and which tier each ran on (as the estimators' ``verbose`` does).
     backend : {"c", "jax"}, default "c"
         PyTensor's C backend, or its JAX linker (see doc/backends.md): on JAX the arguments other
-        than ``x0`` go to the device once per fit. The stochastic methods run on "c" only.
+        than ``x0`` go to the device once per fit. The stochastic methods run their whole step
+        (gradient and update) on the device.
     rows : tuple of int or str, optional
         JAX backend: ``fn``'s parameters (names or positions) whose first axis runs over samples,
         such as ``(1, 2)`` for ``loss(params, X, y)``. Their rows are padded to one of a few sizes,
@@ -464,14 +476,9 @@ def minimize(
     from . import stochastic
 
     backend = backends.check(backend)
-    if stochastic.is_stochastic(method) and backend != "c":
-        raise ValueError(
-            f'method={method!r} runs on the C backend only; use backend="c", or a scipy method '
-            'such as "L-BFGS-B" with backend="jax"'
-        )
     if stochastic.is_stochastic(method):  # minibatches of args' rows, see stochastic.minimize
         return stochastic.minimize(
-            fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds
+            fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds, backend
         )
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):
@@ -495,7 +502,7 @@ def minimize(
         rows,
     )
     try:
-        with scipy_blas_single_thread(), compile_messages(verbose):
+        with scipy_blas_single_thread(), compile_messages(verbose), _c_after_the_fit():
             result = problem.solve(x0, x_flat, args, kwargs)
             if _low_precision(x0):
                 result = problem.refine(result, x0, args, kwargs)
