@@ -28,6 +28,7 @@ from pytensor.compile.mode import Mode
 from pytensor.link.vm import VMLinker
 
 from . import blas_flags, graphs, pytree, shape_checks, tiers
+from .pytree import is_jax_array
 from .numpy_ops import TAG as NUMPY_OPS
 from .engine.outer import input_signature
 from .arguments import bind, leaf_owners, resolve_callable
@@ -371,11 +372,15 @@ class Entry:
         for fn in list(self._functions.values()):
             fn.free()
 
-    def inputs(self, call):
+    def inputs(self, call, device=False):
+        """The compiled functions' input values for `call`. With `device` (the JAX backend), JAX
+        arrays of the input's dtype are passed as they are: they already live on a device, and
+        they are immutable. Everything else is converted (numpy: read at every call, never kept)."""
         tr = self.trace
         values = [
             leaf
-            if type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned
+            if (type(leaf) is np.ndarray and leaf.dtype is dtype and leaf.flags.aligned)
+            or (device and is_jax_array(leaf) and leaf.dtype == dtype)
             else input_value(leaf, *sig)
             for leaf, sig, dtype in zip(call.leaves, tr.signature, self._dtypes)
         ]
@@ -478,27 +483,25 @@ class Call:
             found = self._cached(entries[tried:], kind, extra, backend, rows)
             if found is not None:
                 return found
-            start = time.perf_counter()
-            entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
-            _stats["traces"] += 1
-            log.info(
-                "skautodiff: traced %s in %.3f s (%d guards)",
-                getattr(self.func, "__qualname__", "function"),
-                time.perf_counter() - start,
-                len(entry.trace.guards) + len(entry.trace.value_guards),
-            )
+            entry = self._trace()
             entries.append(entry)
-        if entry.trace.side_effects:
-            _log_side_effects(self.func, entry.trace.side_effects)
         try:
             return entry, entry.run(
-                kind, entry.inputs(self) + list(extra), fresh=True, backend=backend, rows=rows
+                kind,
+                entry.inputs(self, device=backend == "jax") + list(extra),
+                fresh=True,
+                backend=backend,
+                rows=rows,
             )
         except GuardFailed:
             raise RuntimeError(
                 "internal error: a fresh trace's guards fail on the values it was "
                 "traced with; please report this function"
             ) from None
+
+    def cached(self):
+        """The cache entries for these arguments' structure (traced so far)."""
+        return list(_cache.get(self.key, ()))
 
     def entry(self):
         """The cache entry for these arguments, traced when none fits, without running anything
@@ -508,9 +511,23 @@ class Call:
             if not entry.trace.guards and all(g.holds(self) for g in entry.trace.value_guards):
                 return entry
         with _lock:
-            entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
-            _stats["traces"] += 1
+            entry = self._trace()
             _cache.setdefault(self.key, []).append(entry)
+        return entry
+
+    def _trace(self):
+        """A new entry (the caller holds _lock and adds it to the cache)."""
+        start = time.perf_counter()
+        entry = Entry(trace(self.fn, self.args, self.kwargs, self.wrt_names))
+        _stats["traces"] += 1
+        log.info(
+            "skautodiff: traced %s in %.3f s (%d guards)",
+            getattr(self.func, "__qualname__", "function"),
+            time.perf_counter() - start,
+            len(entry.trace.guards) + len(entry.trace.value_guards),
+        )
+        if entry.trace.side_effects:
+            _log_side_effects(self.func, entry.trace.side_effects)
         return entry
 
     def _cached(self, entries, kind, extra, backend, rows):
@@ -519,7 +536,10 @@ class Call:
             if all(g.holds(self) for g in entry.trace.value_guards):
                 try:
                     return entry, entry.run(
-                        kind, entry.inputs(self) + list(extra), backend=backend, rows=rows
+                        kind,
+                        entry.inputs(self, device=backend == "jax") + list(extra),
+                        backend=backend,
+                        rows=rows,
                     )
                 except GuardFailed:
                     continue

@@ -115,6 +115,8 @@ def engine_copy(leaf, dtype, shape):
         return view
     if isinstance(leaf, np.generic):
         return leaf.astype(dtype)
+    if pytree.is_jax_array(leaf):  # a copy in host memory, for tracing
+        return np.array(leaf, dtype=dtype)
     return float(leaf) if np.dtype(dtype).kind == "f" else leaf
 
 

@@ -12,6 +12,7 @@ iteration, and its spinning worker otherwise competes with numpy's BLAS for the 
 import contextlib
 import inspect
 import logging
+import math
 import sys
 import threading
 import warnings
@@ -233,7 +234,9 @@ class _Objective:
         return self.last if np.array_equal(self.last_x, flat) else self._evaluate(flat)
 
     def check(self, what, values):
-        if not np.all(np.isfinite(values)):
+        # (math.isfinite for the value and ndarray.all: np.all on a scalar costs ~10 us a call)
+        finite = math.isfinite(values) if isinstance(values, float) else np.isfinite(values).all()
+        if not finite:
             kind = "NaN" if np.any(np.isnan(values)) else "infinite"
             where = (
                 "at the starting point"
@@ -264,31 +267,63 @@ class _Objective:
         )
 
     def _evaluate(self, flat):
-        leaves = self.leaves(flat)
         if self.fast is not None:
-            entry, values, indices, rows = self.fast
-            for i, leaf in zip(indices, leaves):
-                values[i] = leaf
             try:
-                outs = entry.run("value_and_grad", values, backend=self.backend, rows=rows)
-                return float(outs[0]), _concat(outs[1:])
+                return self.fast(flat)
             except GuardFailed:
                 self.fast = None
+        leaves = self.leaves(flat)
         args, kwargs = self.call_args(leaves)
         call = Call(self.fn, args, kwargs, set(_wrt_names(self.fn, self.wrt, args, kwargs)[0]))
         rows = tuple(i for i, owner in enumerate(call.owners) if owner in self.rows)
+        if self.backend == "jax":
+            self.fast = self._on_device(call, rows)
+            if self.fast is not None:
+                try:
+                    return self.fast(flat)
+                except GuardFailed:  # (a run-time error in a guarded graph: call.run reports it)
+                    self.fast = None
         entry, outs = call.run("value_and_grad", backend=self.backend, rows=rows)
         # (a function with side effects goes through call.run each time: it runs natively too)
         if entry.trace.side_effects:
             self.fast = None
         else:
-            values = self._placed(entry, entry.inputs(call), rows)
-            self.fast = (entry, values, call.wrt_indices, rows)
+            values = self._placed(entry, entry.inputs(call, device=self.backend == "jax"), rows)
+            self.fast = self._reusing(entry, values, call.wrt_indices, rows)
         return float(outs[0]), _concat(outs[1:])
 
+    def _reusing(self, entry, values, indices, rows):
+        """Later evaluations: the compiled entry with the other arguments already converted,
+        replacing only the optimised leaves."""
+
+        def evaluate(flat):
+            for i, leaf in zip(indices, self.leaves(flat)):
+                values[i] = leaf
+            outs = entry.run("value_and_grad", values, backend=self.backend, rows=rows)
+            return float(outs[0]), _concat(outs[1:])
+
+        return evaluate
+
+    def _on_device(self, call, rows):
+        """JAX: the fit's evaluations as one jitted function of the flat parameter vector, with
+        the other arguments placed on the device once (`backends.jax.Compiled.flat`); None where
+        the cache's path is needed (branches on values choose their entry by running, functions
+        with side effects run natively too), or the outer values no longer fit."""
+        if any(entry.trace.guards for entry in call.cached()):
+            return None
+        entry = call.entry()
+        if entry.trace.side_effects:
+            return None
+        fn = entry.function("value_and_grad", "jax", rows)
+        try:
+            values = fn.to_device(entry.inputs(call, device=True))
+        except GuardFailed:
+            return None
+        return fn.flat(values, call.wrt_indices, entry._guard is not None)
+
     def _placed(self, entry, values, rows):
-        """The fast path's input values; on the JAX backend on the device, transferred once for the
-        fit (only the parameter leaves, replaced at each evaluation, cross again)."""
+        """The cache path's input values; on the JAX backend on the device, transferred once for
+        the fit (only the parameter leaves, replaced at each evaluation, cross again)."""
         to_device = getattr(entry.function("value_and_grad", self.backend, rows), "to_device", None)
         return to_device(values) if to_device is not None else values
 

@@ -5,6 +5,8 @@ numpy scalars and Python numbers (bool is data, not a number: it stays in the st
 other object (None, strings, functions, estimator objects) is kept as part of the structure.
 """
 
+import sys
+
 import numpy as np
 import scipy.sparse
 
@@ -19,7 +21,16 @@ def is_numeric_leaf(x):
         return x.dtype.kind in "biuf"
     if isinstance(x, (bool, np.bool_)):
         return False
-    return isinstance(x, (int, float, np.integer, np.floating))
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return True
+    # data placed on a device for the JAX backend (see doc/backends.md)
+    return is_jax_array(x) and x.dtype.kind in "biuf"
+
+
+def is_jax_array(x):
+    """A JAX array (without importing JAX: none can exist before JAX is imported)."""
+    jax = sys.modules.get("jax")
+    return jax is not None and isinstance(x, getattr(jax, "Array", ()))
 
 
 class TreeDef:

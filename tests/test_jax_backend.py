@@ -137,20 +137,123 @@ def test_minimize_and_estimators_fit_as_the_default_backend():
 def test_data_crosses_to_the_device_once_per_fit(monkeypatch):
     from skautodiff.backends import jax as jax_backend
 
-    seen = []
-    original = jax_backend.Compiled.__call__
+    placed, evaluations, unpacked = [], [], []
+    to_device, flat_call = jax_backend.Compiled.to_device, jax_backend._Flat.__call__
+
+    def spy_to_device(self, values):
+        placed.append(len(values))
+        return to_device(self, values)
+
+    def spy_flat(self, flat):
+        evaluations.append(
+            (type(flat).__module__, {type(v).__module__.split(".")[0] for v in self._others})
+        )
+        return flat_call(self, flat)
+
+    monkeypatch.setattr(jax_backend.Compiled, "to_device", spy_to_device)
+    monkeypatch.setattr(jax_backend._Flat, "__call__", spy_flat)
+    monkeypatch.setattr(jax_backend.Compiled, "__call__", lambda *a: unpacked.append(a))
+    params, X, y = _data(n=80)
+    result = skautodiff.minimize(logistic, params, args=(X, y), backend="jax", rows=("X", "y"))
+    assert len(placed) == 1  # X, y (padded), alpha, the row count and mask: once
+    # every evaluation: one flat numpy vector crosses, the data are device arrays already
+    assert result.nfev == len(evaluations) > 3
+    assert all(module == "numpy" and others <= {"jaxlib", "jax"} for module, others in evaluations)
+    assert not unpacked  # the unpacked function never ran: XLA compiled the loss once
+    c = skautodiff.minimize(logistic, params, args=(X, y))
+    for name in params:
+        np.testing.assert_allclose(result.x[name], c.x[name], rtol=1e-7, atol=1e-10)
+    assert result.fun == pytest.approx(c.fun, rel=1e-12)
+
+
+def branchy(params, X, y):
+    if params["s"] > -10:  # a branch on a parameter's value: the trace has a guard
+        return np.mean((X @ params["w"] - y) ** 2) + (params["s"] - 1) ** 2
+    return np.mean(np.abs(X @ params["w"] - y)) + (params["s"] - 1) ** 2
+
+
+calls = []
+
+
+def noisy(params, X, y):
+    calls.append(1)  # a side effect: every evaluation runs it natively once too
+    return np.mean((X @ params["w"] - y) ** 2)
+
+
+def test_minimize_with_guards_or_side_effects_on_jax_fits_as_the_default_backend():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((70, 3))
+    y = X @ np.array([1.0, 2.0, 3.0]) + 0.1 * rng.standard_normal(70)
+    p0 = {"w": np.zeros(3), "s": np.array(0.0)}
+    j = skautodiff.minimize(branchy, p0, args=(X, y), backend="jax", rows=(1, 2))
+    c = skautodiff.minimize(branchy, p0, args=(X, y))
+    assert j.success and j.fun == pytest.approx(c.fun, rel=1e-9)
+    np.testing.assert_allclose(j.x["w"], np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-5)
+    assert j.x["s"] == pytest.approx(1.0, rel=1e-5)
+    # a second fit finds the guarded entry in the cache and takes the cache's path: same fit
+    again = skautodiff.minimize(branchy, p0, args=(X, y), backend="jax", rows=(1, 2))
+    assert again.fun == pytest.approx(j.fun, rel=1e-12) and again.nit == j.nit
+    calls.clear()
+    j = skautodiff.minimize(noisy, {"w": np.zeros(3)}, args=(X, y), backend="jax", rows=(1, 2))
+    assert len(calls) == j.nfev
+    np.testing.assert_allclose(j.x["w"], np.linalg.lstsq(X, y, rcond=None)[0], rtol=1e-6)
+
+
+def test_functional_api_takes_device_arrays_without_transfer(monkeypatch):
+    from skautodiff.backends import jax as jax_backend
+
+    params, X, y = _data(n=50)
+    value, grad, _ = logistic_by_hand(params, X, y)
+    with jax_backend.x64():  # float64 on the device (JAX's default would make them float32)
+        Xd, yd = jax.device_put(X), jax.device_put(y)
+    received, original = [], jax_backend.Compiled.__call__
 
     def spy(self, *values):
-        seen.append([type(v).__module__.split(".")[0] for v in values])
+        received.append(values)
         return original(self, *values)
 
     monkeypatch.setattr(jax_backend.Compiled, "__call__", spy)
-    params, X, y = _data(n=80)
-    result = skautodiff.minimize(logistic, params, args=(X, y), backend="jax", rows=("X", "y"))
-    assert result.nfev == len(seen) > 3
-    for kinds in seen[1:]:  # after the first evaluation: parameters as numpy, data on the device
-        assert kinds[:2] == ["numpy", "numpy"], kinds  # w, b
-        assert set(kinds[2:]) <= {"jaxlib", "jax"}, kinds  # X, y, alpha, row count, row mask
+    vg = skautodiff.value_and_grad(logistic, wrt="params", backend="jax")
+    for _ in range(2):
+        v, g = vg(params, Xd, yd)
+        assert v == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(g["w"], grad["w"], rtol=1e-10)
+        assert g["b"] == pytest.approx(grad["b"], rel=1e-10)
+    # the very arrays the caller placed reached the jitted function: nothing was transferred
+    assert len(received) == 2
+    assert all(any(v is Xd for v in vs) and any(v is yd for v in vs) for vs in received)
+    # the C backend takes them too (copied to numpy at each call)
+    v_c, g_c = skautodiff.value_and_grad(logistic, wrt="params")(params, Xd, yd)
+    assert v_c == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(g_c["w"], grad["w"], rtol=1e-10)
+
+
+def test_minimize_takes_device_data_and_pads_it_on_the_device():
+    from skautodiff.backends import jax as jax_backend
+
+    params, X, y = _data(n=90)  # 90 rows: padded to a bucket of 96
+    with jax_backend.x64():
+        Xd, yd = jax.device_put(X), jax.device_put(y)
+    padded = row_buckets.pad(Xd, 96)
+    assert isinstance(padded, jax.Array) and padded.dtype == np.float64
+    np.testing.assert_array_equal(np.asarray(padded), row_buckets.pad(X, 96))
+    on_device = skautodiff.minimize(logistic, params, args=(Xd, yd), backend="jax", rows=(1, 2))
+    on_host = skautodiff.minimize(logistic, params, args=(X, y), backend="jax", rows=(1, 2))
+    assert on_device.fun == on_host.fun and on_device.nit == on_host.nit
+    for name in params:
+        np.testing.assert_array_equal(on_device.x[name], on_host.x[name])
+
+
+def test_functional_api_reads_numpy_data_at_every_call():
+    params, X, y = _data(n=50)
+    vg = skautodiff.value_and_grad(logistic, wrt="params", backend="jax")
+    X = X.copy()
+    before = vg(params, X, y)
+    X *= 2.0  # mutated in place between calls: the next call must see it
+    value, grad, _ = logistic_by_hand(params, X, y)
+    v, g = vg(params, X, y)
+    assert v == pytest.approx(value, rel=1e-12) and v != pytest.approx(before[0], rel=1e-6)
+    np.testing.assert_allclose(g["w"], grad["w"], rtol=1e-10)
 
 
 def test_sparse_data_stays_on_the_c_backend_with_a_message():

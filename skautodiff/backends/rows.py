@@ -41,7 +41,19 @@ def bucket(n):
 
 
 def pad(array, size):
-    """`array` with copies of its first row appended up to `size` rows."""
+    """`array` with copies of its first row appended up to `size` rows (a JAX array is padded
+    where it lives, on its device)."""
+    from ..pytree import is_jax_array
+
+    if is_jax_array(array):
+        import jax.numpy as jnp
+
+        from .jax import x64
+
+        if size <= array.shape[0]:
+            return array
+        with x64():  # (float64 stays float64)
+            return jnp.concatenate([array, jnp.repeat(array[:1], size - array.shape[0], axis=0)])
     array = np.asarray(array)
     extra = size - array.shape[0]
     if extra <= 0:

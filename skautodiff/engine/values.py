@@ -6,6 +6,7 @@ traced code builds). Everything handed to native code is unwrapped first.
 
 import numpy as np
 
+from ..pytree import is_jax_array
 from .locations import record
 
 
@@ -132,4 +133,6 @@ def dtype_of(value):
         return np.dtype(np.float64)
     if isinstance(value, complex):
         return np.dtype(np.complex128)
+    if is_jax_array(value):
+        return np.dtype(value.dtype)
     return None
