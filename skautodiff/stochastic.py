@@ -385,6 +385,35 @@ def _rows(array, rows):
     )
 
 
+class _Constant:
+    """The learning rate of an epoch whose schedule changes it only between epochs: step -> rate
+    (a class, not a closure: the dask fit sends it to the workers)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, step):
+        return self.rate
+
+
+def run_batches(stepper, X, y, sample_weight, order, batch_size, rate_at, step):
+    """One pass over the rows of X in minibatches of batch_size (the last one may be shorter), in
+    `order` (row indices) or, when None, as they are; the learning rate of each step is
+    rate_at(step). Returns (sum of the batch losses times the batch lengths, step after the pass)."""
+    accumulated = 0.0
+    for batch in gen_batches(X.shape[0], batch_size):
+        rows = batch if order is None else order[batch]
+        stepper.hyper[0] = rate_at(step)
+        batch_loss = stepper.step(
+            _rows(X, rows),
+            None if y is None else _rows(y, rows),
+            None if sample_weight is None else _rows(sample_weight, rows),
+        )
+        accumulated += float(batch_loss) * (batch.stop - batch.start)
+        step += 1
+    return accumulated, step
+
+
 def _batch_size(setting, n, owner):
     if setting == "auto":
         return min(200, n)
@@ -411,12 +440,17 @@ def train(
     owner,
     validation=None,
     verbose=0,
+    epoch=None,
 ):
     """scikit-learn's _fit_stochastic over `stepper`, recording on `fitted` (an estimator or a plain
     namespace): loss_, loss_curve_, n_iter_, t_, best_loss_, validation_scores_,
     best_validation_score_, params_ and the schedule's and no-improvement count's state.
 
-    `validation` is None or (X_val, y_val, sample_weight_val, score) with score(params, X, y, w)."""
+    `validation` is None or (X_val, y_val, sample_weight_val, score) with score(params, X, y, w).
+    `epoch`, when given, makes one pass over the data instead of the in-memory batches of X:
+    epoch(stepper, rng, batch_size, rate_at, step) -> (sum of the batch losses times the batch
+    lengths, step after it); the dask fit passes one that visits the chunks where they live
+    (stepper is then anything with params(), slots() and detach())."""
     s = settings
     n = X.shape[0]
     batch_size = _batch_size(s["batch_size"], n, owner)
@@ -428,19 +462,16 @@ def train(
     fitted.n_iter_ = 0
     stopped = False
     for _ in range(max_iter):
-        if s["shuffle"]:
-            sample_idx = shuffle(sample_idx, random_state=rng)
-        accumulated = 0.0
-        for batch in gen_batches(n, batch_size):
-            rows = sample_idx[batch] if s["shuffle"] else batch
-            stepper.hyper[0] = rate_fn(step) if rate_fn is not None else schedule.rate
-            batch_loss = stepper.step(
-                _rows(X, rows),
-                None if y is None else _rows(y, rows),
-                None if sample_weight is None else _rows(sample_weight, rows),
+        rate_at = rate_fn if rate_fn is not None else _Constant(schedule.rate)
+        if epoch is not None:
+            accumulated, step = epoch(stepper, rng, batch_size, rate_at, step)
+        else:
+            if s["shuffle"]:
+                sample_idx = shuffle(sample_idx, random_state=rng)
+            order = sample_idx if s["shuffle"] else None
+            accumulated, step = run_batches(
+                stepper, X, y, sample_weight, order, batch_size, rate_at, step
             )
-            accumulated += float(batch_loss) * (batch.stop - batch.start)
-            step += 1
         fitted.n_iter_ += 1
         fitted.loss_ = accumulated / n
         if not np.isfinite(fitted.loss_):

@@ -24,20 +24,12 @@ def fit(est, X, y, sample_weight=None):
 
     from sklearn.utils import check_random_state
 
-    from ..estimators import (
-        _accepts_keyword,
-        _compile_messages,
-        _Progress,
-        _restored,
-        _without_partial,
-    )
+    from ..estimators import _compile_messages, _Progress, _restored
 
-    if est._check_optimizer():
-        raise ValueError(
-            f"optimizer={est.optimizer!r}: the stochastic optimizers do not fit dask input "
-            "yet; use a gradient method such as L-BFGS-B, or call partial_fit on each "
-            "chunk (dask-ml's Incremental does)"
-        )
+    if est._check_optimizer():  # adam or sgd: minibatches chunk by chunk
+        from .minibatch import fit_minibatches
+
+        return fit_minibatches(est, X, y, sample_weight, incremental=False)
     if backends.check(est.backend) != "c":
         raise ValueError(
             f"backend={est.backend!r}: a fit on dask input runs on the C backend only (its "
@@ -49,18 +41,7 @@ def fit(est, X, y, sample_weight=None):
             f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
             "on dask input does not compute; use a gradient method such as L-BFGS-B"
         )
-    X, y, weights = _aligned_arrays(X, y, sample_weight)
-    est.n_features_in_ = X.shape[1]
-    y = _encode_target(est, X, y)
-    loss, kwargs = _without_partial(est._user_function("loss"), est.loss_kwargs)
-    data_kwargs = {}
-    if weights is not None:
-        if not _accepts_keyword(loss, "sample_weight"):
-            raise TypeError(
-                f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
-                "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights"
-            )
-        data_kwargs["sample_weight"] = weights.astype(X.dtype)
+    X, y, loss, kwargs, data_kwargs = prepared(est, X, y, sample_weight)
     start = est._starting_params(X, y, check_random_state(est.random_state))
     x0 = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
     spec = LossSpec(loss, x0, kwargs, list(data_kwargs))
@@ -110,6 +91,41 @@ def fit(est, X, y, sample_weight=None):
     return est
 
 
+def partial_fit(est, X, y, classes=None, sample_weight=None):
+    """est.partial_fit(X, y) for dask X and y: one pass over the chunks (dask/minibatch.py)."""
+    from .minibatch import fit_minibatches
+
+    est._check_optimizer()
+    return fit_minibatches(est, X, y, sample_weight, incremental=True, classes=classes)
+
+
+def prepared(est, X, y, sample_weight, reset=True, partial_classes=None):
+    """(X, y, loss, loss_kwargs, {name: row-indexed dask array}) for a fit on dask input: the
+    arrays aligned on X's row chunks, y encoded as the loss receives it, sample weights checked
+    against the loss's parameters. Sets (reset) or checks n_features_in_, as in memory."""
+    from ..estimators import _accepts_keyword, _without_partial
+
+    X, y, weights = _aligned_arrays(X, y, sample_weight)
+    if reset:
+        est.n_features_in_ = X.shape[1]
+    elif X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    y = _encode_target(est, X, y, partial_classes)
+    loss, kwargs = _without_partial(est._user_function("loss"), est.loss_kwargs)
+    data_kwargs = {}
+    if weights is not None:
+        if not _accepts_keyword(loss, "sample_weight"):
+            raise TypeError(
+                f"sample_weight was given to fit, but the loss {loss.__name__}() has no "
+                "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights"
+            )
+        data_kwargs["sample_weight"] = weights.astype(X.dtype)
+    return X, y, loss, kwargs, data_kwargs
+
+
 def _aligned_arrays(X, y, sample_weight):
     """X, y and sample weights as dask arrays with the same row chunks, X in one column chunk."""
     import dask.array as da
@@ -152,45 +168,43 @@ def _as_dask_array(v, name):
     return v
 
 
-def _encode_target(est, X, y):
-    """y as the loss receives it, computed chunk by chunk (classes found over all chunks)."""
+def _encode_target(est, X, y, partial_classes=None):
+    """y as the loss receives it, computed chunk by chunk (the classes found over all chunks, or
+    partial_fit's `classes`, with y's checked against them) with the in-memory fit's encodings."""
     from sklearn.base import ClassifierMixin
 
+    from ..estimators import check_target_encoding
+
     if not isinstance(est, ClassifierMixin):
+        if partial_classes is not None and partial_classes[0] is not None:
+            raise ValueError(f"{type(est).__name__} is a regressor: partial_fit takes no classes")
+        est._target_shape = y.shape[1:]  # for formula(), as in memory
         return y.astype(X.dtype)
     import dask.array as da
 
-    classes = np.unique(da.unique(y).compute())
-    if len(classes) < 2:
-        raise ValueError(
-            f"a classifier needs samples of at least 2 classes; got {len(classes)} class"
-        )
-    est.classes_ = classes
-    encoding = est.target_encoding
-    if encoding == "sign" and len(classes) != 2:
-        raise ValueError(f'target_encoding="sign" needs exactly 2 classes; got {len(classes)}')
-    if encoding not in ("index", "onehot", "sign"):
-        raise ValueError(f'target_encoding must be "index", "onehot" or "sign"; got {encoding!r}')
-    dtype = X.dtype
-    if encoding == "onehot":
-        return y.map_blocks(
-            _onehot, classes, dtype, dtype=dtype, chunks=(y.chunks[0], (len(classes),)), new_axis=1
-        )
+    present = np.unique(da.unique(y).compute())
+    if partial_classes is None:
+        est.classes_ = present
+    else:  # classes required on the first call; y's must be among them (as in memory)
+        est._partial_fit_index(present, partial_classes[0])
+    classes, encoding = est.classes_, est.target_encoding
+    check_target_encoding(encoding, len(classes))
+    onehot = {"chunks": (y.chunks[0], (len(classes),)), "new_axis": 1}
     return y.map_blocks(
-        _index_or_sign, classes, encoding, dtype, dtype=np.intp if encoding == "index" else dtype
+        _encoded,
+        classes,
+        encoding,
+        X.dtype,
+        dtype=np.intp if encoding == "index" else X.dtype,
+        **(onehot if encoding == "onehot" else {}),
     )
 
 
-# The encodings of AutodiffClassifier._encode_target, with the classes of all chunks.
-def _onehot(y, classes, dtype):
-    return np.eye(len(classes), dtype=dtype)[np.searchsorted(classes, y)]
+def _encoded(y, classes, encoding, dtype):
+    """One chunk of labels encoded (estimators.encode_target), with the classes of all chunks."""
+    from ..estimators import encode_target
 
-
-def _index_or_sign(y, classes, encoding, dtype):
-    index = np.searchsorted(classes, y)
-    return (
-        index.astype(np.intp) if encoding == "index" else np.where(index == 1, 1, -1).astype(dtype)
-    )
+    return encode_target(np.searchsorted(classes, y), encoding, len(classes), dtype)
 
 
 class _Chunks:
