@@ -8,6 +8,7 @@ parameters alone and drives scipy's optimiser. Without a distributed Client the 
 computed into this process and evaluated one after another (the same arithmetic).
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -44,43 +45,27 @@ def fit(est, X, y, sample_weight=None):
     X, y, loss, kwargs, data_kwargs = prepared(est, X, y, sample_weight)
     start = est._starting_params(X, y, check_random_state(est.random_state))
     x0 = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
-    spec = LossSpec(loss, x0, kwargs, list(data_kwargs))
     chunks = _Chunks(X, y, list(data_kwargs.values()))
     progress = _Progress(est.verbose)
     tol, options = est._optimizer_settings()
-
-    def callback(intermediate_result):
-        objective.iterations += 1
-        progress(
-            scipy.optimize.OptimizeResult(
-                fun=intermediate_result.fun, jac=objective.at(intermediate_result.x)[1]
-            )
-        )
-
+    x0_flat, unravel = pytree.ravel(x0)
+    bounds = _flat_bounds(est.bounds, x0)
+    problem = _Problem(
+        loss, list(data_kwargs), chunks, est.optimizer, bounds, tol, options, progress
+    )
     try:
         with _compile_messages(est.verbose), scipy_blas_single_thread():
-            objective = _Objective(spec, chunks, x0)
-            try:
-                result = scipy.optimize.minimize(
-                    objective,
-                    spec.x0_flat,
-                    jac=True,
-                    method=est.optimizer,
-                    tol=tol,
-                    options=options,
-                    bounds=_flat_bounds(est.bounds, x0),
-                    callback=callback,
-                )
-            except optimize._NonFinite as stop:  # as in memory: the best point evaluated
-                result = objective.stopped(str(stop))
+            result = problem.solve(x0, x0_flat, (), kwargs)
+            if optimize._low_precision(x0):  # as in memory: float64 where float32 stopped short
+                result = problem.refine(result, x0, (), kwargs)
     finally:
         chunks.release()
-    est.params_ = _restored(spec.unravel(result.x), start, X.dtype)
+    est.params_ = _restored(unravel(result.x), start, X.dtype)
     est.loss_ = float(result.fun)
     est.loss_curve_ = progress.curve
     est.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
     est.converged_ = bool(result.success)
-    est.chunk_evaluations_ = objective.rounds
+    est.chunk_evaluations_ = problem.rounds
     if not result.success:
         warnings.warn(
             f"{type(est).__name__}: {method_name(est.optimizer)} did not converge after "
@@ -219,6 +204,7 @@ class _Chunks:
             self.client = get_client()
         except (ImportError, ValueError):
             self.client = None
+        self.terms = chunk_terms
         arrays = [X, y, *extra]
         if self.client is None:  # no cluster: the chunks are computed here
             self.blocks = [
@@ -238,7 +224,7 @@ class _Chunks:
         """(row sums, gradient of their weighted sum) over all chunks."""
         if self.client is None:
             terms = [
-                chunk_terms(spec, flat, self.n_rows, weights, *parts) for parts in zip(*self.blocks)
+                self.terms(spec, flat, self.n_rows, weights, *parts) for parts in zip(*self.blocks)
             ]
             return add_terms(*terms)
         client = self.client
@@ -246,7 +232,7 @@ class _Chunks:
             [self.spec_future] = client.scatter([spec], broadcast=True, hash=False)
         [params] = client.scatter([np.asarray(flat)], broadcast=True, hash=False)  # once per round
         futures = client.map(
-            chunk_terms,
+            self.terms,
             *([x] * len(self.blocks[0]) for x in (self.spec_future, params)),
             [self.n_rows] * len(self.blocks[0]),
             [weights] * len(self.blocks[0]),
@@ -256,9 +242,29 @@ class _Chunks:
         total = client.submit(add_terms, *futures, pure=False)
         return total.result()
 
+    def in_float64(self):
+        """These chunks as float64 data (a float32 fit refined in float64): each task casts its
+        chunk, so nothing is copied where the chunks live."""
+        if not any(_low_precision_data(h) for h in self.head):
+            return self
+        cast = copy.copy(self)
+        cast.head = [optimize._to_float64(h) for h in self.head]
+        cast.terms = _float64_terms
+        cast.spec_future = None  # the float64 spec goes to the workers anew
+        return cast
+
     def release(self):
         self.blocks = None
         self._persisted = None
+
+
+def _low_precision_data(a):
+    return a.dtype.kind == "f" and a.dtype.itemsize < 8
+
+
+def _float64_terms(spec, flat, n_rows, weights, *blocks):
+    """chunk_terms on the chunk's float arrays cast to float64 (the index targets stay integers)."""
+    return chunk_terms(spec, flat, n_rows, weights, *(optimize._to_float64(b) for b in blocks))
 
 
 def _blocks(a):
@@ -282,6 +288,45 @@ def _is_sparse(b):
     import scipy.sparse
 
     return scipy.sparse.issparse(b)
+
+
+class _Problem(optimize._Problem):
+    """optimize's one fit, evaluated chunk by chunk: solve from a starting point, then (refine,
+    inherited) for float32 parameters, again in float64 where float32 stopped short of the
+    tolerance, with the chunks cast to float64 in their tasks (the data stay float32 where they
+    live). `progress` (the estimator's) sees every iteration of both."""
+
+    def __init__(self, loss, data_names, chunks, method, bounds, tol, options, progress):
+        super().__init__(loss, 0, method, "grad", bounds, tol, options, None, None)
+        self.data_names, self.chunks = data_names, chunks
+        self.progress, self.rounds = progress, 0
+
+    def solve(self, x0, x_flat, args, kwargs, options=None):
+        """One scipy run from x_flat; x0's dtypes say which: float64 ones evaluate float64 chunks."""
+        spec = LossSpec(self.fn, x0, kwargs, self.data_names)
+        chunks = self.chunks if optimize._low_precision(x0) else self.chunks.in_float64()
+        objective = self.objective = _Objective(spec, chunks, x0)
+
+        def callback(intermediate_result):
+            objective.iterations += 1
+            jac = objective.at(intermediate_result.x)[1]
+            self.progress(scipy.optimize.OptimizeResult(fun=intermediate_result.fun, jac=jac))
+
+        try:
+            return scipy.optimize.minimize(
+                objective,
+                x_flat,
+                jac=True,
+                method=self.method,
+                tol=self.tol,
+                options=self.options if options is None else options,
+                bounds=self.bounds,
+                callback=callback,
+            )
+        except optimize._NonFinite as stop:  # as in memory: the best point evaluated
+            return objective.stopped(str(stop))
+        finally:
+            self.rounds += objective.rounds
 
 
 class _Objective(optimize._Objective):
