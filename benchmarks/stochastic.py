@@ -1,7 +1,7 @@
 """Minibatch training (issue 13): skautodiff's MLPClassifier(optimizer="adam") against
 scikit-learn's MLPClassifier(solver="adam"), and one compiled Adam step against hand-written numpy.
 
-    python -m benchmarks.stochastic [--quick] [--epochs N] [--repeats R] [--blas-threads T] [--json PATH]
+    python -m benchmarks.stochastic [--quick] [--epochs N] [--repeats R] [--blas-threads T] [--json PATH] [--no-jax]
 
 Parts, each reported as a ratio to a reference measured in the same run, interleaved:
 
@@ -11,6 +11,11 @@ Parts, each reported as a ratio to a reference measured in the same run, interle
   scikit-learn's) and seconds per epoch (target: at most 0.7x scikit-learn's), the minimum over
   repeats of a fit of `epochs` epochs divided by its n_iter_. skautodiff's step is compiled to C
   first (one warm-up fit, tiers off), as for a steady-state benchmark.
+  With JAX installed, a third contender: the same skautodiff estimator with backend="jax" (the
+  whole Adam step jitted, the data on the device once per fit, doc/backends.md), warmed up by a
+  one-epoch fit on the same rows (its compile counted apart); its figures are the `jax_*` keys
+  (jax_time_ratio: to scikit-learn's, jax_vs_c: to the C backend's) and its accuracy must equal
+  the C backend's (the same trajectory). --no-jax leaves it out.
 * tiny step: a linear model's squared error on 32 rows x 10 features, one Adam step; skautodiff's
   compiled step (stochastic.Stepper.step: the batch goes in, the parameters and slots are updated
   inside) against a hand-written numpy loss, gradient and Adam update (target: at most 1.5x).
@@ -61,7 +66,22 @@ def _mlp_parts(quick):
     return parts
 
 
-def compare_mlp(name, split, architecture, epochs, repeats):
+def _has_jax():
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _step_compiles():
+    """XLA compilations of the JAX backend's stochastic steps so far."""
+    from skautodiff.backends.jax import compile_counts
+
+    return sum(n for label, n in compile_counts().items() if label.startswith("step:"))
+
+
+def compare_mlp(name, split, architecture, epochs, repeats, jax=False):
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
     from skautodiff import models
@@ -82,9 +102,16 @@ def compare_mlp(name, split, architecture, epochs, repeats):
         "skautodiff": lambda: models.MLPClassifier(optimizer="adam", **common),
         "sklearn": lambda: SklearnMLP(solver="adam", **common),
     }
+    if jax:
+        makers["jax"] = lambda: models.MLPClassifier(optimizer="adam", backend="jax", **common)
+    compile_s, compiles_before = None, _step_compiles() if jax else 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         makers["skautodiff"]().set_params(max_iter=1).fit(X_train[:400], y_train[:400])  # compile
+        if jax:  # XLA compiles per data size (row bucket): warm up on the same rows
+            start = time.perf_counter()
+            makers["jax"]().set_params(max_iter=1).fit(X_train, y_train)
+            compile_s = time.perf_counter() - start
         per_epoch = {k: [] for k in makers}
         accuracy = {}
         for _ in range(repeats):
@@ -95,7 +122,19 @@ def compare_mlp(name, split, architecture, epochs, repeats):
                 per_epoch[key].append((time.perf_counter() - start) / est.n_iter_)
                 accuracy[key] = est.score(X_test, y_test)
     ours, theirs = min(per_epoch["skautodiff"]), min(per_epoch["sklearn"])
+    extra = {}
+    if jax:
+        on_jax = min(per_epoch["jax"])
+        extra = {
+            "jax_s_per_epoch": on_jax,
+            "jax_time_ratio": on_jax / theirs,
+            "jax_vs_c": on_jax / ours,
+            "jax_accuracy": accuracy["jax"],
+            "jax_first_fit_s": compile_s,
+            "jax_step_compiles": _step_compiles() - compiles_before,  # warm-up and timed fits
+        }
     return {
+        **extra,
         "part": name,
         "epochs": epochs,
         "skautodiff_s_per_epoch": ours,
@@ -179,6 +218,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--blas-threads", type=int, default=1, help="0: leave BLAS as it is")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--no-jax", action="store_true", help="leave out backend='jax'")
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 20)
     repeats = args.repeats or (1 if args.quick else 3)
@@ -186,7 +226,7 @@ def main(argv=None):
 
     with threadpool_limits(args.blas_threads) if args.blas_threads else contextlib.nullcontext():
         results = [
-            compare_mlp(name, split, arch, epochs, repeats)
+            compare_mlp(name, split, arch, epochs, repeats, jax=not args.no_jax and _has_jax())
             for name, split, arch in _mlp_parts(args.quick)
         ]
         results.append(compare_tiny_step(200 if args.quick else 5000, 3 if args.quick else 7))
@@ -198,6 +238,14 @@ def main(argv=None):
                 f"test accuracy {r['skautodiff_accuracy']:.4f} vs {r['sklearn_accuracy']:.4f} "
                 f"({r['accuracy_difference_points']:+.2f} points, target within 1)"
             )
+            if "jax_s_per_epoch" in r:
+                print(
+                    f"  backend='jax': {1e3 * r['jax_s_per_epoch']:.1f} ms/epoch -> "
+                    f"{r['jax_time_ratio']:.2f}x scikit-learn's, {r['jax_vs_c']:.2f}x the C "
+                    f"backend's; accuracy {r['jax_accuracy']:.4f}; first fit (compiles) "
+                    f"{r['jax_first_fit_s']:.2f} s; step compilations (all its fits) "
+                    f"{r['jax_step_compiles']}"
+                )
         else:
             print(
                 f"{r['part']}: {r['skautodiff_us_per_step']:.1f} us/step vs numpy "

@@ -263,10 +263,12 @@ class Entry:
             from .backends import jax as jax_backend
 
             label = f"{kind.replace('_', ' ')} of {self._name()}"
-            if kind.startswith("step:"):  # the estimators refuse this combination first
-                raise NotImplementedError(f"{label}: stochastic steps run on the C backend only")
             if not jax_backend.has_sparse(self.trace.all_inputs):
                 _stats["compiles"] += 1
+                if kind.startswith("step:"):  # a functional step: state in, state out
+                    from .backends import jax_steps
+
+                    return jax_steps.build(self, kind, label, rows)
                 return jax_backend.build(self, kind, label, rows)
             warnings.warn(
                 f'skautodiff: {label} takes a scipy.sparse matrix, which PyTensor\'s JAX linker '

@@ -266,16 +266,11 @@ class AutodiffEstimator(BaseEstimator):
         from . import stochastic
 
         settings = self._stochastic_settings()
-        backend = backends.check(self.backend)
+        backends.check(self.backend)
         if not stochastic.is_stochastic(self.optimizer):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
             return False
         stochastic._check_settings(settings, self.max_iter)
-        if backend != "c":
-            raise ValueError(
-                f"{type(self).__name__}: optimizer={self.optimizer!r} runs on the C backend only; "
-                'use backend="c", or a scipy optimizer such as "L-BFGS-B" with backend="jax"'
-            )
         return True
 
     def _stochastic_settings(self):
@@ -338,8 +333,11 @@ class AutodiffEstimator(BaseEstimator):
         hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
         slots = self._optimizer_slots if incremental else None  # a new fit starts a new optimiser
         if chunked is None:
+            backend = backends.check(self.backend)
             stepper, epoch = (
-                stochastic.Stepper(loss, params, kwargs, rule, hyper, slots, bounds=self.bounds),
+                stochastic.make_stepper(
+                    backend, X, loss, params, kwargs, rule, hyper, slots, bounds=self.bounds
+                ),
                 None,
             )
         else:
@@ -640,8 +638,8 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         What compiles the loss: PyTensor's C backend, or its JAX linker (XLA on CPU, GPU or TPU;
         needs ``pip install "skautodiff[jax]"``). On JAX the data goes to the device once per fit
         and its rows are padded to a few sizes (a grid search's folds share compilations). The
-        stochastic optimizers (``optimizer="adam"`` or ``"sgd"``) run on "c" only. See
-        doc/backends.md.
+        stochastic optimizers (``optimizer="adam"`` or ``"sgd"``) run their whole step (gradient
+        and update) on the device, the state kept there between steps. See doc/backends.md.
     multi_output : bool, default False
         Whether ``y`` may have several columns: an (n, k) y (several outputs, or survival
         ``[time, event]``) reaches the loss and ``init_params`` as an (n, k) float array. Without

@@ -404,7 +404,8 @@ def minimize(
         the C tier, and which tier each ran on (as the estimators' ``verbose`` does).
     backend : {"c", "jax"}, default "c"
         PyTensor's C backend, or its JAX linker (see doc/backends.md): on JAX the arguments other
-        than ``x0`` go to the device once per fit. The stochastic methods run on "c" only.
+        than ``x0`` go to the device once per fit. The stochastic methods run their whole step
+        (gradient and update) on the device.
     rows : tuple of int or str, optional
         JAX backend: ``fn``'s parameters (names or positions) whose first axis runs over samples,
         such as ``(1, 2)`` for ``loss(params, X, y)``. Their rows are padded to one of a few sizes,
@@ -429,14 +430,9 @@ def minimize(
     from . import stochastic
 
     backend = backends.check(backend)
-    if stochastic.is_stochastic(method) and backend != "c":
-        raise ValueError(
-            f'method={method!r} runs on the C backend only; use backend="c", or a scipy method '
-            'such as "L-BFGS-B" with backend="jax"'
-        )
     if stochastic.is_stochastic(method):  # minibatches of args' rows, see stochastic.minimize
         return stochastic.minimize(
-            fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds
+            fn, x0, args, kwargs, method.lower(), tol, options, callback, wrt, bounds, backend
         )
     kwargs = dict(kwargs or {})
     if not isinstance(wrt, (int, str)):

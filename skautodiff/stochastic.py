@@ -235,6 +235,26 @@ def initial_slots(rule, leaves):
 # ----------------------------------------------------------------------------- stepping
 
 
+def make_stepper(backend, X, *args, **kwargs):
+    """The stepper of a fit: `Stepper` on the C backend; on JAX, `jax_steps.JaxStepper` (the
+    data on the device, the whole step jitted), except for sparse X, which PyTensor's JAX linker
+    cannot take (the C backend, with a warning)."""
+    if backend == "jax":
+        import scipy.sparse
+
+        if not scipy.sparse.issparse(X):
+            from .backends.jax_steps import JaxStepper
+
+            return JaxStepper(*args, **kwargs)
+        warnings.warn(
+            'skautodiff: the stochastic step takes a scipy.sparse matrix, which PyTensor\'s JAX '
+            'linker cannot take; it runs on the C backend (backend="c") instead',
+            UserWarning,
+            stacklevel=3,
+        )
+    return Stepper(*args, **kwargs)
+
+
 class _Prepared:
     """A compiled step for one batch signature: its function (Leases or Tiered), its input values,
     and for each batch array given (X, y, sample_weight) where it goes: (which, position, dtype,
@@ -399,18 +419,28 @@ class _Constant:
 def run_batches(stepper, X, y, sample_weight, order, batch_size, rate_at, step):
     """One pass over the rows of X in minibatches of batch_size (the last one may be shorter), in
     `order` (row indices) or, when None, as they are; the learning rate of each step is
-    rate_at(step). Returns (sum of the batch losses times the batch lengths, step after the pass)."""
-    accumulated = 0.0
-    for batch in gen_batches(X.shape[0], batch_size):
-        rows = batch if order is None else order[batch]
+    rate_at(step). Returns (sum of the batch losses times the batch lengths, step after the pass).
+    A stepper `on_device` (JAX) holds the data already (placed by train) and gets the order."""
+    on_device = getattr(stepper, "on_device", False)
+    if on_device:
+        stepper.epoch(order)
+    losses = []  # read once per epoch: a device's step need not wait for the previous one
+    for k, batch in enumerate(gen_batches(X.shape[0], batch_size)):
         stepper.hyper[0] = rate_at(step)
-        batch_loss = stepper.step(
-            _rows(X, rows),
-            None if y is None else _rows(y, rows),
-            None if sample_weight is None else _rows(sample_weight, rows),
-        )
-        accumulated += float(batch_loss) * (batch.stop - batch.start)
+        if on_device:
+            batch_loss = stepper.step_batch(k)
+        else:
+            rows = batch if order is None else order[batch]
+            batch_loss = stepper.step(
+                _rows(X, rows),
+                None if y is None else _rows(y, rows),
+                None if sample_weight is None else _rows(sample_weight, rows),
+            )
+        losses.append((batch_loss, batch.stop - batch.start))
         step += 1
+    accumulated = 0.0
+    for batch_loss, size in losses:
+        accumulated += float(batch_loss) * size
     return accumulated, step
 
 
@@ -458,6 +488,9 @@ def train(
     rate_fn = schedule.kind if callable(schedule.kind) else None
     sample_idx = np.arange(n, dtype=int)
     early = validation is not None
+    on_device = getattr(stepper, "on_device", False)  # JAX: the data go to the device once
+    if on_device:
+        stepper.place(X, y, sample_weight, batch_size)
     best_params, step = None, int(getattr(fitted, "_steps", 0)) if incremental else 0
     fitted.n_iter_ = 0
     stopped = False
@@ -564,7 +597,7 @@ class _Record:
     """What `train` records, for the functional form (an estimator records on itself)."""
 
 
-def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=None):
+def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=None, backend="c"):
     """skautodiff.minimize(method="adam" or "sgd"): `fn(params, X[, y], **kwargs)` on minibatches of
     the rows of X (and y, and of kwargs["sample_weight"] when given); the other keyword arguments
     are passed whole. `options` takes the stochastic settings (SETTINGS, except early stopping,
@@ -616,7 +649,7 @@ def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=N
         settings["learning_rate_init"] if name == "learning_rate" else settings[name]
         for name in names
     ]
-    stepper = Stepper(fn, x0, kwargs, rule, hyper, bounds=bounds)
+    stepper = make_stepper(backend, X, fn, x0, kwargs, rule, hyper, bounds=bounds)
     record = _Record()
     start(record, early_stopping=False)
     try:

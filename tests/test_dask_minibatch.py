@@ -151,6 +151,15 @@ def test_early_stopping_on_dask_input_is_refused_clearly():
         _mlp(early_stopping=True).fit(*_chunked(X, labels))
 
 
+def test_the_jax_backend_on_dask_input_is_refused_clearly():
+    pytest.importorskip("jax")
+    X, labels = _three_classes()
+    with pytest.raises(ValueError, match="dask input runs on the C backend only"):
+        _mlp(backend="jax").fit(*_chunked(X, labels))
+    with pytest.raises(ValueError, match="dask input runs on the C backend only"):
+        _mlp(backend="jax").partial_fit(*_chunked(X, labels), classes=[0, 1, 2])
+
+
 def test_partial_fit_on_dask_input_checks_classes_and_features():
     X, labels = _three_classes()
     with pytest.raises(ValueError, match="classes must be passed on the first call"):

@@ -338,17 +338,6 @@ def test_multi_output_regressor_on_jax_is_least_squares():
     assert est.predict(X).shape == (50, 2)
 
 
-def test_stochastic_optimizers_refuse_the_jax_backend_clearly():
-    params, X, y = _data()
-    est = models.MLPClassifier(hidden_layer_sizes=(3,), optimizer="adam", backend="jax")
-    with pytest.raises(ValueError, match='optimizer=.adam. runs on the C backend only'):
-        est.fit(X, y)
-    with pytest.raises(ValueError, match='optimizer=.sgd. runs on the C backend only'):
-        est.set_params(optimizer="sgd").partial_fit(X, y, classes=[-1.0, 1.0])
-    with pytest.raises(ValueError, match='method=.adam. runs on the C backend only'):
-        skautodiff.minimize(logistic, params, args=(X, y), method="adam", backend="jax")
-
-
 def test_dask_input_refuses_the_jax_backend_clearly():
     da = pytest.importorskip("dask.array")
     params, X, y = _data()

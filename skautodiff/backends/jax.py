@@ -90,7 +90,31 @@ def _register_rewrites():
 
     # after the canonical and specialising rewrites (which may build X.T @ v), before in-place ones
     optdb.register("skautodiff_jax_transposed_dot", in2out(transposed_dot), TAG, position=49.1)
+    _reductions_in_their_dtype()
     _registered.append(transposed_dot)
+
+
+def _reductions_in_their_dtype():
+    """PyTensor's JAX reduction (pytensor 3.0.7 and 3.3.8) returns its accumulator's dtype, not
+    the output's: a float32 sum (accumulated in float64, as in C) came out float64, and every
+    value computed from it after that, so float32 graphs ran partly in float64 (and returned
+    float64 values and optimiser state). The result is cast to the output's dtype, as C does."""
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.elemwise import CAReduce
+
+    generic = jax_funcify.dispatch(CAReduce)
+
+    @jax_funcify.register(CAReduce)
+    def careduce_in_output_dtype(op, node=None, **kwargs):
+        reduce = generic(op, node=node, **kwargs)
+        if node is None:
+            return reduce
+        dtype = node.outputs[0].dtype
+
+        def careduce(x):
+            return reduce(x).astype(dtype)
+
+        return careduce
 
 
 def x64():

@@ -27,16 +27,12 @@ def fit(est, X, y, sample_weight=None):
 
     from ..estimators import _compile_messages, _Progress, _restored
 
-    if est._check_optimizer():  # adam or sgd: minibatches chunk by chunk
+    stochastic = est._check_optimizer()
+    _check_backend(est)
+    if stochastic:  # adam or sgd: minibatches chunk by chunk
         from .minibatch import fit_minibatches
 
         return fit_minibatches(est, X, y, sample_weight, incremental=False)
-    if backends.check(est.backend) != "c":
-        raise ValueError(
-            f"backend={est.backend!r}: a fit on dask input runs on the C backend only (its "
-            'per-chunk functions are C functions); use backend="c", or compute X and y into '
-            "numpy arrays to fit with JAX"
-        )
     if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
         raise ValueError(
             f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
@@ -81,7 +77,17 @@ def partial_fit(est, X, y, classes=None, sample_weight=None):
     from .minibatch import fit_minibatches
 
     est._check_optimizer()
+    _check_backend(est)
     return fit_minibatches(est, X, y, sample_weight, incremental=True, classes=classes)
+
+
+def _check_backend(est):
+    if backends.check(est.backend) != "c":
+        raise ValueError(
+            f"backend={est.backend!r}: a fit on dask input runs on the C backend only (its "
+            'per-chunk functions are C functions); use backend="c", or compute X and y into '
+            "numpy arrays to fit with JAX"
+        )
 
 
 def prepared(est, X, y, sample_weight, reset=True, partial_classes=None):
