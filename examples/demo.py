@@ -3,8 +3,9 @@
 Fits an L2-penalised logistic regression, written below as one numpy function, on scikit-learn's
 breast cancer data, and prints its test accuracy and fit time next to scikit-learn's
 LogisticRegression on the same objective, then what skautodiff traced and compiled to do it:
-the first fit runs on PyTensor's Python tier at once while the C tier compiles in the background
-(a cold compile cache: the first run on a machine), later fits run on C once it is ready.
+the first fit runs on PyTensor's Python tier at once, the C tier compiles in the background once
+that fit has ended (g++ runs on a cold compile cache: the first run on a machine), and later fits
+run on C once it is ready.
 """
 
 import time

@@ -27,7 +27,7 @@ import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 from pytensor.link.vm import VMLinker
 
-from . import graphs, pytree, tiers
+from . import blas_flags, graphs, pytree, tiers
 from .numpy_ops import TAG as NUMPY_OPS
 from .engine.outer import input_signature
 from .arguments import bind, leaf_owners, resolve_callable
@@ -38,7 +38,9 @@ from .quiet import ignoring
 from .trace import trace
 
 # PyTensor looks for a BLAS library the first time a compilation's rewrites meet a matrix-vector
-# product and warns when it finds none; skautodiff needs none (doc/performance.md). Ignored during
+# product and warns when it finds none; skautodiff needs none (doc/performance.md). blas_flags.py
+# now sets the flags before that (one search per machine, in a child process); when it could not,
+# PyTensor searches as before, and its warning is ignored during
 # compilation only: under warnings-as-errors the warning became an exception inside the rewriter,
 # printed as "Rewrite failure" tracebacks and looked up again (seconds of g++ runs) at every such
 # node, and a filter set at import was lost to the next `catch_warnings`.
@@ -115,8 +117,10 @@ def mode(tier="C"):
     if os.environ.get("SKAUTODIFF_MODE", "c") == "fast" or tier == "Python":
         # Without elementwise fusion: the Python linker runs fused Composites through generated
         # Python source, which costs compile time and was seen to disagree with numpy by ~1e-8
-        # after many different graphs in one process.
-        linker, excluded = "py", ["fusion"]
+        # after many different graphs in one process. Without in-place elementwise ops: each
+        # candidate PyTensor rejects calls inspect.getframeinfo, 0.2-0.4 s of a warm first fit,
+        # to save allocations the Python tier's few calls do not need.
+        linker, excluded = "py", ["fusion", "inplace_elemwise"]
     elif not pytensor.config.cxx:
         if not _warned_no_cxx:
             warnings.warn(
@@ -130,6 +134,8 @@ def mode(tier="C"):
         linker = "py"
     elif not compiledir.usable():  # warns once, naming the directory and how to choose another
         linker, excluded = "py", ["fusion"]  # fusion: see the fast mode above
+    else:
+        blas_flags.settle()  # before the rewrites read them: no per-process BLAS search
     including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])  # numpy's 32-operand limit
     # local_log_sum_exp re-stabilises log(sum(exp(x))) with a second max pass and a switch even when
     # the user already subtracted the max (the usual idiom); without it the compiled function
@@ -343,8 +349,8 @@ class Entry:
             )
         else:
             log.info(
-                "skautodiff: %s of %s runs on the Python tier (built in %.2f s) while its C tier "
-                "compiles in the background",
+                "skautodiff: %s of %s runs on the Python tier (built in %.2f s) until its C tier "
+                "is compiled in the background",
                 what,
                 name,
                 time.perf_counter() - start,

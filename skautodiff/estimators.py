@@ -270,7 +270,7 @@ class AutodiffEstimator(BaseEstimator):
         if not stochastic.is_stochastic(self.optimizer):
             stochastic.check_not_given(type(self).__name__, self.optimizer, settings)
             return False
-        stochastic._check_settings(settings, self.max_iter)
+        stochastic._check_settings(settings, self.max_iter, self.optimizer, type(self).__name__)
         return True
 
     def _stochastic_settings(self):
@@ -317,7 +317,9 @@ class AutodiffEstimator(BaseEstimator):
         validation = None
         if early:
             labels = self._decode_target(y)
-            stratify = labels if isinstance(self, ClassifierMixin) else None
+            # scikit-learn's MLP stratifies when its target is one column: two classes only
+            binary = isinstance(self, ClassifierMixin) and len(getattr(self, "classes_", ())) == 2
+            stratify = labels if binary and np.ndim(labels) == 1 else None
             (X, y, sample_weight), (X_val, y_val, w_val) = stochastic.split_validation(
                 X, y, sample_weight, settings["validation_fraction"], rng, stratify
             )
@@ -649,9 +651,11 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         The stochastic optimizers' settings (``optimizer="adam"`` or ``"sgd"``), with the names,
         meanings and defaults of ``sklearn.neural_network.MLPRegressor``'s (``solver`` there);
         ``max_iter`` then counts epochs and ``tol`` (None: 1e-4) is the improvement that resets
-        ``n_iter_no_change``. ``learning_rate`` may also be a callable ``step -> rate`` (step: the
-        updates made so far) and applies to Adam too. Given with a scipy optimizer, they are an
-        error. See doc/estimators.md.
+        ``n_iter_no_change``. As there, the schedules "invscaling" and "adaptive" apply to "sgd"
+        only (Adam keeps ``learning_rate_init``, with a warning when one is set);
+        ``learning_rate`` may also be a callable ``step -> rate`` (step: the updates made so far),
+        which applies to both. Given with a scipy optimizer, they are an error. See
+        doc/estimators.md.
     beta_1, beta_2, epsilon, shuffle, early_stopping, validation_fraction, n_iter_no_change : optional
         More of the stochastic optimizers' settings, as above.
 

@@ -346,6 +346,15 @@ def compile_messages(verbose):
         log.setLevel(level)
 
 
+@contextlib.contextmanager
+def _c_after_the_fit():
+    """tiers.c_after_the_fit, imported only when a fit runs (tiers imports PyTensor)."""
+    from . import tiers
+
+    with tiers.c_after_the_fit():
+        yield
+
+
 def minimize(
     fn,
     x0,
@@ -396,7 +405,9 @@ def minimize(
     callback : callable, optional
         Called after each iteration with the parameters shaped like ``x0``, or, as in scipy,
         when its parameter is named ``intermediate_result``, with an ``OptimizeResult`` whose
-        ``x``, ``fun`` and ``jac`` are the current point, value and gradient.
+        ``x``, ``fun`` and ``jac`` are the current point, value and gradient. With method "adam"
+        or "sgd": after each epoch, and the ``OptimizeResult`` has ``x``, ``fun`` (the epoch's
+        mean batch loss) and ``nit``; raising ``StopIteration`` stops the training there.
     wrt : int or str, default 0
         The argument of ``fn`` that is optimised, by position or name.
     verbose : int, default 0
@@ -456,7 +467,7 @@ def minimize(
         rows,
     )
     try:
-        with scipy_blas_single_thread(), compile_messages(verbose):
+        with scipy_blas_single_thread(), compile_messages(verbose), _c_after_the_fit():
             result = problem.solve(x0, x_flat, args, kwargs)
             if _low_precision(x0):
                 result = problem.refine(result, x0, args, kwargs)

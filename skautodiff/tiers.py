@@ -8,7 +8,13 @@ tier**; the function switches to it as soon as it is ready. The switch is one at
 assignment, read once per call, so a call in flight finishes on the tier it started on. Both
 tiers run the same graph except for elementwise fusion (C only), so they agree to round-off.
 
-A short fit may finish entirely on the Python tier; a long one switches part-way. At exit the
+A short fit may finish entirely on the Python tier; a long one switches part-way. A function
+built during a fit (optimize.minimize, and so every estimator's fit) starts its C compile only
+once it has spent `HOT_SECONDS` in Python-tier calls, or when that fit ends, whichever comes
+first: a compile costs about 1-2 s of this process's own Python work (rewrites, PyTensor's module
+cache, the linker) even when every C module is in the compile cache, and run next to a short fit
+it made that fit 1.5-2x slower (the demo's first fit: 29 Python-tier calls in 0.07 s). Functions
+built outside a fit (the functional API) compile at once. At exit the
 C tiers submitted so far are finished (at most `EXIT_WAIT` s in all), so their modules land
 complete in the compile cache and the next process starts warm; what is left after that is
 dropped. A process killed meanwhile leaves PyTensor's lock released by the kernel and at most an
@@ -25,6 +31,7 @@ benchmark); the test mode SKAUTODIFF_MODE=fast is Python-only anyway.
 """
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -44,6 +51,7 @@ log = logging.getLogger("skautodiff")
 NARROW = "skautodiff_narrow_elemwise"  # the Python linker's rewrite tag (see mode())
 EXIT_WAIT = 60.0  # seconds an exiting process waits for the C compiles it started
 WORKER_HOT_SECONDS = 0.5  # Python-tier call time after which a worker process compiles C
+HOT_SECONDS = 0.25  # the same during a fit in any other process
 
 
 def enabled():
@@ -74,12 +82,17 @@ class Tiered:
         self._compile_c = compile_c
         self.ready = threading.Event()  # set once the C tier runs or could not be built
         self.started = time.perf_counter()
-        # A worker process submits the C compile only once this function is hot (see the module
-        # docstring): `_python_seconds` counts its Python-tier call time until then.
-        self._deferred = in_worker_process()
+        # The C compile starts at once, except (see the module docstring) for a function built
+        # during a fit, or in a worker process: then only once it is hot, `_python_seconds`
+        # counting its Python-tier call time until then, or (not in a worker) when the fit ends.
+        self._in_worker = in_worker_process()
+        fit = getattr(_fitting, "built", None)
+        self._deferred = self._in_worker or fit is not None
         self._python_seconds = 0.0
         self._submit_lock = threading.Lock()
         _live.add(self)
+        if fit is not None:
+            fit.append(self)
         if not self._deferred:
             _worker.submit(self)
 
@@ -93,18 +106,21 @@ class Tiered:
             return fn(*values)
         finally:
             self._python_seconds += time.perf_counter() - start
-            if self._python_seconds >= WORKER_HOT_SECONDS:
-                with self._submit_lock:  # one submit, whichever thread gets here first
-                    if self._deferred:
-                        self._deferred = False
-                        log.info(
-                            "skautodiff: %s is hot in this worker process (%.2f s in %d Python-tier "
-                            "calls); compiling its C tier in the background",
-                            self.label,
-                            self._python_seconds,
-                            self.calls["Python"],
-                        )
-                        _worker.submit(self)
+            if self._python_seconds >= (WORKER_HOT_SECONDS if self._in_worker else HOT_SECONDS):
+                self.start_c_compile(
+                    f"it is hot ({self._python_seconds:.2f} s in {self.calls['Python']} "
+                    "Python-tier calls)"
+                )
+
+    def start_c_compile(self, why):
+        """Submit the deferred C compile (once, whichever thread gets here first)."""
+        with self._submit_lock:
+            if self._deferred:
+                self._deferred = False
+                log.info(
+                    "skautodiff: compiling the C tier of %s in the background: %s", self.label, why
+                )
+                _worker.submit(self)
 
     @property
     def tier(self):
@@ -223,6 +239,24 @@ os.register_at_fork(after_in_child=_worker.restart_in_child)
 
 
 _live = weakref.WeakSet()  # every Tiered function alive, for call_counts()
+_fitting = threading.local()  # .built: the Tiered functions this thread built in the current fit
+
+
+@contextlib.contextmanager
+def c_after_the_fit():
+    """Inside (a fit): the compiled functions this thread builds compile their C tier only once
+    hot, or when the block ends (not in a worker process, which waits for hot alone)."""
+    outer = getattr(_fitting, "built", None)
+    _fitting.built = built = []
+    try:
+        yield
+    finally:
+        _fitting.built = outer
+        if outer is not None:  # a fit inside a fit: the outer one ends later
+            outer.extend(built)
+        elif not in_worker_process():
+            for tiered in built:
+                tiered.start_c_compile("the fit that built it has ended")
 
 
 def call_counts():

@@ -71,6 +71,39 @@ def test_dask_fit_equals_in_memory_fit(cluster_client, name, est, X, y):
     assert all(after[w] - before.get(w, 0) <= 1 for w in after), (before, after)
 
 
+def softmax_with_offsets(params, X, y, offsets):
+    """Each row's own class picked by integer indexing; a per-row (n, 3) offset in loss_kwargs."""
+    z = X @ params + offsets
+    return np.mean(np.log(np.sum(np.exp(z), axis=1)) - z[np.arange(len(z)), y]) + 0.01 * np.sum(
+        params**2
+    )
+
+
+def test_integer_row_indexing_and_per_row_kwargs_on_the_cluster(cluster_client):
+    from skautodiff import AutodiffClassifier
+
+    X, rng, score = _data(6)
+    y = np.digitize(score, [-1.0, 1.0])
+    offsets = rng.normal(size=(ROWS, 3))
+
+    def make(offsets):
+        return AutodiffClassifier(
+            loss=softmax_with_offsets,
+            init_params=np.zeros((4, 3)),
+            decision_fn=lambda p, X: X @ p,
+            loss_kwargs={"offsets": offsets},
+        )
+
+    reference = make(offsets).fit(X, y)
+    before = worker_compiles(cluster_client)
+    fitted = make(da.from_array(offsets, chunks=(100, 3))).fit(*_on_cluster(X, y))
+    after = worker_compiles(cluster_client)
+    assert fitted.n_iter_ == reference.n_iter_ > 3
+    assert _relative_difference(reference.params_, fitted.params_) < 1e-6
+    np.testing.assert_allclose(fitted.loss_, reference.loss_, rtol=1e-10)
+    assert all(after[w] - before.get(w, 0) <= 1 for w in after), (before, after)
+
+
 def test_weights_and_dataframes(cluster_client):
     dd = pytest.importorskip("dask.dataframe")
     pd = pytest.importorskip("pandas")

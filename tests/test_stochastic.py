@@ -245,6 +245,118 @@ def test_early_stopping_follows_scikit_learn():
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-8, atol=1e-10)
 
 
+class BinaryMLP(models.MLPClassifier):
+    """scikit-learn's network for two classes: one logistic output (models.MLPClassifier has a
+    softmax over two), the same initial draws, its mean log-loss + the weight penalty."""
+
+    target_encoding = "sign"
+
+    def init_params(self, X, y, rng):
+        return self._init_layers(X.shape[1], None, rng)
+
+    def loss(self, params, X, y, sample_weight=None):
+        return np.mean(np.logaddexp(0, -y * self._forward(params, X))) + self._penalty(
+            params, X, sample_weight
+        )
+
+    def decision_fn(self, params, X):
+        return self._forward(params, X)
+
+    def proba_fn(self, params, X):
+        p = 1 / (1 + np.exp(-self._forward(params, X)))
+        return np.stack([1 - p, p], axis=1)
+
+
+@pytest.mark.parametrize("n_classes", [3, 2])
+def test_classifier_early_stopping_follows_scikit_learn(n_classes):
+    """scikit-learn stratifies the validation split only for two classes (a one-column target):
+    the same rows held out, so the same loss curve and validation accuracies."""
+    X, y = make_classification(
+        300, 6, n_informative=4, n_redundant=0, n_classes=n_classes, random_state=4
+    )
+    ours = models.MLPClassifier if n_classes > 2 else BinaryMLP
+    common = {
+        "hidden_layer_sizes": (5,),
+        "max_iter": 40,
+        "batch_size": 32,
+        "learning_rate_init": 0.01,
+        "early_stopping": True,
+        "validation_fraction": 0.3,
+        "n_iter_no_change": 3,
+        "tol": 0.005,
+        "random_state": 5,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = ours(optimizer="adam", **common).fit(X, y)
+        theirs = SklearnMLPClassifier(solver="adam", **common).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-10)
+    assert ours.n_iter_ == theirs.n_iter_ < 40  # early stopping did stop both at the same epoch
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-8)
+
+
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
+def test_adam_ignores_string_schedules_as_scikit_learn_does_and_warns(schedule):
+    X, y = classification_data()
+    common = {
+        "hidden_layer_sizes": (5,),
+        "max_iter": 30,
+        "batch_size": 32,
+        "learning_rate_init": 0.02,
+        "learning_rate": schedule,
+        "tol": 0.05,
+        "n_iter_no_change": 2,  # "adaptive" would divide the rate; Adam stops instead
+        "random_state": 2,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match=f"learning_rate='{schedule}' applies to .*'sgd' only"):
+            ours = models.MLPClassifier(optimizer="adam", **common).fit(X, y)
+        theirs = SklearnMLPClassifier(solver="adam", **common).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    assert ours.n_iter_ == theirs.n_iter_ < 30
+    assert ours._learning_rate == 0.02  # constant: neither scaled nor divided
+    with pytest.warns(UserWarning, match="applies to .*'sgd' only"):
+        skautodiff.minimize(
+            squared_error,
+            {"w": np.zeros(6), "b": 0.0},
+            args=(X, y.astype(float)),
+            method="adam",
+            options={"learning_rate": schedule, "max_iter": 1},
+        )
+
+
+def test_callable_schedule_applies_to_adam_without_a_warning():
+    """A callable rate (not in scikit-learn) schedules Adam too: a rate of 0 from step 4 on
+    freezes the parameters after four steps."""
+    X, y = regression_data(rows=32)
+
+    def fit(rate):
+        return AutodiffRegressor(
+            squared_error,
+            linear_init,
+            linear_predict,
+            optimizer="adam",
+            learning_rate=rate,
+            learning_rate_init=0.05,
+            batch_size=8,
+            shuffle=False,
+            max_iter=max_iter,
+            random_state=0,
+        ).fit(X, y)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        max_iter = 3
+        frozen = fit(lambda step: 0.05 if step < 4 else 0.0)
+        max_iter = 1
+        four_steps = fit(lambda step: 0.05)
+    np.testing.assert_array_equal(frozen.params_["w"], four_steps.params_["w"])
+    assert not np.array_equal(frozen.params_["w"], linear_init(X, y, np.random.RandomState(0))["w"])
+
+
 def test_partial_fit_follows_scikit_learn():
     X, y = classification_data()
     common = {
@@ -396,6 +508,58 @@ def test_functional_minimize_is_full_batch_adam_in_numpy():
         skautodiff.minimize(
             squared_error, x0, args=(X, y), method="sgd", options={"early_stopping": True}
         )
+
+
+def test_functional_minimize_callback_per_epoch():
+    """The callback sees each epoch's parameters (shaped like x0: the numpy full-batch Adam
+    iterates), or an OptimizeResult when its parameter is named intermediate_result; StopIteration
+    stops the training, as with scipy's methods."""
+    X, y = regression_data()
+    x0 = {"w": np.zeros(4), "b": 0.0}
+    options = {"batch_size": 64, "shuffle": False, "max_iter": 5, "learning_rate_init": 0.1}
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = skautodiff.minimize(
+            squared_error, x0, args=(X, y), method="adam", options=options, callback=seen.append
+        )
+    params, m, v, t = [np.zeros(4), 0.0], [np.zeros(4), 0.0], [np.zeros(4), 0.0], 0
+    assert len(seen) == 5
+    for got in seen:
+        params, m, v, t = numpy_adam(params, squared_error_gradient(*params, X, y), m, v, t, 0.1)
+        np.testing.assert_allclose(got["w"], params[0], rtol=1e-12)
+        assert type(got["b"]) is float and got["b"] == pytest.approx(params[1], rel=1e-12)
+    np.testing.assert_array_equal(seen[-1]["w"], result.x["w"])
+    seen[0]["w"][:] = 7  # the callback's copy, not the optimiser's state
+    np.testing.assert_allclose(result.x["w"], params[0], rtol=1e-12)
+
+    def stop_after_two(intermediate_result):
+        seen.append(intermediate_result)
+        if intermediate_result.nit == 2:
+            raise StopIteration
+
+    seen.clear()
+    stopped = skautodiff.minimize(
+        squared_error, x0, args=(X, y), method="sgd", options=options, callback=stop_after_two
+    )
+    assert stopped.nit == 2 and not stopped.success and "StopIteration" in stopped.message
+    assert [r.fun for r in seen] == stopped.loss_curve
+    np.testing.assert_array_equal(seen[-1].x["w"], stopped.x["w"])
+
+
+def test_shuffle_draws_as_scikit_learn():
+    """The epoch shuffle takes scikit-learn's draws from the same generator (same orders)."""
+    from sklearn.utils import shuffle
+
+    from skautodiff.stochastic import _shuffled
+
+    ours, theirs = np.random.RandomState(3), np.random.RandomState(3)
+    order_ours = order_theirs = np.arange(57)
+    for _ in range(4):
+        order_ours = _shuffled(order_ours, ours)
+        order_theirs = shuffle(order_theirs, random_state=theirs)
+        np.testing.assert_array_equal(order_ours, order_theirs)
+    assert ours.randint(1000) == theirs.randint(1000)  # the generators are in the same state
 
 
 def test_fits_in_threads_keep_their_own_optimiser_state():

@@ -431,3 +431,71 @@ def test_minimize_verbose_prints_what_is_traced_and_compiled(capsys):
     )
     skautodiff.minimize(quadratic_for_verbose, np.zeros(3), args=(target,))
     assert capsys.readouterr().out == ""  # verbose=0: silent
+
+
+def _fake_tiered(label, compiles, seconds_per_call=0.0):
+    def compile_c():
+        compiles.append(label)
+        return _FakeTier("C")
+
+    def python_tier(*values):
+        time.sleep(seconds_per_call)
+        return "Python"
+
+    python_tier.free = lambda: None
+    return tiers.Tiered(python_tier, compile_c, label)
+
+
+def test_a_function_built_during_a_fit_compiles_c_when_the_fit_ends(monkeypatch):
+    """A short fit is not slowed by its own function's C compile (about 1-2 s of Python work
+    even with a warm compile cache): it starts once the fit is over."""
+    monkeypatch.setattr(tiers, "in_worker_process", lambda: False)
+    compiles = []
+    with tiers.c_after_the_fit():
+        tiered = _fake_tiered("value of short", compiles)
+        for _ in range(5):
+            assert tiered("x") == "Python"
+        assert "value of short" not in tiers.pending() and not compiles
+    assert tiers.wait(timeout=60) and compiles == ["value of short"]
+    assert tiered("x") == "C"
+    # outside a fit (the functional API) the compile starts at once, as before
+    outside = _fake_tiered("value of outside", compiles)
+    assert tiers.wait(timeout=60) and compiles[-1] == "value of outside"
+    assert outside("x") == "C" and outside.calls == {"Python": 0, "C": 1}
+
+
+def test_a_long_fit_switches_to_c_once_its_function_is_hot(monkeypatch):
+    monkeypatch.setattr(tiers, "in_worker_process", lambda: False)
+    monkeypatch.setattr(tiers, "HOT_SECONDS", 0.1)
+    compiles = []
+    with tiers.c_after_the_fit():
+        tiered = _fake_tiered("value of long", compiles, seconds_per_call=0.02)
+        assert tiered("x") == "Python" and "value of long" not in tiers.pending()  # not hot yet
+        while tiered("x") == "Python" and tiered.calls["Python"] < 200:
+            tiers.wait(timeout=0.01)
+        assert compiles == ["value of long"] and 2 <= tiered.calls["Python"] < 200
+        assert tiered.calls["C"] == 1  # the fit itself switched
+
+
+def test_a_worker_process_waits_for_hot_even_when_the_fit_ends(monkeypatch):
+    monkeypatch.setattr(tiers, "in_worker_process", lambda: True)
+    compiles = []
+    with tiers.c_after_the_fit():
+        tiered = _fake_tiered("value of searched", compiles)
+        tiered("x")
+    assert tiers.wait(timeout=60) and not compiles and tiered.tier == "Python"
+
+
+def test_minimize_builds_its_functions_inside_a_fit():
+    """The loss is traced (and its functions built) while minimize's fit block is open, on the
+    calling thread: what makes a fit's C compile wait for the fit's end."""
+    seen = []
+
+    def loss(w):
+        seen.append(getattr(tiers._fitting, "built", None) is not None)
+        return np.sum((w - 1.0) ** 2)
+
+    result = skautodiff.minimize(loss, np.zeros(3))
+    np.testing.assert_allclose(result.x, np.ones(3), atol=1e-6)
+    assert seen and all(seen)
+    assert getattr(tiers._fitting, "built", None) is None  # closed again

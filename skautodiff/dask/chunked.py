@@ -35,9 +35,9 @@ _lock = threading.RLock()
 class SplitLoss:
     """One trace of a loss, split; its chunk and total functions compiled on first use."""
 
-    def __init__(self, tr, data_names, retrace=None):
+    def __init__(self, tr, data_names):
         self.trace = tr
-        self.split = split(tr, data_names, retrace)
+        self.split = split(tr, data_names)
         self.entry = compiled.Entry(tr)  # converts a call's arguments to the compiled inputs
         self._chunk = self._total = None
         self.linear = None
@@ -154,14 +154,10 @@ class LossSpec:
                 if all(g.holds(call) for g in candidate.trace.value_guards):
                     return candidate, call
             example = [_two_rows(a) for a in (X, y, *extra)]
-
-            def retrace():
-                a, k = self.arguments(flat, *example[:2], example[2:])
-                return trace(self.loss, a, k, wrt)
-
-            tr = retrace()
+            a, k = self.arguments(flat, *example[:2], example[2:])
+            tr = trace(self.loss, a, k, wrt)
             compiled._stats["traces"] += 1
-            found = SplitLoss(tr, data, retrace)
+            found = SplitLoss(tr, data)
             _cache.setdefault(key, []).append(found)
         return found, call
 

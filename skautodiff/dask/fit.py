@@ -17,6 +17,7 @@ import scipy.optimize
 from .. import backends, optimize, pytree
 from ..optimize import _flat_bounds, _method_uses, method_name, scipy_blas_single_thread
 from .chunked import LossSpec, add_terms, chunk_terms
+from .rowargs import split_kwargs
 
 
 def fit(est, X, y, sample_weight=None):
@@ -106,7 +107,7 @@ def prepared(est, X, y, sample_weight, reset=True, partial_classes=None):
         )
     y = _encode_target(est, X, y, partial_classes)
     loss, kwargs = _without_partial(est._user_function("loss"), est.loss_kwargs)
-    data_kwargs = {}
+    kwargs, data_kwargs = split_kwargs(kwargs, X)  # per-row arrays are chunked with X's rows
     if weights is not None:
         if not _accepts_keyword(loss, "sample_weight"):
             raise TypeError(

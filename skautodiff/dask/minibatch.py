@@ -22,6 +22,7 @@ early_stopping (a validation split of the rows) is refused on dask input.
 """
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 from .. import pytree, stochastic
 
@@ -54,7 +55,10 @@ def fit_minibatches(est, X, y, sample_weight, incremental, classes=None):
             loss, treedef, kwargs, list(data_kwargs), rule, hyper, est.bounds, settings["shuffle"]
         )
         state = _State(
-            treedef, leaves, stochastic.initial_slots(rule, leaves) if slots is None else slots
+            rule,
+            treedef,
+            leaves,
+            stochastic.initial_slots(rule, leaves) if slots is None else slots,
         )
         return state, _ChunkEpoch(chunks, spec, state)
 
@@ -88,10 +92,10 @@ class PassSpec:
 
 class _State:
     """The parameters and the optimiser's slots between chunk passes, as arrays on the client: what
-    stochastic.train reads of a Stepper (params, slots, detach)."""
+    stochastic.train reads of a Stepper (rule, params, slots, detach)."""
 
-    def __init__(self, treedef, leaves, slots):
-        self.treedef = treedef
+    def __init__(self, rule, treedef, leaves, slots):
+        self.rule, self.treedef = rule, treedef
         self.leaves = [np.array(leaf) for leaf in leaves]
         self.slot_values = [np.array(slot) for slot in slots]
 
@@ -160,8 +164,9 @@ def chunk_pass(spec, carried, batch_size, rate_at, seed, X, y, *extra):
     )
     order = None if seed is None else np.random.RandomState(seed).permutation(X.shape[0])
     try:
+        batches = list(gen_batches(X.shape[0], batch_size))
         loss_sum, step = stochastic.run_batches(
-            stepper, X, y, weights, order, batch_size, rate_at, step
+            stepper, X, y, weights, order, batches, rate_at, step
         )
     finally:
         slots = stepper.slots()  # detaches: the leased step goes back to its pool

@@ -14,6 +14,9 @@ means come out over all rows (not means of chunk means).
 The proof is local: each variable of the traced graph gets a class from its op and its inputs'
 classes (table `_ROW_WISE_OPS` and the functions below); anything not shown row-wise or free of
 data is "global", and a global variable reaching the loss is refused, naming the user's line.
+
+Integer indexing that keeps each row's own entries (`z[np.arange(len(z)), y]`) is row-wise too:
+indexing.py.
 """
 
 import pytensor.tensor as pt
@@ -22,26 +25,21 @@ from pytensor.graph.basic import Constant
 from pytensor.graph.traversal import graph_inputs, io_toposort
 from pytensor.scalar import Add as ScalarAdd
 from pytensor.scalar import Cast as ScalarCast
-from pytensor.tensor.basic import Alloc
+from pytensor.tensor.basic import Alloc, ARange
 from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from pytensor.tensor.math import Dot
-from pytensor.tensor.shape import Shape, Shape_i, SpecifyShape
+from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
 from pytensor.tensor.subtensor import Subtensor
 
-# Classes of variables. PARAM: no dependence on data values (parameters, constants, numbers from
-# outside, shapes); ROW: axis 0 is the rows, row i computed from row i of the data; NROWS: the
-# number of rows (an int scalar) of a row-wise tensor; SHAPE: the shape vector of a row-wise
-# tensor; SUM: a row sum (a PARAM once the chunks' sums are added); GLOBAL: anything else.
-# STAT: computed from row sums and parameters (np.mean(z) / 2): a PARAM on the client's side.
-PARAM, ROW, NROWS, SHAPE, SUM, STAT, GLOBAL = (
-    "param",
-    "row",
-    "nrows",
-    "shape",
-    "sum",
-    "stat",
-    "global",
-)
+from .indexing import INTEGER_INDEXING, advanced_subtensor, arange, reshape
+from .rowclasses import GLOBAL, NROWS, PARAM, ROW, ROWPOS, SHAPE, STAT, SUM
+from .rowclasses import values as _values
+
+# Ops that use a row count as a shape (the chunk's), not as a number (the total).
+_SHAPE_USES = (Alloc, ARange)
+
+# Row positions are used by these ops only (as indices, or reshaped into a column for them).
+_ROWPOS_USES = (*INTEGER_INDEXING, Reshape, DimShuffle, Shape, Shape_i, SpecifyShape)
 
 
 class NotSeparable(ValueError):
@@ -105,13 +103,32 @@ class Split:
         self.consumers = {}
         self._classify(list(outputs) + [g.var for g in guards], self.classes)
         self.row_sums = [v for v, c in self.classes.items() if c == SUM]
+        for var, cls in list(self.classes.items()):
+            if cls == NROWS:
+                self._separate_shape_uses(var)
         # row counts used as numbers (in arithmetic) become the total row count; those used as
-        # shapes (np.ones(len(X))) stay the chunk's
+        # shapes (np.ones(len(X)), np.arange(len(X))) stay the chunk's
         self.counts = [
             v
             for v, c in self.classes.items()
-            if c == NROWS and not all(isinstance(n.op, Alloc) for n in self.consumers.get(v, ()))
+            if c == NROWS
+            and not all(isinstance(n.op, _SHAPE_USES) for n in self.consumers.get(v, ()))
         ]
+
+    def _separate_shape_uses(self, count):
+        """`n = len(y)` used as a shape (np.arange(n)) and as a number (/ n): the shape uses get
+        their own copy of the count (a clone of its node, in place in this trace's graph, which
+        is the split's own), so that the number uses alone become the total row count."""
+        uses = self.consumers.get(count, [])
+        as_shape = [node for node in uses if isinstance(node.op, _SHAPE_USES)]
+        if not as_shape or len(as_shape) == len(uses):
+            return
+        copy = count.owner.clone().outputs[count.owner.outputs.index(count)]
+        self.classes[copy] = NROWS
+        for node in as_shape:
+            node.inputs = [copy if i is count else i for i in node.inputs]
+        self.consumers[count] = [node for node in uses if node not in as_shape]
+        self.consumers[copy] = as_shape
 
     def _classify(self, outputs, classes):
         for node in io_toposort([v for v in graph_inputs(outputs)], outputs):
@@ -148,6 +165,15 @@ def _node_classes(node, classes):
         return _inner_graph(node, ins)
     if GLOBAL in ins:
         return [(GLOBAL, None)] * len(node.outputs)
+    if ROWPOS in ins and not isinstance(op, _ROWPOS_USES):
+        return [
+            (
+                GLOBAL,
+                "np.arange over the rows is used as a value (on a chunk it counts from the "
+                "chunk's first row); use it only to pick each row's own entries: "
+                "z[np.arange(len(z)), y]",
+            )
+        ] * len(node.outputs)
     rule = next((r for types, r in _ROW_WISE_OPS if isinstance(op, types)), None)
     if rule is None:
         return [(GLOBAL, f"{type(op).__name__} is not known to work row by row")] * len(
@@ -167,11 +193,6 @@ def _node_classes(node, classes):
     elif cls == PARAM and (SUM in ins or STAT in ins):
         result = STAT
     return [result if isinstance(result, tuple) else (result, None)] * len(node.outputs)
-
-
-def _values(ins):
-    """Input classes as values: a row count in arithmetic is a number like the parameters."""
-    return [PARAM if c in (NROWS, SUM) else c for c in ins]
 
 
 def _elemwise(node, ins):
@@ -196,9 +217,9 @@ def _elemwise(node, ins):
 
 def _dimshuffle(node, ins):
     order = node.op.new_order
-    if ins[0] == ROW:
+    if ins[0] in (ROW, ROWPOS):
         return (
-            ROW
+            ins[0]
             if order and order[0] == 0
             else (GLOBAL, "the row axis is moved (a transpose of the data)")
         )
@@ -251,11 +272,11 @@ def _subtensor(node, ins):
 
 
 def _shape(node, ins):
-    return SHAPE if ins[0] == ROW else PARAM
+    return SHAPE if ins[0] in (ROW, ROWPOS) else PARAM
 
 
 def _shape_i(node, ins):
-    return NROWS if ins[0] == ROW and node.op.i == 0 else PARAM
+    return NROWS if ins[0] in (ROW, ROWPOS) and node.op.i == 0 else PARAM
 
 
 def _alloc(node, ins):
@@ -275,7 +296,7 @@ def _same_rows(node, ins):
 
 
 def _specify_shape(node, ins):
-    return ins[0] if ins[0] in (ROW, PARAM) else (GLOBAL, None)
+    return ins[0] if ins[0] in (ROW, ROWPOS, PARAM) else (GLOBAL, None)
 
 
 def _softmax(node, ins):
@@ -291,6 +312,9 @@ _ROW_WISE_OPS = [
     (CAReduce, _reduce),
     (_PRODUCTS, _dot),
     (Subtensor, _subtensor),
+    (INTEGER_INDEXING, advanced_subtensor),
+    (ARange, arange),
+    (Reshape, reshape),
     (Shape, _shape),
     (Shape_i, _shape_i),
     (Alloc, _alloc),
@@ -329,10 +353,9 @@ def _describe(var):
     return f"{node.op}" if node is not None else str(var)
 
 
-def split(trace, data_names, retrace=None):
+def split(trace, data_names):
     """The Split of a trace whose arguments named in data_names are row-indexed data; raises
-    NotSeparable when the loss is not a function of row sums, naming the line when it can
-    (`retrace()` traces the loss again, for that)."""
+    NotSeparable when the loss is not a function of row sums, naming the line when it can."""
     data_inputs = {var for var, owner in zip(trace.inputs, _owners(trace)) if owner in data_names}
     outputs = list(trace.outputs)
     result = Split(outputs, data_inputs, trace.guards)
@@ -345,19 +368,12 @@ def split(trace, data_names, retrace=None):
             )
     cls = result.classes.get(outputs[0])
     if cls == ROW:
-        return _refuse(
-            retrace, trace, outputs[0], "the loss returns a row-wise array, not a scalar"
-        )
+        return _refuse(trace, outputs[0], "the loss returns a row-wise array, not a scalar")
     bad = result.first_global(outputs)
     if bad is not None:
-        return _refuse(retrace, trace, bad, result.why.get(bad))
+        return _refuse(trace, bad, result.why.get(bad))
     if not result.row_sums:
         raise NotSeparable("the loss does not depend on the data")
-    for count in result.counts:  # a row count used as a shape and as a number: ambiguous
-        if any(isinstance(node.op, Alloc) for node in result.consumers.get(count, ())):
-            return _refuse(
-                retrace, trace, count, "the row count is used both as a shape and as a number"
-            )
     return result
 
 
@@ -367,10 +383,10 @@ def _owners(trace):
     return leaf_owners(trace.treedef)
 
 
-def _refuse(retrace, trace, var, why):
+def _refuse(trace, var, why):
     from .locate import line_of
 
-    where = line_of(retrace, trace, var)
+    where = line_of(var)
     raise NotSeparable(
         f"cannot fit {getattr(trace.func, '__qualname__', 'the loss')} chunk by chunk: "
         f"{why or 'this step mixes rows'} ({_describe(var)}"

@@ -14,6 +14,7 @@ from .context import TraceContext
 from .errors import TraceError, user_traceback
 from .frame import Frame
 from .handlers import HANDLERS
+from .locations import enter, leave
 
 
 @functools.lru_cache(maxsize=4096)
@@ -81,6 +82,7 @@ class Interpreter:
         frame.started = True
         instrs = frame.info.instrs
         self.frames.append(frame)
+        previous = enter(self)  # nodes built from here on record this frame's lines
         try:
             while True:
                 ins = instrs[frame.pc]
@@ -111,6 +113,7 @@ class Interpreter:
                     return result
         finally:
             self.frames.pop()
+            leave(previous)
 
     def _dispatch_exception(self, frame, ins, exc):
         """Jump to the handler the exception table names for `ins`, as CPython does."""

@@ -6,6 +6,8 @@ traced code builds). Everything handed to native code is unwrapped first.
 
 import numpy as np
 
+from .locations import record
+
 
 class _Null:
     """The engine's own NULL stack marker (CPython's NULL before/after a callable); not None."""
@@ -30,6 +32,7 @@ class Traced:
 
     def __init__(self, value, var, view_of=None):
         self.value, self.var, self.view_of = value, var, view_of
+        record(var)  # the user's line on the nodes behind var that have none yet
 
     def __repr__(self):
         return f"Traced({self.value!r}, {self.var})"
