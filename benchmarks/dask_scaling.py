@@ -1,7 +1,8 @@
 """Dask measurements (doc/scaling.md): a logistic fit on a dask array vs in memory, and a grid search
-on the cluster vs loky. Runs alone:
+on the cluster vs loky; or (--minibatch-only) Adam epochs on a dask array vs in memory. Runs alone:
 
     python -m benchmarks.dask_scaling [--rows 1000000] [--features 100] [--chunks 8]
+    python -m benchmarks.dask_scaling --minibatch-only --rows 200000 --features 20
 
 A LocalCluster of 2 worker processes (1 thread each) on this machine. The data are generated on
 the workers (dask.array.random), so the client never holds them during the dask fit; the client's
@@ -80,6 +81,36 @@ def round_overhead(client, chunks, features):
     return (time.perf_counter() - start) / est.chunk_evaluations_
 
 
+def minibatch_fits(client, rows, features, chunks, epochs=3):
+    """Adam on an MLP, `epochs` epochs, on a dask array (data generated on the workers) and then in
+    memory: seconds per epoch of each, and the client's peak memory rise during the dask fit."""
+    import dask.array as da
+
+    from skautodiff.models import MLPClassifier
+
+    random = da.random.RandomState(3)
+    X = random.standard_normal((rows, features), chunks=(rows // chunks, features))
+    y = (X[:, 0] - X[:, 1] + random.standard_normal(rows, chunks=rows // chunks) > 0).astype(int)
+    X, y = client.persist([X, y])
+
+    def make(max_iter):
+        return MLPClassifier(
+            hidden_layer_sizes=(16,), optimizer="adam", max_iter=max_iter, tol=0.0, random_state=0
+        )
+
+    make(1).fit(X, y)  # one epoch over every chunk: each worker compiles the step
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        est = make(epochs).fit(X, y)
+        dask_seconds = time.perf_counter() - start
+    Xm, ym = client.compute([X, y], sync=True)
+    make(1).fit(Xm[:5000], ym[:5000])  # compiles in this process
+    start = time.perf_counter()
+    reference = make(epochs).fit(Xm, ym)
+    memory_seconds = time.perf_counter() - start
+    return dask_seconds / est.n_iter_, memory_seconds / reference.n_iter_, memory.rise_mb
+
+
 def in_memory_fit(X, y):
     from skautodiff.models import LogisticRegression
 
@@ -133,6 +164,9 @@ def main(argv=None):
     parser.add_argument("--features", type=int, default=100)
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--skip-grid", action="store_true")
+    parser.add_argument(
+        "--minibatch-only", action="store_true", help="only Adam epochs, dask vs in memory"
+    )
     args = parser.parse_args(argv)
     from distributed import Client, LocalCluster
 
@@ -146,6 +180,21 @@ def main(argv=None):
         ) as cluster,
         Client(cluster) as client,
     ):
+        if args.minibatch_only:
+            import warnings
+
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a fixed number of epochs
+            per_epoch, in_memory, rise = minibatch_fits(
+                client, args.rows, args.features, args.chunks
+            )
+            print(
+                f"adam, MLP (16 hidden), {args.rows} x {args.features} in {args.chunks} chunks, "
+                f"batch 200: dask {per_epoch:.2f} s per epoch, in memory {in_memory:.2f} s "
+                f"({per_epoch / in_memory:.2f}x); client peak memory rise {rise:.1f} MB"
+            )
+            return
         est, X, y, dask_seconds, rise = dask_fit(client, args.rows, args.features, args.chunks)
         mb = args.rows * args.features * 8 / 2**20
         rounds = est.chunk_evaluations_

@@ -243,10 +243,12 @@ class AutodiffEstimator(BaseEstimator):
         return self
 
     @available_if(_is_stochastic)
+    @dask_aware
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass over the given rows in minibatches (optimizer "adam" or "sgd"), continuing
         from the previous call: scikit-learn's semantics. A classifier needs ``classes`` (every
-        class that will ever be seen) on the first call."""
+        class that will ever be seen) on the first call. Dask input makes one pass over its
+        chunks where they live (see doc/scaling.md)."""
         self._check_optimizer()
         first = not hasattr(self, "params_")
         X, y = self._validate_fit_data(X, y, reset=first, partial_classes=(classes,))
@@ -291,7 +293,12 @@ class AutodiffEstimator(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         return loss, kwargs, sample_weight
 
-    def _fit_stochastic(self, loss, params, X, y, kwargs, sample_weight, rng, incremental, like):
+    def _fit_stochastic(
+        self, loss, params, X, y, kwargs, sample_weight, rng, incremental, like, chunked=None
+    ):
+        """The minibatch fit (stochastic.train). `chunked`, for dask input (dask/minibatch.py):
+        (loss, params, kwargs, rule, hyper, slots) -> (stepper, epoch) that train runs instead of
+        a Stepper over the batches of X."""
         from . import stochastic
 
         settings = self._stochastic_settings()
@@ -327,10 +334,16 @@ class AutodiffEstimator(BaseEstimator):
         names, _step = stochastic.RULES[rule]
         hyper = [settings["learning_rate_init" if n == "learning_rate" else n] for n in names]
         slots = self._optimizer_slots if incremental else None  # a new fit starts a new optimiser
-        backend = backends.check(self.backend)
-        stepper = stochastic.make_stepper(
-            backend, X, loss, params, kwargs, rule, hyper, slots, bounds=self.bounds
-        )
+        if chunked is None:
+            backend = backends.check(self.backend)
+            stepper, epoch = (
+                stochastic.make_stepper(
+                    backend, X, loss, params, kwargs, rule, hyper, slots, bounds=self.bounds
+                ),
+                None,
+            )
+        else:
+            stepper, epoch = chunked(loss, params, kwargs, rule, hyper, slots)
         with _compile_messages(self.verbose):
             try:
                 stochastic.train(
@@ -347,6 +360,7 @@ class AutodiffEstimator(BaseEstimator):
                     owner=owner,
                     validation=validation,
                     verbose=self.verbose,
+                    epoch=epoch,
                 )
             finally:
                 stepper.detach()
@@ -512,6 +526,31 @@ def _target_columns(y):
             )
     columns = [np.asarray(y[name], dtype=np.float64) for name in names]
     return columns[0] if len(columns) == 1 else np.column_stack(columns)
+
+
+# How a classifier's loss receives its targets, from their class indices (0 .. n_classes - 1):
+# one table for the in-memory fit and the dask fit (which encodes chunk by chunk).
+TARGET_ENCODINGS = {
+    "index": lambda index, n_classes, dtype: index.astype(np.intp),
+    "onehot": lambda index, n_classes, dtype: np.eye(n_classes, dtype=dtype)[index],
+    "sign": lambda index, n_classes, dtype: np.where(index == 1, 1, -1).astype(dtype),
+}
+
+
+def check_target_encoding(encoding, n_classes):
+    """A clear error for too few classes or an encoding that does not fit them."""
+    if n_classes < 2:
+        raise ValueError(f"a classifier needs samples of at least 2 classes; got {n_classes} class")
+    if encoding not in TARGET_ENCODINGS:
+        raise ValueError(f'target_encoding must be "index", "onehot" or "sign"; got {encoding!r}')
+    if encoding == "sign" and n_classes != 2:
+        raise ValueError(f'target_encoding="sign" needs exactly 2 classes; got {n_classes}')
+
+
+def encode_target(index, encoding, n_classes, dtype):
+    """Class indices as the loss receives them: `encoding` of TARGET_ENCODINGS, floats in `dtype`
+    (the data's); call check_target_encoding first."""
+    return TARGET_ENCODINGS[encoding](np.asarray(index), n_classes, dtype)
 
 
 def _leaf_dtype(params):
@@ -843,11 +882,8 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
 
     def _example_target(self, X):
         """Targets as the loss receives them (for tracing formulas), all of the first class."""
-        if self.target_encoding == "onehot":
-            return np.eye(len(self.classes_), dtype=X.dtype)[np.zeros(len(X), dtype=np.intp)]
-        if self.target_encoding == "sign":
-            return -np.ones(len(X), dtype=X.dtype)
-        return np.zeros(len(X), dtype=np.intp)
+        index = np.zeros(len(X), dtype=np.intp)
+        return encode_target(index, self.target_encoding, len(self.classes_), X.dtype)
 
     def _encode_target(self, X, y, partial_classes=None):
         check_classification_targets(y)
@@ -855,22 +891,8 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
             self.classes_, index = np.unique(y, return_inverse=True)
         else:
             index = self._partial_fit_index(y, partial_classes[0])
-        n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(
-                f"a classifier needs samples of at least 2 classes; got {n_classes} class"
-            )
-        if self.target_encoding == "index":
-            return index.astype(np.intp)
-        if self.target_encoding == "onehot":
-            return np.eye(n_classes, dtype=X.dtype)[index]
-        if self.target_encoding == "sign":
-            if n_classes != 2:
-                raise ValueError(f'target_encoding="sign" needs exactly 2 classes; got {n_classes}')
-            return np.where(index == 1, 1, -1).astype(X.dtype)
-        raise ValueError(
-            f'target_encoding must be "index", "onehot" or "sign"; got {self.target_encoding!r}'
-        )
+        check_target_encoding(self.target_encoding, len(self.classes_))
+        return encode_target(index, self.target_encoding, len(self.classes_), X.dtype)
 
     def _partial_fit_index(self, y, classes):
         """Class indices of y in partial_fit: `classes` is required on the first call and fixes

@@ -422,6 +422,45 @@ def _rows(array, rows):
     )
 
 
+class _Constant:
+    """The learning rate of an epoch whose schedule changes it only between epochs: step -> rate
+    (a class, not a closure: the dask fit sends it to the workers)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def __call__(self, step):
+        return self.rate
+
+
+def run_batches(stepper, X, y, sample_weight, order, batches, rate_at, step):
+    """One pass over the rows of X in `batches` (slices: gen_batches(n, batch_size)), taking the
+    rows in `order` (row indices) or, when None, as they are; the learning rate of each step is
+    rate_at(step). Returns (sum of the batch losses times the batch lengths, step after the pass).
+    A stepper `on_device` (JAX) holds the data already (placed by train) and gets the order."""
+    on_device = getattr(stepper, "on_device", False)
+    if on_device:
+        stepper.epoch(order)
+    losses = []  # read once per epoch: a device's step need not wait for the previous one
+    for k, batch in enumerate(batches):
+        stepper.hyper[0] = rate_at(step)
+        if on_device:
+            batch_loss = stepper.step_batch(k)
+        else:
+            rows = batch if order is None else order[batch]
+            batch_loss = stepper.step(
+                _rows(X, rows),
+                None if y is None else _rows(y, rows),
+                None if sample_weight is None else _rows(sample_weight, rows),
+            )
+        losses.append((batch_loss, batch.stop - batch.start))
+        step += 1
+    accumulated = 0.0
+    for batch_loss, size in losses:
+        accumulated += float(batch_loss) * size
+    return accumulated, step
+
+
 def _shuffled(sample_idx, rng):
     """What scikit-learn's MLP does each epoch, ``sklearn.utils.shuffle(sample_idx,
     random_state=rng)``: the same draw (`rng.shuffle` of ``arange(n)``) and the same order, without
@@ -458,6 +497,7 @@ def train(
     validation=None,
     verbose=0,
     on_epoch=None,
+    epoch=None,
 ):
     """scikit-learn's _fit_stochastic over `stepper`, recording on `fitted` (an estimator or a plain
     namespace): loss_, loss_curve_, n_iter_, t_, best_loss_, validation_scores_,
@@ -465,7 +505,11 @@ def train(
 
     `validation` is None or (X_val, y_val, sample_weight_val, score) with score(params, X, y, w).
     `on_epoch(fitted, stepper)`, when given, runs after each epoch; raising StopIteration stops the
-    training there (fitted.stopped_by_callback_ says so)."""
+    training there (fitted.stopped_by_callback_ says so).
+    `epoch`, when given, makes one pass over the data instead of the in-memory batches of X:
+    epoch(stepper, rng, batch_size, rate_at, step) -> (sum of the batch losses times the batch
+    lengths, step after it); the dask fit passes one that visits the chunks where they live
+    (stepper is then anything with rule, params(), slots() and detach())."""
     s = settings
     rng = check_random_state(rng)
     n = X.shape[0]
@@ -476,39 +520,28 @@ def train(
         "adam" if stepper.rule == "adam" else "sgd",
     )
     rate_fn = schedule.kind if callable(schedule.kind) else None
-    sample_idx = np.arange(n, dtype=int)
+    sample_idx = np.arange(n, dtype=int) if epoch is None else None  # (dask: no n-long arrays)
     early = validation is not None
     on_device = getattr(stepper, "on_device", False)  # JAX: the data go to the device once
     if on_device:
         stepper.place(X, y, sample_weight, batch_size)
     # scikit-learn's gen_batches(n, batch_size), once: each of its calls validates its arguments
     # (about 0.1 ms, 3% of a digits epoch)
-    batches = list(gen_batches(n, batch_size))
+    batches = list(gen_batches(n, batch_size)) if epoch is None else None
     best_params, step = None, int(getattr(fitted, "_steps", 0)) if incremental else 0
     fitted.n_iter_ = 0
     stopped = False
     for _ in range(max_iter):
-        if s["shuffle"]:
-            sample_idx = _shuffled(sample_idx, rng)
-        if on_device:
-            stepper.epoch(sample_idx if s["shuffle"] else None)
-        losses = []  # read once per epoch: a device's step need not wait for the previous one
-        for k, batch in enumerate(batches):
-            stepper.hyper[0] = rate_fn(step) if rate_fn is not None else schedule.rate
-            if on_device:
-                batch_loss = stepper.step_batch(k)
-            else:
-                rows = sample_idx[batch] if s["shuffle"] else batch
-                batch_loss = stepper.step(
-                    _rows(X, rows),
-                    None if y is None else _rows(y, rows),
-                    None if sample_weight is None else _rows(sample_weight, rows),
-                )
-            losses.append((batch_loss, batch.stop - batch.start))
-            step += 1
-        accumulated = 0.0
-        for batch_loss, size in losses:
-            accumulated += float(batch_loss) * size
+        rate_at = rate_fn if rate_fn is not None else _Constant(schedule.rate)
+        if epoch is not None:
+            accumulated, step = epoch(stepper, rng, batch_size, rate_at, step)
+        else:
+            if s["shuffle"]:
+                sample_idx = _shuffled(sample_idx, rng)
+            order = sample_idx if s["shuffle"] else None
+            accumulated, step = run_batches(
+                stepper, X, y, sample_weight, order, batches, rate_at, step
+            )
         fitted.n_iter_ += 1
         fitted.loss_ = accumulated / n
         if not np.isfinite(fitted.loss_):

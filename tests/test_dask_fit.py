@@ -211,3 +211,32 @@ def test_the_client_receives_no_chunk_of_the_data(cluster_client, monkeypatch):
     y = (X[:, 0] + random.standard_normal(8000, chunks=2000) > 0).astype(int)
     LogisticRegression().fit(X, y)
     assert received and max(received) < 2000 * 20 * 8 / 20, sorted(received)[-5:]
+
+
+def squares(params, X, y):
+    return np.mean((X @ params["w"] + params["b"] - y) ** 2)
+
+
+def unscaled_float32(seed=0):
+    """float32 features of size ~1e3 and an intercept of 5: float32 rounding stops L-BFGS-B short
+    of the optimum (the intercept off by ~1e-3); numpy's float64 least squares on the same float32
+    numbers is the optimum."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(ROWS, 3)) * 1000
+    y = X @ np.array([1.0, -2.0, 3.0]) + 5 + rng.normal(size=ROWS)
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    A = np.column_stack([X, np.ones(ROWS)]).astype(np.float64)
+    return X, y, np.linalg.lstsq(A, y.astype(np.float64), rcond=None)[0]
+
+
+def test_a_float32_fit_is_refined_in_float64_as_in_memory(cluster_client):
+    X, y, optimum = unscaled_float32()
+    est = AutodiffRegressor(
+        loss=squares, init_params={"w": np.zeros(3), "b": 0.0}, predict_fn=lambda p, X: X @ p["w"]
+    ).fit(*_on_cluster(X, y))
+    assert est.converged_
+    assert est.params_["w"].dtype == np.float32 and type(est.params_["b"]) is float
+    np.testing.assert_allclose(np.r_[est.params_["w"], est.params_["b"]], optimum, rtol=1e-6)
+    X64, y64 = X.astype(np.float64), y.astype(np.float64)
+    at_optimum = squares({"w": optimum[:3], "b": optimum[3]}, X64, y64)
+    assert est.loss_ == pytest.approx(at_optimum, rel=1e-10)

@@ -299,3 +299,22 @@ def test_columns_picked_by_integer_arrays_fit_as_in_memory():
     np.testing.assert_allclose(
         fitted.params_, np.linalg.lstsq(X[:, [0, 2]], y, rcond=None)[0], rtol=1e-5
     )
+
+
+def test_a_float32_fit_is_refined_in_float64_as_in_memory():
+    from skautodiff import AutodiffRegressor
+
+    def squares(params, X, y):
+        return np.mean((X @ params["w"] + params["b"] - y) ** 2)
+
+    rng = np.random.default_rng(5)  # float32 features ~1e3: float32 rounding stops L-BFGS-B short
+    X = rng.normal(size=(200, 3)) * 1000
+    y = (X @ np.array([1.0, -2.0, 3.0]) + 5 + rng.normal(size=200)).astype(np.float32)
+    X = X.astype(np.float32)
+    A = np.column_stack([X, np.ones(200)]).astype(np.float64)
+    optimum = np.linalg.lstsq(A, y.astype(np.float64), rcond=None)[0]  # on the same float32 numbers
+    est = AutodiffRegressor(
+        loss=squares, init_params={"w": np.zeros(3), "b": 0.0}, predict_fn=lambda p, X: X @ p["w"]
+    ).fit(da.from_array(X, chunks=(50, 3)), da.from_array(y, chunks=50))
+    assert est.converged_ and est.params_["w"].dtype == np.float32
+    np.testing.assert_allclose(np.r_[est.params_["w"], est.params_["b"]], optimum, rtol=1e-6)

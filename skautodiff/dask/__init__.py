@@ -16,17 +16,17 @@ def is_dask(value):
 
 
 def dask_aware(method):
-    """An estimator method taking X first that hands dask X to this package: `fit` fits chunk by
-    chunk, `score` and the prediction methods return lazy dask arrays."""
+    """An estimator method taking X first that hands dask X to this package: `fit` and
+    `partial_fit` fit chunk by chunk, `score` and the prediction methods return lazy dask arrays."""
 
     @functools.wraps(method)
     def method_or_dask(self, X, *args, **kwargs):
         if not is_dask(X):
             return method(self, X, *args, **kwargs)
-        if method.__name__ == "fit":
-            from .fit import fit
+        if method.__name__ in ("fit", "partial_fit"):
+            from . import fit
 
-            return fit(self, X, *args, **kwargs)
+            return getattr(fit, method.__name__)(self, X, *args, **kwargs)
         if method.__name__ == "score":
             from .predict import score
 

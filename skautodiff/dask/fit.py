@@ -8,6 +8,7 @@ parameters alone and drives scipy's optimiser. Without a distributed Client the 
 computed into this process and evaluated one after another (the same arithmetic).
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -25,34 +26,86 @@ def fit(est, X, y, sample_weight=None):
 
     from sklearn.utils import check_random_state
 
-    from ..estimators import (
-        _accepts_keyword,
-        _compile_messages,
-        _Progress,
-        _restored,
-        _without_partial,
-    )
+    from ..estimators import _compile_messages, _Progress, _restored
 
-    if est._check_optimizer():
+    stochastic = est._check_optimizer()
+    _check_backend(est)
+    if stochastic:  # adam or sgd: minibatches chunk by chunk
+        from .minibatch import fit_minibatches
+
+        return fit_minibatches(est, X, y, sample_weight, incremental=False)
+    if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
         raise ValueError(
-            f"optimizer={est.optimizer!r}: the stochastic optimizers do not fit dask input "
-            "yet; use a gradient method such as L-BFGS-B, or call partial_fit on each "
-            "chunk (dask-ml's Incremental does)"
+            f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
+            "on dask input does not compute; use a gradient method such as L-BFGS-B"
         )
+    X, y, loss, kwargs, data_kwargs = prepared(est, X, y, sample_weight)
+    start = est._starting_params(X, y, check_random_state(est.random_state))
+    x0 = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
+    chunks = _Chunks(X, y, list(data_kwargs.values()))
+    progress = _Progress(est.verbose)
+    tol, options = est._optimizer_settings()
+    x0_flat, unravel = pytree.ravel(x0)
+    bounds = _flat_bounds(est.bounds, x0)
+    problem = _Problem(
+        loss, list(data_kwargs), chunks, est.optimizer, bounds, tol, options, progress
+    )
+    try:
+        with _compile_messages(est.verbose), scipy_blas_single_thread():
+            result = problem.solve(x0, x0_flat, (), kwargs)
+            if optimize._low_precision(x0):  # as in memory: float64 where float32 stopped short
+                result = problem.refine(result, x0, (), kwargs)
+    finally:
+        chunks.release()
+    est.params_ = _restored(unravel(result.x), start, X.dtype)
+    est.loss_ = float(result.fun)
+    est.loss_curve_ = progress.curve
+    est.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
+    est.converged_ = bool(result.success)
+    est.chunk_evaluations_ = problem.rounds
+    if not result.success:
+        warnings.warn(
+            f"{type(est).__name__}: {method_name(est.optimizer)} did not converge after "
+            f"{est.n_iter_} iterations ({result.message}).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return est
+
+
+def partial_fit(est, X, y, classes=None, sample_weight=None):
+    """est.partial_fit(X, y) for dask X and y: one pass over the chunks (dask/minibatch.py)."""
+    from .minibatch import fit_minibatches
+
+    est._check_optimizer()
+    _check_backend(est)
+    return fit_minibatches(est, X, y, sample_weight, incremental=True, classes=classes)
+
+
+def _check_backend(est):
     if backends.check(est.backend) != "c":
         raise ValueError(
             f"backend={est.backend!r}: a fit on dask input runs on the C backend only (its "
             'per-chunk functions are C functions); use backend="c", or compute X and y into '
             "numpy arrays to fit with JAX"
         )
-    if _method_uses(est.optimizer, est.bounds) in ("hessp", "hess"):
-        raise ValueError(
-            f"optimizer={method_name(est.optimizer)!r} needs Hessian-vector products, which a fit "
-            "on dask input does not compute; use a gradient method such as L-BFGS-B"
-        )
+
+
+def prepared(est, X, y, sample_weight, reset=True, partial_classes=None):
+    """(X, y, loss, loss_kwargs, {name: row-indexed dask array}) for a fit on dask input: the
+    arrays aligned on X's row chunks, y encoded as the loss receives it, sample weights checked
+    against the loss's parameters. Sets (reset) or checks n_features_in_, as in memory."""
+    from ..estimators import _accepts_keyword, _without_partial
+
     X, y, weights = _aligned_arrays(X, y, sample_weight)
-    est.n_features_in_ = X.shape[1]
-    y = _encode_target(est, X, y)
+    if reset:
+        est.n_features_in_ = X.shape[1]
+    elif X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    y = _encode_target(est, X, y, partial_classes)
     loss, kwargs = _without_partial(est._user_function("loss"), est.loss_kwargs)
     kwargs, data_kwargs = split_kwargs(kwargs, X)  # per-row arrays are chunked with X's rows
     if weights is not None:
@@ -62,53 +115,7 @@ def fit(est, X, y, sample_weight=None):
                 "`sample_weight` parameter; add one (e.g. `sample_weight=None`) to use weights"
             )
         data_kwargs["sample_weight"] = weights.astype(X.dtype)
-    start = est._starting_params(X, y, check_random_state(est.random_state))
-    x0 = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
-    spec = LossSpec(loss, x0, kwargs, list(data_kwargs))
-    chunks = _Chunks(X, y, list(data_kwargs.values()))
-    progress = _Progress(est.verbose)
-    tol, options = est._optimizer_settings()
-
-    def callback(intermediate_result):
-        objective.iterations += 1
-        progress(
-            scipy.optimize.OptimizeResult(
-                fun=intermediate_result.fun, jac=objective.at(intermediate_result.x)[1]
-            )
-        )
-
-    try:
-        with _compile_messages(est.verbose), scipy_blas_single_thread():
-            objective = _Objective(spec, chunks, x0)
-            try:
-                result = scipy.optimize.minimize(
-                    objective,
-                    spec.x0_flat,
-                    jac=True,
-                    method=est.optimizer,
-                    tol=tol,
-                    options=options,
-                    bounds=_flat_bounds(est.bounds, x0),
-                    callback=callback,
-                )
-            except optimize._NonFinite as stop:  # as in memory: the best point evaluated
-                result = objective.stopped(str(stop))
-    finally:
-        chunks.release()
-    est.params_ = _restored(spec.unravel(result.x), start, X.dtype)
-    est.loss_ = float(result.fun)
-    est.loss_curve_ = progress.curve
-    est.n_iter_ = int(getattr(result, "nit", len(progress.curve)))
-    est.converged_ = bool(result.success)
-    est.chunk_evaluations_ = objective.rounds
-    if not result.success:
-        warnings.warn(
-            f"{type(est).__name__}: {method_name(est.optimizer)} did not converge after "
-            f"{est.n_iter_} iterations ({result.message}).",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    return est
+    return X, y, loss, kwargs, data_kwargs
 
 
 def _aligned_arrays(X, y, sample_weight):
@@ -153,45 +160,43 @@ def _as_dask_array(v, name):
     return v
 
 
-def _encode_target(est, X, y):
-    """y as the loss receives it, computed chunk by chunk (classes found over all chunks)."""
+def _encode_target(est, X, y, partial_classes=None):
+    """y as the loss receives it, computed chunk by chunk (the classes found over all chunks, or
+    partial_fit's `classes`, with y's checked against them) with the in-memory fit's encodings."""
     from sklearn.base import ClassifierMixin
 
+    from ..estimators import check_target_encoding
+
     if not isinstance(est, ClassifierMixin):
+        if partial_classes is not None and partial_classes[0] is not None:
+            raise ValueError(f"{type(est).__name__} is a regressor: partial_fit takes no classes")
+        est._target_shape = y.shape[1:]  # for formula(), as in memory
         return y.astype(X.dtype)
     import dask.array as da
 
-    classes = np.unique(da.unique(y).compute())
-    if len(classes) < 2:
-        raise ValueError(
-            f"a classifier needs samples of at least 2 classes; got {len(classes)} class"
-        )
-    est.classes_ = classes
-    encoding = est.target_encoding
-    if encoding == "sign" and len(classes) != 2:
-        raise ValueError(f'target_encoding="sign" needs exactly 2 classes; got {len(classes)}')
-    if encoding not in ("index", "onehot", "sign"):
-        raise ValueError(f'target_encoding must be "index", "onehot" or "sign"; got {encoding!r}')
-    dtype = X.dtype
-    if encoding == "onehot":
-        return y.map_blocks(
-            _onehot, classes, dtype, dtype=dtype, chunks=(y.chunks[0], (len(classes),)), new_axis=1
-        )
+    present = np.unique(da.unique(y).compute())
+    if partial_classes is None:
+        est.classes_ = present
+    else:  # classes required on the first call; y's must be among them (as in memory)
+        est._partial_fit_index(present, partial_classes[0])
+    classes, encoding = est.classes_, est.target_encoding
+    check_target_encoding(encoding, len(classes))
+    onehot = {"chunks": (y.chunks[0], (len(classes),)), "new_axis": 1}
     return y.map_blocks(
-        _index_or_sign, classes, encoding, dtype, dtype=np.intp if encoding == "index" else dtype
+        _encoded,
+        classes,
+        encoding,
+        X.dtype,
+        dtype=np.intp if encoding == "index" else X.dtype,
+        **(onehot if encoding == "onehot" else {}),
     )
 
 
-# The encodings of AutodiffClassifier._encode_target, with the classes of all chunks.
-def _onehot(y, classes, dtype):
-    return np.eye(len(classes), dtype=dtype)[np.searchsorted(classes, y)]
+def _encoded(y, classes, encoding, dtype):
+    """One chunk of labels encoded (estimators.encode_target), with the classes of all chunks."""
+    from ..estimators import encode_target
 
-
-def _index_or_sign(y, classes, encoding, dtype):
-    index = np.searchsorted(classes, y)
-    return (
-        index.astype(np.intp) if encoding == "index" else np.where(index == 1, 1, -1).astype(dtype)
-    )
+    return encode_target(np.searchsorted(classes, y), encoding, len(classes), dtype)
 
 
 class _Chunks:
@@ -206,6 +211,7 @@ class _Chunks:
             self.client = get_client()
         except (ImportError, ValueError):
             self.client = None
+        self.terms = chunk_terms
         arrays = [X, y, *extra]
         if self.client is None:  # no cluster: the chunks are computed here
             self.blocks = [
@@ -225,7 +231,7 @@ class _Chunks:
         """(row sums, gradient of their weighted sum) over all chunks."""
         if self.client is None:
             terms = [
-                chunk_terms(spec, flat, self.n_rows, weights, *parts) for parts in zip(*self.blocks)
+                self.terms(spec, flat, self.n_rows, weights, *parts) for parts in zip(*self.blocks)
             ]
             return add_terms(*terms)
         client = self.client
@@ -233,7 +239,7 @@ class _Chunks:
             [self.spec_future] = client.scatter([spec], broadcast=True, hash=False)
         [params] = client.scatter([np.asarray(flat)], broadcast=True, hash=False)  # once per round
         futures = client.map(
-            chunk_terms,
+            self.terms,
             *([x] * len(self.blocks[0]) for x in (self.spec_future, params)),
             [self.n_rows] * len(self.blocks[0]),
             [weights] * len(self.blocks[0]),
@@ -243,9 +249,29 @@ class _Chunks:
         total = client.submit(add_terms, *futures, pure=False)
         return total.result()
 
+    def in_float64(self):
+        """These chunks as float64 data (a float32 fit refined in float64): each task casts its
+        chunk, so nothing is copied where the chunks live."""
+        if not any(_low_precision_data(h) for h in self.head):
+            return self
+        cast = copy.copy(self)
+        cast.head = [optimize._to_float64(h) for h in self.head]
+        cast.terms = _float64_terms
+        cast.spec_future = None  # the float64 spec goes to the workers anew
+        return cast
+
     def release(self):
         self.blocks = None
         self._persisted = None
+
+
+def _low_precision_data(a):
+    return a.dtype.kind == "f" and a.dtype.itemsize < 8
+
+
+def _float64_terms(spec, flat, n_rows, weights, *blocks):
+    """chunk_terms on the chunk's float arrays cast to float64 (the index targets stay integers)."""
+    return chunk_terms(spec, flat, n_rows, weights, *(optimize._to_float64(b) for b in blocks))
 
 
 def _blocks(a):
@@ -269,6 +295,45 @@ def _is_sparse(b):
     import scipy.sparse
 
     return scipy.sparse.issparse(b)
+
+
+class _Problem(optimize._Problem):
+    """optimize's one fit, evaluated chunk by chunk: solve from a starting point, then (refine,
+    inherited) for float32 parameters, again in float64 where float32 stopped short of the
+    tolerance, with the chunks cast to float64 in their tasks (the data stay float32 where they
+    live). `progress` (the estimator's) sees every iteration of both."""
+
+    def __init__(self, loss, data_names, chunks, method, bounds, tol, options, progress):
+        super().__init__(loss, 0, method, "grad", bounds, tol, options, None, None)
+        self.data_names, self.chunks = data_names, chunks
+        self.progress, self.rounds = progress, 0
+
+    def solve(self, x0, x_flat, args, kwargs, options=None):
+        """One scipy run from x_flat; x0's dtypes say which: float64 ones evaluate float64 chunks."""
+        spec = LossSpec(self.fn, x0, kwargs, self.data_names)
+        chunks = self.chunks if optimize._low_precision(x0) else self.chunks.in_float64()
+        objective = self.objective = _Objective(spec, chunks, x0)
+
+        def callback(intermediate_result):
+            objective.iterations += 1
+            jac = objective.at(intermediate_result.x)[1]
+            self.progress(scipy.optimize.OptimizeResult(fun=intermediate_result.fun, jac=jac))
+
+        try:
+            return scipy.optimize.minimize(
+                objective,
+                x_flat,
+                jac=True,
+                method=self.method,
+                tol=self.tol,
+                options=self.options if options is None else options,
+                bounds=self.bounds,
+                callback=callback,
+            )
+        except optimize._NonFinite as stop:  # as in memory: the best point evaluated
+            return objective.stopped(str(stop))
+        finally:
+            self.rounds += objective.rounds
 
 
 class _Objective(optimize._Objective):
