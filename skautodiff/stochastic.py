@@ -231,11 +231,8 @@ def _limits(bounds, params, leaves):
     for leaf in leaves:
         leaf = np.asarray(leaf)
         for side in (flat.lb, flat.ub):
-            limits.append(
-                np.ascontiguousarray(
-                    side[start : start + leaf.size].reshape(leaf.shape), dtype=leaf.dtype
-                )
-            )
+            # np.array, not np.ascontiguousarray: that one makes a scalar leaf's limits 1-d
+            limits.append(np.array(side[start : start + leaf.size].reshape(leaf.shape), leaf.dtype))
         start += leaf.size
     return limits
 

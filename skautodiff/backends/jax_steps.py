@@ -115,10 +115,7 @@ class JaxStepper:
 
         self.loss, self.kwargs, self.rule = loss, dict(kwargs), rule
         leaves, self.treedef, _ = pytree.flatten(params)
-        self.limits = None
-        if bounds is not None:  # (_limits gives a scalar leaf's limits as 1-element arrays)
-            shapes = [np.shape(leaf) for leaf in leaves for _ in (0, 1)]
-            self.limits = [a.reshape(s) for a, s in zip(_limits(bounds, params, leaves), shapes)]
+        self.limits = None if bounds is None else _limits(bounds, params, leaves)
         self.n_params = len(leaves)
         self._host = [np.array(leaf) for leaf in leaves] + [
             np.array(s) for s in (initial_slots(rule, leaves) if slots is None else slots)
