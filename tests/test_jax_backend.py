@@ -99,6 +99,25 @@ def test_value_gradient_and_hessian_vector_match_hand_derived_ones():
     g["w"][0] = 123.0  # results are the caller's own, writable arrays
 
 
+def quadratic_form_of_inverse(s, A, y):
+    return 0.5 * y.dot(np.linalg.inv(A + np.exp(s) * np.eye(len(y)))).dot(y)
+
+
+def test_products_of_one_column_operands_compile_on_jax():
+    """The gradient of y K^-1 y holds products of two one-column operands; the JAX-only rewrite
+    X.T @ v -> (v.T @ X).T once turned them into each other forever (compiling never ended)."""
+    rng = np.random.default_rng(3)
+    B = rng.normal(size=(5, 5))
+    A, y, s = B @ B.T, rng.normal(size=5), np.float64(0.3)
+    value, grad = skautodiff.value_and_grad(quadratic_form_of_inverse, wrt="s", backend="jax")(
+        s, A, y
+    )
+    Kinv = np.linalg.inv(A + np.exp(s) * np.eye(5))
+    assert value == pytest.approx(0.5 * y @ Kinv @ y, rel=1e-12)
+    # d/ds of 0.5 y'K^-1 y with dK/ds = exp(s) I: -0.5 exp(s) y'K^-2 y
+    assert grad == pytest.approx(-0.5 * np.exp(s) * y @ Kinv @ Kinv @ y, rel=1e-10)
+
+
 def test_float32_runs_in_float32_and_the_global_jax_flag_is_left_alone():
     before = jax.config.jax_enable_x64
     params, X, y = _data(dtype=np.float32)

@@ -86,7 +86,8 @@ def _register_rewrites():
         matrix = owner.inputs[0]
         if b.ndim == 1:
             out = pt.dot(b, matrix)
-        elif b.ndim == 2 and b.type.shape[1] == 1:
+        elif b.ndim == 2 and b.type.shape[1] == 1 and matrix.type.shape[1] != 1:
+            # (with two one-column operands the result would match again: a rewrite loop)
             out = pt.dot(b.T, matrix).T
         else:
             return None
