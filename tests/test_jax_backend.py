@@ -118,6 +118,21 @@ def test_products_of_one_column_operands_compile_on_jax():
     assert grad == pytest.approx(-0.5 * np.exp(s) * y @ Kinv @ Kinv @ y, rel=1e-10)
 
 
+def product(x):
+    return np.prod(x)
+
+
+@pytest.mark.parametrize("x", [[1.5, -2.0, 0.5, 3.0], [1.5, 0.0, 0.5, 3.0], [0.0, 2.0, 0.0, 1.0]])
+def test_the_gradient_of_a_product_runs_on_jax(x):
+    """np.prod's gradient uses PyTensor's product of nonzero entries, which PyTensor 3.0.7 has no
+    JAX implementation of (skautodiff registers one): against the hand-derived gradient."""
+    x = np.array(x)
+    value, grad = skautodiff.value_and_grad(product, wrt="x", backend="jax")(x)
+    by_hand = [np.prod(np.delete(x, i)) for i in range(len(x))]  # d/dx_i prod(x)
+    assert value == pytest.approx(np.prod(x), abs=1e-15)
+    np.testing.assert_allclose(grad, by_hand, rtol=1e-12, atol=1e-15)
+
+
 def test_float32_runs_in_float32_and_the_global_jax_flag_is_left_alone():
     before = jax.config.jax_enable_x64
     params, X, y = _data(dtype=np.float32)

@@ -97,6 +97,7 @@ def _register_rewrites():
     # after the canonical and specialising rewrites (which may build X.T @ v), before in-place ones
     optdb.register("skautodiff_jax_transposed_dot", in2out(transposed_dot), TAG, position=49.1)
     _reductions_in_their_dtype()
+    _product_of_nonzeros()
     _registered.append(transposed_dot)
 
 
@@ -121,6 +122,33 @@ def _reductions_in_their_dtype():
             return reduce(x).astype(dtype)
 
         return careduce
+
+
+def _product_of_nonzeros():
+    """np.prod's gradient uses PyTensor's ProdWithoutZeros (the product of a slice's nonzero
+    entries; 0 for a slice without any, its identity being 0). PyTensor 3.0.7 has no JAX
+    implementation of it (its generic reduction asks for a jax.lax function that does not exist);
+    this one is used where PyTensor has none of its own."""
+    import jax.numpy as jnp
+    from pytensor.link.jax.dispatch import jax_funcify
+    from pytensor.tensor.math import ProdWithoutZeros
+
+    if jax_funcify.dispatch(ProdWithoutZeros) is not jax_funcify.dispatch(
+        ProdWithoutZeros.__mro__[1]
+    ):
+        return  # PyTensor's own (3.3.8 on)
+
+    @jax_funcify.register(ProdWithoutZeros)
+    def product_of_nonzeros(op, node=None, **kwargs):
+        axis = op.axis if op.axis is None else tuple(op.axis)
+        dtype = node.outputs[0].dtype if node is not None else op.dtype
+
+        def prod_without_zeros(x):
+            nonzero = x != 0
+            product = jnp.prod(jnp.where(nonzero, x, 1), axis=axis)
+            return jnp.where(jnp.any(nonzero, axis=axis), product, 0).astype(dtype)
+
+        return prod_without_zeros
 
 
 def x64():
