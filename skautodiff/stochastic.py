@@ -237,6 +237,33 @@ def _limits(bounds, params, leaves):
     return limits
 
 
+def step_entry(loss, params, X, y, sample_weight, kwargs):
+    """The traced loss on one batch, for a compiled step (C or JAX): (entry, call, {0/1/2: the
+    leaf index of X / y / sample_weight}). A loss that branches on values is refused: one
+    compiled step serves every batch."""
+    from .api import _wrt_names
+
+    args = (params, X, y) if y is not None else (params, X)
+    kwargs = dict(kwargs)
+    if sample_weight is not None:
+        kwargs["sample_weight"] = sample_weight
+    call = Call(loss, args, kwargs, set(_wrt_names(loss, 0, args, kwargs)[0]))
+    entry = call.entry()
+    if entry.trace.guards:
+        raise ValueError(
+            f"{getattr(call.func, '__qualname__', 'the loss')} takes a branch that depends on the "
+            "values of its arguments (an `if` on data or parameters); the stochastic optimizers "
+            "compile one step for every batch and cannot follow it: write the branch with "
+            "np.where, or use a scipy optimizer"
+        )
+    leaf_of = {
+        which: next(i for i, value in enumerate(call.leaves) if value is array)
+        for which, array in enumerate((X, y, sample_weight))
+        if array is not None
+    }
+    return entry, call, leaf_of
+
+
 def initial_slots(rule, leaves):
     """The optimiser's slots at the start: zeros (and Adam's step count 0)."""
     zeros = [np.zeros_like(leaf) for leaf in leaves]
@@ -318,35 +345,18 @@ class Stepper:
         return self._leased[2][0](*values)[0]
 
     def _prepare(self, X, y, sample_weight):
-        args = (pytree.unflatten(self.treedef, self.state[: self.n_params]), X, y)
-        if y is None:
-            args = args[:2]
-        kwargs = dict(self.kwargs)
-        if sample_weight is not None:
-            kwargs["sample_weight"] = sample_weight
-        from .api import _wrt_names
-
-        call = Call(self.loss, args, kwargs, set(_wrt_names(self.loss, 0, args, kwargs)[0]))
-        entry = call.entry()
+        params = pytree.unflatten(self.treedef, self.state[: self.n_params])
+        entry, call, leaf_of = step_entry(self.loss, params, X, y, sample_weight, self.kwargs)
         tr = entry.trace
-        if tr.guards:
-            raise ValueError(
-                f"{getattr(call.func, '__qualname__', 'the loss')} takes a branch that depends on the "
-                "values of its arguments (an `if` on data or parameters); the stochastic optimizers "
-                "compile one step for every batch and cannot follow it: write the branch with "
-                "np.where, or use a scipy optimizer"
-            )
         fn = entry.function("step:" + self.rule + ("+bounds" if self.limits is not None else ""))
         wrt = set(tr.wrt_leaves)
         full = entry.inputs(call)
         kept = [i for i in range(len(full)) if i not in wrt]
         values = [full[i] for i in kept] + [self.hyper] + (self.limits or [])
-        slots = []
-        for which, array in enumerate((X, y, sample_weight)):
-            if array is not None:
-                leaf = next(i for i, value in enumerate(call.leaves) if value is array)
-                sig = tr.signature[leaf]
-                slots.append((which, kept.index(leaf), np.dtype(sig[0]), sig))
+        slots = [
+            (which, kept.index(leaf), np.dtype(tr.signature[leaf][0]), tr.signature[leaf])
+            for which, leaf in leaf_of.items()
+        ]
         return _Prepared(fn, values, slots)
 
     def _lease(self, prepared, pool):

@@ -158,29 +158,10 @@ class JaxStepper:
         self._order = None
 
     def _entry(self, X, y, sample_weight):
-        from ..api import _wrt_names
-        from ..compile import Call
+        from ..stochastic import step_entry
 
-        args = (pytree.unflatten(self.treedef, self._host[: self.n_params]), X, y)
-        if y is None:
-            args = args[:2]
-        kwargs = dict(self.kwargs)
-        if sample_weight is not None:
-            kwargs["sample_weight"] = sample_weight
-        call = Call(self.loss, args, kwargs, set(_wrt_names(self.loss, 0, args, kwargs)[0]))
-        entry = call.entry()
-        if entry.trace.guards:
-            raise ValueError(
-                f"{getattr(call.func, '__qualname__', 'the loss')} takes a branch that depends on "
-                "the values of its arguments (an `if` on data or parameters); the stochastic "
-                "optimizers compile one step for every batch and cannot follow it: write the "
-                "branch with np.where, or use a scipy optimizer"
-            )
-        leaf_of = {}
-        for which, array in enumerate((X, y, sample_weight)):
-            if array is not None:
-                leaf_of[which] = next(i for i, v in enumerate(call.leaves) if v is array)
-        return entry, call, leaf_of
+        params = pytree.unflatten(self.treedef, self._host[: self.n_params])
+        return step_entry(self.loss, params, X, y, sample_weight, self.kwargs)
 
     def epoch(self, order):
         """This epoch's order of the rows (None: in order), sent once, padded so the last batch
