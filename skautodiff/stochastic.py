@@ -275,10 +275,31 @@ def initial_slots(rule, leaves):
 # ----------------------------------------------------------------------------- stepping
 
 
+def refuse_per_row_kwargs(names_and_shapes, n_rows):
+    """The minibatch steps pass the loss's keyword arguments whole to every batch, so an array
+    with one entry per row of X (an offset, an exposure) would not line up with the batch's rows
+    (and with one-row batches it would broadcast silently): refused, naming it. A list is passed
+    whole, as everywhere."""
+    for name, shape in names_and_shapes:
+        if n_rows > 1 and len(shape) >= 1 and shape[0] == n_rows:
+            raise ValueError(
+                f"loss keyword argument {name!r} has one entry per row of X (shape {shape}); "
+                "the stochastic optimizers pass keyword arguments whole to every minibatch, so "
+                "its rows would not line up with the batch's: add it to X as a column (or pass it "
+                "as the sample weights, if that is what it is), fit with an L-BFGS optimizer, or, "
+                "if it is not per-row data, pass it as a list"
+            )
+
+
 def make_stepper(backend, X, *args, **kwargs):
     """The stepper of a fit: `Stepper` on the C backend; on JAX, `jax_steps.JaxStepper` (the
     data on the device, the whole step jitted), except for sparse X, which PyTensor's JAX linker
-    cannot take (the C backend, with a warning)."""
+    cannot take (the C backend, with a warning). Per-row arrays among the loss's keyword
+    arguments (args[2]) are refused (`refuse_per_row_kwargs`)."""
+    refuse_per_row_kwargs(
+        ((name, np.shape(value)) for name, value in args[2].items() if hasattr(value, "shape")),
+        X.shape[0],
+    )
     if backend == "jax":
         import scipy.sparse
 

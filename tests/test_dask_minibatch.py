@@ -151,6 +151,26 @@ def test_early_stopping_on_dask_input_is_refused_clearly():
         _mlp(early_stopping=True).fit(*_chunked(X, labels))
 
 
+def offset_squared_error(params, X, y, offset):
+    return np.mean((X @ params["w"] + offset - y) ** 2)
+
+
+def test_a_per_row_keyword_argument_is_refused_for_minibatches_on_dask_input():
+    """As in memory (test_stochastic): a chunk's per-row offset would go whole to each of its
+    minibatches."""
+    X, y = _regression()
+    est = AutodiffRegressor(
+        loss=offset_squared_error,
+        init_params=linear_init,
+        loss_kwargs={"offset": np.zeros(len(y))},
+        optimizer="adam",
+        batch_size=1,
+        max_iter=1,
+    )
+    with pytest.raises(ValueError, match="'offset' has one entry per row of X"):
+        est.fit(*_chunked(X, y))
+
+
 def test_the_jax_backend_on_dask_input_is_refused_clearly():
     pytest.importorskip("jax")
     X, labels = _three_classes()

@@ -696,3 +696,55 @@ def test_benchmark_part_runs_and_reports_ratios():
     assert len(parts) == 3 and all(row["time_ratio"] > 0 for row in record["rows"])
     # Same seed, same draws, one epoch: the same accuracy as scikit-learn's.
     assert all(row["accuracy_difference_points"] == 0 for row in record["rows"][:2])
+
+
+def offset_squared_error(params, X, y, offset):
+    return np.mean((X @ params["w"] + offset - y) ** 2)
+
+
+@pytest.mark.parametrize("batch_size", [1, 16])
+def test_a_per_row_keyword_argument_is_refused_not_broadcast(batch_size):
+    """Keyword arguments go whole to every minibatch: a per-row offset would not line up with the
+    batch's rows, and with one-row batches it broadcast silently (a wrong fit, no error)."""
+    X, y = regression_data(rows=40)
+    est = AutodiffRegressor(
+        loss=offset_squared_error,
+        init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1])},
+        loss_kwargs={"offset": np.linspace(-1, 1, 40)},
+        optimizer="adam",
+        batch_size=batch_size,
+        max_iter=2,
+    )
+    with pytest.raises(ValueError, match="'offset' has one entry per row of X"):
+        est.fit(X, y)
+    with pytest.raises(ValueError, match="'offset' has one entry per row of X"):
+        skautodiff.minimize(
+            offset_squared_error,
+            {"w": np.zeros(4)},
+            args=(X, y),
+            kwargs={"offset": np.linspace(-1, 1, 40)},
+            method="adam",
+        )
+
+
+def test_a_keyword_argument_that_is_not_per_row_goes_whole_to_every_batch():
+    X, y = regression_data(rows=40)
+    shift = np.array([0.5])  # one value, broadcast over every batch's rows: y - 0.5 is fitted
+    est = AutodiffRegressor(
+        loss=offset_squared_error,
+        init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1])},
+        loss_kwargs={"offset": shift},
+        optimizer="adam",
+        learning_rate_init=0.05,
+        batch_size=8,
+        max_iter=300,
+        tol=0,
+        n_iter_no_change=300,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    # least squares of y - 0.5 on X (no intercept): the optimum Adam approaches
+    expected = np.linalg.lstsq(X, y - 0.5, rcond=None)[0]
+    np.testing.assert_allclose(est.params_["w"], expected, atol=0.05)
