@@ -170,17 +170,11 @@ def build(entry, kind, label, rows=()):
     """The JAX function of `entry`'s `kind`; with `rows` (leaf positions of the data whose first
     axis is the samples), one that pads those rows to a bucket (see rows.py), or, when the loss
     does something with its rows that padding could change, one compiled per exact shape."""
-    from .rows import NotRowwise, mask_rows
+    from .rows import NotRowwise, mask_rows, paddable
 
     tr = entry.trace
     inputs = list(tr.all_inputs)
-    rows = tuple(
-        i
-        for i in rows
-        if i not in tr.wrt_leaves
-        and inputs[i].type.ndim >= 1
-        and not inputs[i].type.broadcastable[0]
-    )
+    rows = paddable(tr, rows)
     if not rows or kind == "hvp":
         return Compiled(*entry._graph(kind)[:2], label)
     guard = entry._guard

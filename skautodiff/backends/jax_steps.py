@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import pytree
 from . import jax as jax_backend
-from .rows import NotRowwise, bucket, mask_rows, pad
+from .rows import NotRowwise, bucket, mask_rows, pad, paddable
 
 
 def build(entry, kind, label, rows=()):
@@ -41,13 +41,7 @@ def build(entry, kind, label, rows=()):
 
     tr = entry.trace
     inputs = list(tr.all_inputs)
-    padded = tuple(
-        i
-        for i in rows
-        if i not in tr.wrt_leaves
-        and inputs[i].type.ndim >= 1
-        and not inputs[i].type.broadcastable[0]
-    )
+    padded = paddable(tr, rows)
     forward_inputs, outputs = inputs, list(tr.outputs)
     if padded:
         try:

@@ -61,6 +61,19 @@ def pad(array, size):
     return np.concatenate([array, np.repeat(array[:1], extra, axis=0)])
 
 
+def paddable(trace, rows):
+    """Of the leaf positions `rows` (data whose first axis is the samples), those that padding
+    can lengthen: not optimised, and with a first axis that is not fixed at length 1."""
+    inputs = trace.all_inputs
+    return tuple(
+        i
+        for i in rows
+        if i not in trace.wrt_leaves
+        and inputs[i].type.ndim >= 1
+        and not inputs[i].type.broadcastable[0]
+    )
+
+
 def mask_rows(inputs, outputs, rows):
     """(inputs, outputs) of a graph equal to `outputs` in which the inputs at positions `rows`
     may carry padded rows: the inputs come back with the row count `n` (an int64 scalar) and the
