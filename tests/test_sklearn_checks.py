@@ -5,7 +5,10 @@ functions, so that the pickling checks apply); the models in skautodiff.models a
 small networks for the MLPs. Checks expected to fail are listed with the reason.
 """
 
+import re
+
 import numpy as np
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skautodiff import models
@@ -144,6 +147,16 @@ def expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+def _stable_ids(checks):
+    """scikit-learn's test ids without the functions' memory addresses (`<function f at 0x7f..>` in
+    an estimator's repr), so that every process collects the same ids: pytest-xdist's workers must
+    agree on them, and SKAUTODIFF_SLICE (tests/conftest.py) slices by a hash of the id."""
+    sklearn_id = checks.kwargs["ids"]
+    return pytest.mark.parametrize(
+        *checks.args, ids=lambda value: re.sub(r"at0x[0-9a-fA-F]+", "", sklearn_id(value))
+    )
+
+
+@_stable_ids(parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks))
 def test_sklearn_compatible(estimator, check):
     check(estimator)
