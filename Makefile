@@ -12,17 +12,17 @@ OTHER_PYTHONS := $(foreach v,$(filter-out $(DEFAULT_VERSION),3.11 3.12 3.13),$(v
 
 $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e ".[test,docs,dask]"
+	bash .ci/venv-install $(VENV) test,docs,dask
 	touch $@
 
 install: $(VENV)/.installed
 
 # The tests also need JAX (backend="jax"; the jax extra): installed for `make test` only, so that
-# `make demo` does not download it.
-$(VENV)/.installed-jax: $(VENV)/.installed
-	$(VENV)/bin/python -m pip install -q -e ".[jax]"
-	touch $@
+# `make demo` does not download it; `make test` installs everything in one pip run.
+$(VENV)/.installed-jax: pyproject.toml setup.py
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	bash .ci/venv-install $(VENV) test,docs,dask,jax
+	touch $(VENV)/.installed $@
 
 demo: install
 	$(VENV)/bin/python examples/demo.py
@@ -35,15 +35,14 @@ demo: install
 # symbolic rules).
 export SKAUTODIFF_PROPERTY_EXAMPLES ?= 400
 OTHER_PROPERTY_EXAMPLES ?= 100
-test: install $(VENV)/.installed-jax
+test: $(VENV)/.installed-jax
 	bash .ci/pytest-in $(VENV)
 	@slice=0; for pair in $(OTHER_PYTHONS); do \
 	  v=$${pair%%=*}; py=$${pair#*=}; venv=.venv-$$v; \
 	  if [ -z "$$py" ]; then echo "== Python $$v not found: skipped"; continue; fi; \
 	  if [ ! -f $$venv/.installed ] || [ pyproject.toml -nt $$venv/.installed ]; then \
 	    (test -x $$venv/bin/python || $$py -m venv $$venv) && \
-	    $$venv/bin/python -m pip install -q --upgrade pip && \
-	    $$venv/bin/python -m pip install -q -e ".[test,docs,dask,jax]" && touch $$venv/.installed || exit 1; \
+	    bash .ci/venv-install $$venv test,docs,dask,jax && touch $$venv/.installed || exit 1; \
 	  fi; \
 	  SKAUTODIFF_PROPERTY_EXAMPLES=$(OTHER_PROPERTY_EXAMPLES) SKAUTODIFF_SLICE=$$slice/2 \
 	    bash .ci/pytest-in $$venv || exit 1; \

@@ -28,7 +28,34 @@ SLICED_SUITES = {
 }
 
 
+# What a test marked `slow` costs, counted in ordinary tests (about 0.3 s each; slow ones take
+# 5-60 s), to guess which files take longest.
+SLOW_TEST_WEIGHT = 25
+
+
 def pytest_collection_modifyitems(config, items):
+    _keep_slice(config, items)
+    if getattr(config.option, "dist", "no") != "no":
+        _longest_files_first(items)
+
+
+def _longest_files_first(items):
+    """Orders the files by their expected cost, longest first, keeping each file's own order.
+
+    pytest-xdist's workers (.ci/pytest-in: `--dist loadfile --no-loadscope-reorder`) take the next
+    file from this order as they finish the last: long files first, so that the last files to start
+    are short ones and neither worker idles long at the end (the longest-first rule of thumb for
+    scheduling). Every worker computes the same order from the same collection, as xdist requires.
+    """
+    cost = {}
+    for item in items:
+        weight = SLOW_TEST_WEIGHT if item.get_closest_marker("slow") else 1
+        cost[item.path] = cost.get(item.path, 0) + weight
+    order = {path: rank for rank, path in enumerate(sorted(cost, key=lambda p: (-cost[p], p.name)))}
+    items.sort(key=lambda item: order[item.path])
+
+
+def _keep_slice(config, items):
     spec = os.environ.get("SKAUTODIFF_SLICE")
     if not spec:
         return

@@ -605,6 +605,7 @@ def check_program(lines, result, n, m, seeds, float32=()):
         )
 
 
+@pytest.mark.slow  # hundreds of random programs, each traced and compiled
 @_settings("elementwise")
 @given(programs(UNARY_TIER1, BINARY_TIER1, structural=False))
 def test_elementwise_expressions(program):
@@ -612,6 +613,7 @@ def test_elementwise_expressions(program):
     check_program(*program)
 
 
+@pytest.mark.slow  # hundreds of random programs, each traced and compiled
 @_settings("structural")
 @given(programs(UNARY_TIER1, BINARY_TIER1, structural=True))
 def test_reductions_products_indexing(program):
@@ -620,6 +622,7 @@ def test_reductions_products_indexing(program):
     check_program(*program)
 
 
+@pytest.mark.slow  # hundreds of random programs, each traced and compiled
 @_settings("extended")
 @given(programs(UNARY_TIER1 + UNARY_TIER2, BINARY_TIER1 + BINARY_TIER2, structural=True))
 def test_extended_vocabulary(program):
