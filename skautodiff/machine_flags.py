@@ -128,13 +128,14 @@ def settle():
         wanted = {}  # what this process still needs: {"blas" or "march": its cache file}
         if not blas_user_set():
             wanted["blas"] = blas_file()
-        if not march_decided() and march_file() is not None:  # else PyTensor detects them here
-            wanted["march"] = march_file()
-        kept = {what: _read(path) for what, path in wanted.items()}
+        march = None if march_decided() else march_file()  # None: PyTensor detects them here
+        if march is not None:
+            wanted["march"] = march
+        kept = {what: _read(path, what) for what, path in wanted.items()}
         if any(value is None for value in kept.values()):
             found = _lookup() or {}
             for what, path in wanted.items():
-                if kept[what] is None and found.get(what) is not None:
+                if kept[what] is None and _valid(found.get(what), what):
                     kept[what] = found[what]
                     _write(path, found[what])
         if kept.get("blas") is not None:
@@ -144,11 +145,19 @@ def settle():
         _settled = True
 
 
-def _read(path):
+def _read(path, what):
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+    return value if _valid(value, what) else None  # a damaged file: looked up again
+
+
+def _valid(value, what):
+    """BLAS flags are one string; march flags a list of strings."""
+    if what == "blas":
+        return isinstance(value, str)
+    return isinstance(value, list) and all(isinstance(flag, str) for flag in value)
 
 
 def _lookup():

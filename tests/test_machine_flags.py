@@ -138,3 +138,18 @@ def test_no_cpu_identity_means_march_flags_are_not_shared(tmp_path):
     # so no child lookup ran either (it would have raised).
     assert _run(tmp_path, code).stdout.split() == ["None", "None"]
     assert not list(tmp_path.rglob("skautodiff-march-flags-*"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/cpuinfo"), reason="march flags are kept on Linux")
+def test_a_damaged_file_is_looked_up_again_and_rewritten(tmp_path):
+    # A string where a list belongs (a file written by hand, or half by another tool): never
+    # handed to PyTensor as flags. The child lookup stands in for PyTensor's own here.
+    _keep(tmp_path, "-lkept_by_the_test", "-march=not-a-list")
+    code = SETTLE.replace(
+        "machine_flags.settle()",
+        "machine_flags._lookup = lambda: {'blas': '-lnot_used', 'march': ['-march=looked-up']}\n"
+        "machine_flags.settle()",
+    )
+    seen = json.loads(_run(tmp_path, code).stdout)
+    assert seen["march"] == seen["march_file"] == ["-march=looked-up"]
+    assert seen["blas"] == seen["blas_file"] == "-lkept_by_the_test"
