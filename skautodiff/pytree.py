@@ -86,6 +86,12 @@ def _static_key(obj):
     return ("identity", id(obj))
 
 
+def is_plain_data(obj):
+    """Whether an object kept in the structure is keyed by its value (immutable plain data): a
+    cache entry made with it then holds for every equal one, with nothing to read at call time."""
+    return _static_key(obj)[0] == "value"
+
+
 def flatten(tree):
     """(numeric leaves, treedef, static objects in order)."""
     leaves, statics = [], []
@@ -109,18 +115,18 @@ def _flatten(x, leaves, statics):
     return TreeDef("static", x)
 
 
-def unflatten(treedef, leaves):
-    """Rebuild a pytree from its structure and numeric leaves."""
-    it = iter(leaves)
-    return _unflatten(treedef, it)
+def unflatten(treedef, leaves, statics=None):
+    """Rebuild a pytree from its structure and numeric leaves; `statics`, in flattening order,
+    replace the objects kept in the structure (the engine's values for them, when tracing)."""
+    return _unflatten(treedef, iter(leaves), None if statics is None else iter(statics))
 
 
-def _unflatten(td, it):
+def _unflatten(td, it, statics):
     if td.kind == "leaf":
         return next(it)
     if td.kind == "static":
-        return td.meta
-    children = [_unflatten(c, it) for c in td.children]
+        return td.meta if statics is None else next(statics)
+    children = [_unflatten(c, it, statics) for c in td.children]
     if td.kind == "dict":
         return dict(zip(td.meta, children))
     if td.kind == "list":

@@ -6,7 +6,6 @@ the structure (objects' numeric attributes become inputs when the code reads the
 value is flattened into symbolic outputs (outputs.py).
 """
 
-import types
 
 import numpy as np
 import pytensor
@@ -16,6 +15,7 @@ from . import pytree
 from .arguments import bind, leaf_owners, resolve_callable, split
 from .engine.errors import TraceError, user_traceback
 from .engine.interpreter import Interpreter
+from .engine.outer import argument_reader
 from .engine.values import Traced
 from .inputs import engine_copy, input_variable, is_differentiable, leaf_names, leaf_signature
 from .outputs import flatten as flatten_outputs
@@ -80,12 +80,17 @@ def trace(fn, args, kwargs, wrt_names):
     outside = ctx.outside
     if bound_self is not None:
         outside.follow_argument(bound_self, "self", "self")
-    for i, obj in enumerate(statics):
-        if _is_argument_object(obj):
-            outside.follow_argument(
-                obj, i, next((n for n, v in arguments.items() if v is obj), f"argument {i}")
-            )
-    traced_arguments = pytree.unflatten(treedef, traced_leaves)
+    # Objects kept in the structure that are not plain data (the cache key holds them by type or
+    # identity: a set, an OrderedDict, a complex array, an object with attributes) reach the
+    # engine as outside values do: followed, or guarded by content, and read at each call, so
+    # that an in-place change or another object of the same type never reuses a stale trace.
+    engine_statics = [
+        obj
+        if pytree.is_plain_data(obj)
+        else outside.convert(obj, argument_reader(i), _argument_name(arguments, obj, i))
+        for i, obj in enumerate(statics)
+    ]
+    traced_arguments = pytree.unflatten(treedef, traced_leaves, engine_statics)
     call_args, call_kwargs = split(func, bound_self, traced_arguments)
     # PyTensor records a Python stack on every node it builds; the engine reports locations
     # itself, and skipping those stacks makes tracing about twice as fast.
@@ -133,10 +138,8 @@ def _used_outer_inputs(outer_inputs, value_guards, outputs, guards):
     return used, [g for g in value_guards if id(g) not in checked]
 
 
-def _is_argument_object(obj):
-    return hasattr(obj, "__dict__") and not isinstance(
-        obj, (types.ModuleType, type, types.FunctionType)
-    )
+def _argument_name(arguments, obj, index):
+    return next((n for n, v in arguments.items() if v is obj), f"argument {index}")
 
 
 __all__ = ["trace", "Trace"]
