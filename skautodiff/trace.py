@@ -6,7 +6,6 @@ the structure (objects' numeric attributes become inputs when the code reads the
 value is flattened into symbolic outputs (outputs.py).
 """
 
-
 import numpy as np
 import pytensor
 from pytensor.graph.traversal import graph_inputs
