@@ -12,7 +12,7 @@ from pytensor.graph.traversal import graph_inputs
 
 from . import pytree
 from .arguments import bind, leaf_owners, resolve_callable, split
-from .engine.errors import TraceError, user_traceback
+from .engine.errors import Location, TraceError, user_traceback
 from .engine.interpreter import Interpreter
 from .engine.outer import argument_reader
 from .engine.values import Traced
@@ -103,7 +103,11 @@ def trace(fn, args, kwargs, wrt_names):
                 exc.__traceback__ = user_traceback(exc.__traceback__)
                 raise
         outside.observe(result)  # what is returned is looked at
-        outputs, out_treedef, out_kinds = flatten_outputs(result)
+        outputs, out_treedef, out_kinds = flatten_outputs(
+            result,
+            ctx.shadows,
+            Location(func.__qualname__, func.__code__.co_filename, func.__code__.co_firstlineno),
+        )
     except BaseException:
         outside.replay_output()  # the prints before the failure, as a plain call shows them
         raise

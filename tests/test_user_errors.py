@@ -189,6 +189,28 @@ def test_engine_errors_stay_trace_errors_with_a_location():
     assert isinstance(err, skautodiff.TraceError) and err.lineno == loss.__code__.co_firstlineno + 1
 
 
+class Result:
+    pass
+
+
+def returns_an_object(w):
+    result = Result()
+    result.scaled = {"twice": w * 2}
+    return np.sum(w), result
+
+
+def test_an_object_returned_holding_traced_values_is_refused():
+    """The compiled function could only give back the object made while tracing, with the values
+    of the first call, at every call: refused, naming the object's type and the function."""
+    w = np.array([1.0, 2.0])
+    f = skautodiff.Function(returns_an_object)
+    with pytest.raises(skautodiff.TraceError, match="returned a Result object holding values") as e:
+        f(w)
+        f(w * 10)  # without the refusal: the first call's object, twice == [2, 4]
+    assert e.value.lineno == returns_an_object.__code__.co_firstlineno
+    assert e.value.filename == returns_an_object.__code__.co_filename
+
+
 # ---------------------------------------------------------------- in-place writes on arguments
 
 
