@@ -44,6 +44,16 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
     return chosen, single
 
 
+def nothing_to_differentiate(name, value):
+    """The error for a differentiated argument `name` whose `value` holds no numbers (its
+    gradient would be the argument itself)."""
+    return ValueError(
+        f"cannot differentiate with respect to {name!r}: it holds no numbers, only a "
+        f"{type(value).__name__} (parameters are numbers and arrays, also inside dicts, lists, "
+        "tuples and namedtuples; other containers such as OrderedDict or objects are data)"
+    )
+
+
 class _Wrapper:
     """Common parts: the wrapped function, method binding, eager tracing on example args.
 
@@ -84,6 +94,10 @@ class _Wrapper:
             for name, child in zip(tr.treedef.meta, tr.treedef.children):
                 parts[name] = (child, range(start, start + child.num_leaves))
                 start += child.num_leaves
+            for name in names:
+                if parts[name][0].num_leaves == 0:
+                    value = bind(call.func, call.bound_self, call.args, call.kwargs)[name]
+                    raise nothing_to_differentiate(name, value)
             plan = entry.gradient_layouts[tuple(names)] = [parts[name] for name in names]
         by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
         results = [

@@ -211,6 +211,22 @@ def test_an_object_returned_holding_traced_values_is_refused():
     assert e.value.filename == returns_an_object.__code__.co_filename
 
 
+def test_differentiating_an_argument_that_holds_no_numbers_is_refused():
+    """An OrderedDict is data, not a pytree container: its "gradient" was the argument itself
+    (and minimize failed with numpy's concatenate error); both now name the argument."""
+    import collections
+
+    def loss(params, X):
+        return np.sum((X @ params["w"]) ** 2)
+
+    params, X = collections.OrderedDict(w=np.ones(2)), np.eye(2)
+    assert skautodiff.Function(loss)(params, X) == pytest.approx(2.0)  # as data it is fine
+    with pytest.raises(ValueError, match="differentiate with respect to 'params'.*OrderedDict"):
+        skautodiff.value_and_grad(loss, wrt="params")(params, X)
+    with pytest.raises(ValueError, match="differentiate with respect to 'x0'.*OrderedDict"):
+        skautodiff.minimize(loss, params, args=(X,))
+
+
 # ---------------------------------------------------------------- in-place writes on arguments
 
 
