@@ -135,6 +135,55 @@ def test_constructs(fn):
     check(fn, v.copy())
 
 
+def scaled_by(fn):
+    """A decorator whose wrapper has parameters of its own (functools.wraps copies fn's name and
+    sets __wrapped__, which inspect.signature follows unless told not to)."""
+
+    @functools.wraps(fn)
+    def wrapper(x, s=2.0):
+        return s * fn(x)
+
+    return wrapper
+
+
+def passed_through(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@scaled_by
+def cubes(x, p=3.0, q=1.0):
+    return np.sum(np.abs(x) ** p) * q
+
+
+@passed_through
+def penalty(w, alpha=0.1):
+    return alpha * np.sum(w**2)
+
+
+def with_decorated_helpers(w):
+    return cubes(w) + penalty(w, alpha=2.0) + penalty(w)
+
+
+@passed_through
+def decorated_loss(w, x):
+    return np.sum((w * x) ** 2)
+
+
+def test_decorated_functions_bind_their_own_parameters():
+    """The engine runs the wrapper's code, so it binds the wrapper's parameters, not those of
+    the function it wraps (which gave "missing a required argument" or unbound locals)."""
+    w = np.array([0.5, -1.0, 2.0])
+    assert check(with_decorated_helpers, w) == pytest.approx(
+        2.0 * np.sum(np.abs(w) ** 3) + 2.1 * np.sum(w**2)
+    )
+    grad = skautodiff.Gradient(decorated_loss, wrt=0)(w, np.arange(3.0))  # wrt=0: the *args
+    np.testing.assert_allclose(grad[0], 2 * w * np.arange(3.0) ** 2)
+
+
 # ---------------------------------------------------------------- guards and retracing
 def branchy(w, x):
     if np.sum(w) > 0:  # depends on a differentiable value: checked after each call

@@ -19,7 +19,9 @@ from .locations import enter, leave
 
 @functools.lru_cache(maxsize=4096)
 def signature(func):
-    return inspect.signature(func)
+    """func's own parameters, which its code binds: not those of a function it wraps
+    (functools.wraps sets __wrapped__, which inspect.signature follows by default)."""
+    return inspect.signature(func, follow_wrapped=False)
 
 
 class Interpreter:
