@@ -446,7 +446,8 @@ class Call:
         self.fn, self.args, self.kwargs, self.wrt_names = fn, args, kwargs, wrt_names
         self.func, self.bound_self = func, bound_self = resolve_callable(fn)
         arguments = bind(func, bound_self, args, kwargs)
-        self.leaves, treedef, self.statics = pytree.flatten(arguments)
+        self.leaves, self.treedef, self.statics = pytree.flatten(arguments)
+        treedef = self.treedef
         self.names = list(treedef.meta)
         self.owners = leaf_owners(treedef)  # the parameter name of each leaf
         differentiable = [

@@ -115,6 +115,45 @@ def _flatten(x, leaves, statics):
     return TreeDef("static", x)
 
 
+def flatten_like(tree, treedef, path):
+    """The numeric leaves of `tree` in the order of another pytree's structure `treedef` (dict
+    entries by key, in whatever order `tree` holds them); ValueError naming the first place
+    (`path` and below) where `tree` is not shaped like it."""
+    leaves = []
+
+    def walk(x, td, where):
+        if td.kind == "static":  # not a number of the other tree: nothing to take here
+            return
+        if td.kind == "leaf":
+            if not is_numeric_leaf(x):
+                raise ValueError(f"{where} must be a number or an array; got {type(x).__name__}")
+            leaves.append(x)
+            return
+        if td.kind == "dict":
+            needed = {k for k, c in zip(td.meta, td.children) if c.num_leaves}
+            if not isinstance(x, dict) or not needed <= set(x) or not set(x) <= set(td.meta):
+                got = f"keys {_keys(x)}" if isinstance(x, dict) else type(x).__name__
+                raise ValueError(f"{where} must be a dict with the keys {_keys(needed)}; got {got}")
+            for k, c in zip(td.meta, td.children):
+                if c.num_leaves:
+                    walk(x[k], c, f"{where}[{k!r}]")
+            return
+        if not isinstance(x, (list, tuple)) or len(x) != len(td.children):
+            raise ValueError(
+                f"{where} must be a {td.kind} of {len(td.children)} items; got "
+                f"{type(x).__name__}" + (f" of {len(x)}" if isinstance(x, (list, tuple)) else "")
+            )
+        for i, (item, c) in enumerate(zip(x, td.children)):
+            walk(item, c, f"{where}[{i}]")
+
+    walk(tree, treedef, path)
+    return leaves
+
+
+def _keys(keys):
+    return ", ".join(sorted(map(repr, keys)))
+
+
 def unflatten(treedef, leaves, statics=None):
     """Rebuild a pytree from its structure and numeric leaves; `statics`, in flattening order,
     replace the objects kept in the structure (the engine's values for them, when tracing)."""
