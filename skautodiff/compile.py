@@ -400,9 +400,11 @@ class Entry:
         try:
             outs = fn(*values)
         except Exception:
-            if self._guard is None or fresh:
+            if (self._guard is None and not self.trace.handles_exceptions) or fresh:
                 raise
-            raise GuardFailed() from None  # a branch taken at trace time no longer fits
+            # A branch taken at trace time no longer fits; or, in code with try blocks, an
+            # operation that succeeded when traced raises now (natively, a handler would run).
+            raise GuardFailed() from None
         if self._guard is not None:
             if not outs[-1]:
                 raise GuardFailed()

@@ -38,6 +38,7 @@ class Trace:
         value_guards,
         side_effects=(),
         writes_arguments=False,
+        handles_exceptions=False,
     ):
         self.func, self.treedef = func, treedef
         self.signature, self.inputs, self.wrt_leaves = signature, inputs, wrt_leaves
@@ -46,6 +47,8 @@ class Trace:
         # [(Location or None, what)]: the function changes the world outside it (compile.Call
         # then runs it natively once per call); whether it writes into its argument arrays.
         self.side_effects, self.writes_arguments = side_effects, writes_arguments
+        # whether interpreted code with except/finally/with blocks ran (see compile.Entry.run)
+        self.handles_exceptions = handles_exceptions
 
     @property
     def all_inputs(self):
@@ -129,6 +132,7 @@ def trace(fn, args, kwargs, wrt_names):
         value_guards,
         tuple(outside.effects),
         outside.copied_arguments,
+        ctx.handles_exceptions,
     )
 
 

@@ -184,6 +184,23 @@ def test_decorated_functions_bind_their_own_parameters():
     np.testing.assert_allclose(grad[0], 2 * w * np.arange(3.0) ** 2)
 
 
+def residuals_or_penalty(w, X, y):
+    try:
+        return np.sum((X @ w - y) ** 2)
+    except ValueError:  # rows that do not match: natively numpy's broadcasting error
+        return np.sum(w**2)
+
+
+def test_an_error_the_users_except_catches_natively_is_caught_on_later_calls_too():
+    """Traced without an error, then called where the native call raises inside the try block:
+    the compiled call (its shape check) raised to the caller instead of taking the branch."""
+    w = np.array([0.5, -1.0])
+    X, y = np.ones((3, 2)), np.arange(3.0)
+    for rows in (3, 4, 3):
+        args = (w, X, y[:rows] if rows <= 3 else np.arange(4.0))
+        assert check(residuals_or_penalty, *args) == pytest.approx(residuals_or_penalty(*args))
+
+
 # ---------------------------------------------------------------- guards and retracing
 def branchy(w, x):
     if np.sum(w) > 0:  # depends on a differentiable value: checked after each call

@@ -47,6 +47,8 @@ class Interpreter:
     def call_function(self, func, args, kwargs, bound_self=None):
         """Interpret a user function; returns its result (or a generator for generator code)."""
         frame = Frame(func)
+        if frame.info.handles_exceptions:
+            self.ctx.handles_exceptions = True
         self._bind(frame, func, args if bound_self is None else (bound_self, *args), kwargs)
         flags = func.__code__.co_flags
         if flags & (
