@@ -256,6 +256,38 @@ def test_argument_objects_that_are_not_plain_data_are_read_at_call_time():
     check(other)
 
 
+class Table:
+    """Columns by name through a native __getitem__ (as a pandas DataFrame's)."""
+
+    def __init__(self, columns):
+        self._columns = columns
+
+    def __getitem__(self, name):
+        return np.asarray(self._columns[name])
+
+
+def weighted_by_column(w, table):
+    return np.sum(w * table["a"])
+
+
+def test_an_argument_object_indexed_by_native_code_is_guarded_on_its_attributes():
+    """`table["a"]` runs the object's own __getitem__ natively (a constant of the graph): another
+    object of the same type, or one whose attributes were replaced, traces again instead of
+    giving the first table's column."""
+    vg = skautodiff.value_and_grad(weighted_by_column, wrt=0)
+    for table in (
+        Table({"a": [1.0, 2.0, 3.0]}),
+        Table({"a": [-1.0, 0.0, 4.0]}),
+        Table({"a": [0.5, 0.5, 0.5]}),
+    ):
+        value, grad = vg(W, table)
+        assert value == pytest.approx(weighted_by_column(W, table), rel=1e-12)
+        np.testing.assert_allclose(grad, table["a"])
+    table._columns = {"a": [2.0, 2.0, 2.0]}
+    value, grad = vg(W, table)
+    assert value == pytest.approx(2.0 * np.sum(W), rel=1e-12)
+
+
 # ---------------------------------------------------------------- what the trace may not do
 def test_outer_arrays_are_not_written_by_the_trace():
     """The function's own write into an outer array happens once per call, as natively."""
