@@ -400,9 +400,11 @@ class Entry:
         try:
             outs = fn(*values)
         except Exception:
-            if self._guard is None or fresh:
+            if (self._guard is None and not self.trace.handles_exceptions) or fresh:
                 raise
-            raise GuardFailed() from None  # a branch taken at trace time no longer fits
+            # A branch taken at trace time no longer fits; or, in code with try blocks, an
+            # operation that succeeded when traced raises now (natively, a handler would run).
+            raise GuardFailed() from None
         if self._guard is not None:
             if not outs[-1]:
                 raise GuardFailed()
@@ -446,7 +448,8 @@ class Call:
         self.fn, self.args, self.kwargs, self.wrt_names = fn, args, kwargs, wrt_names
         self.func, self.bound_self = func, bound_self = resolve_callable(fn)
         arguments = bind(func, bound_self, args, kwargs)
-        self.leaves, treedef, self.statics = pytree.flatten(arguments)
+        self.leaves, self.treedef, self.statics = pytree.flatten(arguments)
+        treedef = self.treedef
         self.names = list(treedef.meta)
         self.owners = leaf_owners(treedef)  # the parameter name of each leaf
         differentiable = [

@@ -888,7 +888,16 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
     def _encode_target(self, X, y, partial_classes=None):
         check_classification_targets(y)
         if partial_classes is None:
-            self.classes_, index = np.unique(y, return_inverse=True)
+            classes, index = np.unique(y, return_inverse=True)
+            if self.warm_start and hasattr(self, "params_") and hasattr(self, "classes_"):
+                # params_ were fitted for those classes (one output per class, say): scikit-learn's
+                # MLP refuses the same way
+                if not np.array_equal(classes, self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
+            self.classes_ = classes
         else:
             index = self._partial_fit_index(y, partial_classes[0])
         check_target_encoding(self.target_encoding, len(self.classes_))
