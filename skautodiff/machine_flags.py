@@ -71,7 +71,7 @@ def blas_file(compiledir=None):
     """Where the BLAS flags are kept: one file per Python environment and compiler, in PyTensor's
     compile directory (per platform and Python version), since the libraries found depend on both."""
     return _file(
-        "blas-ldflags",
+        "flags-blas",
         [sys.prefix, sys.base_prefix, pytensor.config.cxx, os.environ.get("LD_LIBRARY_PATH", "")],
         compiledir,
     )
@@ -85,10 +85,12 @@ def march_file(compiledir=None):
         return None
     compiler = shutil.which(pytensor.config.cxx)
     version = str(os.stat(compiler).st_mtime_ns) if compiler else ""  # a new g++: look again
-    return _file("march-flags", [pytensor.config.cxx, version, cpu], compiledir)
+    return _file("flags-march", [pytensor.config.cxx, version, cpu], compiledir)
 
 
 def _file(what, depends_on, compiledir):
+    # Not the name of an older skautodiff's plain-text BLAS file ("skautodiff-blas-ldflags-..."):
+    # a process of that version sharing this compile directory would read JSON as its flags.
     digest = hashlib.sha256("\0".join(depends_on).encode()).hexdigest()[:16]
     return Path(compiledir or pytensor.config.compiledir) / f"skautodiff-{what}-{digest}"
 
