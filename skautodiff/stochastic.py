@@ -291,15 +291,17 @@ def refuse_per_row_kwargs(names_and_shapes, n_rows):
             )
 
 
+def array_shapes(kwargs):
+    """(name, shape) of the keyword arguments that are arrays, for `refuse_per_row_kwargs`."""
+    return ((name, np.shape(value)) for name, value in kwargs.items() if hasattr(value, "shape"))
+
+
 def make_stepper(backend, X, *args, **kwargs):
     """The stepper of a fit: `Stepper` on the C backend; on JAX, `jax_steps.JaxStepper` (the
     data on the device, the whole step jitted), except for sparse X, which PyTensor's JAX linker
     cannot take (the C backend, with a warning). Per-row arrays among the loss's keyword
     arguments (args[2]) are refused (`refuse_per_row_kwargs`)."""
-    refuse_per_row_kwargs(
-        ((name, np.shape(value)) for name, value in args[2].items() if hasattr(value, "shape")),
-        X.shape[0],
-    )
+    refuse_per_row_kwargs(array_shapes(args[2]), X.shape[0])
     if backend == "jax":
         import scipy.sparse
 

@@ -702,18 +702,23 @@ def offset_squared_error(params, X, y, offset):
     return np.mean((X @ params["w"] + offset - y) ** 2)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("batch_size", [1, 16])
-def test_a_per_row_keyword_argument_is_refused_not_broadcast(batch_size):
+def test_a_per_row_keyword_argument_is_refused_not_broadcast(batch_size, early_stopping):
     """Keyword arguments go whole to every minibatch: a per-row offset would not line up with the
-    batch's rows, and with one-row batches it broadcast silently (a wrong fit, no error)."""
+    batch's rows, and with one-row batches it broadcast silently (a wrong fit, no error). Early
+    stopping trains on fewer rows than X has (the validation rows are set aside): the offset is
+    still one entry per row of the X given to fit, and refused."""
     X, y = regression_data(rows=40)
     est = AutodiffRegressor(
         loss=offset_squared_error,
         init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1])},
+        predict_fn=lambda params, X: X @ params["w"],
         loss_kwargs={"offset": np.linspace(-1, 1, 40)},
         optimizer="adam",
         batch_size=batch_size,
         max_iter=2,
+        early_stopping=early_stopping,
     )
     with pytest.raises(ValueError, match="'offset' has one entry per row of X"):
         est.fit(X, y)
