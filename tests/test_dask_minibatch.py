@@ -68,7 +68,7 @@ def _hand_adam(X, y, chunks, batch_size, epochs, lr, seed):
         total = 0.0
         for k in order:
             rows = starts[k] + np.random.RandomState(seeds[k]).permutation(chunks[k])
-            for batch in gen_batches(chunks[k], batch_size):
+            for batch in gen_batches(chunks[k], batch_size) if chunks[k] else ():
                 Xb, yb = X[rows[batch]], y[rows[batch]]
                 r = Xb @ w + b - yb
                 total += np.mean(r**2) * len(yb)
@@ -142,6 +142,16 @@ def test_without_a_client_uneven_chunks_follow_the_documented_minibatches():
         pytest.skip("a distributed Client is active")
     X, y = _regression()
     chunks = (70, 1, 79, 90)  # a 1-row chunk: a 1-row minibatch (its own compiled step)
+    _check_against_hand_adam(_adam_fit(X, y, chunks), X, y, chunks)
+
+
+def test_without_a_client_an_empty_chunk_is_a_chunk_without_minibatches():
+    """A chunk left empty (rows filtered out of a dask array) has no minibatches; it still
+    takes its draws (its place in the chunk order and its seed), as the documentation says."""
+    if not _no_client():
+        pytest.skip("a distributed Client is active")
+    X, y = _regression()
+    chunks = (70, 0, 80, 90)
     _check_against_hand_adam(_adam_fit(X, y, chunks), X, y, chunks)
 
 

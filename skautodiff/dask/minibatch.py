@@ -159,6 +159,8 @@ class _ChunkEpoch:
 def chunk_pass(spec, carried, batch_size, rate_at, seed, X, y, *extra):
     """On the worker holding a chunk: the minibatch steps over its rows, from the state `carried`
     (parameter leaves, slots, loss sum so far, step count); returns the state after them."""
+    if X.shape[0] == 0:  # a chunk left empty (rows filtered out): no minibatches
+        return carried
     leaves, slots, accumulated, step = carried
     params = pytree.unflatten(spec.treedef, leaves)
     kwargs = {**spec.kwargs, **dict(zip(spec.data_kwargs, extra))}
