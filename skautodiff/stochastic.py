@@ -780,9 +780,13 @@ def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=N
 
 
 def _like_leaf(value, leaf):
-    """A fitted value in its starting leaf's form: arrays stay arrays (in their dtype), scalars scalars."""
-    if isinstance(leaf, np.ndarray):
-        return np.asarray(value, dtype=leaf.dtype)
-    return (
-        type(leaf)(value) if isinstance(leaf, (numbers.Number, np.generic)) else np.asarray(value)
-    )
+    """A fitted value in its starting leaf's form: arrays stay arrays, scalars scalars, in their
+    float dtype; an integer leaf was trained as a float (pytree.ravel's rule, as for scipy's
+    methods) and comes back as one: cast back, it would be truncated."""
+    if isinstance(leaf, (np.ndarray, np.generic)):
+        dtype = leaf.dtype if leaf.dtype.kind == "f" else np.dtype(np.float64)
+        fitted = np.asarray(value, dtype=dtype)
+        return fitted if isinstance(leaf, np.ndarray) else dtype.type(fitted)
+    if isinstance(leaf, numbers.Integral):
+        return float(value)
+    return type(leaf)(value) if isinstance(leaf, numbers.Number) else np.asarray(value)

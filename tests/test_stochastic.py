@@ -510,6 +510,31 @@ def test_functional_minimize_is_full_batch_adam_in_numpy():
         )
 
 
+@pytest.mark.parametrize("method", ["adam", "sgd"])
+def test_functional_minimize_returns_integer_starting_leaves_as_floats(method):
+    """Integer leaves of x0 train as floats (as with scipy's methods); the result came back cast
+    to the starting leaves' integer kinds: truncated, no longer the point whose loss `fun` is."""
+    X, y = regression_data()
+    options = {"batch_size": 64, "shuffle": False, "max_iter": 7, "learning_rate_init": 0.1}
+    as_floats = skautodiff.minimize(
+        squared_error, {"w": np.zeros(4), "b": 0.0}, args=(X, y), method=method, options=options
+    )
+    seen = []
+    as_integers = skautodiff.minimize(
+        squared_error,
+        {"w": np.zeros(4, dtype=np.int64), "b": 0},
+        args=(X, y),
+        method=method,
+        options=options,
+        callback=seen.append,
+    )
+    for got in (as_integers.x, seen[-1]):
+        assert got["w"].dtype == np.float64 and isinstance(got["b"], float)
+        np.testing.assert_array_equal(got["w"], as_floats.x["w"])
+        assert got["b"] == as_floats.x["b"] != round(as_floats.x["b"])
+    assert as_integers.fun == as_floats.fun
+
+
 def test_functional_minimize_callback_per_epoch():
     """The callback sees each epoch's parameters (shaped like x0: the numpy full-batch Adam
     iterates), or an OptimizeResult when its parameter is named intermediate_result; StopIteration
