@@ -2,6 +2,7 @@
 updates on hand-derived gradients, and the epoch loop against scikit-learn's MLP (same seeds, same
 draws: the same trajectory to round-off)."""
 
+import inspect
 import threading
 import warnings
 
@@ -218,6 +219,32 @@ def test_mlp_classifier_follows_scikit_learn(settings):
         )  # divided by 5 at least twice
     elif "tol" in settings:
         assert ours.n_iter_ < 25  # the no-improvement rule did stop it
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_sample_weights_with_minibatches_and_early_stopping_follow_scikit_learn(solver):
+    """scikit-learn's MLP takes sample_weight (1.7+): each minibatch's loss is the weighted mean
+    over its rows, and the validation rows keep their weights in the score."""
+    if "sample_weight" not in inspect.signature(SklearnMLPClassifier.fit).parameters:
+        pytest.skip("scikit-learn's MLP takes sample_weight from 1.7 on")
+    X, y = classification_data()
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
+    common = {
+        "hidden_layer_sizes": (4,),
+        "batch_size": 16,
+        "random_state": 0,
+        "max_iter": 5,
+        "learning_rate_init": 0.01,
+        "alpha": 0.01,
+        "early_stopping": True,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = models.MLPClassifier(optimizer=solver, **common).fit(X, y, sample_weight=weights)
+        theirs = SklearnMLPClassifier(solver=solver, **common).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-8)
 
 
 def test_early_stopping_follows_scikit_learn():
