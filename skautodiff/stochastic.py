@@ -283,7 +283,7 @@ def refuse_per_row_kwargs(names_and_shapes, n_rows):
     for name, shape in names_and_shapes:
         if n_rows > 1 and len(shape) >= 1 and shape[0] == n_rows:
             raise ValueError(
-                f"loss keyword argument {name!r} has one entry per row of X (shape {shape}); "
+                f"loss keyword argument {name} has one entry per row of X (shape {shape}); "
                 "the stochastic optimizers pass keyword arguments whole to every minibatch, so "
                 "its rows would not line up with the batch's: add it to X as a column (or pass it "
                 "as the sample weights, if that is what it is), fit with an L-BFGS optimizer, or, "
@@ -292,8 +292,24 @@ def refuse_per_row_kwargs(names_and_shapes, n_rows):
 
 
 def array_shapes(kwargs):
-    """(name, shape) of the keyword arguments that are arrays, for `refuse_per_row_kwargs`."""
-    return ((name, np.shape(value)) for name, value in kwargs.items() if hasattr(value, "shape"))
+    """(name, shape) of the keyword arguments that are arrays, and of the arrays in those that are
+    dicts or tuples (passed whole too), for `refuse_per_row_kwargs`; names as the message shows
+    them ('offset', extra['offset']). Lists are not looked into: a list is the way to pass data
+    that only looks per-row."""
+
+    def arrays(value, path):
+        if hasattr(value, "shape"):
+            yield path, np.shape(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from arrays(item, f"{path}[{key!r}]")
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                yield from arrays(item, f"{path}[{i}]")
+
+    for name, value in kwargs.items():
+        for path, shape in arrays(value, name):
+            yield (repr(name) if path == name else path), shape
 
 
 def make_stepper(backend, X, *args, **kwargs):

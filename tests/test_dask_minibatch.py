@@ -181,6 +181,24 @@ def test_a_per_row_keyword_argument_is_refused_for_minibatches_on_dask_input():
         est.fit(*_chunked(X, y))
 
 
+def offset_in_a_dict(params, X, y, extra):
+    return np.mean((X @ params["w"] + extra["offset"] - y) ** 2)
+
+
+def test_a_per_row_array_inside_a_keyword_argument_is_refused_on_dask_input_too():
+    X, y = _regression()
+    est = AutodiffRegressor(
+        loss=offset_in_a_dict,
+        init_params=linear_init,
+        loss_kwargs={"extra": {"offset": np.zeros(len(y))}},
+        optimizer="sgd",
+        batch_size=1,
+        max_iter=1,
+    )
+    with pytest.raises(ValueError, match=r"extra\['offset'\] has one entry per row of X"):
+        est.fit(*_chunked(X, y))
+
+
 def test_the_jax_backend_on_dask_input_is_refused_clearly():
     pytest.importorskip("jax")
     X, labels = _three_classes()

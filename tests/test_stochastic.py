@@ -784,6 +784,47 @@ def test_a_per_row_keyword_argument_is_refused_not_broadcast(batch_size, early_s
         )
 
 
+def offset_in_a_dict(params, X, y, extra):
+    return np.mean((X @ params["w"] + extra["offset"] - y) ** 2)
+
+
+def offset_in_a_tuple(params, X, y, extra):
+    return np.mean((X @ params["w"] + extra[1] - y) ** 2)
+
+
+@pytest.mark.parametrize(
+    "loss, extra, name",
+    [
+        (offset_in_a_dict, lambda offset: {"offset": offset}, r"extra\['offset'\]"),
+        (offset_in_a_tuple, lambda offset: (0.0, offset), r"extra\[1\]"),
+    ],
+)
+def test_a_per_row_array_inside_a_keyword_argument_is_refused_too(loss, extra, name):
+    """A per-row offset inside a dict or tuple argument goes whole to every minibatch as well;
+    with one-row batches it broadcast silently (a wrong fit, no error)."""
+    X, y = regression_data(rows=40)
+    offset = np.linspace(-1, 1, 40)
+    est = AutodiffRegressor(
+        loss=loss,
+        init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1])},
+        loss_kwargs={"extra": extra(offset)},
+        optimizer="sgd",
+        batch_size=1,
+        max_iter=2,
+    )
+    with pytest.raises(ValueError, match=name + " has one entry per row of X"):
+        est.fit(X, y)
+    with pytest.raises(ValueError, match=name + " has one entry per row of X"):
+        skautodiff.minimize(
+            loss,
+            {"w": np.zeros(4)},
+            args=(X, y),
+            kwargs={"extra": extra(offset)},
+            method="adam",
+            options={"batch_size": 1},
+        )
+
+
 def test_a_keyword_argument_that_is_not_per_row_goes_whole_to_every_batch():
     X, y = regression_data(rows=40)
     shift = np.array([0.5])  # one value, broadcast over every batch's rows: y - 0.5 is fitted
