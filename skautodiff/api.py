@@ -44,6 +44,16 @@ def _wrt_names(fn, wrt, args=None, kwargs=None):
     return chosen, single
 
 
+def nothing_to_differentiate(name, value):
+    """The error for a differentiated argument `name` whose `value` holds no numbers (its
+    gradient would be the argument itself)."""
+    return ValueError(
+        f"cannot differentiate with respect to {name!r}: it holds no numbers, only a "
+        f"{type(value).__name__} (parameters are numbers and arrays, also inside dicts, lists, "
+        "tuples and namedtuples; other containers such as OrderedDict or objects are data)"
+    )
+
+
 class _Wrapper:
     """Common parts: the wrapped function, method binding, eager tracing on example args.
 
@@ -84,6 +94,10 @@ class _Wrapper:
             for name, child in zip(tr.treedef.meta, tr.treedef.children):
                 parts[name] = (child, range(start, start + child.num_leaves))
                 start += child.num_leaves
+            for name in names:
+                if parts[name][0].num_leaves == 0:
+                    value = bind(call.func, call.bound_self, call.args, call.kwargs)[name]
+                    raise nothing_to_differentiate(name, value)
             plan = entry.gradient_layouts[tuple(names)] = [parts[name] for name in names]
         by_leaf = dict(zip(entry.trace.wrt_leaves, grads))
         results = [
@@ -268,27 +282,41 @@ class HessianVector(_Wrapper):
     def __call__(self, *args, vectors, **kwargs):
         names, single = _wrt_names(self.fn, self.wrt, args, kwargs)
         call = Call(self.fn, args, kwargs, set(names))
+        if not single and (not isinstance(vectors, (list, tuple)) or len(vectors) != len(names)):
+            raise ValueError(f"vectors must be a list of {len(names)}, one per argument {names}")
         by_name = dict(zip(names, [vectors] if single else list(vectors)))
-        extra = []
-        for name in call.names:  # vectors in the order the compiled function takes them
+        extra, paths = [], []
+        # vectors in the order the compiled function takes them, each in its argument's structure
+        # (a dict's entries by key: {"b": .., "a": ..} multiplies the same leaves as {"a": .., "b": ..})
+        for name, child, leaf_paths in zip(
+            call.names, call.treedef.children, _leaf_paths(call.treedef, call.names)
+        ):
             if name in by_name:
-                extra.extend(pytree.flatten(by_name[name])[0])
+                extra.extend(pytree.flatten_like(by_name[name], child, f"vectors for {name}"))
+                paths.extend(leaf_paths)
         wrt_leaves = [call.leaves[i] for i in call.wrt_indices]
-        if len(extra) != len(wrt_leaves):
-            raise ValueError(
-                f"vectors must be shaped like {', '.join(names)}: expected "
-                f"{len(wrt_leaves)} arrays, got {len(extra)}"
-            )
-        extra = [_as(v, leaf) for v, leaf in zip(extra, wrt_leaves)]
+        extra = [_as(v, leaf, path) for v, leaf, path in zip(extra, wrt_leaves, paths)]
         entry, outs = call.run(Kind.HVP, extra, self.backend)
         self._last = (entry, names)
         return self._grads(call, entry, outs, names, single)
 
 
-def _as(vector, leaf):
-    """A vector in the dtype of the leaf it multiplies (float64 for integer leaves)."""
+def _leaf_paths(treedef, names):
+    """Per argument, the readable names of its numeric leaves (params['w'], ...)."""
+    return [pytree.leaf_paths(child, name) for name, child in zip(names, treedef.children)]
+
+
+def _as(vector, leaf, path):
+    """A vector in the dtype of the leaf it multiplies (float64 for integer leaves), which it
+    must be shaped like."""
     dtype = np.asarray(leaf).dtype
-    return aligned(np.asarray(vector, dtype=dtype if dtype.kind == "f" else np.float64))
+    vector = np.asarray(vector, dtype=dtype if dtype.kind == "f" else np.float64)
+    if vector.shape != np.shape(leaf):
+        raise ValueError(
+            f"vectors must be shaped like the arguments: the vector for {path} has shape "
+            f"{vector.shape}, {path} has shape {np.shape(leaf)}"
+        )
+    return aligned(vector)
 
 
 def value_and_grad(fn, wrt=None, backend="c"):

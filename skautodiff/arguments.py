@@ -7,6 +7,7 @@ import inspect
 import types
 
 from .engine.interpreter import bind_arguments
+from .engine.interpreter import signature as interpreter_signature
 
 
 def resolve_callable(fn):
@@ -25,8 +26,9 @@ def resolve_callable(fn):
 
 @functools.lru_cache(maxsize=1024)
 def signature(func):
-    """inspect.signature, cached: it is asked on every call of a compiled function."""
-    return inspect.signature(func)
+    """func's own parameters (engine.interpreter.signature: not those of a function it wraps),
+    cached: it is asked on every call of a compiled function."""
+    return interpreter_signature(func)
 
 
 def parameters(func, bound_self):

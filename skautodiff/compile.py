@@ -27,7 +27,7 @@ import pytensor.tensor as pt
 from pytensor.compile.mode import Mode
 from pytensor.link.vm import VMLinker
 
-from . import blas_flags, graphs, pytree, shape_checks, tiers
+from . import graphs, machine_flags, pytree, shape_checks, tiers
 from .pytree import is_jax_array
 from .numpy_ops import TAG as NUMPY_OPS
 from .engine.outer import input_signature
@@ -39,7 +39,7 @@ from .quiet import ignoring
 from .trace import trace
 
 # PyTensor looks for a BLAS library the first time a compilation's rewrites meet a matrix-vector
-# product and warns when it finds none; skautodiff needs none (doc/performance.md). blas_flags.py
+# product and warns when it finds none; skautodiff needs none (doc/performance.md). machine_flags.py
 # now sets the flags before that (one search per machine, in a child process); when it could not,
 # PyTensor searches as before, and its warning is ignored during
 # compilation only: under warnings-as-errors the warning became an exception inside the rewriter,
@@ -139,7 +139,7 @@ def mode(tier="C", hoist_shape_checks=False):
     elif not compiledir.usable():  # warns once, naming the directory and how to choose another
         linker, excluded = "py", ["fusion"]  # fusion: see the fast mode above
     else:
-        blas_flags.settle()  # before the rewrites read them: no per-process BLAS search
+        machine_flags.settle()  # before the rewrites read them: no per-process BLAS or -march lookup
     including = [NUMPY_OPS] + ([tiers.NARROW] if linker == "py" else [])  # numpy's 32-operand limit
     if hoist_shape_checks:
         including.append(shape_checks.TAG)
@@ -400,9 +400,11 @@ class Entry:
         try:
             outs = fn(*values)
         except Exception:
-            if self._guard is None or fresh:
+            if (self._guard is None and not self.trace.handles_exceptions) or fresh:
                 raise
-            raise GuardFailed() from None  # a branch taken at trace time no longer fits
+            # A branch taken at trace time no longer fits; or, in code with try blocks, an
+            # operation that succeeded when traced raises now (natively, a handler would run).
+            raise GuardFailed() from None
         if self._guard is not None:
             if not outs[-1]:
                 raise GuardFailed()
@@ -446,7 +448,8 @@ class Call:
         self.fn, self.args, self.kwargs, self.wrt_names = fn, args, kwargs, wrt_names
         self.func, self.bound_self = func, bound_self = resolve_callable(fn)
         arguments = bind(func, bound_self, args, kwargs)
-        self.leaves, treedef, self.statics = pytree.flatten(arguments)
+        self.leaves, self.treedef, self.statics = pytree.flatten(arguments)
+        treedef = self.treedef
         self.names = list(treedef.meta)
         self.owners = leaf_owners(treedef)  # the parameter name of each leaf
         differentiable = [

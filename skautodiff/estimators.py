@@ -316,6 +316,9 @@ class AutodiffEstimator(BaseEstimator):
             stochastic.start(self, early)
         validation = None
         if early:
+            # checked against the rows given to fit: after the split the training rows are fewer
+            # than a per-row argument's, and it would pass (make_stepper checks those)
+            stochastic.refuse_per_row_kwargs(stochastic.array_shapes(kwargs), X.shape[0])
             labels = self._decode_target(y)
             # scikit-learn's MLP stratifies when its target is one column: two classes only
             binary = isinstance(self, ClassifierMixin) and len(getattr(self, "classes_", ())) == 2
@@ -888,7 +891,16 @@ class AutodiffClassifier(ClassifierMixin, AutodiffEstimator):
     def _encode_target(self, X, y, partial_classes=None):
         check_classification_targets(y)
         if partial_classes is None:
-            self.classes_, index = np.unique(y, return_inverse=True)
+            classes, index = np.unique(y, return_inverse=True)
+            if self.warm_start and hasattr(self, "params_") and hasattr(self, "classes_"):
+                # params_ were fitted for those classes (one output per class, say): scikit-learn's
+                # MLP refuses the same way
+                if not np.array_equal(classes, self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                    )
+            self.classes_ = classes
         else:
             index = self._partial_fit_index(y, partial_classes[0])
         check_target_encoding(self.target_encoding, len(self.classes_))

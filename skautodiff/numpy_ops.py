@@ -145,6 +145,13 @@ class NumpyProduct(Op):
         if self.scaled:
             z, alpha, x, y, beta = inputs
             shape = z.shape
+            if shape[0] != x.shape[0] or (y.ndim == 2 and shape[1:] != y.shape[1:]):
+                # PyTensor's rewrites turned `X @ w - y` into one Gemv and dropped the assertion
+                # of the subtraction: numpy's out= error would not say which lengths differ
+                raise ValueError(
+                    "skautodiff: the arguments' shapes do not fit together: a matrix product of "
+                    f"shape {(x.shape[0], *y.shape[1:])} is added to an array of shape {shape}"
+                )
         else:
             x, y = inputs
             shape = (x.shape[0], *y.shape[1:])

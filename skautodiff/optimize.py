@@ -21,7 +21,7 @@ import numpy as np
 import scipy.optimize
 
 from . import backends, pytree
-from .api import HessianVector, _wrt_names
+from .api import HessianVector, _wrt_names, nothing_to_differentiate
 from .compile import Call, GuardFailed, free
 from .arguments import resolve_callable
 
@@ -486,6 +486,8 @@ def minimize(
     if method is None:  # scipy's own choice
         method = "L-BFGS-B" if bounds is not None else "BFGS"
     uses = _method_uses(method, bounds)
+    if not pytree.flatten(x0)[0]:
+        raise nothing_to_differentiate("x0", x0)
     x_flat, unravel = pytree.ravel(x0)
     rows = _wrt_names(fn, list(rows))[0] if rows else ()
     problem = _Problem(

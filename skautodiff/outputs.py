@@ -13,8 +13,11 @@ from .engine.errors import TraceError
 from .engine.values import is_traced
 
 
-def flatten(result):
-    """Flatten the returned value into symbolic outputs (constants where nothing is traced)."""
+def flatten(result, shadows=None, where=None):
+    """Flatten the returned value into symbolic outputs (constants where nothing is traced).
+    `shadows` (the trace's engine.shadows.Shadows): an object returned that holds values
+    depending on the inputs on its attributes is refused (it would be returned as traced, the
+    same object with the same values, at every call); `where`: the function's Location."""
     leaves = []
 
     def keep_leaf(x):
@@ -33,6 +36,15 @@ def flatten(result):
         if isinstance(x, types.GeneratorType):
             raise TraceError(
                 "the traced function returned a generator", "return a list or an array"
+            )
+        if shadows is not None and shadows.holds_traced(x):
+            raise TraceError(
+                f"the traced function returned a {type(x).__name__} object holding values that "
+                "depend on its inputs; a compiled function returns only numbers and arrays in "
+                "dicts, lists, tuples and namedtuples",
+                "return those values in a dict or a namedtuple (and build the object from them "
+                "outside the function)",
+                where,
             )
         return pytree.TreeDef("static", x)
 

@@ -86,6 +86,12 @@ def _static_key(obj):
     return ("identity", id(obj))
 
 
+def is_plain_data(obj):
+    """Whether an object kept in the structure is keyed by its value (immutable plain data): a
+    cache entry made with it then holds for every equal one, with nothing to read at call time."""
+    return _static_key(obj)[0] == "value"
+
+
 def flatten(tree):
     """(numeric leaves, treedef, static objects in order)."""
     leaves, statics = [], []
@@ -109,18 +115,57 @@ def _flatten(x, leaves, statics):
     return TreeDef("static", x)
 
 
-def unflatten(treedef, leaves):
-    """Rebuild a pytree from its structure and numeric leaves."""
-    it = iter(leaves)
-    return _unflatten(treedef, it)
+def flatten_like(tree, treedef, path):
+    """The numeric leaves of `tree` in the order of another pytree's structure `treedef` (dict
+    entries by key, in whatever order `tree` holds them); ValueError naming the first place
+    (`path` and below) where `tree` is not shaped like it."""
+    leaves = []
+
+    def walk(x, td, where):
+        if td.kind == "static":  # not a number of the other tree: nothing to take here
+            return
+        if td.kind == "leaf":
+            if not is_numeric_leaf(x):
+                raise ValueError(f"{where} must be a number or an array; got {type(x).__name__}")
+            leaves.append(x)
+            return
+        if td.kind == "dict":
+            needed = {k for k, c in zip(td.meta, td.children) if c.num_leaves}
+            if not isinstance(x, dict) or not needed <= set(x) or not set(x) <= set(td.meta):
+                got = f"keys {_keys(x)}" if isinstance(x, dict) else type(x).__name__
+                raise ValueError(f"{where} must be a dict with the keys {_keys(needed)}; got {got}")
+            for k, c in zip(td.meta, td.children):
+                if c.num_leaves:
+                    walk(x[k], c, f"{where}[{k!r}]")
+            return
+        if not isinstance(x, (list, tuple)) or len(x) != len(td.children):
+            raise ValueError(
+                f"{where} must be a {td.kind} of {len(td.children)} items; got "
+                f"{type(x).__name__}" + (f" of {len(x)}" if isinstance(x, (list, tuple)) else "")
+            )
+        for i, (item, c) in enumerate(zip(x, td.children)):
+            walk(item, c, f"{where}[{i}]")
+
+    walk(tree, treedef, path)
+    return leaves
 
 
-def _unflatten(td, it):
+def _keys(keys):
+    return ", ".join(sorted(map(repr, keys)))
+
+
+def unflatten(treedef, leaves, statics=None):
+    """Rebuild a pytree from its structure and numeric leaves; `statics`, in flattening order,
+    replace the objects kept in the structure (the engine's values for them, when tracing)."""
+    return _unflatten(treedef, iter(leaves), None if statics is None else iter(statics))
+
+
+def _unflatten(td, it, statics):
     if td.kind == "leaf":
         return next(it)
     if td.kind == "static":
-        return td.meta
-    children = [_unflatten(c, it) for c in td.children]
+        return td.meta if statics is None else next(statics)
+    children = [_unflatten(c, it, statics) for c in td.children]
     if td.kind == "dict":
         return dict(zip(td.meta, children))
     if td.kind == "list":

@@ -283,7 +283,7 @@ def refuse_per_row_kwargs(names_and_shapes, n_rows):
     for name, shape in names_and_shapes:
         if n_rows > 1 and len(shape) >= 1 and shape[0] == n_rows:
             raise ValueError(
-                f"loss keyword argument {name!r} has one entry per row of X (shape {shape}); "
+                f"loss keyword argument {name} has one entry per row of X (shape {shape}); "
                 "the stochastic optimizers pass keyword arguments whole to every minibatch, so "
                 "its rows would not line up with the batch's: add it to X as a column (or pass it "
                 "as the sample weights, if that is what it is), fit with an L-BFGS optimizer, or, "
@@ -291,15 +291,33 @@ def refuse_per_row_kwargs(names_and_shapes, n_rows):
             )
 
 
+def array_shapes(kwargs):
+    """(name, shape) of the keyword arguments that are arrays, and of the arrays in those that are
+    dicts or tuples (passed whole too), for `refuse_per_row_kwargs`; names as the message shows
+    them ('offset', extra['offset']). Lists are not looked into: a list is the way to pass data
+    that only looks per-row."""
+
+    def arrays(value, path):
+        if hasattr(value, "shape"):
+            yield path, np.shape(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from arrays(item, f"{path}[{key!r}]")
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                yield from arrays(item, f"{path}[{i}]")
+
+    for name, value in kwargs.items():
+        for path, shape in arrays(value, name):
+            yield (repr(name) if path == name else path), shape
+
+
 def make_stepper(backend, X, *args, **kwargs):
     """The stepper of a fit: `Stepper` on the C backend; on JAX, `jax_steps.JaxStepper` (the
     data on the device, the whole step jitted), except for sparse X, which PyTensor's JAX linker
     cannot take (the C backend, with a warning). Per-row arrays among the loss's keyword
     arguments (args[2]) are refused (`refuse_per_row_kwargs`)."""
-    refuse_per_row_kwargs(
-        ((name, np.shape(value)) for name, value in args[2].items() if hasattr(value, "shape")),
-        X.shape[0],
-    )
+    refuse_per_row_kwargs(array_shapes(args[2]), X.shape[0])
     if backend == "jax":
         import scipy.sparse
 
@@ -778,9 +796,13 @@ def minimize(fn, x0, args, kwargs, method, tol, options, callback, wrt, bounds=N
 
 
 def _like_leaf(value, leaf):
-    """A fitted value in its starting leaf's form: arrays stay arrays (in their dtype), scalars scalars."""
-    if isinstance(leaf, np.ndarray):
-        return np.asarray(value, dtype=leaf.dtype)
-    return (
-        type(leaf)(value) if isinstance(leaf, (numbers.Number, np.generic)) else np.asarray(value)
-    )
+    """A fitted value in its starting leaf's form: arrays stay arrays, scalars scalars, in their
+    float dtype; an integer leaf was trained as a float (pytree.ravel's rule, as for scipy's
+    methods) and comes back as one: cast back, it would be truncated."""
+    if isinstance(leaf, (np.ndarray, np.generic)):
+        dtype = leaf.dtype if leaf.dtype.kind == "f" else np.dtype(np.float64)
+        fitted = np.asarray(value, dtype=dtype)
+        return fitted if isinstance(leaf, np.ndarray) else dtype.type(fitted)
+    if isinstance(leaf, numbers.Integral):
+        return float(value)
+    return type(leaf)(value) if isinstance(leaf, numbers.Number) else np.asarray(value)

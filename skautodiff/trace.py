@@ -6,16 +6,15 @@ the structure (objects' numeric attributes become inputs when the code reads the
 value is flattened into symbolic outputs (outputs.py).
 """
 
-import types
-
 import numpy as np
 import pytensor
 from pytensor.graph.traversal import graph_inputs
 
 from . import pytree
 from .arguments import bind, leaf_owners, resolve_callable, split
-from .engine.errors import TraceError, user_traceback
+from .engine.errors import Location, TraceError, user_traceback
 from .engine.interpreter import Interpreter
+from .engine.outer import argument_reader
 from .engine.values import Traced
 from .inputs import engine_copy, input_variable, is_differentiable, leaf_names, leaf_signature
 from .outputs import flatten as flatten_outputs
@@ -39,6 +38,7 @@ class Trace:
         value_guards,
         side_effects=(),
         writes_arguments=False,
+        handles_exceptions=False,
     ):
         self.func, self.treedef = func, treedef
         self.signature, self.inputs, self.wrt_leaves = signature, inputs, wrt_leaves
@@ -47,6 +47,8 @@ class Trace:
         # [(Location or None, what)]: the function changes the world outside it (compile.Call
         # then runs it natively once per call); whether it writes into its argument arrays.
         self.side_effects, self.writes_arguments = side_effects, writes_arguments
+        # whether interpreted code with except/finally/with blocks ran (see compile.Entry.run)
+        self.handles_exceptions = handles_exceptions
 
     @property
     def all_inputs(self):
@@ -80,12 +82,17 @@ def trace(fn, args, kwargs, wrt_names):
     outside = ctx.outside
     if bound_self is not None:
         outside.follow_argument(bound_self, "self", "self")
-    for i, obj in enumerate(statics):
-        if _is_argument_object(obj):
-            outside.follow_argument(
-                obj, i, next((n for n, v in arguments.items() if v is obj), f"argument {i}")
-            )
-    traced_arguments = pytree.unflatten(treedef, traced_leaves)
+    # Objects kept in the structure that are not plain data (the cache key holds them by type or
+    # identity: a set, an OrderedDict, a complex array, an object with attributes) reach the
+    # engine as outside values do: followed, or guarded by content, and read at each call, so
+    # that an in-place change or another object of the same type never reuses a stale trace.
+    engine_statics = [
+        obj
+        if pytree.is_plain_data(obj)
+        else outside.convert(obj, argument_reader(i), _argument_name(arguments, obj, i))
+        for i, obj in enumerate(statics)
+    ]
+    traced_arguments = pytree.unflatten(treedef, traced_leaves, engine_statics)
     call_args, call_kwargs = split(func, bound_self, traced_arguments)
     # PyTensor records a Python stack on every node it builds; the engine reports locations
     # itself, and skipping those stacks makes tracing about twice as fast.
@@ -99,7 +106,11 @@ def trace(fn, args, kwargs, wrt_names):
                 exc.__traceback__ = user_traceback(exc.__traceback__)
                 raise
         outside.observe(result)  # what is returned is looked at
-        outputs, out_treedef, out_kinds = flatten_outputs(result)
+        outputs, out_treedef, out_kinds = flatten_outputs(
+            result,
+            ctx.shadows,
+            Location(func.__qualname__, func.__code__.co_filename, func.__code__.co_firstlineno),
+        )
     except BaseException:
         outside.replay_output()  # the prints before the failure, as a plain call shows them
         raise
@@ -121,6 +132,7 @@ def trace(fn, args, kwargs, wrt_names):
         value_guards,
         tuple(outside.effects),
         outside.copied_arguments,
+        ctx.handles_exceptions,
     )
 
 
@@ -133,10 +145,8 @@ def _used_outer_inputs(outer_inputs, value_guards, outputs, guards):
     return used, [g for g in value_guards if id(g) not in checked]
 
 
-def _is_argument_object(obj):
-    return hasattr(obj, "__dict__") and not isinstance(
-        obj, (types.ModuleType, type, types.FunctionType)
-    )
+def _argument_name(arguments, obj, index):
+    return next((n for n, v in arguments.items() if v is obj), f"argument {index}")
 
 
 __all__ = ["trace", "Trace"]

@@ -72,6 +72,25 @@ def test_hessian_vector_against_finite_differences_of_gradient(data):
     np.testing.assert_allclose(hv["b"], (plus["b"] - minus["b"]) / (2 * eps), rtol=1e-5, atol=1e-8)
 
 
+def test_hessian_vector_takes_a_dicts_entries_by_key():
+    """vectors={"b": .., "a": ..} for params {"a": .., "b": ..}: each vector multiplies its own
+    key's leaf (they were taken in the vector dict's order: a's product with b's vector).
+    Against the hand-derived Hessian of a + ... : [[2, 1], [1, 6]] per component."""
+
+    def f(p):
+        return np.sum(p["a"] ** 2) + 3 * np.sum(p["b"] ** 2) + np.sum(p["a"] * p["b"])
+
+    params = {"a": np.array([1.0, 2.0]), "b": np.array([3.0, 4.0])}
+    va, vb = np.array([1.0, -1.0]), np.array([0.5, 2.0])
+    hv = skautodiff.HessianVector(f, wrt="p")(params, vectors={"b": vb, "a": va})
+    np.testing.assert_allclose(hv["a"], 2 * va + vb)
+    np.testing.assert_allclose(hv["b"], 6 * vb + va)
+    with pytest.raises(ValueError, match="vectors for p must be a dict with the keys 'a', 'b'"):
+        skautodiff.HessianVector(f, wrt="p")(params, vectors={"a": va, "c": vb})
+    with pytest.raises(ValueError, match=r"vector for p\['a'\] has shape \(3,\)"):
+        skautodiff.HessianVector(f, wrt="p")(params, vectors={"a": np.ones(3), "b": vb})
+
+
 @pytest.mark.parametrize(
     "method", ["L-BFGS-B", "BFGS", "CG", "TNC", "Newton-CG", "trust-ncg", "trust-krylov"]
 )

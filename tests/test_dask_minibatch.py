@@ -68,7 +68,7 @@ def _hand_adam(X, y, chunks, batch_size, epochs, lr, seed):
         total = 0.0
         for k in order:
             rows = starts[k] + np.random.RandomState(seeds[k]).permutation(chunks[k])
-            for batch in gen_batches(chunks[k], batch_size):
+            for batch in gen_batches(chunks[k], batch_size) if chunks[k] else ():
                 Xb, yb = X[rows[batch]], y[rows[batch]]
                 r = Xb @ w + b - yb
                 total += np.mean(r**2) * len(yb)
@@ -145,6 +145,16 @@ def test_without_a_client_uneven_chunks_follow_the_documented_minibatches():
     _check_against_hand_adam(_adam_fit(X, y, chunks), X, y, chunks)
 
 
+def test_without_a_client_an_empty_chunk_is_a_chunk_without_minibatches():
+    """A chunk left empty (rows filtered out of a dask array) has no minibatches; it still
+    takes its draws (its place in the chunk order and its seed), as the documentation says."""
+    if not _no_client():
+        pytest.skip("a distributed Client is active")
+    X, y = _regression()
+    chunks = (70, 0, 80, 90)
+    _check_against_hand_adam(_adam_fit(X, y, chunks), X, y, chunks)
+
+
 def test_early_stopping_on_dask_input_is_refused_clearly():
     X, labels = _three_classes()
     with pytest.raises(ValueError, match="early_stopping=True is not supported on dask input"):
@@ -168,6 +178,24 @@ def test_a_per_row_keyword_argument_is_refused_for_minibatches_on_dask_input():
         max_iter=1,
     )
     with pytest.raises(ValueError, match="'offset' has one entry per row of X"):
+        est.fit(*_chunked(X, y))
+
+
+def offset_in_a_dict(params, X, y, extra):
+    return np.mean((X @ params["w"] + extra["offset"] - y) ** 2)
+
+
+def test_a_per_row_array_inside_a_keyword_argument_is_refused_on_dask_input_too():
+    X, y = _regression()
+    est = AutodiffRegressor(
+        loss=offset_in_a_dict,
+        init_params=linear_init,
+        loss_kwargs={"extra": {"offset": np.zeros(len(y))}},
+        optimizer="sgd",
+        batch_size=1,
+        max_iter=1,
+    )
+    with pytest.raises(ValueError, match=r"extra\['offset'\] has one entry per row of X"):
         est.fit(*_chunked(X, y))
 
 

@@ -135,6 +135,72 @@ def test_constructs(fn):
     check(fn, v.copy())
 
 
+def scaled_by(fn):
+    """A decorator whose wrapper has parameters of its own (functools.wraps copies fn's name and
+    sets __wrapped__, which inspect.signature follows unless told not to)."""
+
+    @functools.wraps(fn)
+    def wrapper(x, s=2.0):
+        return s * fn(x)
+
+    return wrapper
+
+
+def passed_through(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@scaled_by
+def cubes(x, p=3.0, q=1.0):
+    return np.sum(np.abs(x) ** p) * q
+
+
+@passed_through
+def penalty(w, alpha=0.1):
+    return alpha * np.sum(w**2)
+
+
+def with_decorated_helpers(w):
+    return cubes(w) + penalty(w, alpha=2.0) + penalty(w)
+
+
+@passed_through
+def decorated_loss(w, x):
+    return np.sum((w * x) ** 2)
+
+
+def test_decorated_functions_bind_their_own_parameters():
+    """The engine runs the wrapper's code, so it binds the wrapper's parameters, not those of
+    the function it wraps (which gave "missing a required argument" or unbound locals)."""
+    w = np.array([0.5, -1.0, 2.0])
+    assert check(with_decorated_helpers, w) == pytest.approx(
+        2.0 * np.sum(np.abs(w) ** 3) + 2.1 * np.sum(w**2)
+    )
+    grad = skautodiff.Gradient(decorated_loss, wrt=0)(w, np.arange(3.0))  # wrt=0: the *args
+    np.testing.assert_allclose(grad[0], 2 * w * np.arange(3.0) ** 2)
+
+
+def residuals_or_penalty(w, X, y):
+    try:
+        return np.sum((X @ w - y) ** 2)
+    except ValueError:  # rows that do not match: natively numpy's broadcasting error
+        return np.sum(w**2)
+
+
+def test_an_error_the_users_except_catches_natively_is_caught_on_later_calls_too():
+    """Traced without an error, then called where the native call raises inside the try block:
+    the compiled call (its shape check) raised to the caller instead of taking the branch."""
+    w = np.array([0.5, -1.0])
+    X, y = np.ones((3, 2)), np.arange(3.0)
+    for rows in (3, 4, 3):
+        args = (w, X, y[:rows] if rows <= 3 else np.arange(4.0))
+        assert check(residuals_or_penalty, *args) == pytest.approx(residuals_or_penalty(*args))
+
+
 # ---------------------------------------------------------------- guards and retracing
 def branchy(w, x):
     if np.sum(w) > 0:  # depends on a differentiable value: checked after each call

@@ -200,6 +200,26 @@ def test_warm_start_continues_from_params(regression):
     assert est.n_iter_ < first
 
 
+def test_warm_start_refuses_other_classes_as_scikit_learn_mlp_does(classification):
+    """params_ fitted for classes [0 1] would be continued for ['a' 'b'] (or for fewer or more
+    classes: outputs fitted to a class that no longer exists); scikit-learn's MLPClassifier
+    refuses with this message, and so does a warm-started classifier now."""
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = classification
+    clf = AutodiffClassifier(
+        loss=logistic_index, init_params=linear_init, decision_fn=linear_predict, warm_start=True
+    ).fit(X, y)
+    mlp = MLPClassifier(hidden_layer_sizes=(2,), max_iter=5, warm_start=True).fit(X, y)
+    relabelled = np.where(y == 1, "b", "a")
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
+        mlp.fit(X, relabelled)
+    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same"):
+        clf.fit(X, relabelled)
+    clf.fit(X, y)  # the same classes continue
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+
+
 def test_loss_kwargs_entries_are_parameters(regression):
     X, y = regression
     est = ridge(loss_kwargs={"alpha": 0.1})

@@ -186,6 +186,108 @@ def test_items_reached_from_an_argument_object():
     )
 
 
+class Slotted:
+    __slots__ = ("scale",)
+
+    def __init__(self, scale):
+        self.scale = scale
+
+
+def _weighted(w, data):
+    """A loss over argument objects that are not numbers: computed natively as the reference."""
+    ordered, levels, Z, slotted = data
+    return (
+        np.sum(w * ordered["c"]) * ordered["k"]
+        + len(levels) * np.sum(w**2)
+        + (np.sum(w) if 2 in levels else 0.0)
+        + np.sum(np.real(Z) @ w)
+        + np.sum(w * slotted.scale)
+    )
+
+
+def _weighted_grad(w, data):
+    ordered, levels, Z, slotted = data
+    return (
+        ordered["c"] * ordered["k"]
+        + 2 * len(levels) * w
+        + (1.0 if 2 in levels else 0.0)
+        + np.sum(np.real(Z), axis=0)
+        + slotted.scale
+    )
+
+
+def test_argument_objects_that_are_not_plain_data_are_read_at_call_time():
+    """An OrderedDict, a set, a complex array and an object with __slots__ are kept in the
+    arguments' structure (not numeric leaves) and key the cache by identity or type: each is
+    read again at every call, so an in-place change, or another object of the same type,
+    gives today's value rather than the traced one."""
+    import collections
+
+    data = (
+        collections.OrderedDict(c=np.array([1.0, 2.0, 3.0]), k=2.0),
+        {1, 2},
+        np.array([[1 + 1j, 2 - 1j, 0.5j]]),
+        Slotted(np.array([0.5, 0.5, 0.5])),
+    )
+    vg = skautodiff.value_and_grad(_weighted, wrt="w")
+
+    def check(data):
+        value, grad = vg(W, data)
+        assert value == pytest.approx(_weighted(W, data), rel=1e-12)
+        np.testing.assert_allclose(grad, _weighted_grad(W, data), rtol=1e-12)
+
+    check(data)
+    data[0]["c"][0] = 10.0  # an array inside, in place
+    data[0]["k"] = 3.0
+    check(data)
+    data[1].discard(2)
+    check(data)
+    complex_array = data[2]
+    complex_array *= 3  # in place
+    check(data)
+    data[3].scale = np.array([1.0, -1.0, 4.0])
+    check(data)
+    other = (
+        collections.OrderedDict(c=np.array([-1.0, 0.0, 1.0]), k=0.5),
+        {5, 2, 7},
+        np.array([[3j, 1.0, 2.0]]),
+        Slotted(np.zeros(3)),
+    )
+    check(other)
+
+
+class Table:
+    """Columns by name through a native __getitem__ (as a pandas DataFrame's)."""
+
+    def __init__(self, columns):
+        self._columns = columns
+
+    def __getitem__(self, name):
+        return np.asarray(self._columns[name])
+
+
+def weighted_by_column(w, table):
+    return np.sum(w * table["a"])
+
+
+def test_an_argument_object_indexed_by_native_code_is_guarded_on_its_attributes():
+    """`table["a"]` runs the object's own __getitem__ natively (a constant of the graph): another
+    object of the same type, or one whose attributes were replaced, traces again instead of
+    giving the first table's column."""
+    vg = skautodiff.value_and_grad(weighted_by_column, wrt=0)
+    for table in (
+        Table({"a": [1.0, 2.0, 3.0]}),
+        Table({"a": [-1.0, 0.0, 4.0]}),
+        Table({"a": [0.5, 0.5, 0.5]}),
+    ):
+        value, grad = vg(W, table)
+        assert value == pytest.approx(weighted_by_column(W, table), rel=1e-12)
+        np.testing.assert_allclose(grad, table["a"])
+    table._columns = {"a": [2.0, 2.0, 2.0]}
+    value, grad = vg(W, table)
+    assert value == pytest.approx(2.0 * np.sum(W), rel=1e-12)
+
+
 # ---------------------------------------------------------------- what the trace may not do
 def test_outer_arrays_are_not_written_by_the_trace():
     """The function's own write into an outer array happens once per call, as natively."""

@@ -114,3 +114,17 @@ def test_without_the_option_the_graph_keeps_its_assertions():
     assert any(isinstance(n.op, CheckAndRaise) for n in fn.maker.fgraph.apply_nodes)
     with pytest.raises(AssertionError):
         fn(np.ones(4), np.ones(3))
+
+
+def summed_squares(w, X, y):
+    return np.sum((X @ w - y) ** 2)  # becomes one Gemv (y - X w): no elementwise assertion left
+
+
+def test_rows_that_differ_inside_a_matrix_vector_product_are_named():
+    fn = skautodiff.value_and_grad(summed_squares, wrt="w")
+    w, X, y = np.array([0.5, -1.0]), np.ones((3, 2)), np.arange(3.0)
+    value, grad = fn(w, X, y)
+    assert value == pytest.approx(summed_squares(w, X, y), rel=1e-13)
+    np.testing.assert_allclose(grad, 2 * X.T @ (X @ w - y), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"shapes do not fit together.*\(3,\).*\(4,\)"):
+        fn(w, X, np.arange(4.0))

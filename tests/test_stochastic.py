@@ -2,6 +2,7 @@
 updates on hand-derived gradients, and the epoch loop against scikit-learn's MLP (same seeds, same
 draws: the same trajectory to round-off)."""
 
+import inspect
 import threading
 import warnings
 
@@ -218,6 +219,32 @@ def test_mlp_classifier_follows_scikit_learn(settings):
         )  # divided by 5 at least twice
     elif "tol" in settings:
         assert ours.n_iter_ < 25  # the no-improvement rule did stop it
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_sample_weights_with_minibatches_and_early_stopping_follow_scikit_learn(solver):
+    """scikit-learn's MLP takes sample_weight (1.7+): each minibatch's loss is the weighted mean
+    over its rows, and the validation rows keep their weights in the score."""
+    if "sample_weight" not in inspect.signature(SklearnMLPClassifier.fit).parameters:
+        pytest.skip("scikit-learn's MLP takes sample_weight from 1.7 on")
+    X, y = classification_data()
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
+    common = {
+        "hidden_layer_sizes": (4,),
+        "batch_size": 16,
+        "random_state": 0,
+        "max_iter": 5,
+        "learning_rate_init": 0.01,
+        "alpha": 0.01,
+        "early_stopping": True,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = models.MLPClassifier(optimizer=solver, **common).fit(X, y, sample_weight=weights)
+        theirs = SklearnMLPClassifier(solver=solver, **common).fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-12)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-8)
 
 
 def test_early_stopping_follows_scikit_learn():
@@ -510,6 +537,31 @@ def test_functional_minimize_is_full_batch_adam_in_numpy():
         )
 
 
+@pytest.mark.parametrize("method", ["adam", "sgd"])
+def test_functional_minimize_returns_integer_starting_leaves_as_floats(method):
+    """Integer leaves of x0 train as floats (as with scipy's methods); the result came back cast
+    to the starting leaves' integer kinds: truncated, no longer the point whose loss `fun` is."""
+    X, y = regression_data()
+    options = {"batch_size": 64, "shuffle": False, "max_iter": 7, "learning_rate_init": 0.1}
+    as_floats = skautodiff.minimize(
+        squared_error, {"w": np.zeros(4), "b": 0.0}, args=(X, y), method=method, options=options
+    )
+    seen = []
+    as_integers = skautodiff.minimize(
+        squared_error,
+        {"w": np.zeros(4, dtype=np.int64), "b": 0},
+        args=(X, y),
+        method=method,
+        options=options,
+        callback=seen.append,
+    )
+    for got in (as_integers.x, seen[-1]):
+        assert got["w"].dtype == np.float64 and isinstance(got["b"], float)
+        np.testing.assert_array_equal(got["w"], as_floats.x["w"])
+        assert got["b"] == as_floats.x["b"] != round(as_floats.x["b"])
+    assert as_integers.fun == as_floats.fun
+
+
 def test_functional_minimize_callback_per_epoch():
     """The callback sees each epoch's parameters (shaped like x0: the numpy full-batch Adam
     iterates), or an OptimizeResult when its parameter is named intermediate_result; StopIteration
@@ -702,18 +754,23 @@ def offset_squared_error(params, X, y, offset):
     return np.mean((X @ params["w"] + offset - y) ** 2)
 
 
+@pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("batch_size", [1, 16])
-def test_a_per_row_keyword_argument_is_refused_not_broadcast(batch_size):
+def test_a_per_row_keyword_argument_is_refused_not_broadcast(batch_size, early_stopping):
     """Keyword arguments go whole to every minibatch: a per-row offset would not line up with the
-    batch's rows, and with one-row batches it broadcast silently (a wrong fit, no error)."""
+    batch's rows, and with one-row batches it broadcast silently (a wrong fit, no error). Early
+    stopping trains on fewer rows than X has (the validation rows are set aside): the offset is
+    still one entry per row of the X given to fit, and refused."""
     X, y = regression_data(rows=40)
     est = AutodiffRegressor(
         loss=offset_squared_error,
         init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1])},
+        predict_fn=lambda params, X: X @ params["w"],
         loss_kwargs={"offset": np.linspace(-1, 1, 40)},
         optimizer="adam",
         batch_size=batch_size,
         max_iter=2,
+        early_stopping=early_stopping,
     )
     with pytest.raises(ValueError, match="'offset' has one entry per row of X"):
         est.fit(X, y)
@@ -724,6 +781,47 @@ def test_a_per_row_keyword_argument_is_refused_not_broadcast(batch_size):
             args=(X, y),
             kwargs={"offset": np.linspace(-1, 1, 40)},
             method="adam",
+        )
+
+
+def offset_in_a_dict(params, X, y, extra):
+    return np.mean((X @ params["w"] + extra["offset"] - y) ** 2)
+
+
+def offset_in_a_tuple(params, X, y, extra):
+    return np.mean((X @ params["w"] + extra[1] - y) ** 2)
+
+
+@pytest.mark.parametrize(
+    "loss, extra, name",
+    [
+        (offset_in_a_dict, lambda offset: {"offset": offset}, r"extra\['offset'\]"),
+        (offset_in_a_tuple, lambda offset: (0.0, offset), r"extra\[1\]"),
+    ],
+)
+def test_a_per_row_array_inside_a_keyword_argument_is_refused_too(loss, extra, name):
+    """A per-row offset inside a dict or tuple argument goes whole to every minibatch as well;
+    with one-row batches it broadcast silently (a wrong fit, no error)."""
+    X, y = regression_data(rows=40)
+    offset = np.linspace(-1, 1, 40)
+    est = AutodiffRegressor(
+        loss=loss,
+        init_params=lambda X, y, rng: {"w": np.zeros(X.shape[1])},
+        loss_kwargs={"extra": extra(offset)},
+        optimizer="sgd",
+        batch_size=1,
+        max_iter=2,
+    )
+    with pytest.raises(ValueError, match=name + " has one entry per row of X"):
+        est.fit(X, y)
+    with pytest.raises(ValueError, match=name + " has one entry per row of X"):
+        skautodiff.minimize(
+            loss,
+            {"w": np.zeros(4)},
+            args=(X, y),
+            kwargs={"extra": extra(offset)},
+            method="adam",
+            options={"batch_size": 1},
         )
 
 

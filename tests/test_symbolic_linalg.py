@@ -11,6 +11,8 @@ import pytensor.tensor as pt
 import pytest
 import scipy.linalg as sla
 
+import skautodiff
+from helpers import finite_difference
 from skautodiff.symbolic import linalg as linalg_table
 from test_symbolic_scipy import MODE, Case, check_case, check_coverage, symbolic
 
@@ -365,3 +367,38 @@ def test_rules_compile_on_the_c_backend():
     )
     np.testing.assert_allclose(ga, fd_a, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(gx, fd_x, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- factorisations that fail
+def _jittered_factor_solve(w, a):
+    """A Gaussian-process style loss: a Cholesky solve, and a fallback when the matrix is not
+    positive definite (or singular), as users write it."""
+    K = np.array([[1.0, a[0]], [a[0], 1.0]])
+    try:
+        return np.sum(sla.cho_solve(sla.cho_factor(K), w) * w) + np.sum(np.linalg.inv(K) @ w)
+    except np.linalg.LinAlgError:
+        return np.sum(w**2)
+
+
+def test_a_factorisation_that_fails_natively_is_no_nan_compiled():
+    """numpy and scipy raise on a matrix that is not positive definite (or singular); PyTensor's
+    Cholesky gives NaN and its rewritten inverse NaN or inf. A compiled call must not return
+    those where the native call took the except branch (or raised): value and gradient against
+    the native function and central differences, through branch changes both ways."""
+    w = np.array([0.3, -0.2])
+    vg = skautodiff.value_and_grad(_jittered_factor_solve, wrt=0)
+    for a in (0.5, 2.0, 0.2, 1.0, 0.5, 3.0):  # positive definite, not, yes, singular, yes, not
+        args = (w, np.array([a]))
+        value, grad = vg(*args)
+        assert value == pytest.approx(_jittered_factor_solve(*args), rel=1e-12)
+        np.testing.assert_allclose(
+            grad, finite_difference(_jittered_factor_solve, args, 0), rtol=1e-6
+        )
+
+    def no_fallback(w, a):
+        return np.sum(np.linalg.cholesky(np.array([[1.0, a[0]], [a[0], 1.0]])) @ w)
+
+    f = skautodiff.Function(no_fallback)
+    assert f(w, np.array([0.5])) == pytest.approx(no_fallback(w, np.array([0.5])))
+    with pytest.raises(np.linalg.LinAlgError):  # as natively, instead of NaN
+        f(w, np.array([2.0]))

@@ -189,6 +189,44 @@ def test_engine_errors_stay_trace_errors_with_a_location():
     assert isinstance(err, skautodiff.TraceError) and err.lineno == loss.__code__.co_firstlineno + 1
 
 
+class Result:
+    pass
+
+
+def returns_an_object(w):
+    result = Result()
+    result.scaled = {"twice": w * 2}
+    return np.sum(w), result
+
+
+def test_an_object_returned_holding_traced_values_is_refused():
+    """The compiled function could only give back the object made while tracing, with the values
+    of the first call, at every call: refused, naming the object's type and the function."""
+    w = np.array([1.0, 2.0])
+    f = skautodiff.Function(returns_an_object)
+    with pytest.raises(skautodiff.TraceError, match="returned a Result object holding values") as e:
+        f(w)
+        f(w * 10)  # without the refusal: the first call's object, twice == [2, 4]
+    assert e.value.lineno == returns_an_object.__code__.co_firstlineno
+    assert e.value.filename == returns_an_object.__code__.co_filename
+
+
+def test_differentiating_an_argument_that_holds_no_numbers_is_refused():
+    """An OrderedDict is data, not a pytree container: its "gradient" was the argument itself
+    (and minimize failed with numpy's concatenate error); both now name the argument."""
+    import collections
+
+    def loss(params, X):
+        return np.sum((X @ params["w"]) ** 2)
+
+    params, X = collections.OrderedDict(w=np.ones(2)), np.eye(2)
+    assert skautodiff.Function(loss)(params, X) == pytest.approx(2.0)  # as data it is fine
+    with pytest.raises(ValueError, match="differentiate with respect to 'params'.*OrderedDict"):
+        skautodiff.value_and_grad(loss, wrt="params")(params, X)
+    with pytest.raises(ValueError, match="differentiate with respect to 'x0'.*OrderedDict"):
+        skautodiff.minimize(loss, params, args=(X,))
+
+
 # ---------------------------------------------------------------- in-place writes on arguments
 
 

@@ -44,10 +44,8 @@ def fit_minibatches(est, X, y, sample_weight, incremental, classes=None):
     X, y, loss, kwargs, data_kwargs = prepared(
         est, X, y, sample_weight, reset=first, partial_classes=(classes,) if incremental else None
     )
-    stochastic.refuse_per_row_kwargs(
-        ((name, value.shape) for name, value in data_kwargs.items() if name != "sample_weight"),
-        X.shape[0],
-    )
+    rows_of = {name: value for name, value in data_kwargs.items() if name != "sample_weight"}
+    stochastic.refuse_per_row_kwargs(stochastic.array_shapes({**kwargs, **rows_of}), X.shape[0])
     rng = check_random_state(est.random_state)
     start = est._starting_params(X, y, rng) if first else est.params_
     params = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)
@@ -159,6 +157,8 @@ class _ChunkEpoch:
 def chunk_pass(spec, carried, batch_size, rate_at, seed, X, y, *extra):
     """On the worker holding a chunk: the minibatch steps over its rows, from the state `carried`
     (parameter leaves, slots, loss sum so far, step count); returns the state after them."""
+    if X.shape[0] == 0:  # a chunk left empty (rows filtered out): no minibatches
+        return carried
     leaves, slots, accumulated, step = carried
     params = pytree.unflatten(spec.treedef, leaves)
     kwargs = {**spec.kwargs, **dict(zip(spec.data_kwargs, extra))}

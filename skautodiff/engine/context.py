@@ -28,6 +28,9 @@ class TraceContext:
         self.value_guards = []
         self.shadows = Shadows()
         self.outside = Outside(self)
+        # Code that handles exceptions ran: which branch it took may depend on whether an
+        # operation raised, which no guard records (compile.Entry.run traces again on an error).
+        self.handles_exceptions = False
 
     def guard(self, var, outcome, where):
         if not isinstance(var, Constant):

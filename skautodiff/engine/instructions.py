@@ -64,6 +64,8 @@ class Code:
             ins.index = i
             self.by_offset.setdefault(ins.offset, i)
         self.exception_table = _exception_entries(code)
+        # An except, finally or with block: an exception raised inside may be handled here.
+        self.handles_exceptions = any(ins.opname == "PUSH_EXC_INFO" for ins in self.instrs)
         self.varnames = _localsplus_names(code)
 
     def index_of(self, offset):

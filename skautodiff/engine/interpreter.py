@@ -19,7 +19,9 @@ from .locations import enter, leave
 
 @functools.lru_cache(maxsize=4096)
 def signature(func):
-    return inspect.signature(func)
+    """func's own parameters, which its code binds: not those of a function it wraps
+    (functools.wraps sets __wrapped__, which inspect.signature follows by default)."""
+    return inspect.signature(func, follow_wrapped=False)
 
 
 class Interpreter:
@@ -45,6 +47,8 @@ class Interpreter:
     def call_function(self, func, args, kwargs, bound_self=None):
         """Interpret a user function; returns its result (or a generator for generator code)."""
         frame = Frame(func)
+        if frame.info.handles_exceptions:
+            self.ctx.handles_exceptions = True
         self._bind(frame, func, args if bound_self is None else (bound_self, *args), kwargs)
         flags = func.__code__.co_flags
         if flags & (

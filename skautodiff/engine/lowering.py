@@ -71,6 +71,9 @@ def pair(interp, concrete, sym, what):
     if sym is NotImplemented or sym is None:
         return concrete
     if isinstance(sym, Variable):
+        if getattr(sym.tag, "raises_unless_finite", False):  # see symbolic raises_unless_finite
+            finite = bool(np.all(np.isfinite(concrete)))
+            interp.ctx.guard(pt.all(pt.isfinite(sym)), finite, interp.location())
         return Traced(concrete, cast_and_check(interp, sym, concrete, what))
     if (
         isinstance(sym, (tuple, list))

@@ -436,8 +436,9 @@ class Outside:
             if deep and not isinstance(value, (set, frozenset)):
                 for item in value.values() if isinstance(value, dict) else value:
                     self.observe(item, True, _depth + 1)
-        elif deep and id(value) in self._followed and id(value) not in self._fingerprinted:
-            # Native code reads the object's state unseen: a refit (`scaler.mean_ = ...`) retraces.
+        elif id(value) in self._followed and id(value) not in self._fingerprinted:
+            # Native code reads the object's state unseen (a method, or its __getitem__ or
+            # __len__: `df["a"]`): a refit (`scaler.mean_ = ...`) or another object retraces.
             self._fingerprinted.add(id(value))
             read, what = self._followed[id(value)]
             self.ctx.value_guards.append(

@@ -49,6 +49,18 @@ class Shadows:
                 return engine_value
         return self.resolve(getattr(obj, name))
 
+    def holds_traced(self, obj, _depth=0):
+        """Whether a plain object holds, on an attribute (or on an object it holds), a value that
+        depends on the inputs: it cannot carry that value out of a trace."""
+        if any(key[0] == id(obj) for key in self._attributes):
+            return True
+        attributes = getattr(obj, "__dict__", None)
+        return (
+            _depth < 8
+            and isinstance(attributes, dict)
+            and any(self.holds_traced(v, _depth + 1) for v in list(attributes.values()))
+        )
+
     def setattr(self, obj, name, value):
         concrete = unwrap(value)
         setattr(obj, name, concrete)

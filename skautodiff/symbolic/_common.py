@@ -62,6 +62,16 @@ def cast(x, dtype):
 REFUSED = object()  # the default of an option `refuse` refuses whatever its value
 
 
+def raises_unless_finite(var):
+    """Mark a rule's result whose numpy or scipy callable raises where PyTensor's op (or what its
+    rewrites make of it) gives NaN or inf: a Cholesky factor of a matrix that is not positive
+    definite, the inverse of a singular one. The engine guards that the result is as finite as
+    when traced, so such a call traces again and raises, or takes the user's except branch, as
+    natively."""
+    var.tag.raises_unless_finite = True
+    return var
+
+
 def refuse(function, **options):
     """Raise for options a symbolic rule cannot honour (out=, where=, order=...): each option is
     (value, default), and only its default (or not passing it) is accepted."""

@@ -16,7 +16,7 @@ from pytensor.gradient import DisconnectedType, zero_grad
 from pytensor.raise_op import Assert
 import scipy.linalg as sla
 
-from ._common import as_tensor, normalize_axis, refuse
+from ._common import as_tensor, normalize_axis, raises_unless_finite, refuse
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -116,7 +116,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 def solve(a, b):
     b = as_tensor(b)
-    return pt.linalg.solve(as_tensor(a), b, b_ndim=_b_ndim(b))
+    return raises_unless_finite(pt.linalg.solve(as_tensor(a), b, b_ndim=_b_ndim(b)))
 
 
 def slogdet(a):
@@ -136,7 +136,7 @@ def slogdet(a):
 def cholesky(a, upper=False):
     c = pt.linalg.cholesky(as_tensor(a), lower=True)
     # numpy reads the lower triangle in both cases; upper=True returns the transpose.
-    return _mT(c) if upper else c
+    return raises_unless_finite(_mT(c) if upper else c)
 
 
 def _uplo(name, UPLO):
@@ -356,8 +356,15 @@ def solve_triangular(
 ):
     a, b = as_tensor(a), as_tensor(b)
     _require_matrix("scipy.linalg.solve_triangular", a)
-    return pt.linalg.solve_triangular(
-        a, b, trans=trans, lower=bool(lower), unit_diagonal=bool(unit_diagonal), b_ndim=_b_ndim(b)
+    return raises_unless_finite(
+        pt.linalg.solve_triangular(
+            a,
+            b,
+            trans=trans,
+            lower=bool(lower),
+            unit_diagonal=bool(unit_diagonal),
+            b_ndim=_b_ndim(b),
+        )
     )
 
 
@@ -384,7 +391,7 @@ def cho_factor(a, lower=False, overwrite_a=False, check_finite=True):
     if _CHO_FACTOR_KEEPS:
         # The other triangle is a's own entries: it carries them (and their gradient) unchanged.
         factor = factor + (pt.triu(a, 1) if lower else pt.tril(a, -1))
-    return factor, bool(lower)
+    return raises_unless_finite(factor), bool(lower)
 
 
 def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
@@ -398,7 +405,7 @@ def cho_solve(c_and_lower, b, overwrite_b=False, check_finite=True):
 def scipy_cholesky(a, lower=False, overwrite_a=False, check_finite=True):
     a = as_tensor(a)
     _require_matrix("scipy.linalg.cholesky", a)
-    return pt.linalg.cholesky(a, lower=bool(lower))
+    return raises_unless_finite(pt.linalg.cholesky(a, lower=bool(lower)))
 
 
 _ASSUME_A = {
@@ -426,20 +433,22 @@ def scipy_solve(
     _require_matrix("scipy.linalg.solve", a)
     if assume_a not in _ASSUME_A:
         raise NotImplementedError(f"scipy.linalg.solve: assume_a={assume_a!r} is not supported")
-    return pt.linalg.solve(
-        a,
-        b,
-        lower=bool(lower),
-        assume_a=_ASSUME_A[assume_a],
-        transposed=bool(transposed),
-        b_ndim=_b_ndim(b),
+    return raises_unless_finite(
+        pt.linalg.solve(
+            a,
+            b,
+            lower=bool(lower),
+            assume_a=_ASSUME_A[assume_a],
+            transposed=bool(transposed),
+            b_ndim=_b_ndim(b),
+        )
     )
 
 
 def scipy_inv(a, overwrite_a=False, check_finite=True):
     a = as_tensor(a)
     _require_matrix("scipy.linalg.inv", a)
-    return pt.linalg.inv(a)
+    return raises_unless_finite(pt.linalg.inv(a))
 
 
 def scipy_det(a, overwrite_a=False, check_finite=True):
@@ -483,7 +492,7 @@ def solve_banded(l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_fi
 FUNCTIONS = {
     np.linalg.norm: norm,
     np.linalg.solve: solve,
-    np.linalg.inv: lambda a: pt.linalg.inv(as_tensor(a)),
+    np.linalg.inv: lambda a: raises_unless_finite(pt.linalg.inv(as_tensor(a))),
     np.linalg.det: lambda a: pt.linalg.det(as_tensor(a)),
     np.linalg.slogdet: slogdet,
     np.linalg.cholesky: cholesky,
