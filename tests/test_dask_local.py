@@ -318,3 +318,25 @@ def test_a_float32_fit_is_refined_in_float64_as_in_memory():
     ).fit(da.from_array(X, chunks=(50, 3)), da.from_array(y, chunks=50))
     assert est.converged_ and est.params_["w"].dtype == np.float32
     np.testing.assert_allclose(np.r_[est.params_["w"], est.params_["b"]], optimum, rtol=1e-6)
+
+
+def nested_exposure(params, X, y, extra):
+    return poisson_with_exposure(params, X, y, extra["log_exposure"], extra["penalty"])
+
+
+def test_a_per_row_array_nested_in_a_loss_kwarg_is_refused_not_broadcast():
+    # Only a keyword argument's own array is chunked with X's rows: one inside a dict would reach
+    # every chunk whole, and with one-row chunks broadcast silently to a wrong fit.
+    from skautodiff import AutodiffRegressor
+
+    X, y, log_exposure = _exposure_data(rows=6)
+    est = AutodiffRegressor(
+        loss=nested_exposure,
+        init_params=np.zeros(3),
+        predict_fn=lambda p, X: np.exp(X @ p),
+        loss_kwargs={"extra": {"log_exposure": log_exposure, "penalty": np.zeros(3)}},
+    )
+    in_memory = est.fit(X, y).params_  # in memory the dict is the loss's as given: no refusal
+    assert np.all(np.isfinite(in_memory))
+    with pytest.raises(ValueError, match=r"extra\['log_exposure'\] has one entry per row of X"):
+        est.fit(da.from_array(X, chunks=(1, 3)), da.from_array(y, chunks=1))

@@ -5,7 +5,9 @@ per sample lines up with X's rows. On dask input each chunk of rows must get the
 a keyword is per-row when it is an array (numpy, pandas or dask) whose first axis has one entry
 per row of X. Anything else (numbers, short arrays of hyperparameters, lists, objects) goes to
 every chunk whole, as in memory. A dask array is always taken as per-row data (it is not
-gathered to the client), so one with another length is an error.
+gathered to the client), so one with another length is an error. A per-row array inside a dict or
+tuple keyword argument would go whole to every chunk (and with one-row chunks broadcast silently):
+refused, naming it.
 """
 
 import numpy as np
@@ -24,7 +26,21 @@ def split_kwargs(kwargs, X):
             per_row[name] = _aligned(value, name, X)
         else:
             whole[name] = value
+    _refuse_nested_per_row(whole, n_rows)
     return whole, per_row
+
+
+def _refuse_nested_per_row(whole, n_rows):
+    from ..stochastic import array_shapes  # the same walk into dicts and tuples as minibatches
+
+    for path, shape in array_shapes(whole):
+        if n_rows > 1 and len(shape) >= 1 and shape[0] == n_rows and "[" in path:
+            raise ValueError(
+                f"loss keyword argument {path} has one entry per row of X (shape {shape}) inside "
+                "a dict or tuple; on dask input only a keyword argument's own array is chunked "
+                "with X's rows, so this one would reach every chunk whole: pass it as a keyword "
+                "argument of its own, or as a list if it is not per-row data"
+            )
 
 
 def _is_array(value):
