@@ -7,7 +7,10 @@ import inspect
 import types
 
 from .engine.interpreter import bind_arguments
-from .engine.interpreter import signature as interpreter_signature
+
+# func's own parameters (not those of a function it wraps), cached: asked on every call of a
+# compiled function
+from .engine.interpreter import signature
 
 
 def resolve_callable(fn):
@@ -22,13 +25,6 @@ def resolve_callable(fn):
     if isinstance(call, types.FunctionType):
         return call, fn
     raise TypeError(f"skautodiff needs a Python function, got {type(fn).__name__}: {fn!r}")
-
-
-@functools.lru_cache(maxsize=1024)
-def signature(func):
-    """func's own parameters (engine.interpreter.signature: not those of a function it wraps),
-    cached: it is asked on every call of a compiled function."""
-    return interpreter_signature(func)
 
 
 def parameters(func, bound_self):
