@@ -318,7 +318,7 @@ class AutodiffEstimator(BaseEstimator):
         if early:
             # checked against the rows given to fit: after the split the training rows are fewer
             # than a per-row argument's, and it would pass (make_stepper checks those)
-            stochastic.refuse_per_row_kwargs(stochastic.array_shapes(kwargs), X.shape[0])
+            stochastic.refuse_per_row_kwargs(kwargs, X.shape[0])
             labels = self._decode_target(y)
             # scikit-learn's MLP stratifies when its target is one column: two classes only
             binary = isinstance(self, ClassifierMixin) and len(getattr(self, "classes_", ())) == 2

@@ -275,27 +275,26 @@ def initial_slots(rule, leaves):
 # ----------------------------------------------------------------------------- stepping
 
 
-def refuse_per_row_kwargs(names_and_shapes, n_rows):
+def refuse_per_row_kwargs(kwargs, n_rows):
     """The minibatch steps pass the loss's keyword arguments whole to every batch, so an array
     with one entry per row of X (an offset, an exposure) would not line up with the batch's rows
     (and with one-row batches it would broadcast silently): refused, naming it. A list is passed
     whole, as everywhere."""
-    for name, shape in names_and_shapes:
-        if n_rows > 1 and len(shape) >= 1 and shape[0] == n_rows:
-            raise ValueError(
-                f"loss keyword argument {name} has one entry per row of X (shape {shape}); "
-                "the stochastic optimizers pass keyword arguments whole to every minibatch, so "
-                "its rows would not line up with the batch's: add it to X as a column (or pass it "
-                "as the sample weights, if that is what it is), fit with an L-BFGS optimizer, or, "
-                "if it is not per-row data, pass it as a list"
-            )
+    for name, shape, _ in per_row_arrays(kwargs, n_rows):
+        raise ValueError(
+            f"loss keyword argument {name} has one entry per row of X (shape {shape}); "
+            "the stochastic optimizers pass keyword arguments whole to every minibatch, so "
+            "its rows would not line up with the batch's: add it to X as a column (or pass it "
+            "as the sample weights, if that is what it is), fit with an L-BFGS optimizer, or, "
+            "if it is not per-row data, pass it as a list"
+        )
 
 
-def array_shapes(kwargs):
-    """(name, shape) of the keyword arguments that are arrays, and of the arrays in those that are
-    dicts or tuples (passed whole too), for `refuse_per_row_kwargs`; names as the message shows
-    them ('offset', extra['offset']). Lists are not looked into: a list is the way to pass data
-    that only looks per-row."""
+def per_row_arrays(kwargs, n_rows):
+    """(name, shape, nested) of the arrays with one entry per row of X (`n_rows` > 1) among the
+    keyword arguments and inside those that are dicts or tuples (`nested`); names as a message
+    shows them ('offset', extra['offset']). Lists are not looked into: a list is the way to pass
+    data that only looks per-row."""
 
     def arrays(value, path):
         if hasattr(value, "shape"):
@@ -309,7 +308,9 @@ def array_shapes(kwargs):
 
     for name, value in kwargs.items():
         for path, shape in arrays(value, name):
-            yield (repr(name) if path == name else path), shape
+            if n_rows > 1 and len(shape) >= 1 and shape[0] == n_rows:
+                nested = path != name
+                yield (path if nested else repr(name)), shape, nested
 
 
 def make_stepper(backend, X, *args, **kwargs):
@@ -317,7 +318,7 @@ def make_stepper(backend, X, *args, **kwargs):
     data on the device, the whole step jitted), except for sparse X, which PyTensor's JAX linker
     cannot take (the C backend, with a warning). Per-row arrays among the loss's keyword
     arguments (args[2]) are refused (`refuse_per_row_kwargs`)."""
-    refuse_per_row_kwargs(array_shapes(args[2]), X.shape[0])
+    refuse_per_row_kwargs(args[2], X.shape[0])
     if backend == "jax":
         import scipy.sparse
 

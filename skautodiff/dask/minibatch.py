@@ -45,7 +45,7 @@ def fit_minibatches(est, X, y, sample_weight, incremental, classes=None):
         est, X, y, sample_weight, reset=first, partial_classes=(classes,) if incremental else None
     )
     rows_of = {name: value for name, value in data_kwargs.items() if name != "sample_weight"}
-    stochastic.refuse_per_row_kwargs(stochastic.array_shapes({**kwargs, **rows_of}), X.shape[0])
+    stochastic.refuse_per_row_kwargs({**kwargs, **rows_of}, X.shape[0])
     rng = check_random_state(est.random_state)
     start = est._starting_params(X, y, rng) if first else est.params_
     params = pytree.tree_map(lambda leaf: np.array(leaf, dtype=X.dtype), start)

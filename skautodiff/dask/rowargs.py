@@ -31,10 +31,10 @@ def split_kwargs(kwargs, X):
 
 
 def _refuse_nested_per_row(whole, n_rows):
-    from ..stochastic import array_shapes  # the same walk into dicts and tuples as minibatches
+    from ..stochastic import per_row_arrays  # the same walk as the minibatches' refusal
 
-    for path, shape in array_shapes(whole):
-        if n_rows > 1 and len(shape) >= 1 and shape[0] == n_rows and "[" in path:
+    for path, shape, nested in per_row_arrays(whole, n_rows):
+        if nested:  # a keyword's own per-row array is chunked (in per_row) where it can be
             raise ValueError(
                 f"loss keyword argument {path} has one entry per row of X (shape {shape}) inside "
                 "a dict or tuple; on dask input only a keyword argument's own array is chunked "
